@@ -1,0 +1,80 @@
+/* bench.h — the in-process measurement loop: calibration, warm-up, interleaved rounds and
+ * adaptive stopping over a set of variants, keeping every raw sample; plus helpers that publish
+ * timings, rates and speedups (with bootstrap intervals) into a result.
+ *
+ * Typical use inside an experiment:
+ *
+ *     pw_bench_config cfg;
+ *     pw_bench_config_default(&cfg, pw_run_quick(run));
+ *     pw_bench *b = pw_bench_new(&cfg);
+ *     size_t a = pw_bench_add(b, "naive.n256", run_naive, &ctx);
+ *     size_t o = pw_bench_add(b, "openblas.n256", run_blas, &ctx);
+ *     if (pw_bench_run(b) == PW_OK) {
+ *         pw_bench_publish_rate(b, a, res, "gflops.naive.n256", 2.0 * n * n * n / 1e9, "GFLOP/s");
+ *         pw_bench_publish_speedup(b, o, a, res, "speedup.openblas_vs_naive.n256");
+ *     }
+ *     pw_bench_free(b);
+ */
+#ifndef PERFWEAVE_BENCH_H
+#define PERFWEAVE_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perfweave/result.h"
+
+/* The workload: performs the operation iters times (the calibrated inner loop). */
+typedef void (*pw_bench_fn)(void *arg, uint64_t iters);
+
+typedef struct {
+    double target_rel_ci;      /* stop when every median's 95% CI half-width <= this × median (0.01) */
+    double max_seconds;        /* time budget for the whole set, warm-up and calibration included */
+    double min_sample_seconds; /* calibrate iters so one sample lasts at least this long */
+    size_t min_samples;        /* per variant, before stopping is considered */
+    size_t max_samples;        /* per variant, hard cap */
+    double warmup_seconds;     /* per variant, at most; warm-up ends early once timings settle */
+    uint64_t seed;             /* bootstrap seed (reproducible intervals) */
+} pw_bench_config;
+
+/* Defaults for a full run, or for --quick when quick is true. */
+void pw_bench_config_default(pw_bench_config *cfg, int quick);
+
+typedef struct pw_bench pw_bench;
+
+pw_bench *pw_bench_new(const pw_bench_config *cfg);
+void pw_bench_free(pw_bench *b);
+/* Registers a variant (name copied); returns its index. */
+size_t pw_bench_add(pw_bench *b, const char *name, pw_bench_fn fn, void *arg);
+/* Calibrates, warms up and samples all variants interleaved (A B C A B C …) until each median's
+ * interval meets the target or the budget is spent.  Returns PW_OK. */
+int pw_bench_run(pw_bench *b);
+
+size_t pw_bench_count(const pw_bench *b);
+const char *pw_bench_name(const pw_bench *b, size_t i);
+/* Wall-clock seconds per single iteration, one entry per sample; borrowed, *n set. */
+const double *pw_bench_samples(const pw_bench *b, size_t i, size_t *n);
+/* CPU seconds per single iteration, one entry per sample; borrowed, *n set. */
+const double *pw_bench_cpu_samples(const pw_bench *b, size_t i, size_t *n);
+/* Iterations per sample chosen by calibration. */
+uint64_t pw_bench_iters(const pw_bench *b, size_t i);
+/* "converged" when every interval met the target, "budget" when time ran out first. */
+const char *pw_bench_stop_reason(const pw_bench *b);
+
+/* Publishes scale × median seconds (e.g. scale 1e3 and unit "ms") with its bootstrap interval. */
+int pw_bench_publish_time(const pw_bench *b, size_t i, pw_result *r, const char *metric,
+                          double scale, const char *unit);
+/* Publishes work / median seconds (e.g. GFLOP per iteration → GFLOP/s) with its interval. */
+int pw_bench_publish_rate(const pw_bench *b, size_t i, pw_result *r, const char *metric,
+                          double work, const char *unit);
+/* Publishes median(slow) / median(fast) with a bootstrap interval on the ratio, unit "×". */
+int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_result *r,
+                             const char *metric);
+/* Stores every variant's raw samples in r under "<prefix><variant name>", notes the stopping
+ * reason, and adds a warning when a variant's CV or interval is poor. */
+void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix);
+
+/* Monotonic wall-clock seconds and process CPU seconds. */
+double pw_now(void);
+double pw_cpu_now(void);
+
+#endif

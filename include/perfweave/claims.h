@@ -1,0 +1,72 @@
+/* claims.h — claims a directive makes about its measurements, and their verdicts.
+ *
+ * Syntax (one claim per `claim:` line of a directive):
+ *
+ *     claim     := target cmp number [ "where" var cmp number ]
+ *                | target "in" "[" number "," number "]" [ "where" … ]
+ *     target    := func "(" word { "," word } ")" | metric-name
+ *     cmp       := ">=" | ">" | "<=" | "<" | "=="
+ *
+ * A target names a family of metrics: `speedup(a, b)` is "speedup.a_vs_b"; any other
+ * `f(a, b, …)` is "f.a.b…"; a bare name is itself.  The points of a claim are the metrics named
+ * exactly so, or so plus one final component `<letters><number>` (e.g. "n1024", "t512", "b32");
+ * `where n >= 256` keeps the points whose final component has letters "n" and a number >= 256.
+ *
+ * Verdicts come from the 95% intervals, never from point estimates: a point holds when its
+ * interval lies wholly on the claimed side, fails when wholly on the other, and is undecided
+ * otherwise.  With several points and claims in one chapter, each point also gets a one-sided
+ * p-value (normal approximation on the interval, on log scale for ratios) and a Holm-adjusted
+ * p-value across the chapter; a point counts as holding (failing) only when its interval says
+ * so and its adjusted p is below 0.05.  Claim verdict: PASS all points hold, FAIL all fail,
+ * UNDECIDED all undecided, PARTIAL any mixture, ERROR when the experiment failed or no point
+ * matched. */
+#ifndef PERFWEAVE_CLAIMS_H
+#define PERFWEAVE_CLAIMS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "perfweave/result.h"
+
+typedef enum { PW_CMP_GE, PW_CMP_GT, PW_CMP_LE, PW_CMP_LT, PW_CMP_EQ, PW_CMP_IN } pw_cmp;
+
+typedef struct {
+    char *text;            /* the claim as written (trimmed) */
+    char *target;          /* metric family, e.g. "speedup.openblas_vs_naive" */
+    pw_cmp cmp;
+    double threshold;      /* for PW_CMP_IN: the lower bound */
+    double threshold_hi;   /* for PW_CMP_IN: the upper bound */
+    bool scoped;
+    char *scope_var;       /* "n" */
+    pw_cmp scope_cmp;      /* not PW_CMP_IN */
+    double scope_value;
+} pw_claim;
+
+/* Parses text into *out (owned strings; pw_claim_release frees them).  On a malformed claim
+ * returns PW_EINVAL and writes a lowercase message naming the problem into msg. */
+int pw_claim_parse(const char *text, pw_claim *out, char *msg, size_t msgsize);
+void pw_claim_release(pw_claim *c);
+
+typedef enum {
+    PW_VERDICT_PASS, PW_VERDICT_PARTIAL, PW_VERDICT_FAIL, PW_VERDICT_UNDECIDED, PW_VERDICT_ERROR
+} pw_verdict;
+
+/* "PASS", "PARTIAL", "FAIL", "UNDECIDED", "ERROR". */
+const char *pw_verdict_name(pw_verdict v);
+/* Parses a verdict name; returns -1 when unknown. */
+int pw_verdict_parse(const char *name);
+/* Aggregates claim verdicts into a module/report verdict: ERROR if any ERROR; else PASS when all
+ * PASS, FAIL when all FAIL, UNDECIDED when all UNDECIDED, PARTIAL otherwise.  n == 0 → PASS is
+ * wrong, so it returns UNDECIDED. */
+pw_verdict pw_verdict_aggregate(const pw_verdict *v, size_t n);
+
+/* Evaluates m claims together (one chapter), claims[i] against results[i], with Holm
+ * correction across all their points.  Returns a new JSON array with one object per claim:
+ *   { "claim": text, "verdict": "PASS"|…, "reason": text (for ERROR/UNDECIDED),
+ *     "points": [ { "metric", "value", "lo", "hi", "unit", "state": "holds"|"fails"|"undecided",
+ *                   "p", "p_holm", "mde" (relative, when the metric has n and cv),
+ *                   "samples_needed" (rough, for undecided points with a basis) } ] } */
+json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *results, size_t m);
+
+#endif

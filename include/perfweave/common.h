@@ -1,0 +1,69 @@
+/* common.h — status codes, allocation that aborts on exhaustion, and a growable string buffer
+ * shared by every perfweave module. */
+#ifndef PERFWEAVE_COMMON_H
+#define PERFWEAVE_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Status codes: library functions return PW_OK or one of these; only src/cli/ picks exit codes. */
+enum {
+    PW_OK = 0,
+    PW_EINVAL = 1,    /* bad input: a malformed directive, value, file */
+    PW_EIO = 2,       /* a file or pipe could not be read or written */
+    PW_ERANGE = 3,    /* a value outside what the operation accepts */
+    PW_ENOTFOUND = 4, /* a name (experiment, metric, id, file) that does not exist */
+    PW_ECHILD = 5,    /* a child process crashed, hung or failed */
+    PW_EINTERNAL = 6  /* a broken invariant: a bug in perfweave */
+};
+
+/* A short lowercase description of a status code; static storage. */
+const char *pw_strerror(int status);
+
+/* malloc/calloc/realloc/strdup that abort with a message on exhaustion (as git's xmalloc).
+ * The caller frees the result with free(). */
+void *pw_xmalloc(size_t size);
+void *pw_xcalloc(size_t count, size_t size);
+void *pw_xrealloc(void *ptr, size_t size);
+char *pw_xstrdup(const char *s);
+char *pw_xstrndup(const char *s, size_t n);
+/* printf into a new string; the caller frees it. */
+char *pw_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable, always NUL-terminated byte buffer.  Embed it, pw_buf_init() it, append, and
+ * pw_buf_release() it (or pw_buf_detach() to take ownership of the bytes). */
+typedef struct {
+    char *data;  /* NUL-terminated; never NULL after init */
+    size_t len;
+    size_t cap;
+} pw_buf;
+
+void pw_buf_init(pw_buf *b);
+void pw_buf_release(pw_buf *b);
+/* Returns the bytes (caller frees) and leaves b empty and initialised. */
+char *pw_buf_detach(pw_buf *b);
+void pw_buf_reset(pw_buf *b);
+void pw_buf_put(pw_buf *b, const char *s, size_t n);
+void pw_buf_puts(pw_buf *b, const char *s);
+void pw_buf_putc(pw_buf *b, char c);
+void pw_buf_printf(pw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pw_buf_vprintf(pw_buf *b, const char *fmt, va_list ap);
+
+/* Reads a whole file into a new NUL-terminated string (caller frees); sets *len when non-NULL.
+ * Returns NULL with errno set when the file cannot be read. */
+char *pw_read_file(const char *path, size_t *len);
+
+/* Writes data to path atomically: a temporary file beside it, fsync, rename.  On failure nothing
+ * at path changes and the temporary is removed.  Returns PW_OK or PW_EIO (errno set). */
+int pw_write_file_atomic(const char *path, const char *data, size_t len);
+
+/* Creates a directory and its parents (like mkdir -p).  Returns PW_OK or PW_EIO. */
+int pw_mkdir_p(const char *path);
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+size_t pw_edit_distance(const char *a, const char *b);
+
+/* The candidate closest to word within a small distance, or NULL (borrowed from candidates). */
+const char *pw_suggest(const char *word, const char *const *candidates, size_t n);
+
+#endif

@@ -1,0 +1,101 @@
+/* result.h — what an experiment produces: metrics with 95% intervals, raw samples, tables,
+ * charts, notes and an error status, held as one JSON document (schema PW_RESULT_SCHEMA).
+ *
+ * Experiments build a result through these calls (in the child process); the weave reads it
+ * back (from the child's pipe, the cache or a fixture) to render tables, charts, inline numbers
+ * and claim verdicts.  The JSON layout is documented in docs/architecture.md. */
+#ifndef PERFWEAVE_RESULT_H
+#define PERFWEAVE_RESULT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PW_RESULT_SCHEMA 1
+
+typedef struct pw_result pw_result;
+typedef struct pw_table pw_table;
+typedef struct pw_chart pw_chart;
+typedef struct pw_series pw_series;
+
+/* A metric as read back: value with a 95% interval [lo, hi] (lo == hi == value when exact). */
+typedef struct {
+    const char *name;  /* borrowed from the result */
+    double value, lo, hi;
+    const char *unit;  /* borrowed; "" when dimensionless */
+    double n;          /* samples behind the estimate, or 0 when not from samples */
+    double cv;         /* coefficient of variation of those samples, or NAN */
+} pw_metric;
+
+/* A new, empty result for the experiment and directive id; the caller frees it. */
+pw_result *pw_result_new(const char *experiment, const char *id);
+/* Wraps a parsed document (takes a new reference to doc); NULL with *err set (static string)
+ * when doc is not a result of a known schema.  The caller frees the result. */
+pw_result *pw_result_from_json(json_t *doc, const char **err);
+void pw_result_free(pw_result *r);
+/* The underlying document, borrowed: valid until r is freed. */
+json_t *pw_result_json(const pw_result *r);
+
+const char *pw_result_experiment(const pw_result *r);
+const char *pw_result_id(const pw_result *r);
+
+/* --- status --------------------------------------------------------------------------------- */
+/* Marks the result as an ERROR with a reason (printf-style); metrics already added are kept. */
+void pw_result_error(pw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool pw_result_failed(const pw_result *r);
+/* The error reason, or NULL when the experiment ran; borrowed. */
+const char *pw_result_error_reason(const pw_result *r);
+
+/* --- metrics -------------------------------------------------------------------------------- */
+/* Publishes a metric (name like "gflops.naive.n256") with its 95% interval and unit ("" for
+ * none).  Re-publishing a name replaces it.  Returns PW_OK or PW_EINVAL for a NaN value or
+ * lo > value or value > hi. */
+int pw_result_metric(pw_result *r, const char *name, double value, double lo, double hi,
+                     const char *unit);
+/* An exact metric: its interval is the value itself (counts, bytes, true/false as 1/0). */
+int pw_result_exact(pw_result *r, const char *name, double value, const char *unit);
+/* Attaches the sample size and coefficient of variation behind an already published metric
+ * (used for the minimum detectable effect).  Returns PW_ENOTFOUND for an unknown name. */
+int pw_result_metric_basis(pw_result *r, const char *name, double n, double cv);
+/* Looks a metric up; returns PW_OK and fills *out, or PW_ENOTFOUND. */
+int pw_result_get_metric(const pw_result *r, const char *name, pw_metric *out);
+/* Number of metrics and the i-th in publication order. */
+size_t pw_result_metric_count(const pw_result *r);
+int pw_result_metric_at(const pw_result *r, size_t i, pw_metric *out);
+
+/* --- raw data, notes ------------------------------------------------------------------------ */
+/* Keeps raw samples (e.g. seconds per iteration) under a name, copied. */
+void pw_result_samples(pw_result *r, const char *name, const double *x, size_t n);
+/* A sentence for the report below the experiment's output (plain text, escaped when rendered). */
+void pw_result_note(pw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A measurement-quality warning (noise, budget exhausted, …), shown highlighted. */
+void pw_result_warning(pw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Free-form JSON an experiment keeps for its own needs (steals the reference to value). */
+void pw_result_set_extra(pw_result *r, const char *key, json_t *value);
+
+/* --- tables --------------------------------------------------------------------------------- */
+/* A table named name (used by a directive's `table:` key) with a caption and column headers.
+ * Cells are plain text, escaped at render time.  Borrowed: lives as long as r. */
+pw_table *pw_result_table(pw_result *r, const char *name, const char *caption,
+                          size_t ncols, const char *const *headers);
+/* Appends one row of ncols cells (copied). */
+void pw_table_row(pw_table *t, const char *const *cells);
+/* Appends one row given as printf-style cells separated by '\t' in the formatted text. */
+void pw_table_rowf(pw_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- charts --------------------------------------------------------------------------------- */
+enum { PW_CHART_LOGX = 1u << 0, PW_CHART_LOGY = 1u << 1, PW_CHART_BARS = 1u << 2 };
+
+/* A chart named name (used by a directive's `chart:` key).  Borrowed: lives as long as r. */
+pw_chart *pw_result_chart(pw_result *r, const char *name, const char *caption,
+                          const char *xlabel, const char *ylabel, unsigned flags);
+/* A series (one line in the legend).  Borrowed: lives as long as r. */
+pw_series *pw_chart_series(pw_chart *c, const char *label);
+/* Adds a point; lo and hi bound the 95% interval drawn as an error bar (NAN for none). */
+void pw_series_point(pw_series *s, double x, double y, double lo, double hi);
+/* A labelled horizontal reference line (a ceiling such as the measured peak). */
+void pw_chart_hline(pw_chart *c, const char *label, double y);
+/* A labelled vertical reference line (a cache size, a crossover). */
+void pw_chart_vline(pw_chart *c, const char *label, double x);
+
+#endif

@@ -1,0 +1,60 @@
+/* stats.h — the statistics core, built on GSL: summaries with intervals, two-sample tests,
+ * bootstrap ratios, multiple-comparison correction, power and scaling fits.
+ *
+ * Every function is pure (no global state); randomness comes from an explicit seed so that
+ * intervals are reproducible.  Functions return PW_OK or PW_EINVAL (too few values, non-finite
+ * input) and fill their out-parameters only on success. */
+#ifndef PERFWEAVE_STATS_H
+#define PERFWEAVE_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PW_STATS_BOOTSTRAP 2000   /* default bootstrap resamples */
+
+typedef struct {
+    size_t n;
+    double mean, sd, median, mad;       /* mad: median absolute deviation, scaled by 1.4826 */
+    double min, max, q1, q3;            /* q1, q3: quartiles (GSL quantile_from_sorted_data) */
+    double cv;                          /* sd / mean */
+    double ci95_mean[2];                /* Student t */
+    double ci95_median[2];              /* percentile bootstrap, seeded */
+    size_t outliers_mild, outliers_severe;  /* Tukey fences 1.5 × IQR and 3 × IQR (kept) */
+} pw_summary;
+
+/* Summarizes x[0..n) (n >= 2, all finite; x is not modified).  seed drives the bootstrap. */
+int pw_stats_summarize(const double *x, size_t n, uint64_t seed, pw_summary *out);
+
+/* Welch's unequal-variance t-test of a against b: t, Welch–Satterthwaite df, two-sided p, and
+ * the 95% interval of mean(a) − mean(b). */
+typedef struct { double t, df, p, diff, diff_ci95[2]; } pw_welch;
+int pw_stats_welch(const double *a, size_t na, const double *b, size_t nb, pw_welch *out);
+
+/* Mann–Whitney U (U of a), normal approximation with tie and continuity correction, two-sided p. */
+typedef struct { double u, z, p; } pw_mann_whitney;
+int pw_stats_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
+                          pw_mann_whitney *out);
+
+/* Ratio of medians median(a) / median(b) with a seeded percentile-bootstrap 95% interval
+ * (a and b resampled independently).  level is 0.95 normally. */
+int pw_stats_ratio_median(const double *a, size_t na, const double *b, size_t nb,
+                          uint64_t seed, double level, double *ratio, double ci[2]);
+
+/* Holm step-down adjustment of p[0..m) into adj[0..m) (adjusted p-values, monotone, <= 1). */
+int pw_stats_holm(const double *p, size_t m, double *adj);
+
+/* Minimum detectable relative effect (as a fraction of the mean) of a two-sided two-sample test
+ * at significance alpha and the given power, with n samples per group and coefficient of
+ * variation cv. */
+double pw_stats_mde(double cv, size_t n, double alpha, double power);
+
+/* Log-log least-squares fit y = c · x^k (gsl_fit_linear on logs): exponent k with its 95%
+ * interval (t with n−2 df), log c, and R².  Needs n >= 3 positive points. */
+typedef struct { double exponent, ci95[2], log_c, r2; } pw_powerfit;
+int pw_stats_powerfit(const double *x, const double *y, size_t n, pw_powerfit *out);
+
+/* The complexity class among 1, log n, n, n log n, n², n³ whose one-parameter fit y ≈ c·f(x)
+ * has the least residual sum of squares on log scale.  Returns a static name ("n^2", …). */
+const char *pw_stats_complexity_class(const double *x, const double *y, size_t n);
+
+#endif

@@ -1,0 +1,11 @@
+/* commands.h — the subcommands of the perfweave program.  Each takes the arguments after its
+ * own name (argv[0] is the subcommand name) and returns the process exit status:
+ * 0 success, 1 bad usage or input, 2 an experiment ERROR or a detected regression, 3 internal. */
+#ifndef PERFWEAVE_CLI_COMMANDS_H
+#define PERFWEAVE_CLI_COMMANDS_H
+
+enum { PW_EXIT_OK = 0, PW_EXIT_USAGE = 1, PW_EXIT_ERROR = 2, PW_EXIT_INTERNAL = 3 };
+
+int pw_cmd_list(int argc, char **argv);
+
+#endif

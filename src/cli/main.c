@@ -1,0 +1,46 @@
+/* main.c — the perfweave command: dispatches to one subcommand (src/cli/cmd_*.c). */
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+} command;
+
+static const command commands[] = {
+    {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: perfweave COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  perfweave %s\n", commands[i].usage);
+    fprintf(out, "\n  perfweave --help | --version\n\nexit status: 0 success, 1 bad usage or input, "
+                 "2 an experiment ERROR or a regression, 3 internal failure\n");
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off();
+    if (argc < 2) {
+        usage(stderr);
+        return PW_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return PW_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("perfweave %s (commit %s)\n", PW_VERSION, PW_COMMIT);
+        return PW_EXIT_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "perfweave: unknown command '%s' (see perfweave --help)\n", argv[1]);
+    return PW_EXIT_USAGE;
+}

@@ -1,0 +1,29 @@
+/* registry.c — the list of every experiment perfweave can run.  To add one: define a
+ * `const pw_experiment` in src/experiments/<module>.c and add it here, keeping the list sorted
+ * by name (a unit test checks the order). */
+#include <string.h>
+
+#include "perfweave/experiment.h"
+
+extern const pw_experiment pw_exp_selftest_crash;
+extern const pw_experiment pw_exp_selftest_fixed;
+
+static const pw_experiment *const experiments[] = {
+    &pw_exp_selftest_crash,
+    &pw_exp_selftest_fixed,
+};
+
+const pw_experiment *const *pw_registry_all(size_t *n)
+{
+    *n = sizeof experiments / sizeof experiments[0];
+    return experiments;
+}
+
+const pw_experiment *pw_registry_find(const char *name)
+{
+    size_t n;
+    const pw_experiment *const *all = pw_registry_all(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i]->name, name) == 0) return all[i];
+    return NULL;
+}

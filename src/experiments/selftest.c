@@ -1,0 +1,90 @@
+/* selftest.c — two experiments that exercise perfweave itself rather than an optimization:
+ * `selftest.fixed` publishes exactly the values it is given (so the weave can be tested end to
+ * end without timing anything), and `selftest.crash` fails in a chosen way (so isolation, limits
+ * and ERROR verdicts can be tested). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "perfweave/common.h"
+#include "perfweave/experiment.h"
+
+#define MAXV 64
+
+static int run_fixed(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    long sizes[MAXV], values[MAXV];
+    size_t ns = pw_run_ints(run, "sizes", sizes, MAXV);
+    size_t nv = pw_run_ints(run, "values", values, MAXV);
+    double spread = pw_run_real(run, "spread");
+    if (ns != nv) {
+        pw_result_error(r, "sizes and values differ in length (%zu vs %zu)", ns, nv);
+        return PW_EINVAL;
+    }
+    static const char *const headers[] = {"n", "value", "95% interval"};
+    pw_table *t = pw_result_table(r, "values", "The values given, with a fixed spread", 3, headers);
+    pw_chart *c = pw_result_chart(r, "values", "The values given against n", "n", "value",
+                                  PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_series *s = pw_chart_series(c, pw_run_string(run, "label"));
+    for (size_t i = 0; i < ns; i++) {
+        double v = (double)values[i], lo = v * (1 - spread), hi = v * (1 + spread);
+        char name[64];
+        snprintf(name, sizeof name, "value.n%ld", sizes[i]);
+        pw_result_metric(r, name, v, lo, hi, "x");
+        pw_table_rowf(t, "%ld\t%g\t%g–%g", sizes[i], v, lo, hi);
+        pw_series_point(s, (double)sizes[i], v, lo, hi);
+    }
+    pw_chart_hline(c, "ceiling", (double)values[nv - 1] * 2);
+    pw_result_exact(r, "count", (double)ns, "");
+    pw_result_note(r, "These numbers are given, not measured: this experiment tests the weave.");
+    return PW_OK;
+}
+
+static int run_crash(pw_run *run)
+{
+    const char *mode = pw_run_string(run, "mode");
+    if (strcmp(mode, "segv") == 0) raise(SIGSEGV);
+    else if (strcmp(mode, "abort") == 0) abort();
+    else if (strcmp(mode, "hang") == 0) for (;;) pause();
+    else if (strcmp(mode, "oom") == 0) {
+        /* Touch memory until the child's address-space limit stops us. */
+        for (;;) {
+            char *p = malloc(1 << 26);
+            if (!p) {
+                fprintf(stderr, "selftest.crash: allocation refused\n");
+                _exit(99);
+            }
+            memset(p, 1, 1 << 26);
+        }
+    } else if (strcmp(mode, "exit") == 0) {
+        fprintf(stderr, "selftest.crash: exiting with status 7 on purpose\n");
+        exit(7);
+    }
+    pw_result_error(pw_run_result(run), "failed on purpose (mode 'error')");
+    return PW_EINVAL;
+}
+
+static const char *const fixed_metrics[] = {"value.nN", "count", NULL};
+static const pw_param_spec fixed_params[] = {
+    {"sizes", PW_PARAM_INT_LIST, "[1, 2, 4]", 1, 1e9, NULL, "x positions (n)"},
+    {"values", PW_PARAM_INT_LIST, "[10, 20, 40]", 1, 1e12, NULL, "one value per size"},
+    {"spread", PW_PARAM_REAL, "0.1", 0, 0.9, NULL, "relative half-width of each interval"},
+    {"label", PW_PARAM_STRING, "given", 0, 0, NULL, "legend label of the series"},
+};
+const pw_experiment pw_exp_selftest_fixed = {
+    "selftest.fixed", "publishes the values it is given (tests the weave; measures nothing)",
+    fixed_params, sizeof fixed_params / sizeof fixed_params[0], fixed_metrics, run_fixed,
+};
+
+static const char *const crash_modes[] = {"segv", "abort", "hang", "oom", "exit", "error", NULL};
+static const char *const crash_metrics[] = {NULL};
+static const pw_param_spec crash_params[] = {
+    {"mode", PW_PARAM_STRING, "segv", 0, 0, crash_modes, "how to fail"},
+};
+const pw_experiment pw_exp_selftest_crash = {
+    "selftest.crash", "fails on purpose in the chosen way (tests isolation and ERROR verdicts)",
+    crash_params, 1, crash_metrics, run_crash,
+};
