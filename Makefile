@@ -37,14 +37,16 @@ setup:
 
 $(BUILD)/%.o: %.c | setup
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_FLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_FLAGS) -c $< -o $@
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIBA)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(MAIN_OBJ) $(LIBA) $(PKG_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) $(SAN) -o $@ $(MAIN_OBJ) $(LIBA) $(PKG_LIBS)
 
 $(TEST_SUPPORT): tests/support.c | setup
 	@mkdir -p $(dir $@)
@@ -52,7 +54,8 @@ $(TEST_SUPPORT): tests/support.c | setup
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA) $(TEST_SUPPORT)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_FLAGS) -o $@ $< $(TEST_SUPPORT) $(LIBA) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
+	@echo "  TEST    $@"
+	@$(CC) $(ALL_FLAGS) -o $@ $< $(TEST_SUPPORT) $(LIBA) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
 report: $(BIN)
 	$(BIN) report $(REPORT_FLAGS)

@@ -12,6 +12,8 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"report", pw_cmd_report, "report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all] [--frozen] [CHAPTER.md...]"},
+    {"run", pw_cmd_run, "run [--quick] [--json] EXPERIMENT [key=value...]"},
     {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
