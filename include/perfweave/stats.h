@@ -14,7 +14,7 @@
 
 typedef struct {
     size_t n;
-    double mean, sd, median, mad;       /* mad: median absolute deviation, scaled by 1.4826 */
+    double mean, sd, median, mad;       /* mad: median absolute deviation × 1.4826 */
     double min, max, q1, q3;            /* q1, q3: quartiles (GSL quantile_from_sorted_data) */
     double cv;                          /* sd / mean */
     double ci95_mean[2];                /* Student t */
