@@ -56,7 +56,7 @@ static void put_unit(pw_buf *b, const char *unit)
 static int digits_for(const pw_metric *m)
 {
     int sig = 3;
-    if (m->lo == m->hi) return m->value == floor(m->value) ? 15 : 4;
+    if (m->lo == m->hi) return 4;
     for (; sig < 6; sig++) {
         pw_buf a, v, h;
         pw_buf_init(&a);
@@ -76,7 +76,13 @@ static int digits_for(const pw_metric *m)
 
 void pw_format_value(pw_buf *b, const pw_metric *m)
 {
-    pw_format_number(b, m->value, digits_for(m));
+    /* Exact whole numbers (counts, bytes) are printed in full. */
+    if (m->lo == m->hi && m->value == floor(m->value) && fabs(m->value) < 1e15) {
+        if (fabs(m->value) >= 10000) pw_format_number(b, m->value, 1);
+        else pw_buf_printf(b, "%.0f", m->value);
+    } else {
+        pw_format_number(b, m->value, digits_for(m));
+    }
     put_unit(b, m->unit);
 }
 

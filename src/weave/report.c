@@ -46,6 +46,7 @@ typedef struct {
     char *figdir;          /* staging/figures */
     char *stamp;           /* UTC time of this run, ISO 8601 */
     size_t failed;         /* experiments in ERROR */
+    json_t *replay;        /* the replayed run document, when --replay names a file */
 } report;
 
 /* --- time and environment ------------------------------------------------------------------ */
@@ -206,8 +207,34 @@ static bool wants_rerun(const report *r, const char *id)
     return false;
 }
 
+/* Loads the replay source once: a run document (out/results.json) indexes its results by id. */
+static json_t *replay_document(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISDIR(st.st_mode)) return NULL;
+    json_error_t jerr;
+    return json_load_file(path, 0, &jerr);
+}
+
 static pw_result *replay_result(report *r, pw_directive *d)
 {
+    if (r->replay) {
+        size_t i;
+        json_t *doc;
+        json_array_foreach(json_object_get(r->replay, "results"), i, doc) {
+            if (!json_is_string(json_object_get(doc, "id")) ||
+                strcmp(json_string_value(json_object_get(doc, "id")), d->id) != 0) continue;
+            const char *why = NULL;
+            pw_result *res = pw_result_from_json(doc, &why);
+            if (res) return res;
+            res = pw_result_new(d->experiment_name, d->id);
+            pw_result_error(res, "replayed result is unreadable (%s)", why);
+            return res;
+        }
+        pw_result *res = pw_result_new(d->experiment_name, d->id);
+        pw_result_error(res, "%s holds no result with id '%s'", r->opt->replay_dir, d->id);
+        return res;
+    }
     char *path = pw_xasprintf("%s/%s.json", r->opt->replay_dir, d->id);
     json_error_t jerr;
     json_t *doc = json_load_file(path, 0, &jerr);
@@ -705,7 +732,23 @@ int pw_report_build(const pw_report_options *o)
         status = PW_EINVAL;
         goto out;
     }
-    r.environment = capture_environment();
+    if (o->replay_dir) {
+        r.replay = replay_document(o->replay_dir);
+        if (!r.replay) {
+            char *path = pw_xasprintf("%s/environment.json", o->replay_dir);
+            json_error_t jerr;
+            r.environment = json_load_file(path, 0, &jerr);
+            free(path);
+        } else {
+            r.environment = json_incref(json_object_get(r.replay, "environment"));
+        }
+        if (!json_is_object(r.environment)) {
+            json_decref(r.environment);
+            r.environment = json_object();
+        }
+    } else {
+        r.environment = capture_environment();
+    }
     obtain_results(&r);
     check_results(&r);
     if (r.diag.n) {
@@ -763,6 +806,7 @@ out:
     free(r.chapters);
     pw_diag_release(&r.diag);
     json_decref(r.environment);
+    json_decref(r.replay);
     free(r.staging);
     free(r.figdir);
     free(r.stamp);
