@@ -15,6 +15,8 @@ static const command commands[] = {
     {"report", pw_cmd_report, "report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all] [--frozen] [CHAPTER.md...]"},
     {"run", pw_cmd_run, "run [--quick] [--json] EXPERIMENT [key=value...]"},
     {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
+    {"stats", pw_cmd_stats, "stats [--json] [FILE|-]       summary statistics of one number per line"},
+    {"compare", pw_cmd_compare, "compare [--json] A B          two samples: Welch, Mann-Whitney, ratio and difference CIs"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
