@@ -83,12 +83,12 @@ bool pw_cpu_has_avx2_fma(void);
 
 /* --- the backend dispatcher ----------------------------------------------------------------- */
 /* The documented rule (docs/kernels.md), applied in this order:
- *   1. m·n·k <= small_mnk (default PW_MATMUL_SMALL_MNK = 16³): `ikj` — too little work to pay
- *      for packing panels, and its loops are short;
+ *   1. m·n·k <= small_mnk (default PW_MATMUL_SMALL_MNK = 6³): `naive` — for a handful of dot
+ *      products, one sum kept in a register beats any setup (zeroing C, packing panels);
  *   2. the CPU has AVX2+FMA: `packed` (with the AVX2 microkernel);
  *   3. otherwise: `openblas`, whose own kernels beat our portable microkernel.
  * The features are captured once at init (so a test may set them), not queried per call. */
-enum { PW_MATMUL_SMALL_MNK = 16 * 16 * 16 };
+enum { PW_MATMUL_SMALL_MNK = 6 * 6 * 6 };
 
 typedef struct {
     bool avx2_fma;                   /* the CPU feature the rule looks at */

@@ -55,11 +55,11 @@ void pw_matmul_blocked(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
             for (size_t i0 = 0; i0 < m; i0 += bs) {
                 size_t i1 = i0 + bs < m ? i0 + bs : m;
                 for (size_t i = i0; i < i1; i++) {
-                    float *restrict crow = c + i * n;
+                    float *restrict crow = c + i * n + j0;
                     for (size_t p = p0; p < p1; p++) {
                         const float aip = a[i * k + p];
-                        const float *restrict brow = b + p * n;
-                        for (size_t j = j0; j < j1; j++) crow[j] += aip * brow[j];
+                        const float *restrict brow = b + p * n + j0;
+                        for (size_t j = 0; j < j1 - j0; j++) crow[j] += aip * brow[j];
                     }
                 }
             }
@@ -131,7 +131,7 @@ void pw_matmul_backend_init(pw_matmul_backend *be)
 {
     be->avx2_fma = pw_cpu_has_avx2_fma();
     be->small_mnk = PW_MATMUL_SMALL_MNK;
-    be->table[0] = pw_matmul_find("ikj");
+    be->table[0] = pw_matmul_find("naive");
     be->table[1] = pw_matmul_find("packed");
     be->table[2] = pw_matmul_find("openblas");
 }

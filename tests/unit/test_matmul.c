@@ -229,22 +229,22 @@ static void test_dispatch_rule(void **state)
     pw_matmul_backend be;
     pw_matmul_backend_init(&be);
     assert_int_equal(be.avx2_fma, pw_cpu_has_avx2_fma());
-    assert_int_equal(be.small_mnk, 4096);
+    assert_int_equal(be.small_mnk, 216);
 
     be.avx2_fma = true;
-    assert_string_equal(pw_matmul_backend_choose(&be, 4, 4, 4)->name, "ikj");
-    assert_string_equal(pw_matmul_backend_choose(&be, 16, 16, 16)->name, "ikj");
-    assert_string_equal(pw_matmul_backend_choose(&be, 1, 4096, 1)->name, "ikj");
-    assert_string_equal(pw_matmul_backend_choose(&be, 0, 100000, 100000)->name, "ikj");
-    assert_string_equal(pw_matmul_backend_choose(&be, 17, 16, 16)->name, "packed");
-    assert_string_equal(pw_matmul_backend_choose(&be, 32, 32, 32)->name, "packed");
-    assert_string_equal(pw_matmul_backend_choose(&be, 1, 4097, 1)->name, "packed");
+    assert_string_equal(pw_matmul_backend_choose(&be, 4, 4, 4)->name, "naive");
+    assert_string_equal(pw_matmul_backend_choose(&be, 6, 6, 6)->name, "naive");
+    assert_string_equal(pw_matmul_backend_choose(&be, 1, 216, 1)->name, "naive");
+    assert_string_equal(pw_matmul_backend_choose(&be, 0, 100000, 100000)->name, "naive");
+    assert_string_equal(pw_matmul_backend_choose(&be, 7, 6, 6)->name, "packed");
+    assert_string_equal(pw_matmul_backend_choose(&be, 8, 8, 8)->name, "packed");
+    assert_string_equal(pw_matmul_backend_choose(&be, 1, 217, 1)->name, "packed");
     /* m·n·k would overflow 64 bits: still large, never "small". */
     size_t huge = (size_t)1 << 22;
     assert_string_equal(pw_matmul_backend_choose(&be, huge, huge, huge)->name, "packed");
 
     be.avx2_fma = false;
-    assert_string_equal(pw_matmul_backend_choose(&be, 16, 16, 16)->name, "ikj");
+    assert_string_equal(pw_matmul_backend_choose(&be, 6, 6, 6)->name, "naive");
     assert_string_equal(pw_matmul_backend_choose(&be, 64, 64, 64)->name, "openblas");
     assert_string_equal(pw_matmul_backend_choose(&be, huge, huge, huge)->name, "openblas");
 
@@ -252,7 +252,7 @@ static void test_dispatch_rule(void **state)
     pw_matmul_ctx ctx;
     pw_matmul_ctx_init(&ctx);
     pw_matmul_backend_init(&be);
-    static const size_t sizes[] = {4, 8, 16, 17, 32, 64};
+    static const size_t sizes[] = {1, 4, 6, 7, 8, 16, 17, 32, 64};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t s = sizes[i];
         float *a = pw_xmalloc(s * s * sizeof *a), *b = pw_xmalloc(s * s * sizeof *b);
