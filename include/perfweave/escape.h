@@ -14,6 +14,11 @@ void pw_escape_html(pw_buf *b, const char *s);
  * Control characters are dropped. */
 void pw_escape_latex(pw_buf *b, const char *s);
 
+/* Copies LaTeX text (e.g. cmark's LaTeX output) with its non-ASCII characters made safe for
+ * pdflatex: known symbols and Greek letters become commands, Latin-1 letters stay (inputenc),
+ * anything else becomes '?'.  pw_escape_latex applies the same mapping. */
+void pw_latex_unicode(pw_buf *b, const char *s);
+
 /* A complete gnuplot single-quoted string literal (quotes included).  In single quotes gnuplot
  * performs no backslash processing and no backquote or macro substitution; a quote is doubled.
  * Newlines and other control characters (which would end the command) become spaces.  Use

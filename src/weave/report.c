@@ -573,7 +573,7 @@ static int render_latex(report *r, pw_buf *out)
     pw_buf_init(&env);
     for (size_t c = 0; c < r->nchapters; c++) {
         char *tex = cmark_render_latex(r->chapters[c]->doc, CMARK_OPT_DEFAULT, 0);
-        pw_buf_puts(&body, tex);
+        pw_latex_unicode(&body, tex);
         pw_buf_puts(&body, "\n\\clearpage\n");
         free(tex);
     }

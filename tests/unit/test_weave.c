@@ -58,6 +58,9 @@ static void test_escape_latex(void **state)
     s = esc_latex("212× (95% CI 205–219×) ≥ 5");
     assert_string_equal(s, "212\\ensuremath{\\times} (95\\% CI 205--219\\ensuremath{\\times}) \\ensuremath{\\geq} 5");
     free(s);
+    s = esc_latex("γ=0.5, é, ☃");
+    assert_string_equal(s, "\\ensuremath{\\gamma}=0.5, é, ?");
+    free(s);
     s = esc_latex("a\x01" "b<c>|d");
     assert_string_equal(s, "ab\\textless{}c\\textgreater{}\\textbar{}d");
     free(s);
