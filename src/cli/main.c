@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "perfweave/version.h"
 
 typedef struct {
     const char *name;
@@ -40,7 +41,7 @@ int main(int argc, char **argv)
         return PW_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("perfweave %s (commit %s)\n", PW_VERSION, PW_COMMIT);
+        printf("perfweave %s (commit %s)\n", pw_version(), pw_commit());
         return PW_EXIT_OK;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)

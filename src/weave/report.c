@@ -22,6 +22,7 @@
 #include "perfweave/plot.h"
 #include "perfweave/render.h"
 #include "perfweave/template.h"
+#include "perfweave/version.h"
 #include "perfweave/weave.h"
 
 void pw_report_options_default(pw_report_options *o)
@@ -82,7 +83,7 @@ static json_t *capture_environment(void)
         json_object_set_new(env, "kernel", json_sprintf("%s %s %s", u.sysname, u.release, u.machine));
     double load[3];
     if (getloadavg(load, 3) == 3) json_object_set_new(env, "loadavg", json_pack("[f,f,f]", load[0], load[1], load[2]));
-    json_object_set_new(env, "commit", json_string(PW_COMMIT));
+    json_object_set_new(env, "commit", json_string(pw_commit()));
     json_object_set_new(env, "compiler", json_string(PW_CFLAGS));
     json_object_set_new(env, "cores", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
     return env;
@@ -550,7 +551,7 @@ static int render_html(report *r, pw_buf *out)
             {"title", "perfweave: do ML-systems optimizations deliver?"}, {"css", css},
             {"toc", toc.data}, {"body", body.data}, {"summary", summary.data},
             {"environment", env.data}, {"generated", r->stamp}, {"version", PW_VERSION},
-            {"commit", PW_COMMIT},
+            {"commit", pw_commit()},
         };
         status = pw_template_expand(tmpl, vars, sizeof vars / sizeof vars[0], out, msg, sizeof msg);
         if (status != PW_OK) fprintf(stderr, "perfweave: %s/report.html:%s\n", r->opt->templates_dir, msg + 4);
@@ -585,7 +586,7 @@ static int render_latex(report *r, pw_buf *out)
         pw_template_var vars[] = {
             {"title", "perfweave: do ML-systems optimizations deliver?"}, {"body", body.data},
             {"environment", env.data}, {"generated", r->stamp}, {"version", PW_VERSION},
-            {"commit", PW_COMMIT},
+            {"commit", pw_commit()},
         };
         status = pw_template_expand(tmpl, vars, sizeof vars / sizeof vars[0], out, msg, sizeof msg);
         if (status != PW_OK) fprintf(stderr, "perfweave: %s/report.tex:%s\n", r->opt->templates_dir, msg + 4);
