@@ -89,8 +89,10 @@ regen: $(BIN)
 check-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -Wno-format-truncation' unit golden
 
-bench: $(BIN)
-	@bench/run.sh $(BIN)
+bench: $(BIN) $(LIBA)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/detect bench/detect.c $(LIBA) $(PKG_LIBS)
+	@bench/run.sh $(BIN) $(BUILD)/bench/detect
 
 clean:
 	rm -rf $(BUILD) build-asan
