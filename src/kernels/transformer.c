@@ -360,10 +360,14 @@ static void activate(pw_act_kind act, float *x, size_t count)
         for (size_t i = 0; i < count; i++) x[i] = x[i] > 0 ? x[i] : 0;
         return;
     }
-    const float c = 0.7978845608028654f;  /* sqrt(2 / pi) */
+    /* GELU, tanh form: 0.5·v·(1 + tanh(u)) = v · (1 − 1/(1 + e^{2u})), u = sqrt(2/pi)(v + 0.044715 v³);
+     * written with expf, which is several times cheaper than tanhf (the MLP applies it to every
+     * hidden unit of every row).  e^{2u} overflowing to infinity gives exactly v; underflowing
+     * to 0 gives exactly 0. */
+    const float c2 = 2.0f * 0.7978845608028654f;
     for (size_t i = 0; i < count; i++) {
         float v = x[i];
-        x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
+        x[i] = v - v / (1.0f + expf(c2 * (v + 0.044715f * v * v * v)));
     }
 }
 
