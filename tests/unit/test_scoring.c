@@ -1,0 +1,126 @@
+/* test_scoring.c — the event score on fixed inputs, ranks with ties, Kendall's tau-b against R
+ * and against hand counts, and the Clopper–Pearson interval against closed forms. */
+#include "support.h"
+
+#include <math.h>
+
+#include "perfweave/common.h"
+#include "perfweave/scoring.h"
+
+static void test_geomean(void **state)
+{
+    (void)state;
+    double base[2] = {10, 100}, s;
+    /* The baseline itself scores 1. */
+    assert_int_equal(pw_score_geomean(base, base, 2, true, &s), PW_OK);
+    assert_close(s, 1.0, 1e-15);
+    /* Twice as fast, same memory: sqrt(2 · 1). */
+    double v1[2] = {5, 100};
+    assert_int_equal(pw_score_geomean(base, v1, 2, true, &s), PW_OK);
+    assert_close(s, sqrt(2.0), 1e-15);
+    /* Twice as fast, twice the memory: sqrt(2 · 0.5) = 1. */
+    double v2[2] = {5, 200};
+    assert_int_equal(pw_score_geomean(base, v2, 2, true, &s), PW_OK);
+    assert_close(s, 1.0, 1e-15);
+    /* 4× faster, 8× less memory: sqrt(4 · 8) = sqrt(32). */
+    double v3[2] = {2.5, 12.5};
+    assert_int_equal(pw_score_geomean(base, v3, 2, true, &s), PW_OK);
+    assert_close(s, sqrt(32.0), 1e-14);
+    /* Failing the accuracy gate: 0 however fast. */
+    assert_int_equal(pw_score_geomean(base, v3, 2, false, &s), PW_OK);
+    assert_true(s == 0.0);
+    /* Bad input. */
+    double bad[2] = {0, 1};
+    s = 42;
+    assert_int_equal(pw_score_geomean(base, bad, 2, true, &s), PW_EINVAL);
+    assert_int_equal(pw_score_geomean(base, v1, 0, true, &s), PW_EINVAL);
+    assert_true(s == 42);
+}
+
+static void test_rank(void **state)
+{
+    (void)state;
+    double score[5] = {1.0, 3.0, 2.0, 3.0, 0.0}, rank[5];
+    assert_int_equal(pw_score_rank(score, 5, rank), PW_OK);
+    /* 3.0 and 3.0 share ranks 1 and 2 → 1.5; then 2.0 → 3, 1.0 → 4, 0.0 → 5. */
+    assert_close(rank[0], 4, 0);
+    assert_close(rank[1], 1.5, 0);
+    assert_close(rank[2], 3, 0);
+    assert_close(rank[3], 1.5, 0);
+    assert_close(rank[4], 5, 0);
+    assert_int_equal(pw_score_rank(score, 0, rank), PW_EINVAL);
+}
+
+/* R's example in ?cor.test (Hollander & Wolfe 1973, p. 187):
+ *   x <- c(44.4, 45.9, 41.9, 53.3, 44.7, 44.1, 50.7, 45.2, 60.1)
+ *   y <- c( 2.6,  3.1,  2.5,  5.0,  3.6,  4.0,  5.2,  2.8,  3.8)
+ *   cor.test(x, y, method = "kendall")  →  T = 26, tau 0.4444444
+ * (26 concordant of 36 pairs, 10 discordant: (26 − 10) / 36 = 4/9). */
+static void test_kendall_r(void **state)
+{
+    (void)state;
+    const double x[] = {44.4, 45.9, 41.9, 53.3, 44.7, 44.1, 50.7, 45.2, 60.1};
+    const double y[] = {2.6, 3.1, 2.5, 5.0, 3.6, 4.0, 5.2, 2.8, 3.8};
+    double tau;
+    assert_int_equal(pw_score_kendall_tau(x, y, 9, &tau), PW_OK);
+    assert_close(tau, 4.0 / 9.0, 1e-15);
+}
+
+static void test_kendall_hand(void **state)
+{
+    (void)state;
+    double tau;
+    /* Identical and reversed orders. */
+    const double a[] = {1, 2, 3, 4}, rev[] = {4, 3, 2, 1};
+    assert_int_equal(pw_score_kendall_tau(a, a, 4, &tau), PW_OK);
+    assert_close(tau, 1, 0);
+    assert_int_equal(pw_score_kendall_tau(a, rev, 4, &tau), PW_OK);
+    assert_close(tau, -1, 0);
+    /* x = 1..5, y = 3 1 2 5 4: discordant pairs (1,2) (1,3) (4,5), 7 concordant of 10 → 0.4. */
+    const double x[] = {1, 2, 3, 4, 5}, y[] = {3, 1, 2, 5, 4};
+    assert_int_equal(pw_score_kendall_tau(x, y, 5, &tau), PW_OK);
+    assert_close(tau, 0.4, 1e-15);
+    /* With ties (tau-b): x = 1 2 2 3, y = 1 2 3 3.  Pairs: (1,2) C, (1,3) C, (1,4) C, (2,3) tie in
+     * x, (2,4) C, (3,4) tie in y → C 4, D 0, Tx 1, Ty 1: 4 / sqrt(5 · 5) = 0.8. */
+    const double tx[] = {1, 2, 2, 3}, ty[] = {1, 2, 3, 3};
+    assert_int_equal(pw_score_kendall_tau(tx, ty, 4, &tau), PW_OK);
+    assert_close(tau, 0.8, 1e-15);
+    /* Undefined cases. */
+    const double c[] = {1, 1, 1, 1};
+    assert_int_equal(pw_score_kendall_tau(a, c, 4, &tau), PW_EINVAL);
+    assert_int_equal(pw_score_kendall_tau(a, a, 1, &tau), PW_EINVAL);
+}
+
+/* Clopper–Pearson closed forms: k = 0 → [0, 1 − (α/2)^(1/n)]; k = n → [(α/2)^(1/n), 1]. */
+static void test_proportion_ci(void **state)
+{
+    (void)state;
+    double ci[2];
+    assert_int_equal(pw_score_proportion_ci(0, 20, 0.95, ci), PW_OK);
+    assert_close(ci[0], 0, 0);
+    assert_close(ci[1], 1 - pow(0.025, 1.0 / 20), 1e-9);
+    assert_int_equal(pw_score_proportion_ci(20, 20, 0.95, ci), PW_OK);
+    assert_close(ci[0], pow(0.025, 1.0 / 20), 1e-9);
+    assert_close(ci[1], 1, 0);
+    /* Symmetry: k of n mirrors n − k of n. */
+    double d[2];
+    assert_int_equal(pw_score_proportion_ci(7, 20, 0.95, ci), PW_OK);
+    assert_int_equal(pw_score_proportion_ci(13, 20, 0.95, d), PW_OK);
+    assert_close(ci[0], 1 - d[1], 1e-9);
+    assert_close(ci[1], 1 - d[0], 1e-9);
+    assert_true(ci[0] < 0.35 && 0.35 < ci[1]);
+    assert_int_equal(pw_score_proportion_ci(3, 2, 0.95, ci), PW_EINVAL);
+    assert_int_equal(pw_score_proportion_ci(0, 0, 0.95, ci), PW_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_geomean),
+        cmocka_unit_test(test_rank),
+        cmocka_unit_test(test_kendall_r),
+        cmocka_unit_test(test_kendall_hand),
+        cmocka_unit_test(test_proportion_ci),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
