@@ -7,6 +7,8 @@
 
 extern const pw_experiment pw_exp_acceleration_blocksize, pw_exp_acceleration_dispatch,
     pw_exp_acceleration_matmul, pw_exp_acceleration_threads;
+extern const pw_experiment pw_exp_benchmarking_detection, pw_exp_benchmarking_events,
+    pw_exp_benchmarking_reproducibility;
 extern const pw_experiment pw_exp_caching_generate;
 extern const pw_experiment pw_exp_profiling_flops, pw_exp_profiling_memory,
     pw_exp_profiling_overhead, pw_exp_profiling_timer;
@@ -18,6 +20,9 @@ static const pw_experiment *const experiments[] = {
     &pw_exp_acceleration_dispatch,
     &pw_exp_acceleration_matmul,
     &pw_exp_acceleration_threads,
+    &pw_exp_benchmarking_detection,
+    &pw_exp_benchmarking_events,
+    &pw_exp_benchmarking_reproducibility,
     &pw_exp_caching_generate,
     &pw_exp_profiling_flops,
     &pw_exp_profiling_memory,

@@ -1,0 +1,614 @@
+/* benchmarking.c — the experiments of the benchmarking-methodology chapter: is a benchmark
+ * reproducible across fresh processes (`benchmarking.reproducibility`), how often does it detect
+ * injected slowdowns and how often does it see differences that are not there
+ * (`benchmarking.detection`), and a TinyMLPerf-style matmul event with a documented score and
+ * the stability of its ranking over repeated runs (`benchmarking.events`). */
+#include <errno.h>
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "perfweave/alloc.h"
+#include "perfweave/bench.h"
+#include "perfweave/common.h"
+#include "perfweave/experiment.h"
+#include "perfweave/matmul.h"
+#include "perfweave/scoring.h"
+#include "perfweave/stats.h"
+
+#define MAXN 32
+
+/* Runs fn(arg, out) in a forked child that sends size bytes of *out back through a pipe.
+ * Returns PW_OK or PW_ECHILD (the child crashed, exited non-zero or sent too little). */
+static int in_child(void (*fn)(void *arg, void *out), void *arg, void *out, size_t size)
+{
+    int fd[2];
+    if (pipe(fd) != 0) return PW_EIO;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return PW_ECHILD;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        fn(arg, out);
+        const char *p = out;
+        size_t left = size;
+        while (left) {
+            ssize_t w = write(fd[1], p, left);
+            if (w <= 0) _exit(1);
+            p += w, left -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    char *p = out;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd[0], p + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (got != size || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return PW_ECHILD;
+    return PW_OK;
+}
+
+/* 64-bit FNV-1a of n bytes: a fingerprint of an output. */
+static uint64_t fnv(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+typedef struct {
+    pw_matmul_fn fn;
+    const pw_matmul_ctx *ctx;
+    size_t n;
+    const float *a, *b;
+    float *c;
+} mm_job;
+
+static void run_mm(void *arg, uint64_t iters)
+{
+    const mm_job *j = arg;
+    for (uint64_t i = 0; i < iters; i++) j->fn(j->ctx, j->n, j->n, j->n, j->a, j->b, j->c);
+}
+
+static const char *const kernel_names[] = {"naive", "ikj", "blocked", "packed", "openblas", NULL};
+
+/* ============================================================================================ */
+/* benchmarking.reproducibility                                                                 */
+
+typedef struct {
+    const pw_matmul_kernel *kern;
+    size_t n;
+    bool quick;
+    double budget;
+} repro_arg;
+
+typedef struct {
+    double median, lo, hi, cv, n;
+    uint64_t checksum;
+} repro_out;
+
+/* One fresh process: seeded operands, one bench of the kernel, its median and spread. */
+static void repro_child(void *argp, void *outp)
+{
+    const repro_arg *arg = argp;
+    repro_out *o = outp;
+    memset(o, 0, sizeof *o);
+    o->median = NAN;
+    size_t n = arg->n;
+    float *a = pw_xmalloc(n * n * sizeof *a), *b = pw_xmalloc(n * n * sizeof *b);
+    float *c = pw_xmalloc(n * n * sizeof *c);
+    pw_matmul_fill(a, n * n, 2026);
+    pw_matmul_fill(b, n * n, 1129);
+    pw_matmul_ctx ctx;
+    pw_matmul_ctx_init(&ctx);
+    mm_job job = {arg->kern->fn, &ctx, n, a, b, c};
+    pw_bench_config cfg;
+    pw_bench_config_default(&cfg, arg->quick);
+    cfg.max_seconds = arg->budget;
+    pw_bench *bench = pw_bench_new(&cfg);
+    size_t i = pw_bench_add(bench, "kernel", run_mm, &job);
+    pw_bench_run(bench);
+    size_t ns;
+    const double *x = pw_bench_samples(bench, i, &ns);
+    pw_summary s;
+    if (pw_stats_summarize(x, ns, 5, &s) == PW_OK) {
+        o->median = s.median * 1e6;
+        o->lo = s.ci95_median[0] * 1e6;
+        o->hi = s.ci95_median[1] * 1e6;
+        o->cv = s.cv;
+        o->n = (double)s.n;
+    }
+    o->checksum = fnv(c, n * n * sizeof *c);
+    pw_bench_free(bench);
+    pw_matmul_ctx_release(&ctx);
+    free(a), free(b), free(c);
+}
+
+static int run_repro(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    bool quick = pw_run_quick(run);
+    long k = pw_run_int(run, "processes");
+    size_t n = (size_t)pw_run_int(run, "n");
+    const pw_matmul_kernel *kern = pw_matmul_find(pw_run_string(run, "kernel"));
+    repro_arg arg = {kern, n, quick, quick ? 0.1 : pw_run_real(run, "budget")};
+    if (quick) {
+        if (k > 4) k = 4;
+        if (n > 64) arg.n = n = 64;
+    }
+    pw_matmul_set_threads(1);
+    char msg[256];
+    pw_matmul_ctx gctx;
+    pw_matmul_ctx_init(&gctx);
+    int gate = pw_matmul_gate(kern, &gctx, msg, sizeof msg);
+    pw_matmul_ctx_release(&gctx);
+    if (gate != PW_OK) {
+        pw_result_error(r, "%s; nothing was timed", msg);
+        return PW_ERANGE;
+    }
+    repro_out outs[256];
+    double med[256], cvs[256];
+    if (k > 256) k = 256;
+    static const char *const headers[] = {"process", "median (µs, 95% CI)", "within-process CV",
+                                          "samples", "output fingerprint"};
+    pw_table *t = pw_result_table(r, "processes", "One benchmark, repeated in fresh processes",
+                                  5, headers);
+    pw_chart *c = pw_result_chart(r, "processes", "Median time per process with its 95% CI",
+                                  "process", "µs per product", 0);
+    pw_series *ser = pw_chart_series(c, pw_run_string(run, "kernel"));
+    bool identical = true;
+    for (long p = 0; p < k; p++) {
+        if (in_child(repro_child, &arg, &outs[p], sizeof outs[p]) != PW_OK ||
+            !isfinite(outs[p].median)) {
+            pw_result_error(r, "benchmark process %ld failed", p + 1);
+            return PW_ECHILD;
+        }
+        med[p] = outs[p].median;
+        cvs[p] = 100 * outs[p].cv;
+        identical &= outs[p].checksum == outs[0].checksum;
+        pw_series_point(ser, (double)(p + 1), med[p], outs[p].lo, outs[p].hi);
+        pw_table_rowf(t, "%ld\t%.4g (%.4g–%.4g)\t%.2f%%\t%.0f\t%016llx", p + 1, med[p],
+                      outs[p].lo, outs[p].hi, cvs[p], outs[p].n,
+                      (unsigned long long)outs[p].checksum);
+    }
+    pw_summary sm, sw;
+    if (pw_stats_summarize(med, (size_t)k, 3, &sm) != PW_OK ||
+        pw_stats_summarize(cvs, (size_t)k, 4, &sw) != PW_OK) {
+        pw_result_error(r, "too few processes for a spread");
+        return PW_EINVAL;
+    }
+    /* CV of the process medians with the chi-square interval of a normal sd (mean held fixed). */
+    double df = (double)(k - 1), cvb = 100 * sm.sd / sm.mean;
+    double lo = cvb * sqrt(df / gsl_cdf_chisq_Pinv(0.975, df));
+    double hi = cvb * sqrt(df / gsl_cdf_chisq_Pinv(0.025, df));
+    pw_result_metric(r, "cv.between", cvb, lo, hi, "%");
+    pw_result_metric(r, "cv.within", sw.mean, sw.ci95_mean[0] > 0 ? sw.ci95_mean[0] : 0,
+                     sw.ci95_mean[1], "%");
+    pw_result_exact(r, "spread.max_over_min", sm.max / sm.min, "×");
+    pw_result_metric(r, "time.median", sm.median, sm.ci95_median[0], sm.ci95_median[1], "µs");
+    pw_result_exact(r, "outputs_identical", identical ? 1 : 0, "");
+    pw_result_exact(r, "processes", (double)k, "");
+    pw_chart_hline(c, "median of the process medians", sm.median);
+    pw_result_note(r, "%ld fresh processes (fork) each ran one bench of the %s %zu×%zu matmul on "
+                   "the same seeded operands (budget %.2f s) and reported its median through a "
+                   "pipe; the interval of the between-process CV assumes normally spread medians",
+                   k, kern->name, n, n, arg.budget);
+    return PW_OK;
+}
+
+static const char *const repro_metrics[] = {"cv.between", "cv.within", "spread.max_over_min",
+                                            "time.median", "outputs_identical", "processes", NULL};
+static const pw_param_spec repro_params[] = {
+    {"processes", PW_PARAM_INT, "10", 2, 256, NULL, "fresh processes K"},
+    {"n", PW_PARAM_INT, "128", 1, 2048, NULL, "matmul size"},
+    {"kernel", PW_PARAM_STRING, "blocked", 0, 0, kernel_names, "the kernel benchmarked"},
+    {"budget", PW_PARAM_REAL, "0.5", 0.05, 60, NULL, "seconds of measurement per process"},
+};
+const pw_experiment pw_exp_benchmarking_reproducibility = {
+    "benchmarking.reproducibility",
+    "the same benchmark in K fresh processes: spread of the process medians vs within a process",
+    repro_params, sizeof repro_params / sizeof repro_params[0], repro_metrics, run_repro,
+};
+
+/* ============================================================================================ */
+/* benchmarking.detection                                                                       */
+
+typedef struct {
+    unsigned long work;
+    volatile double sink;
+} busy_job;
+
+static void run_busy(void *arg, uint64_t iters)
+{
+    busy_job *j = arg;
+    double x = 1.0;
+    for (uint64_t it = 0; it < iters; it++)
+        for (unsigned long i = 0; i < j->work; i++) x = x * 0.999999 + 1e-7;
+    j->sink = x;
+}
+
+enum { RULE_BENCH, RULE_WELCH, RULE_MW, RULE_BANDS, NRULES };
+static const char *const rule_names[NRULES] = {"bench", "welch", "mw", "bands"};
+static const char *const rule_labels[NRULES] = {
+    "bench interval (ratio of medians)", "Welch t-test", "Mann–Whitney U",
+    "original rule (mean ± 1.96 SE bands apart)"};
+
+/* One comparison of the reference loop with a slowed one: which rules call it a difference
+ * (in the slower direction when slowdown > 0, either direction for an A/A comparison). */
+static int detect_once(unsigned long work, double slowdown, const pw_bench_config *cfg,
+                       bool hits[NRULES], double *seconds, bool *converged)
+{
+    busy_job base = {work, 0}, slow = {(unsigned long)((double)work * (1 + slowdown) + 0.5), 0};
+    pw_bench *b = pw_bench_new(cfg);
+    size_t f = pw_bench_add(b, "reference", run_busy, &base);
+    size_t s = pw_bench_add(b, "slowed", run_busy, &slow);
+    double t0 = pw_now();
+    pw_bench_run(b);
+    *seconds = pw_now() - t0;
+    *converged = strcmp(pw_bench_stop_reason(b), "converged") == 0;
+    pw_result *tmp = pw_result_new("benchmarking.detection", "trial");
+    pw_metric m;
+    int rc = pw_bench_publish_speedup(b, f, s, tmp, "speedup.reference_vs_slowed");
+    if (rc == PW_OK) rc = pw_result_get_metric(tmp, "speedup.reference_vs_slowed", &m);
+    size_t na, nb;
+    const double *xa = pw_bench_samples(b, s, &na), *xb = pw_bench_samples(b, f, &nb);
+    pw_welch w;
+    pw_mann_whitney u;
+    if (rc == PW_OK) rc = pw_stats_welch(xa, na, xb, nb, &w);
+    if (rc == PW_OK) rc = pw_stats_mann_whitney(xa, na, xb, nb, &u);
+    if (rc == PW_OK) {
+        bool aa = slowdown == 0;
+        /* Directions: slowed − reference > 0 means "slower detected". */
+        hits[RULE_BENCH] = aa ? (m.lo > 1 || m.hi < 1) : m.lo > 1;
+        hits[RULE_WELCH] = w.p < 0.05 && (aa || w.diff > 0);
+        hits[RULE_MW] = u.p < 0.05 && (aa || u.u > (double)na * (double)nb / 2);
+        /* The original framework: mean ± 1.96·sd/√n of each, "significant" when they do not overlap. */
+        pw_summary sa, sb;
+        pw_stats_summarize(xa, na, 1, &sa);
+        pw_stats_summarize(xb, nb, 1, &sb);
+        double ha = 1.959963984540054 * sa.sd / sqrt((double)na);
+        double hb = 1.959963984540054 * sb.sd / sqrt((double)nb);
+        bool up = sa.mean - ha > sb.mean + hb, down = sa.mean + ha < sb.mean - hb;
+        hits[RULE_BANDS] = aa ? (up || down) : up;
+    }
+    pw_result_free(tmp);
+    pw_bench_free(b);
+    return rc;
+}
+
+static int run_detection(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    bool quick = pw_run_quick(run);
+    long slow[MAXN];
+    size_t nsl = pw_run_ints(run, "slowdowns", slow, MAXN);
+    long trials = pw_run_int(run, "trials");
+    unsigned long work = (unsigned long)pw_run_int(run, "work");
+    pw_bench_config cfg;
+    pw_bench_config_default(&cfg, quick);
+    cfg.max_seconds = pw_run_real(run, "budget");
+    if (quick) {
+        if (trials > 3) trials = 3;
+        cfg.max_seconds = 0.05;
+    }
+    if (nsl > MAXN) {
+        pw_result_error(r, "at most %d slowdowns", MAXN);
+        return PW_EINVAL;
+    }
+    static const char *const headers[] = {"injected slowdown", "bench interval", "Welch",
+                                          "Mann–Whitney", "original rule"};
+    pw_table *t = pw_result_table(r, "detection", "Share of trials that report a difference "
+                                  "(detections; at 0% false positives), exact 95% CI", 5, headers);
+    pw_chart *c = pw_result_chart(r, "power", "Detection rate against the injected slowdown "
+                                  "(95% Clopper–Pearson CI); at 0% it is the false-positive rate",
+                                  "injected slowdown (% more work)", "trials reporting a difference (%)",
+                                  0);
+    pw_series *ser[NRULES];
+    for (int k = 0; k < NRULES; k++) ser[k] = pw_chart_series(c, rule_labels[k]);
+    pw_chart_hline(c, "80% power", 80);
+    double total = 0;
+    size_t comparisons = 0, converged = 0;
+    for (size_t i = 0; i < nsl; i++) {
+        size_t hits[NRULES] = {0};
+        for (long tr = 0; tr < trials; tr++) {
+            bool h[NRULES] = {0}, conv;
+            double secs;
+            pw_bench_config c2 = cfg;
+            c2.seed = cfg.seed + (uint64_t)(i * 1000 + (size_t)tr);
+            if (detect_once(work, (double)slow[i] / 100.0, &c2, h, &secs, &conv) != PW_OK) {
+                pw_result_error(r, "trial %ld at %ld%% could not be evaluated", tr + 1, slow[i]);
+                return PW_EINTERNAL;
+            }
+            for (int k = 0; k < NRULES; k++) hits[k] += h[k];
+            total += secs;
+            comparisons++;
+            converged += conv;
+        }
+        char cells[NRULES][48];
+        for (int k = 0; k < NRULES; k++) {
+            double ci[2], rate = 100.0 * (double)hits[k] / (double)trials;
+            pw_score_proportion_ci(hits[k], (size_t)trials, 0.95, ci);
+            char name[64];
+            if (slow[i] == 0) snprintf(name, sizeof name, "false_positive.%s", rule_names[k]);
+            else snprintf(name, sizeof name, "power.%s.s%ld", rule_names[k], slow[i]);
+            pw_result_metric(r, name, rate, 100 * ci[0], 100 * ci[1], "%");
+            pw_series_point(ser[k], (double)slow[i], rate, 100 * ci[0], 100 * ci[1]);
+            snprintf(cells[k], sizeof cells[k], "%zu/%ld (%.0f–%.0f%%)", hits[k], trials,
+                     100 * ci[0], 100 * ci[1]);
+        }
+        pw_table_rowf(t, "%ld%%%s\t%s\t%s\t%s\t%s", slow[i], slow[i] == 0 ? " (A/A)" : "",
+                      cells[0], cells[1], cells[2], cells[3]);
+    }
+    if (comparisons) {
+        pw_result_exact(r, "seconds_per_trial", total / (double)comparisons, "s");
+        pw_result_exact(r, "converged_share", 100.0 * (double)converged / (double)comparisons, "%");
+    }
+    pw_result_note(r, "each trial is a fresh two-variant bench (reference busy loop of %lu "
+                   "multiply-adds against one doing the stated share more), the bench's default "
+                   "settings with a budget of %.2f s; %ld trials per slowdown; a detection needs "
+                   "the difference in the slower direction, an A/A false positive either direction",
+                   work, cfg.max_seconds, trials);
+    return PW_OK;
+}
+
+static const char *const detection_metrics[] = {
+    "power.RULE.sN", "false_positive.RULE", "seconds_per_trial", "converged_share", NULL};
+static const pw_param_spec detection_params[] = {
+    {"slowdowns", PW_PARAM_INT_LIST, "[0, 1, 2, 5, 10, 20]", 0, 1000, NULL,
+     "injected extra work in percent (0 = A/A)"},
+    {"trials", PW_PARAM_INT, "20", 2, 10000, NULL, "comparisons per slowdown"},
+    {"budget", PW_PARAM_REAL, "0.4", 0.02, 60, NULL, "time budget of one comparison (s)"},
+    {"work", PW_PARAM_INT, "20000", 100, 100000000, NULL, "multiply-adds of the reference loop"},
+};
+const pw_experiment pw_exp_benchmarking_detection = {
+    "benchmarking.detection",
+    "detection rate of injected 1–20% slowdowns over repeated trials, and the A/A false positives",
+    detection_params, sizeof detection_params / sizeof detection_params[0], detection_metrics,
+    run_detection,
+};
+
+/* ============================================================================================ */
+/* benchmarking.events                                                                          */
+
+typedef struct {
+    const pw_matmul_kernel *kern;
+    size_t n;
+} mem_arg;
+
+/* A fresh process's footprint for one submission: operands (accounted exactly) plus the peak
+ * RSS growth that one call brings (workspaces, library buffers), in bytes. */
+static void mem_child(void *argp, void *outp)
+{
+    const mem_arg *arg = argp;
+    double *out = outp;
+    size_t n = arg->n;
+    pw_alloc *acct = pw_alloc_new();
+    float *a = pw_alloc_malloc(acct, "operands", n * n * sizeof *a);
+    float *b = pw_alloc_malloc(acct, "operands", n * n * sizeof *b);
+    float *c = pw_alloc_malloc(acct, "operands", n * n * sizeof *c);
+    *out = NAN;
+    if (a && b && c) {
+        pw_matmul_fill(a, n * n, 1);
+        pw_matmul_fill(b, n * n, 2);
+        memset(c, 0, n * n * sizeof *c);
+        struct rusage before, after;
+        getrusage(RUSAGE_SELF, &before);
+        pw_matmul_ctx ctx;
+        pw_matmul_ctx_init(&ctx);
+        arg->kern->fn(&ctx, n, n, n, a, b, c);
+        getrusage(RUSAGE_SELF, &after);
+        pw_matmul_ctx_release(&ctx);
+        *out = (double)pw_alloc_peak(acct, "operands") +
+               1024.0 * (double)(after.ru_maxrss - before.ru_maxrss);
+    }
+    pw_alloc_free(acct);
+}
+
+static int run_events(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    bool quick = pw_run_quick(run);
+    const char *subs[8];
+    size_t ns = pw_run_strings(run, "submissions", subs, 8);
+    size_t n = (size_t)pw_run_int(run, "n");
+    long runs = pw_run_int(run, "runs");
+    pw_bench_config cfg;
+    pw_bench_config_default(&cfg, quick);
+    cfg.max_seconds = pw_run_real(run, "budget");
+    if (quick) {
+        if (n > 96) n = 96;
+        if (runs > 3) runs = 3;
+        cfg.max_seconds = 0.1;
+    }
+    if (ns < 2 || ns > 8) {
+        pw_result_error(r, "an event needs 2 to 8 submissions (the first is the baseline)");
+        return PW_EINVAL;
+    }
+    pw_matmul_set_threads(1);
+    const pw_matmul_kernel *kern[8];
+    for (size_t i = 0; i < ns; i++) kern[i] = pw_matmul_find(subs[i]);
+
+    /* Memory first, in fresh processes, before this one has touched any library buffer. */
+    double mem[8];
+    for (size_t i = 0; i < ns; i++) {
+        mem_arg ma = {kern[i], n};
+        if (in_child(mem_child, &ma, &mem[i], sizeof mem[i]) != PW_OK || !isfinite(mem[i])) {
+            pw_result_error(r, "the memory probe of '%s' failed", subs[i]);
+            return PW_ECHILD;
+        }
+    }
+    /* The accuracy gate: the correctness gate on awkward shapes, then the event's own output. */
+    bool gate[8];
+    pw_matmul_ctx ctx;
+    pw_matmul_ctx_init(&ctx);
+    for (size_t i = 0; i < ns; i++) {
+        char msg[256];
+        gate[i] = pw_matmul_gate(kern[i], &ctx, msg, sizeof msg) == PW_OK;
+        if (!gate[i]) pw_result_warning(r, "%s is disqualified: %s", subs[i], msg);
+    }
+    if (!gate[0]) {
+        pw_matmul_ctx_release(&ctx);
+        pw_result_error(r, "the baseline '%s' fails the accuracy gate", subs[0]);
+        return PW_ERANGE;
+    }
+    float *a = pw_xmalloc(n * n * sizeof *a), *b = pw_xmalloc(n * n * sizeof *b);
+    float *c[8];
+    mm_job jobs[8];
+    pw_matmul_fill(a, n * n, 11);
+    pw_matmul_fill(b, n * n, 12);
+    for (size_t i = 0; i < ns; i++) {
+        c[i] = pw_xmalloc(n * n * sizeof *c[i]);
+        jobs[i] = (mm_job){kern[i]->fn, &ctx, n, a, b, c[i]};
+    }
+
+    double scores[64][8];
+    int status = PW_OK;
+    if (runs > 64) runs = 64;
+    static const char *const headers[] = {"submission", "latency (ms, 95% CI)", "speedup vs baseline",
+                                          "memory (MiB)", "memory ratio", "gate", "score (95% CI)",
+                                          "rank"};
+    pw_table *t = pw_result_table(r, "scores", "Matmul event: the first run's measurements and "
+                                  "scores", 8, headers);
+    for (long run_i = 0; run_i < runs && status == PW_OK; run_i++) {
+        pw_bench_config c2 = cfg;
+        c2.seed = cfg.seed + (uint64_t)run_i;
+        pw_bench *bench = pw_bench_new(&c2);
+        size_t idx[8];
+        for (size_t i = 0; i < ns; i++) idx[i] = pw_bench_add(bench, subs[i], run_mm, &jobs[i]);
+        pw_bench_run(bench);
+        for (size_t i = 0; i < ns; i++) {
+            double worst;
+            bool ok = gate[i] && pw_matmul_verify(n, n, n, a, b, c[i], &worst) == PW_OK;
+            if (!ok && gate[i]) {
+                gate[i] = false;
+                pw_result_warning(r, "%s is disqualified: wrong product in the event", subs[i]);
+            }
+        }
+        pw_result *tmp = run_i == 0 ? r : pw_result_new("benchmarking.events", "run");
+        double ranks[8];
+        for (size_t i = 0; i < ns; i++) {
+            char name[96];
+            pw_metric sp = {0};
+            sp.value = sp.lo = sp.hi = 1;
+            if (i > 0) {
+                snprintf(name, sizeof name, "speedup.%s_vs_%s", subs[i], subs[0]);
+                pw_bench_publish_speedup(bench, idx[i], idx[0], tmp, name);
+                pw_result_get_metric(tmp, name, &sp);
+            }
+            /* score = sqrt(speedup · memory ratio): the geometric mean of the two normalized
+             * metrics; its interval follows the speedup's (memory is one deterministic probe). */
+            double base[2] = {1, mem[0]}, val[2] = {1 / sp.value, mem[i]}, s, slo, shi;
+            pw_score_geomean(base, val, 2, gate[i], &s);
+            val[0] = 1 / sp.lo;
+            pw_score_geomean(base, val, 2, gate[i], &slo);
+            val[0] = 1 / sp.hi;
+            pw_score_geomean(base, val, 2, gate[i], &shi);
+            scores[run_i][i] = s;
+            if (run_i == 0) {
+                snprintf(name, sizeof name, "score.%s", subs[i]);
+                pw_result_metric(r, name, s, slo, shi, "");
+                snprintf(name, sizeof name, "memory.%s", subs[i]);
+                pw_result_exact(r, name, mem[i] / (1024.0 * 1024.0), "MiB");
+                snprintf(name, sizeof name, "latency.%s", subs[i]);
+                pw_bench_publish_time(bench, idx[i], r, name, 1e3, "ms");
+            }
+        }
+        pw_score_rank(scores[run_i], ns, ranks);
+        if (run_i == 0) {
+            for (size_t i = 0; i < ns; i++) {
+                char name[96];
+                pw_metric lat, sc, sp = {0};
+                sp.value = sp.lo = sp.hi = 1;
+                snprintf(name, sizeof name, "latency.%s", subs[i]);
+                pw_result_get_metric(r, name, &lat);
+                snprintf(name, sizeof name, "score.%s", subs[i]);
+                pw_result_get_metric(r, name, &sc);
+                snprintf(name, sizeof name, "speedup.%s_vs_%s", subs[i], subs[0]);
+                if (i > 0) pw_result_get_metric(r, name, &sp);
+                pw_table_rowf(t, "%s%s\t%.4g (%.4g–%.4g)\t%.3g× (%.3g–%.3g)\t%.3f\t%.3f\t%s\t"
+                              "%.3g (%.3g–%.3g)\t%g", subs[i], i == 0 ? " (baseline)" : "",
+                              lat.value, lat.lo, lat.hi, sp.value, sp.lo, sp.hi,
+                              mem[i] / (1024.0 * 1024.0), mem[0] / mem[i],
+                              gate[i] ? "pass" : "FAIL", sc.value, sc.lo, sc.hi, ranks[i]);
+            }
+            pw_bench_record(bench, r, "");
+        } else {
+            pw_result_free(tmp);
+        }
+        pw_bench_free(bench);
+    }
+
+    /* Ranking stability: Kendall's tau between every pair of runs. */
+    static const char *const rheaders[] = {"run", "ranking (best first)", "tau vs run 1"};
+    pw_table *rt = pw_result_table(r, "rankings", "The ranking in each repeated run", 3, rheaders);
+    double tsum = 0, tmin = 1;
+    size_t tn = 0;
+    for (long i = 0; i < runs; i++) {
+        for (long j = i + 1; j < runs; j++) {
+            double tau;
+            if (pw_score_kendall_tau(scores[i], scores[j], ns, &tau) == PW_OK) {
+                tsum += tau;
+                if (tau < tmin) tmin = tau;
+                tn++;
+            }
+        }
+        double ranks[8], tau1 = NAN;
+        pw_score_rank(scores[i], ns, ranks);
+        pw_buf order;
+        pw_buf_init(&order);
+        for (double rk = 1; rk <= (double)ns; rk += 0.5)
+            for (size_t s = 0; s < ns; s++)
+                if (ranks[s] == rk) pw_buf_printf(&order, "%s%s", order.len ? " > " : "", subs[s]);
+        pw_score_kendall_tau(scores[0], scores[i], ns, &tau1);
+        pw_table_rowf(rt, "%ld\t%s\t%.3f", i + 1, order.data, tau1);
+        pw_buf_release(&order);
+    }
+    if (tn) {
+        pw_result_exact(r, "tau.mean", tsum / (double)tn, "");
+        pw_result_exact(r, "tau.min", tmin, "");
+    }
+    pw_result_exact(r, "runs", (double)runs, "");
+    pw_result_note(r, "score = sqrt((baseline latency / latency) · (baseline memory / memory)), "
+                   "0 for a submission that fails the accuracy gate (the correctness gate on "
+                   "awkward shapes and the event's own product, both against OpenBLAS); memory = "
+                   "the operands (3·n² floats, accounted exactly) plus the peak-RSS growth one call "
+                   "causes in a fresh process; n = %zu, %ld repeated runs of %.2f s each", n, runs,
+                   cfg.max_seconds);
+    for (size_t i = 0; i < ns; i++) free(c[i]);
+    free(a), free(b);
+    pw_matmul_ctx_release(&ctx);
+    return status;
+}
+
+static const char *const events_metrics[] = {
+    "latency.SUB", "speedup.SUB_vs_BASE", "memory.SUB", "score.SUB", "tau.mean", "tau.min",
+    "runs", NULL};
+static const pw_param_spec events_params[] = {
+    {"submissions", PW_PARAM_STRING_LIST, "[naive, blocked, packed, openblas]", 0, 0,
+     kernel_names, "matmul submissions; the first is the baseline"},
+    {"n", PW_PARAM_INT, "256", 8, 2048, NULL, "square matrix size of the event"},
+    {"runs", PW_PARAM_INT, "5", 2, 64, NULL, "repeated runs for the ranking's stability"},
+    {"budget", PW_PARAM_REAL, "0.6", 0.05, 60, NULL, "seconds of measurement per run"},
+};
+const pw_experiment pw_exp_benchmarking_events = {
+    "benchmarking.events",
+    "a TinyMLPerf-style matmul event: geometric-mean score with an accuracy gate, ranking stability",
+    events_params, sizeof events_params / sizeof events_params[0], events_metrics, run_events,
+};
