@@ -160,7 +160,7 @@ int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt
 /* The hardware matrix: one column per run (its host; "host (stamp)" when a host repeats), one
  * row per "id.metric" whose full name or metric name matches metric_glob (fnmatch; NULL or "*"
  * for all), in name order.  Returns a new reference:
- *   { "columns": [ { "label", "host", "started", "cpu", "commit" } ],
+ *   { "columns": [ { "label", "host", "started", "stamp", "cpu", "commit" } ],
  *     "rows": [ { "metric": "id.metric", "unit", "cells": [ { "value", "lo", "hi" } | null ] } ] }
  * Invalid run documents contribute a column with every cell null. */
 json_t *pw_archive_matrix(json_t *const *runs, size_t n, const char *metric_glob);

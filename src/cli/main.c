@@ -13,6 +13,8 @@ typedef struct {
 
 static const command commands[] = {
     {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
+    {"history", pw_cmd_history, "history [--json] [--root DIR] archived runs with their verdicts"},
+    {"diff", pw_cmd_diff, "diff [--json] [--root DIR] [--threshold F] RUN_A RUN_B  regressions between runs"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
