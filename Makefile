@@ -122,8 +122,10 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_FLAGS) -fsanitize=fuzzer -o $@ $< $(LIBA) $(PKG_LIBS)
 
-bench: $(BIN)
-	@bench/run.sh $(BIN)
+bench: $(BIN) $(LIBA)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/detect bench/detect.c $(LIBA) $(PKG_LIBS)
+	@bench/run.sh $(BIN) $(BUILD)/bench/detect
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,223 @@
+/* test_bench.c — the measurement loop's bookkeeping: interleaving, sample counts, calibration
+ * and the publishing helpers.  Nothing here asserts on a duration: the workloads are
+ * deterministic and record the order in which they are called; the budget is tiny. */
+#include "support.h"
+
+#include <gsl/gsl_errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfweave/bench.h"
+#include "perfweave/common.h"
+#include "perfweave/result.h"
+
+#define MAXLOG 100000
+
+typedef struct {
+    size_t who[MAXLOG];
+    uint64_t iters[MAXLOG];
+    size_t n;
+} call_log;
+
+typedef struct {
+    call_log *log;
+    size_t id;
+    unsigned extra; /* more work per iteration */
+} workload;
+
+static void work(void *arg, uint64_t iters)
+{
+    workload *w = arg;
+    volatile double acc = 0;
+    for (uint64_t i = 0; i < iters; i++)
+        for (unsigned k = 0; k <= w->extra; k++) acc += (double)(i ^ k) * 1e-9;
+    if (w->log->n < MAXLOG) {
+        w->log->who[w->log->n] = w->id;
+        w->log->iters[w->log->n] = iters;
+        w->log->n++;
+    }
+}
+
+static pw_bench_config tiny(void)
+{
+    pw_bench_config cfg;
+    pw_bench_config_default(&cfg, 1);
+    cfg.max_seconds = 0.02;
+    cfg.min_sample_seconds = 1e-5;
+    cfg.warmup_seconds = 0.001;
+    cfg.min_samples = 6;
+    cfg.max_samples = 12;
+    cfg.target_rel_ci = 1e-9; /* unreachable: the loop must stop on budget or the cap */
+    return cfg;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    pw_bench_config full, quick;
+    pw_bench_config_default(&full, 0);
+    pw_bench_config_default(&quick, 1);
+    assert_close(full.target_rel_ci, 0.01, 0);
+    assert_int_equal(full.min_samples, 10);
+    assert_int_equal(quick.min_samples, 5);
+    assert_true(full.max_seconds >= 2 && full.max_seconds <= 3);
+    assert_true(quick.max_seconds <= 0.3 + 1e-12);
+    assert_true(full.max_samples >= full.min_samples);
+    pw_bench *b = pw_bench_new(&full);
+    assert_string_equal(pw_bench_stop_reason(b), "not run");
+    assert_int_equal(pw_bench_count(b), 0);
+    pw_bench_free(b);
+    pw_bench_free(NULL);
+}
+
+static void test_interleaving(void **state)
+{
+    (void)state;
+    call_log *log = pw_xcalloc(1, sizeof *log);
+    workload w[3] = {{log, 0, 0}, {log, 1, 3}, {log, 2, 7}};
+    pw_bench_config cfg = tiny();
+    pw_bench *b = pw_bench_new(&cfg);
+    assert_int_equal(pw_bench_add(b, "a", work, &w[0]), 0);
+    assert_int_equal(pw_bench_add(b, "b", work, &w[1]), 1);
+    assert_int_equal(pw_bench_add(b, "c", work, &w[2]), 2);
+    assert_int_equal(pw_bench_run(b), PW_OK);
+    assert_int_equal(pw_bench_count(b), 3);
+    assert_string_equal(pw_bench_name(b, 1), "b");
+    const char *why = pw_bench_stop_reason(b);
+    assert_true(strcmp(why, "budget") == 0 || strcmp(why, "max_samples") == 0);
+
+    size_t n0, n;
+    pw_bench_samples(b, 0, &n0);
+    assert_true(n0 >= cfg.min_samples && n0 <= cfg.max_samples);
+    for (size_t i = 0; i < 3; i++) {
+        const double *x = pw_bench_samples(b, i, &n);
+        assert_int_equal(n, n0); /* whole rounds only */
+        const double *c = pw_bench_cpu_samples(b, i, &n);
+        assert_int_equal(n, n0);
+        assert_non_null(x);
+        assert_non_null(c);
+        for (size_t k = 0; k < n; k++) assert_true(x[k] >= 0 && c[k] >= 0);
+        assert_true(pw_bench_iters(b, i) >= 1);
+    }
+    /* The last 3·n0 calls are the sampling rounds: each block of 3 holds every variant once,
+     * at its calibrated iteration count, and the first variant of a round rotates. */
+    assert_true(log->n >= 3 * n0);
+    size_t start = log->n - 3 * n0;
+    int firsts[3] = {0, 0, 0};
+    for (size_t r = 0; r < n0; r++) {
+        int seen[3] = {0, 0, 0};
+        for (size_t k = 0; k < 3; k++) {
+            size_t who = log->who[start + 3 * r + k];
+            assert_true(who < 3);
+            seen[who]++;
+            assert_int_equal(log->iters[start + 3 * r + k], pw_bench_iters(b, who));
+        }
+        assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+        assert_int_equal(log->who[start + 3 * r], r % 3);
+        firsts[log->who[start + 3 * r]]++;
+    }
+    assert_true(firsts[0] > 0 && firsts[1] > 0 && firsts[2] > 0);
+    pw_bench_free(b);
+    free(log);
+}
+
+static void test_min_samples_floor(void **state)
+{
+    (void)state;
+    /* A zero budget still yields min_samples per variant. */
+    call_log *log = pw_xcalloc(1, sizeof *log);
+    workload w = {log, 0, 0};
+    pw_bench_config cfg = tiny();
+    cfg.max_seconds = 0;
+    cfg.min_samples = 4;
+    pw_bench *b = pw_bench_new(&cfg);
+    pw_bench_add(b, "only", work, &w);
+    assert_int_equal(pw_bench_run(b), PW_OK);
+    size_t n;
+    pw_bench_samples(b, 0, &n);
+    assert_int_equal(n, 4);
+    assert_string_equal(pw_bench_stop_reason(b), "budget");
+    assert_true(pw_bench_iters(b, 0) >= 1);
+    pw_bench_free(b);
+    free(log);
+}
+
+static void test_publish(void **state)
+{
+    (void)state;
+    call_log *log = pw_xcalloc(1, sizeof *log);
+    workload fast = {log, 0, 0}, slow = {log, 1, 5};
+    pw_bench_config cfg = tiny();
+    pw_bench *b = pw_bench_new(&cfg);
+    size_t f = pw_bench_add(b, "fast.n8", work, &fast);
+    size_t s = pw_bench_add(b, "slow.n8", work, &slow);
+    assert_int_equal(pw_bench_run(b), PW_OK);
+    pw_result *r = pw_result_new("test.bench", "t");
+    assert_int_equal(pw_bench_publish_time(b, f, r, "time.fast.n8", 1e6, "µs"), PW_OK);
+    assert_int_equal(pw_bench_publish_rate(b, f, r, "rate.fast.n8", 1.0, "it/s"), PW_OK);
+    assert_int_equal(pw_bench_publish_speedup(b, f, s, r, "speedup.fast_vs_slow.n8"), PW_OK);
+    pw_metric m;
+    size_t n;
+    pw_bench_samples(b, f, &n);
+    assert_int_equal(pw_result_get_metric(r, "time.fast.n8", &m), PW_OK);
+    assert_true(m.lo <= m.value && m.value <= m.hi);
+    assert_string_equal(m.unit, "µs");
+    assert_close(m.n, (double)n, 0);
+    assert_true(isfinite(m.cv));
+    pw_metric t = m;
+    assert_int_equal(pw_result_get_metric(r, "rate.fast.n8", &m), PW_OK);
+    /* rate = work / time: the interval inverts (time in µs above, so scale by 1e6). */
+    assert_close(m.value, 1e6 / t.value, 1e-12);
+    assert_close(m.lo, 1e6 / t.hi, 1e-12);
+    assert_close(m.hi, 1e6 / t.lo, 1e-12);
+    assert_int_equal(pw_result_get_metric(r, "speedup.fast_vs_slow.n8", &m), PW_OK);
+    assert_string_equal(m.unit, "×");
+    assert_true(m.lo <= m.value && m.value <= m.hi && m.lo > 0);
+    assert_true(m.n >= 2);
+    /* Errors: unknown variant, bad scale. */
+    assert_int_equal(pw_bench_publish_time(b, 7, r, "x", 1, "s"), PW_EINVAL);
+    assert_int_equal(pw_bench_publish_rate(b, f, r, "x", 0, "s"), PW_EINVAL);
+
+    pw_bench_record(b, r, "seconds.");
+    json_t *doc = pw_result_json(r);
+    json_t *samples = json_object_get(doc, "samples");
+    assert_int_equal(json_array_size(json_object_get(samples, "seconds.fast.n8")), n);
+    assert_int_equal(json_array_size(json_object_get(samples, "seconds.slow.n8.cpu")), n);
+    json_t *notes = json_object_get(doc, "notes");
+    assert_true(json_array_size(notes) >= 1);
+    assert_non_null(strstr(json_string_value(json_array_get(notes, 0)), "stopped"));
+    /* The unreachable target is reported as a warning. */
+    json_t *warn = json_object_get(doc, "warnings");
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(warn); i++)
+        if (strstr(json_string_value(json_array_get(warn, i)), "precision target")) found = 1;
+    assert_true(found);
+    pw_result_free(r);
+    pw_bench_free(b);
+    free(log);
+}
+
+static void test_clocks(void **state)
+{
+    (void)state;
+    /* Only monotonicity, never a duration. */
+    double a = pw_now(), b = pw_now();
+    assert_true(b >= a);
+    double c = pw_cpu_now(), d = pw_cpu_now();
+    assert_true(d >= c && c >= 0);
+}
+
+int main(void)
+{
+    gsl_set_error_handler_off();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_interleaving),
+        cmocka_unit_test(test_min_samples_floor),
+        cmocka_unit_test(test_publish),
+        cmocka_unit_test(test_clocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
