@@ -13,9 +13,9 @@
  * do not affect what an experiment measures. */
 static const char *const non_core_headers[] = {
     "include/perfweave/store.h", "include/perfweave/weave.h", "include/perfweave/render.h",
-    "include/perfweave/html.h", "include/perfweave/latex.h", "include/perfweave/plot.h",
-    "include/perfweave/chapter.h", "include/perfweave/directive.h", "include/perfweave/template.h",
-    "include/perfweave/report.h", NULL,
+    "include/perfweave/report.h", "include/perfweave/plot.h", "include/perfweave/template.h",
+    "include/perfweave/escape.h", "include/perfweave/chapter.h", "include/perfweave/directive.h",
+    "include/perfweave/html.h", "include/perfweave/latex.h", NULL,
 };
 
 static bool has_prefix(const char *s, const char *prefix)
