@@ -92,10 +92,11 @@ regen: $(BIN)
 	@tests/golden/run.sh $(BIN) --regen
 
 # The unit tests (and the golden renders, once tests/golden/run.sh exists) under ASan + UBSan;
-# any sanitizer report fails the run.
+# any sanitizer report fails the run (tests/lsan.supp lists the known leaks it tolerates).
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN='$(ASAN_FLAGS)' unit $(if $(wildcard tests/golden/run.sh),golden)
 
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c) for the parsers, built with clang, ASan and UBSan
