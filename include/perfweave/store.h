@@ -78,6 +78,22 @@ int pw_cache_get(pw_cache *c, const char *key, json_t **result, char *warning, s
  * result's canonical JSON.  Returns PW_OK, PW_EINVAL (bad key or not a result) or PW_EIO. */
 int pw_cache_put(pw_cache *c, const char *key, const json_t *result);
 
+/* For `--frozen` (render without running, possibly on another machine): the machine-independent
+ * part of a key, SHA-256 over the directive text, implementation hash and mode (64 hex digits;
+ * caller frees).  Store it with pw_cache_put_family; pw_cache_get_family finds an entry of that
+ * family measured on any machine. */
+char *pw_cache_family(const char *canonical_directive, const char *impl_hash, bool quick);
+
+/* pw_cache_put that also records family (may be NULL) in the entry. */
+int pw_cache_put_family(pw_cache *c, const char *key, const char *family, const json_t *result);
+
+/* The most recently stored valid entry of family, whatever machine measured it: PW_OK with a new
+ * reference in *result (its "environment" says where and when), or PW_ENOTFOUND.  Corrupt
+ * entries are skipped (warning, when non-NULL, names the last one skipped, else "").  Reads every
+ * entry of the cache: meant for --frozen, not for the normal lookup. */
+int pw_cache_get_family(pw_cache *c, const char *family, json_t **result, char *warning,
+                        size_t wsize);
+
 /* --- archive -------------------------------------------------------------------------------- */
 /* A run document (schema PW_ARCHIVE_SCHEMA), built by the report pipeline:
  *   { "schema": 1, "started": "2026-11-29T03:00:00Z", "finished": "…Z",

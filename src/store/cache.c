@@ -4,6 +4,7 @@
 #include "perfweave/store.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <nettle/sha2.h>
 #include <stdio.h>
@@ -93,6 +94,19 @@ char *pw_cache_key(const char *canonical_directive, const char *impl_hash,
     return hex;
 }
 
+char *pw_cache_family(const char *canonical_directive, const char *impl_hash, bool quick)
+{
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    feed(&ctx, "perfweave-cache-family-v1");
+    feed(&ctx, canonical_directive);
+    feed(&ctx, impl_hash);
+    feed(&ctx, quick ? "quick" : "full");
+    char *hex = pw_xmalloc(2 * SHA256_DIGEST_SIZE + 1);
+    hex_digest(&ctx, hex);
+    return hex;
+}
+
 char *pw_cache_path(const pw_cache *c, const char *key)
 {
     return pw_xasprintf("%s/%s.json", c->dir, key);
@@ -157,7 +171,12 @@ out:
 
 int pw_cache_put(pw_cache *c, const char *key, const json_t *result)
 {
-    if (!valid_key(key)) return PW_EINVAL;
+    return pw_cache_put_family(c, key, NULL, result);
+}
+
+int pw_cache_put_family(pw_cache *c, const char *key, const char *family, const json_t *result)
+{
+    if (!valid_key(key) || (family && !valid_key(family))) return PW_EINVAL;
     /* Validate through a copy: pw_result_from_json takes a reference, and result is const. */
     json_t *copy = json_deep_copy(result);
     const char *err = NULL;
@@ -183,6 +202,7 @@ int pw_cache_put(pw_cache *c, const char *key, const json_t *result)
     json_t *entry = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "cache_schema", CACHE_SCHEMA,
                               "key", key, "stored", stored, "host", host, "checksum", sum,
                               "result", copy);
+    if (family) json_object_set_new(entry, "family", json_string(family));
     char *text = json_dumps(entry, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(entry);
     char *path = pw_cache_path(c, key);
@@ -190,4 +210,48 @@ int pw_cache_put(pw_cache *c, const char *key, const json_t *result)
     free(path);
     free(text);
     return status;
+}
+
+int pw_cache_get_family(pw_cache *c, const char *family, json_t **result, char *warning,
+                        size_t wsize)
+{
+    *result = NULL;
+    if (warning && wsize) warning[0] = '\0';
+    if (!valid_key(family)) return PW_EINVAL;
+    DIR *d = opendir(c->dir);
+    if (!d) return PW_ENOTFOUND;
+    char best_stored[32] = "";
+    char *best_key = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n != 2 * SHA256_DIGEST_SIZE + 5 || strcmp(e->d_name + n - 5, ".json") != 0) continue;
+        char *key = pw_xstrndup(e->d_name, n - 5);
+        char *path = pw_cache_path(c, key);
+        json_t *entry = json_load_file(path, 0, NULL);
+        const char *fam = json_string_value(json_object_get(entry, "family"));
+        const char *stored = json_string_value(json_object_get(entry, "stored"));
+        /* ISO 8601 UTC stamps order as strings; ties go to the larger key (deterministic). */
+        if (fam && strcmp(fam, family) == 0 && stored && strlen(stored) < sizeof best_stored) {
+            int cmp = strcmp(stored, best_stored);
+            json_t *doc = NULL;
+            char why[512] = "";
+            if ((cmp > 0 || (cmp == 0 && best_key && strcmp(key, best_key) > 0)) &&
+                pw_cache_get(c, key, &doc, why, sizeof why) == PW_OK) {
+                snprintf(best_stored, sizeof best_stored, "%s", stored);
+                free(best_key);
+                best_key = pw_xstrdup(key);
+                json_decref(*result);
+                *result = doc;
+            } else if (why[0] && warning && wsize && cmp >= 0) {
+                snprintf(warning, wsize, "%s", why);
+            }
+        }
+        json_decref(entry);
+        free(path);
+        free(key);
+    }
+    closedir(d);
+    free(best_key);
+    return *result ? PW_OK : PW_ENOTFOUND;
 }

@@ -252,6 +252,67 @@ static void test_cache_corrupt(void **state)
     free(dir);
 }
 
+/* Rewrites the "stored" time of key's entry (not covered by the checksum). */
+static void restamp(pw_cache *c, const char *key, const char *stored)
+{
+    char *path = pw_cache_path(c, key);
+    json_t *entry = json_load_file(path, 0, NULL);
+    assert_non_null(entry);
+    json_object_set_new(entry, "stored", json_string(stored));
+    char *text = json_dumps(entry, 0);
+    assert_int_equal(pw_write_file_atomic(path, text, strlen(text)), PW_OK);
+    free(text);
+    json_decref(entry);
+    free(path);
+}
+
+static void test_cache_family(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    pw_cache *c = pw_cache_open(dir);
+    char *fam = pw_cache_family("d", "impl", false);
+    char *fam_quick = pw_cache_family("d", "impl", true);
+    char *fam_other = pw_cache_family("d2", "impl", false);
+    assert_string_not_equal(fam, fam_quick);
+    assert_string_not_equal(fam, fam_other);
+    /* The same directive measured on two machines. */
+    char *k1 = pw_cache_key("d", "impl", "machine1", false), *k2 = pw_cache_key("d", "impl", "machine2", false);
+    json_t *d1 = sample_result("r", 10.0), *d2 = sample_result("r", 20.0);
+    assert_int_equal(pw_cache_put_family(c, k1, fam, d1), PW_OK);
+    assert_int_equal(pw_cache_put_family(c, k2, fam, d2), PW_OK);
+    assert_int_equal(pw_cache_put_family(c, k2, "nothex", d2), PW_EINVAL);
+    restamp(c, k1, "2026-01-02T00:00:00Z");
+    restamp(c, k2, "2026-01-01T00:00:00Z");
+    json_t *got;
+    char warning[512];
+    assert_int_equal(pw_cache_get_family(c, fam, &got, warning, sizeof warning), PW_OK);
+    assert_true(json_equal(got, d1));   /* the most recent */
+    json_decref(got);
+    restamp(c, k2, "2026-01-03T00:00:00Z");
+    assert_int_equal(pw_cache_get_family(c, fam, &got, warning, sizeof warning), PW_OK);
+    assert_true(json_equal(got, d2));
+    json_decref(got);
+    /* A corrupt newest entry is skipped with a warning; the older one is used. */
+    char *path = pw_cache_path(c, k2);
+    json_t *entry = json_load_file(path, 0, NULL);
+    json_object_set_new(json_object_get(json_object_get(entry, "result"), "metrics"), "x", json_integer(1));
+    char *text = json_dumps(entry, 0);
+    assert_int_equal(pw_write_file_atomic(path, text, strlen(text)), PW_OK);
+    assert_int_equal(pw_cache_get_family(c, fam, &got, warning, sizeof warning), PW_OK);
+    assert_true(json_equal(got, d1));
+    assert_non_null(strstr(warning, "checksum"));
+    json_decref(got);
+    assert_int_equal(pw_cache_get_family(c, fam_quick, &got, warning, sizeof warning), PW_ENOTFOUND);
+    assert_null(got);
+    free(text), free(path);
+    json_decref(entry), json_decref(d1), json_decref(d2);
+    free(k1), free(k2), free(fam), free(fam_quick), free(fam_other);
+    pw_cache_free(c);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
 /* --- archive -------------------------------------------------------------------------------- */
 
 static json_t *run_doc(const char *started, const char *host)
@@ -578,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_cache_keys),
         cmocka_unit_test(test_cache_round_trip),
         cmocka_unit_test(test_cache_corrupt),
+        cmocka_unit_test(test_cache_family),
         cmocka_unit_test(test_archive_round_trip),
         cmocka_unit_test(test_archive_invalid),
         cmocka_unit_test(test_direction),
