@@ -58,7 +58,8 @@ $(GEN_IMPL): scripts/impl-hashes.sh FORCE
 	@scripts/impl-hashes.sh $@ '$(IMPL_FLAGS)'
 
 $(BUILD)/gen/impl_hashes.o: $(GEN_IMPL) | setup
-	$(CC) $(ALL_FLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_FLAGS) -c $< -o $@
 
 FORCE:
 
