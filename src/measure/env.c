@@ -20,13 +20,8 @@
 #endif
 
 #include "perfweave/common.h"
+#include "perfweave/version.h"
 
-#ifndef PW_COMMIT
-#define PW_COMMIT "unknown"
-#endif
-#ifndef PW_VERSION
-#define PW_VERSION "unknown"
-#endif
 #if defined(__clang__)
 #define COMPILER_NAME "clang"
 #elif defined(__GNUC__)
@@ -262,7 +257,7 @@ json_t *pw_env_capture(void)
                      "load", loadj, "kernel", kernel,
                      "compiler", "name", COMPILER_NAME, "version", __VERSION__, "flags", PW_CFLAGS,
                      "openblas", openblas, "libraries", libraries,
-                     "perfweave", "version", PW_VERSION, "commit", PW_COMMIT);
+                     "perfweave", "version", pw_version(), "commit", pw_commit());
 }
 
 /* A deep copy of env's member at path (a.b), or null when absent. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "perfweave/env.h"
+#include "perfweave/version.h"
 
 static void test_capture_keys(void **state)
 {
@@ -44,7 +45,8 @@ static void test_capture_keys(void **state)
     assert_string_equal(json_string_value(json_object_get(libs, "jansson")), JANSSON_VERSION);
     assert_non_null(json_string_value(json_object_get(libs, "gsl")));
     assert_non_null(json_string_value(json_object_get(libs, "cmark")));
-    assert_non_null(json_string_value(json_object_get(json_object_get(env, "perfweave"), "commit")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(env, "perfweave"), "commit")),
+                        pw_commit());
     assert_true(json_is_boolean(json_object_get(json_object_get(env, "hypervisor"), "present")));
     json_decref(env);
 }
