@@ -13,8 +13,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lm -lpthread
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo -dirty)
-DEFS     := -DPW_VERSION='"0.1.0"' -DPW_COMMIT='"$(GIT_COMMIT)$(GIT_DIRTY)"' \
-            -DPW_CFLAGS='"$(CC) $(OPT) $(SAN)"'
+DEFS     := -DPW_VERSION='"0.1.0"' -DPW_CFLAGS='"$(CC) $(OPT) $(SAN)"'
 
 ALL_FLAGS = $(CPPFLAGS) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(SAN)
 
@@ -29,7 +28,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick test unit golden e2e regen check-asan bench clean
+.PHONY: FORCE all setup report quick test unit golden e2e regen check-asan bench clean
 all: $(BIN)
 
 setup:
@@ -37,14 +36,24 @@ setup:
 
 $(BUILD)/%.o: %.c | setup
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_FLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_FLAGS) -c $< -o $@
+
+# The commit is compiled into one object only, rebuilt when HEAD (or dirtiness) changes.
+$(BUILD)/commit.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_COMMIT)$(GIT_DIRTY)' >$@.new; cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
+$(BUILD)/src/common/version.o: $(BUILD)/commit.stamp
+$(BUILD)/src/common/version.o: ALL_FLAGS += -DPW_COMMIT='"$(GIT_COMMIT)$(GIT_DIRTY)"'
+FORCE:
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIBA)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(MAIN_OBJ) $(LIBA) $(PKG_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) $(SAN) -o $@ $(MAIN_OBJ) $(LIBA) $(PKG_LIBS)
 
 $(TEST_SUPPORT): tests/support.c | setup
 	@mkdir -p $(dir $@)
@@ -52,7 +61,8 @@ $(TEST_SUPPORT): tests/support.c | setup
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA) $(TEST_SUPPORT)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_FLAGS) -o $@ $< $(TEST_SUPPORT) $(LIBA) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
+	@echo "  TEST    $@"
+	@$(CC) $(ALL_FLAGS) -o $@ $< $(TEST_SUPPORT) $(LIBA) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
 report: $(BIN)
 	$(BIN) report $(REPORT_FLAGS)
@@ -77,10 +87,12 @@ regen: $(BIN)
 	@tests/golden/run.sh $(BIN) --regen
 
 check-asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN='-fsanitize=address,undefined -fno-omit-frame-pointer' unit golden
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -Wno-format-truncation' unit golden
 
-bench: $(BIN)
-	@bench/run.sh $(BIN)
+bench: $(BIN) $(LIBA)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/detect bench/detect.c $(LIBA) $(PKG_LIBS)
+	@bench/run.sh $(BIN) $(BUILD)/bench/detect
 
 clean:
 	rm -rf $(BUILD) build-asan

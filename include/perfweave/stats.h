@@ -7,8 +7,10 @@
 #ifndef PERFWEAVE_STATS_H
 #define PERFWEAVE_STATS_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PW_STATS_BOOTSTRAP 2000   /* default bootstrap resamples */
 
@@ -24,6 +26,18 @@ typedef struct {
 
 /* Summarizes x[0..n) (n >= 2, all finite; x is not modified).  seed drives the bootstrap. */
 int pw_stats_summarize(const double *x, size_t n, uint64_t seed, pw_summary *out);
+
+/* The summary as a new JSON object (caller decrefs) with the keys of `perfweave stats --json`:
+ * n, mean, sd, median, mad, min, max, q1, q3, cv, ci95_mean [lo, hi], ci95_median [lo, hi],
+ * outliers {mild, severe}.  Non-finite numbers (a cv of a zero mean) become null. */
+json_t *pw_stats_summary_json(const pw_summary *s);
+
+/* Reads one number per line from in (blank lines and surrounding blanks ignored) into a new
+ * array *x (caller frees) of *n values.  name labels messages: on a line that is not a number
+ * or not finite, returns PW_EINVAL with "NAME:LINE: …" in msg; on no numbers at all,
+ * PW_EINVAL with "NAME: no numbers"; on a read error, PW_EIO. */
+int pw_stats_read_numbers(FILE *in, const char *name, double **x, size_t *n, char *msg,
+                          size_t msgsize);
 
 /* Percentile-bootstrap interval of the median of x[0..n) at the given level (0.95 normally),
  * from resamples resamples (>= 10) drawn with a Mersenne Twister seeded by seed: the same seed

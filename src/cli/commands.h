@@ -7,5 +7,9 @@
 enum { PW_EXIT_OK = 0, PW_EXIT_USAGE = 1, PW_EXIT_ERROR = 2, PW_EXIT_INTERNAL = 3 };
 
 int pw_cmd_list(int argc, char **argv);
+int pw_cmd_report(int argc, char **argv);
+int pw_cmd_run(int argc, char **argv);
+int pw_cmd_stats(int argc, char **argv);
+int pw_cmd_compare(int argc, char **argv);
 
 #endif

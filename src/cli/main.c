@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "perfweave/version.h"
 
 typedef struct {
     const char *name;
@@ -12,7 +13,11 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"report", pw_cmd_report, "report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all] [--frozen] [CHAPTER.md...]"},
+    {"run", pw_cmd_run, "run [--quick] [--json] EXPERIMENT [key=value...]"},
     {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
+    {"stats", pw_cmd_stats, "stats [--json] [FILE|-]       summary statistics of one number per line"},
+    {"compare", pw_cmd_compare, "compare [--json] A B          two samples: Welch, Mann-Whitney, ratio and difference CIs"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -36,7 +41,7 @@ int main(int argc, char **argv)
         return PW_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("perfweave %s (commit %s)\n", PW_VERSION, PW_COMMIT);
+        printf("perfweave %s (commit %s)\n", pw_version(), pw_commit());
         return PW_EXIT_OK;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)

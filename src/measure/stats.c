@@ -9,6 +9,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,4 +335,76 @@ const char *pw_stats_complexity_class(const double *x, const double *y, size_t n
     }
     free(d);
     return best;
+}
+
+static json_t *jnum(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+json_t *pw_stats_summary_json(const pw_summary *s)
+{
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:[o,o], s:[o,o], "
+                     "s:{s:I, s:I}}",
+                     "n", (json_int_t)s->n, "mean", jnum(s->mean), "sd", jnum(s->sd), "median",
+                     jnum(s->median), "mad", jnum(s->mad), "min", jnum(s->min), "max",
+                     jnum(s->max), "q1", jnum(s->q1), "q3", jnum(s->q3), "cv", jnum(s->cv),
+                     "ci95_mean", jnum(s->ci95_mean[0]), jnum(s->ci95_mean[1]), "ci95_median",
+                     jnum(s->ci95_median[0]), jnum(s->ci95_median[1]), "outliers", "mild",
+                     (json_int_t)s->outliers_mild, "severe", (json_int_t)s->outliers_severe);
+}
+
+int pw_stats_read_numbers(FILE *in, const char *name, double **x, size_t *n, char *msg,
+                          size_t msgsize)
+{
+    char *line = NULL;
+    size_t linecap = 0, count = 0, cap = 0, lineno = 0;
+    double *v = NULL;
+    ssize_t len;
+    int rc = PW_OK;
+    if (msg && msgsize) msg[0] = '\0';
+    while ((len = getline(&line, &linecap, in)) >= 0) {
+        lineno++;
+        char *p = line, *end;
+        while (*p == ' ' || *p == '\t') p++;
+        size_t k = strlen(p);
+        while (k && (p[k - 1] == '\n' || p[k - 1] == '\r' || p[k - 1] == ' ' || p[k - 1] == '\t'))
+            p[--k] = '\0';
+        if (k == 0) continue;
+        double d = strtod(p, &end);
+        if (end == p || *end) {
+            if (msg) snprintf(msg, msgsize, "%s:%zu: not a number: '%.40s'", name, lineno, p);
+            rc = PW_EINVAL;
+            goto out;
+        }
+        if (!isfinite(d)) {
+            if (msg) snprintf(msg, msgsize, "%s:%zu: not a finite number: '%.40s'", name, lineno, p);
+            rc = PW_EINVAL;
+            goto out;
+        }
+        if (count == cap) {
+            cap = cap ? 2 * cap : 256;
+            v = pw_xrealloc(v, cap * sizeof *v);
+        }
+        v[count++] = d;
+    }
+    if (ferror(in)) {
+        if (msg) snprintf(msg, msgsize, "%s: read error", name);
+        rc = PW_EIO;
+        goto out;
+    }
+    if (count == 0) {
+        if (msg) snprintf(msg, msgsize, "%s: no numbers", name);
+        rc = PW_EINVAL;
+        goto out;
+    }
+out:
+    free(line);
+    if (rc != PW_OK) {
+        free(v);
+        return rc;
+    }
+    *x = v;
+    *n = count;
+    return PW_OK;
 }

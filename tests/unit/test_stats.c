@@ -388,6 +388,189 @@ static void test_bootstrap_coverage(void **state)
     assert_true(ocov >= 0.90 && ocov <= 1.0); /* conservative by construction */
 }
 
+/* --- the stats and compare commands ---------------------------------------------------------- */
+
+typedef struct {
+    int rc;
+    char *out, *err; /* captured stdout and stderr; freed by captured_free */
+} captured;
+
+/* Runs a command function with stdout and stderr redirected into files under dir. */
+static captured run_cmd(const char *dir, int (*fn)(int, char **), int argc, char **argv)
+{
+    captured c;
+    char *po = pw_xasprintf("%s/stdout", dir), *pe = pw_xasprintf("%s/stderr", dir);
+    fflush(stdout);
+    fflush(stderr);
+    int save_out = dup(1), save_err = dup(2);
+    assert_non_null(freopen(po, "w", stdout));
+    assert_non_null(freopen(pe, "w", stderr));
+    c.rc = fn(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(save_out, 1);
+    dup2(save_err, 2);
+    close(save_out);
+    close(save_err);
+    clearerr(stdout);
+    clearerr(stderr);
+    c.out = pw_read_file(po, NULL);
+    c.err = pw_read_file(pe, NULL);
+    assert_non_null(c.out);
+    assert_non_null(c.err);
+    free(po);
+    free(pe);
+    return c;
+}
+
+static void captured_free(captured *c)
+{
+    free(c->out);
+    free(c->err);
+}
+
+static char *write_tmp(const char *dir, const char *name, const char *text)
+{
+    char *path = pw_xasprintf("%s/%s", dir, name);
+    assert_int_equal(pw_write_file_atomic(path, text, strlen(text)), PW_OK);
+    return path;
+}
+
+static void test_cmd_stats(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    /* 1..11 again, with blank lines and surrounding blanks that must be ignored. */
+    char *good = write_tmp(dir, "good.txt", "1\n2\n\n  3\n4\t\n5\n6\n7\n8\n9\n10\n11\n\n");
+    char *argv1[] = {"stats", "--json", good};
+    captured c = run_cmd(dir, pw_cmd_stats, 3, argv1);
+    assert_int_equal(c.rc, 0);
+    json_error_t jerr;
+    json_t *doc = json_loads(c.out, 0, &jerr);
+    assert_non_null(doc);
+    static const char *const keys[] = {"n", "mean", "sd", "median", "mad", "min", "max", "cv",
+                                       "ci95_mean", "ci95_median", "outliers"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_non_null(json_object_get(doc, keys[i]));
+    assert_int_equal(json_integer_value(json_object_get(doc, "n")), 11);
+    assert_close(json_number_value(json_object_get(doc, "mean")), 6, 1e-15);
+    assert_close(json_number_value(json_array_get(json_object_get(doc, "ci95_mean"), 1)),
+                 6 + 2.228138851986274, 1e-13);
+    assert_non_null(json_object_get(json_object_get(doc, "outliers"), "severe"));
+    json_decref(doc);
+    captured_free(&c);
+
+    /* Human output: an aligned table. */
+    char *argv2[] = {"stats", good};
+    c = run_cmd(dir, pw_cmd_stats, 2, argv2);
+    assert_int_equal(c.rc, 0);
+    assert_non_null(strstr(c.out, "median"));
+    assert_non_null(strstr(c.out, "95% CI"));
+    captured_free(&c);
+
+    /* Bad inputs: exit 1 with a message naming the problem (and the line). */
+    struct { const char *name, *text, *want; } bad[] = {
+        {"empty.txt", "", "empty.txt: no numbers"},
+        {"blank.txt", "\n  \n", "blank.txt: no numbers"},
+        {"one.txt", "42\n", "only one value"},
+        {"word.txt", "1\n2\nthree\n", "word.txt:3: not a number: 'three'"},
+        {"nan.txt", "1\nnan\n2\n", "nan.txt:2: not a finite number"},
+        {"inf.txt", "-inf\n2\n", "inf.txt:1: not a finite number"},
+        {"junk.txt", "1\n2.5x\n", "junk.txt:2: not a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *path = write_tmp(dir, bad[i].name, bad[i].text);
+        char *argv[] = {"stats", path};
+        c = run_cmd(dir, pw_cmd_stats, 2, argv);
+        assert_int_equal(c.rc, 1);
+        if (!strstr(c.err, bad[i].want)) print_error("stderr: %s\n", c.err);
+        assert_non_null(strstr(c.err, bad[i].want));
+        assert_string_equal(c.out, "");
+        captured_free(&c);
+        free(path);
+    }
+    char *missing = pw_xasprintf("%s/missing.txt", dir);
+    char *argv3[] = {"stats", missing};
+    c = run_cmd(dir, pw_cmd_stats, 2, argv3);
+    assert_int_equal(c.rc, 1);
+    assert_non_null(strstr(c.err, "cannot open"));
+    captured_free(&c);
+    char *argv4[] = {"stats", "--bogus"};
+    c = run_cmd(dir, pw_cmd_stats, 2, argv4);
+    assert_int_equal(c.rc, 1);
+    assert_non_null(strstr(c.err, "usage"));
+    captured_free(&c);
+    free(missing);
+    free(good);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
+static void test_cmd_compare(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    pw_buf a, b;
+    pw_buf_init(&a);
+    pw_buf_init(&b);
+    for (int i = 0; i < 10; i++) {
+        pw_buf_printf(&a, "%.17g\n", sleep1[i]);
+        pw_buf_printf(&b, "%.17g\n", sleep2[i]);
+    }
+    char *pa = write_tmp(dir, "a.txt", a.data), *pb = write_tmp(dir, "b.txt", b.data);
+    char *argv1[] = {"compare", "--json", pa, pb};
+    captured c = run_cmd(dir, pw_cmd_compare, 4, argv1);
+    assert_int_equal(c.rc, 0);
+    json_error_t jerr;
+    json_t *doc = json_loads(c.out, 0, &jerr);
+    assert_non_null(doc);
+    static const char *const keys[] = {"a", "b", "welch", "mann_whitney", "mean_diff",
+                                       "mean_diff_ci95", "ratio_median", "ratio_ci95"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_non_null(json_object_get(doc, keys[i]));
+    /* The sleep references of test_welch_sleep and test_mann_whitney_sleep. */
+    json_t *w = json_object_get(doc, "welch"), *m = json_object_get(doc, "mann_whitney");
+    assert_close(json_number_value(json_object_get(w, "t")), -1.860813467486853, 1e-12);
+    assert_close(json_number_value(json_object_get(w, "df")), 17.77647351617849, 1e-12);
+    assert_close(json_number_value(json_object_get(w, "p")), 0.07939414018735517, 1e-9);
+    assert_close(json_number_value(json_object_get(m, "u")), 25.5, 0);
+    assert_close(json_number_value(json_object_get(m, "p")), 0.06932757543362662, 1e-12);
+    assert_close(json_number_value(json_object_get(doc, "mean_diff")), -1.58, 1e-14);
+    assert_close(json_number_value(json_array_get(json_object_get(doc, "mean_diff_ci95"), 0)),
+                 -3.3654832307117166, 1e-9);
+    /* median(a) = 0.35, median(b) = 1.75: ratio 0.2 */
+    assert_close(json_number_value(json_object_get(doc, "ratio_median")), 0.2, 1e-14);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "a"), "n")), 10);
+    json_decref(doc);
+    captured_free(&c);
+
+    char *argv2[] = {"compare", pa, pb};
+    c = run_cmd(dir, pw_cmd_compare, 3, argv2);
+    assert_int_equal(c.rc, 0);
+    assert_non_null(strstr(c.out, "Welch"));
+    assert_non_null(strstr(c.out, "Mann-Whitney"));
+    captured_free(&c);
+
+    char *argv3[] = {"compare", pa};
+    c = run_cmd(dir, pw_cmd_compare, 2, argv3);
+    assert_int_equal(c.rc, 1);
+    assert_non_null(strstr(c.err, "expected two files"));
+    captured_free(&c);
+    char *one = write_tmp(dir, "one.txt", "3\n");
+    char *argv4[] = {"compare", pa, one};
+    c = run_cmd(dir, pw_cmd_compare, 3, argv4);
+    assert_int_equal(c.rc, 1);
+    assert_non_null(strstr(c.err, "only one value"));
+    captured_free(&c);
+    free(one);
+    free(pa);
+    free(pb);
+    pw_buf_release(&a);
+    pw_buf_release(&b);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -407,6 +590,8 @@ int main(void)
         cmocka_unit_test(test_median_ci_order),
         cmocka_unit_test(test_bootstrap_reproducible),
         cmocka_unit_test(test_bootstrap_coverage),
+        cmocka_unit_test(test_cmd_stats),
+        cmocka_unit_test(test_cmd_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,33 @@
+/* isolate.h — running one experiment in a forked child process, so that a crash, a hang or a
+ * memory blow-up becomes an ERROR result with its reason instead of a dead report. */
+#ifndef PERFWEAVE_ISOLATE_H
+#define PERFWEAVE_ISOLATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "perfweave/experiment.h"
+#include "perfweave/result.h"
+
+typedef struct {
+    double timeout_s;      /* wall-clock limit; the child is killed after it (SIGKILL) */
+    double memory_mb;      /* address-space limit of the child (RLIMIT_AS) */
+    int cpu;               /* CPU to pin the child to, or -1 to leave affinity alone */
+    bool quick;            /* the experiment's --quick mode */
+} pw_isolate_limits;
+
+/* Defaults: 900 s (60 s quick), 16 GiB, the last online CPU. */
+void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick);
+
+/* Runs e with params (a complete parameter object) in a child and returns its result — never
+ * NULL.  When the child crashes (signal), exits without a result, exceeds a limit or writes
+ * something that is not a result, the returned result is an ERROR naming the cause and
+ * carrying the tail of the child's stderr.  The result's "run" member records wall seconds,
+ * peak RSS (KiB) and the exit status.  The caller frees it. */
+pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params,
+                          const pw_isolate_limits *lim);
+
+/* Runs e in this process (no isolation): for tests and debugging.  The caller frees it. */
+pw_result *pw_isolate_run_inline(const pw_experiment *e, const char *id, json_t *params, bool quick);
+
+#endif

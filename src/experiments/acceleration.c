@@ -1,0 +1,783 @@
+/* acceleration.c — the experiments of the acceleration chapter: the matmul spectrum from naive
+ * loops to OpenBLAS (`acceleration.matmul`), the block-size sweep of the tiled kernel
+ * (`acceleration.blocksize`), OpenBLAS on one core and on all (`acceleration.threads`) and the
+ * cost of the backend dispatcher (`acceleration.dispatch`).  Every kernel passes the correctness
+ * gate before anything is timed, and every timed output is checked again against OpenBLAS before
+ * its figures are published. */
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "perfweave/bench.h"
+#include "perfweave/common.h"
+#include "perfweave/experiment.h"
+#include "perfweave/matmul.h"
+
+#define MAXN 32 /* list parameters read at most this many entries */
+
+/* One timed workload: a kernel on fixed operands. */
+typedef struct {
+    pw_matmul_fn fn;
+    const pw_matmul_ctx *ctx;
+    size_t m, n, k;
+    const float *a, *b;
+    float *c;
+} mm_job;
+
+static void run_job(void *arg, uint64_t iters)
+{
+    const mm_job *j = arg;
+    for (uint64_t i = 0; i < iters; i++) j->fn(j->ctx, j->m, j->n, j->k, j->a, j->b, j->c);
+}
+
+/* The FMA microbenchmark: one iteration is PEAK_ROUNDS rounds of pw_peak_fma. */
+enum { PEAK_ROUNDS = 10000 };
+typedef struct { volatile float sink; } peak_job;
+
+static void run_peak(void *arg, uint64_t iters)
+{
+    peak_job *p = arg;
+    p->sink = pw_peak_fma(iters * PEAK_ROUNDS);
+}
+
+/* Measures the single-core FMA peak and publishes it as "peak.fma" (GFLOP/s); *gflops gets the
+ * median (NAN when it could not be measured). */
+static void measure_peak(pw_run *run, double *gflops)
+{
+    pw_result *r = pw_run_result(run);
+    pw_bench_config cfg;
+    pw_bench_config_default(&cfg, pw_run_quick(run));
+    cfg.max_seconds = pw_run_quick(run) ? 0.1 : 0.5;
+    pw_bench *b = pw_bench_new(&cfg);
+    peak_job job = {0};
+    size_t i = pw_bench_add(b, "peak", run_peak, &job);
+    pw_metric m;
+    *gflops = NAN;
+    if (pw_bench_run(b) == PW_OK &&
+        pw_bench_publish_rate(b, i, r, "peak.fma", pw_peak_flops_per_iter() * PEAK_ROUNDS / 1e9,
+                              "GFLOP/s") == PW_OK &&
+        pw_result_get_metric(r, "peak.fma", &m) == PW_OK)
+        *gflops = m.value;
+    pw_bench_free(b);
+}
+
+/* Lets this process (and the OpenBLAS threads it starts from now on) run on every online CPU:
+ * the runner pins an experiment's child to one CPU, which would serialise a threaded library.
+ * Returns the number of CPUs now allowed. */
+static int widen_affinity(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++) CPU_SET((int)i, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) return 1;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    return CPU_COUNT(&set);
+}
+
+/* Publishes rate = 2mnk/1e9 per iteration for variant i and returns the metric (value NAN when
+ * publishing failed). */
+static pw_metric publish_gflops(const pw_bench *b, size_t i, pw_result *r, const char *variant,
+                                long n, double work)
+{
+    char name[96];
+    pw_metric m = {0};
+    m.value = NAN;
+    snprintf(name, sizeof name, "gflops.%s.n%ld", variant, n);
+    if (pw_bench_publish_rate(b, i, r, name, work, "GFLOP/s") != PW_OK ||
+        pw_result_get_metric(r, name, &m) != PW_OK)
+        m.value = NAN;
+    return m;
+}
+
+/* "12.3× (11.9–12.8)" for a published metric, or "–" when it is missing. */
+static void format_metric(const pw_result *r, const char *name, const char *unit, char *out,
+                          size_t size)
+{
+    pw_metric m;
+    if (pw_result_get_metric(r, name, &m) != PW_OK) snprintf(out, size, "–");
+    else snprintf(out, size, "%.3g%s (%.3g–%.3g)", m.value, unit, m.lo, m.hi);
+}
+
+/* Gates every named kernel; on failure marks the result as an ERROR and returns PW_ERANGE. */
+static int gate_all(pw_result *r, const char *const *names, size_t count,
+                    const pw_matmul_ctx *ctx)
+{
+    for (size_t v = 0; v < count; v++) {
+        char msg[256];
+        const pw_matmul_kernel *kern = pw_matmul_find(names[v]);
+        if (!kern) {
+            pw_result_error(r, "unknown kernel '%s'", names[v]);
+            return PW_EINVAL;
+        }
+        if (pw_matmul_gate(kern, ctx, msg, sizeof msg) != PW_OK) {
+            pw_result_error(r, "%s; nothing was timed", msg);
+            return PW_ERANGE;
+        }
+    }
+    return PW_OK;
+}
+
+/* Checks a timed output against OpenBLAS; on failure marks the result as an ERROR. */
+static int check_output(pw_result *r, const char *variant, const mm_job *j)
+{
+    double worst;
+    if (pw_matmul_verify(j->m, j->n, j->k, j->a, j->b, j->c, &worst) == PW_OK) return PW_OK;
+    pw_result_error(r, "kernel '%s' produced a wrong product at n=%zu (error %.3g times the "
+                    "bound); its timings are discarded", variant, j->n, worst);
+    return PW_ERANGE;
+}
+
+/* ============================================================================================ */
+/* acceleration.matmul                                                                          */
+
+static const char *const variant_names[] = {"naive", "ikj", "blocked", "packed", "openblas", NULL};
+static const char *const ukernel_names[] = {"auto", "portable", NULL};
+
+/* The speedup pairs published (fast, slow) when both variants ran. */
+static const char *const speedup_pairs[][2] = {
+    {"ikj", "naive"},      {"blocked", "naive"},  {"packed", "naive"}, {"openblas", "naive"},
+    {"blocked", "ikj"},    {"packed", "blocked"}, {"packed", "openblas"},
+};
+enum { NPAIRS = sizeof speedup_pairs / sizeof speedup_pairs[0] };
+
+/* The largest n each variant is timed at in quick mode (0: no cap); naive's full-mode cap is the
+ * naive_max parameter. */
+static long quick_cap(const char *variant)
+{
+    if (strcmp(variant, "naive") == 0) return 128;
+    if (strcmp(variant, "ikj") == 0 || strcmp(variant, "blocked") == 0) return 256;
+    return 0;
+}
+
+static long variant_cap(pw_run *run, const char *variant)
+{
+    long cap = strcmp(variant, "naive") == 0 ? pw_run_int(run, "naive_max") : 0;
+    if (pw_run_quick(run)) {
+        long q = quick_cap(variant);
+        if (q && (!cap || q < cap)) cap = q;
+    }
+    return cap;
+}
+
+/* Budget for one size: enough rounds for a stable median at small n, bounded at large n. */
+static void matmul_config(pw_bench_config *cfg, bool quick, long n)
+{
+    pw_bench_config_default(cfg, quick);
+    if (quick) return;
+    cfg->min_samples = 8;
+    cfg->max_seconds = n <= 128 ? 1.0 : n <= 256 ? 2.0 : n <= 512 ? 3.0 : 4.0;
+}
+
+static int run_matmul(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    long sizes[MAXN];
+    const char *vars[8];
+    size_t nsizes = pw_run_ints(run, "sizes", sizes, MAXN);
+    size_t nvars = pw_run_strings(run, "variants", vars, 8);
+    long threads = pw_run_int(run, "threads");
+    bool quick = pw_run_quick(run);
+    int status = PW_OK;
+    if (nsizes > MAXN || nvars > 8) {
+        pw_result_error(r, "at most %d sizes and 8 variants", MAXN);
+        return PW_EINVAL;
+    }
+    if (threads > 1) widen_affinity();
+    int got = pw_matmul_set_threads((int)threads);
+
+    pw_matmul_ctx ctx;
+    pw_matmul_ctx_init(&ctx);
+    ctx.block = (size_t)pw_run_int(run, "block");
+    if (strcmp(pw_run_string(run, "microkernel"), "portable") == 0) ctx.ukernel = PW_UKERNEL_PORTABLE;
+
+    status = gate_all(r, vars, nvars, &ctx);
+    if (status != PW_OK) goto out_ctx;
+
+    double peak;
+    measure_peak(run, &peak);
+
+    static const char *const gheaders[] = {"n", "variant", "GFLOP/s (95% CI)", "of FMA peak"};
+    pw_table *gt = pw_result_table(r, "gflops", "GFLOP/s of each variant (median, 95% CI)", 4,
+                                   gheaders);
+    pw_chart *chart = pw_result_chart(r, "gflops", "GFLOP/s of each matmul variant against n",
+                                      "n (square matrices)", "GFLOP/s",
+                                      PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_series *series[8];
+    for (size_t v = 0; v < nvars; v++) series[v] = pw_chart_series(chart, vars[v]);
+    if (isfinite(peak)) pw_chart_hline(chart, "FMA peak, 1 core (AVX2)", peak);
+
+    /* The speedup table: one column per pair whose variants both ran. */
+    const char *pair_fast[NPAIRS], *pair_slow[NPAIRS];
+    const char *sheaders[NPAIRS + 1];
+    char hbuf[NPAIRS][48];
+    size_t npairs = 0;
+    sheaders[0] = "n";
+    for (size_t p = 0; p < NPAIRS; p++) {
+        bool f = false, s = false;
+        for (size_t v = 0; v < nvars; v++) {
+            f |= strcmp(vars[v], speedup_pairs[p][0]) == 0;
+            s |= strcmp(vars[v], speedup_pairs[p][1]) == 0;
+        }
+        if (!f || !s) continue;
+        pair_fast[npairs] = speedup_pairs[p][0];
+        pair_slow[npairs] = speedup_pairs[p][1];
+        snprintf(hbuf[npairs], sizeof hbuf[npairs], "%s vs %s", pair_fast[npairs],
+                 pair_slow[npairs]);
+        sheaders[npairs + 1] = hbuf[npairs];
+        npairs++;
+    }
+    pw_table *st = pw_result_table(r, "speedup",
+                                   "Speedup of the first kernel over the second (ratio of "
+                                   "median times, 95% bootstrap CI)",
+                                   npairs + 1, sheaders);
+
+    long capped_at = 0;
+    for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
+        long n = sizes[s];
+        size_t nn = (size_t)n;
+        float *a = pw_xmalloc(nn * nn * sizeof *a), *b = pw_xmalloc(nn * nn * sizeof *b);
+        float *c[8] = {0};
+        mm_job jobs[8];
+        size_t idx[8];
+        bool ran[8] = {0};
+        pw_matmul_fill(a, nn * nn, 2 * (uint64_t)n + 1);
+        pw_matmul_fill(b, nn * nn, 2 * (uint64_t)n + 2);
+
+        pw_bench_config cfg;
+        matmul_config(&cfg, quick, n);
+        pw_bench *bench = pw_bench_new(&cfg);
+        for (size_t v = 0; v < nvars; v++) {
+            long cap = variant_cap(run, vars[v]);
+            if (cap && n > cap) {
+                if (strcmp(vars[v], "naive") == 0 && !capped_at) capped_at = cap;
+                continue;
+            }
+            c[v] = pw_xmalloc(nn * nn * sizeof *c[v]);
+            jobs[v] = (mm_job){pw_matmul_find(vars[v])->fn, &ctx, nn, nn, nn, a, b, c[v]};
+            char name[64];
+            snprintf(name, sizeof name, "%s.n%ld", vars[v], n);
+            idx[v] = pw_bench_add(bench, name, run_job, &jobs[v]);
+            ran[v] = true;
+        }
+        pw_bench_run(bench);
+        for (size_t v = 0; v < nvars && status == PW_OK; v++)
+            if (ran[v]) status = check_output(r, vars[v], &jobs[v]);
+        if (status == PW_OK) {
+            double work = 2.0 * (double)n * (double)n * (double)n / 1e9;
+            for (size_t v = 0; v < nvars; v++) {
+                if (!ran[v]) continue;
+                pw_metric m = publish_gflops(bench, idx[v], r, vars[v], n, work);
+                if (!isfinite(m.value)) continue;
+                pw_series_point(series[v], (double)n, m.value, m.lo, m.hi);
+                char frac[32] = "–";
+                if (isfinite(peak) && peak > 0) {
+                    pw_metric pk;
+                    char fname[96];
+                    snprintf(fname, sizeof fname, "fraction_of_peak.%s.n%ld", vars[v], n);
+                    pw_result_get_metric(r, "peak.fma", &pk);
+                    /* Conservative interval: the extremes of both intervals. */
+                    pw_result_metric(r, fname, m.value / pk.value, m.lo / pk.hi, m.hi / pk.lo, "");
+                    snprintf(frac, sizeof frac, "%.1f%%", 100 * m.value / pk.value);
+                }
+                pw_table_rowf(gt, "%ld\t%s\t%.3g (%.3g–%.3g)\t%s", n, vars[v], m.value, m.lo,
+                              m.hi, frac);
+            }
+            pw_buf row;
+            pw_buf_init(&row);
+            pw_buf_printf(&row, "%ld", n);
+            for (size_t p = 0; p < npairs; p++) {
+                size_t f = nvars, sl = nvars;
+                for (size_t v = 0; v < nvars; v++) {
+                    if (ran[v] && strcmp(vars[v], pair_fast[p]) == 0) f = v;
+                    if (ran[v] && strcmp(vars[v], pair_slow[p]) == 0) sl = v;
+                }
+                char name[96], cell[64] = "–";
+                snprintf(name, sizeof name, "speedup.%s_vs_%s.n%ld", pair_fast[p], pair_slow[p], n);
+                if (f < nvars && sl < nvars &&
+                    pw_bench_publish_speedup(bench, idx[f], idx[sl], r, name) == PW_OK)
+                    format_metric(r, name, "×", cell, sizeof cell);
+                pw_buf_printf(&row, "\t%s", cell);
+            }
+            pw_table_rowf(st, "%s", row.data);
+            pw_buf_release(&row);
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "n%ld.", n);
+            pw_bench_record(bench, r, prefix);
+        }
+        pw_bench_free(bench);
+        for (size_t v = 0; v < nvars; v++) free(c[v]);
+        free(a);
+        free(b);
+    }
+    if (status == PW_OK) {
+        size_t nshapes;
+        (void)pw_matmul_gate_shapes(&nshapes);
+        if (capped_at)
+            pw_result_note(r, "naive is timed only up to n = %ld: beyond that one product takes "
+                           "seconds (its time grows as n³ while its GFLOP/s only falls)%s",
+                           capped_at, quick ? " (quick mode)" : "");
+        if (quick)
+            pw_result_note(r, "quick mode: ikj and blocked are timed only up to n = 256, with "
+                           "small budgets");
+        pw_result_note(r, "single-threaded OpenBLAS (%d thread%s, core %s); packed uses the %s "
+                       "microkernel; blocked uses %zu×%zu tiles; every kernel passed the "
+                       "correctness gate (error within %g·γ_k·|A||B| of OpenBLAS on %zu awkward "
+                       "shapes) before timing, and every timed product was checked again",
+                       got, got == 1 ? "" : "s", pw_matmul_blas_core(),
+                       ctx.ukernel == PW_UKERNEL_AVX2 ? "AVX2+FMA" : "portable C", ctx.block,
+                       ctx.block, PW_MATMUL_GATE_FACTOR, nshapes);
+        if (threads > 1)
+            pw_result_note(r, "OpenBLAS ran with %d threads here", got);
+    }
+out_ctx:
+    pw_matmul_ctx_release(&ctx);
+    return status;
+}
+
+static const char *const matmul_metrics[] = {
+    "gflops.VARIANT.nN", "speedup.FAST_vs_SLOW.nN", "fraction_of_peak.VARIANT.nN", "peak.fma",
+    NULL};
+static const pw_param_spec matmul_params[] = {
+    {"sizes", PW_PARAM_INT_LIST, "[64, 128, 256, 512, 1024]", 1, 4096, NULL,
+     "square matrix sizes n"},
+    {"variants", PW_PARAM_STRING_LIST, "[naive, ikj, blocked, packed, openblas]", 0, 0,
+     variant_names, "kernels to time (interleaved within each size)"},
+    {"block", PW_PARAM_INT, "64", 1, 4096, NULL, "tile edge of the blocked kernel"},
+    {"threads", PW_PARAM_INT, "1", 1, 256, NULL, "OpenBLAS threads"},
+    {"microkernel", PW_PARAM_STRING, "auto", 0, 0, ukernel_names,
+     "packed's register kernel: auto (AVX2+FMA where available) or portable C"},
+    {"naive_max", PW_PARAM_INT, "512", 1, 4096, NULL,
+     "largest n at which the naive loop is timed"},
+};
+const pw_experiment pw_exp_acceleration_matmul = {
+    "acceleration.matmul",
+    "GFLOP/s of naive, ikj, blocked, packed (BLIS-style AVX2) and OpenBLAS sgemm, with speedups",
+    matmul_params, sizeof matmul_params / sizeof matmul_params[0], matmul_metrics, run_matmul,
+};
+
+/* ============================================================================================ */
+/* acceleration.blocksize                                                                       */
+
+static int run_blocksize(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    long sizes[MAXN], blocks[MAXN];
+    size_t nsizes = pw_run_ints(run, "sizes", sizes, MAXN);
+    size_t nblocks = pw_run_ints(run, "blocks", blocks, MAXN);
+    bool quick = pw_run_quick(run);
+    int status = PW_OK;
+    if (nsizes > MAXN || nblocks > MAXN) {
+        pw_result_error(r, "at most %d sizes and %d block sizes", MAXN, MAXN);
+        return PW_EINVAL;
+    }
+    pw_matmul_set_threads(1);
+    pw_matmul_ctx *ctxs = pw_xcalloc(nblocks, sizeof *ctxs);
+    for (size_t i = 0; i < nblocks; i++) {
+        ctxs[i].block = (size_t)blocks[i];
+        char msg[256];
+        if (status == PW_OK && pw_matmul_gate(pw_matmul_find("blocked"), &ctxs[i], msg,
+                                              sizeof msg) != PW_OK) {
+            pw_result_error(r, "%s (block %ld); nothing was timed", msg, blocks[i]);
+            status = PW_ERANGE;
+        }
+    }
+    if (status == PW_OK) {
+        char msg[256];
+        if (pw_matmul_gate(pw_matmul_find("ikj"), NULL, msg, sizeof msg) != PW_OK) {
+            pw_result_error(r, "%s; nothing was timed", msg);
+            status = PW_ERANGE;
+        }
+    }
+    if (status != PW_OK) goto out;
+
+    size_t cache[3];
+    pw_cache_sizes(cache);
+    static const char *const cnames[] = {"L1d", "L2", "L3"};
+    pw_chart *chart = pw_result_chart(r, "blocksize",
+                                      "GFLOP/s of the blocked kernel against its tile edge",
+                                      "tile edge b (elements)", "GFLOP/s", PW_CHART_LOGX);
+    for (int l = 0; l < 3; l++) {
+        char name[32], label[96];
+        if (!cache[l]) continue;
+        snprintf(name, sizeof name, "cache.l%d", l + 1);
+        pw_result_exact(r, name, (double)cache[l], "B");
+        /* The tile edge at which one b×b fp32 tile fills the cache. */
+        double b = sqrt((double)cache[l] / sizeof(float));
+        snprintf(label, sizeof label, "one b×b tile fills %s (%zu KiB)", cnames[l],
+                 cache[l] >> 10);
+        if (b <= 4096) pw_chart_vline(chart, label, b);
+    }
+    static const char *const headers[] = {"n", "tile edge", "GFLOP/s (95% CI)", "vs ikj"};
+    pw_table *t = pw_result_table(r, "blocksize",
+                                  "Blocked kernel by tile edge, against ikj at the same n", 4,
+                                  headers);
+    long dropped = 0;
+    for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
+        long n = sizes[s];
+        if (quick && n > 256) {
+            dropped = n;
+            continue;
+        }
+        size_t nn = (size_t)n;
+        float *a = pw_xmalloc(nn * nn * sizeof *a), *b = pw_xmalloc(nn * nn * sizeof *b);
+        float **c = pw_xcalloc(nblocks + 1, sizeof *c);
+        mm_job *jobs = pw_xcalloc(nblocks + 1, sizeof *jobs);
+        size_t *idx = pw_xcalloc(nblocks + 1, sizeof *idx);
+        pw_matmul_fill(a, nn * nn, 3 * (uint64_t)n + 1);
+        pw_matmul_fill(b, nn * nn, 3 * (uint64_t)n + 2);
+        pw_bench_config cfg;
+        matmul_config(&cfg, quick, n);
+        if (!quick) cfg.max_seconds *= 1.5;
+        pw_bench *bench = pw_bench_new(&cfg);
+        char name[64];
+        for (size_t i = 0; i <= nblocks; i++) {
+            c[i] = pw_xmalloc(nn * nn * sizeof *c[i]);
+            if (i < nblocks) {
+                jobs[i] = (mm_job){pw_matmul_blocked, &ctxs[i], nn, nn, nn, a, b, c[i]};
+                snprintf(name, sizeof name, "b%ld.n%ld", blocks[i], n);
+            } else {
+                jobs[i] = (mm_job){pw_matmul_ikj, NULL, nn, nn, nn, a, b, c[i]};
+                snprintf(name, sizeof name, "ikj.n%ld", n);
+            }
+            idx[i] = pw_bench_add(bench, name, run_job, &jobs[i]);
+        }
+        pw_bench_run(bench);
+        for (size_t i = 0; i <= nblocks && status == PW_OK; i++) {
+            snprintf(name, sizeof name, i < nblocks ? "blocked (b=%ld)" : "ikj",
+                     i < nblocks ? blocks[i] : 0L);
+            status = check_output(r, name, &jobs[i]);
+        }
+        if (status == PW_OK) {
+            double work = 2.0 * (double)n * (double)n * (double)n / 1e9;
+            char series_label[32];
+            snprintf(series_label, sizeof series_label, "n = %ld", n);
+            pw_series *ser = pw_chart_series(chart, series_label);
+            pw_metric ikj = publish_gflops(bench, idx[nblocks], r, "ikj", n, work);
+            for (size_t i = 0; i < nblocks; i++) {
+                char var[32], sname[96], cell[64] = "–";
+                snprintf(var, sizeof var, "b%ld", blocks[i]);
+                pw_metric m = publish_gflops(bench, idx[i], r, var, n, work);
+                if (!isfinite(m.value)) continue;
+                pw_series_point(ser, (double)blocks[i], m.value, m.lo, m.hi);
+                snprintf(sname, sizeof sname, "speedup.%s_vs_ikj.n%ld", var, n);
+                if (pw_bench_publish_speedup(bench, idx[i], idx[nblocks], r, sname) == PW_OK)
+                    format_metric(r, sname, "×", cell, sizeof cell);
+                pw_table_rowf(t, "%ld\t%ld\t%.3g (%.3g–%.3g)\t%s", n, blocks[i], m.value, m.lo,
+                              m.hi, cell);
+            }
+            if (isfinite(ikj.value))
+                pw_table_rowf(t, "%ld\tikj (untiled)\t%.3g (%.3g–%.3g)\t1", n, ikj.value, ikj.lo,
+                              ikj.hi);
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "n%ld.", n);
+            pw_bench_record(bench, r, prefix);
+        }
+        pw_bench_free(bench);
+        for (size_t i = 0; i <= nblocks; i++) free(c[i]);
+        free(c);
+        free(jobs);
+        free(idx);
+        free(a);
+        free(b);
+    }
+    if (status == PW_OK && dropped)
+        pw_result_note(r, "quick mode: sizes above 256 were skipped");
+out:
+    free(ctxs);
+    return status;
+}
+
+static const char *const blocksize_metrics[] = {
+    "gflops.bB.nN", "gflops.ikj.nN", "speedup.bB_vs_ikj.nN", "cache.lL", NULL};
+static const pw_param_spec blocksize_params[] = {
+    {"sizes", PW_PARAM_INT_LIST, "[128, 256, 512]", 16, 4096, NULL, "square matrix sizes n"},
+    {"blocks", PW_PARAM_INT_LIST, "[16, 32, 64, 128, 256]", 1, 4096, NULL,
+     "tile edges of the blocked kernel"},
+};
+const pw_experiment pw_exp_acceleration_blocksize = {
+    "acceleration.blocksize",
+    "GFLOP/s of the cache-tiled matmul over tile edges, against untiled ikj, with cache sizes",
+    blocksize_params, sizeof blocksize_params / sizeof blocksize_params[0], blocksize_metrics,
+    run_blocksize,
+};
+
+/* ============================================================================================ */
+/* acceleration.threads                                                                         */
+
+typedef struct {
+    mm_job job;
+    int threads;
+} thread_job;
+
+static void run_thread_job(void *arg, uint64_t iters)
+{
+    const thread_job *t = arg;
+    pw_matmul_set_threads(t->threads);
+    run_job((void *)&t->job, iters);
+}
+
+static int run_threads(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    long sizes[MAXN];
+    size_t nsizes = pw_run_ints(run, "sizes", sizes, MAXN);
+    bool quick = pw_run_quick(run);
+    int status = PW_OK;
+    if (nsizes > MAXN) {
+        pw_result_error(r, "at most %d sizes", MAXN);
+        return PW_EINVAL;
+    }
+    /* Before any BLAS call, so that every OpenBLAS thread is started with the wide mask. */
+    int cpus = widen_affinity();
+    int all = pw_matmul_set_threads(cpus);
+    pw_result_exact(r, "threads.all", all, "");
+    {
+        char msg[256];
+        if (pw_matmul_gate(pw_matmul_find("openblas"), NULL, msg, sizeof msg) != PW_OK) {
+            pw_result_error(r, "%s; nothing was timed", msg);
+            return PW_ERANGE;
+        }
+    }
+    double peak;
+    measure_peak(run, &peak);
+    pw_chart *chart = pw_result_chart(r, "threads", "OpenBLAS sgemm on one core and on all",
+                                      "n (square matrices)", "GFLOP/s",
+                                      PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_series *s1 = pw_chart_series(chart, "1 thread");
+    char label[48];
+    snprintf(label, sizeof label, "%d threads", all);
+    pw_series *sa = pw_chart_series(chart, label);
+    if (isfinite(peak)) {
+        pw_chart_hline(chart, "FMA peak, 1 core", peak);
+        snprintf(label, sizeof label, "FMA peak × %d cores", all);
+        if (all > 1) pw_chart_hline(chart, label, peak * all);
+    }
+    static const char *const headers[] = {"n", "1 thread GFLOP/s", "all threads GFLOP/s",
+                                          "speedup", "parallel efficiency"};
+    pw_table *t = pw_result_table(r, "threads", "OpenBLAS sgemm, 1 thread against all", 5,
+                                  headers);
+    long dropped = 0;
+    for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
+        long n = sizes[s];
+        if (quick && n > 512) {
+            dropped = n;
+            continue;
+        }
+        size_t nn = (size_t)n;
+        float *a = pw_xmalloc(nn * nn * sizeof *a), *b = pw_xmalloc(nn * nn * sizeof *b);
+        float *c1 = pw_xmalloc(nn * nn * sizeof *c1), *ca = pw_xmalloc(nn * nn * sizeof *ca);
+        pw_matmul_fill(a, nn * nn, 5 * (uint64_t)n + 1);
+        pw_matmul_fill(b, nn * nn, 5 * (uint64_t)n + 2);
+        thread_job j1 = {{pw_matmul_openblas, NULL, nn, nn, nn, a, b, c1}, 1};
+        thread_job ja = {{pw_matmul_openblas, NULL, nn, nn, nn, a, b, ca}, all};
+        pw_bench_config cfg;
+        matmul_config(&cfg, quick, n);
+        pw_bench *bench = pw_bench_new(&cfg);
+        char name[64];
+        snprintf(name, sizeof name, "one.n%ld", n);
+        size_t i1 = pw_bench_add(bench, name, run_thread_job, &j1);
+        snprintf(name, sizeof name, "all.n%ld", n);
+        size_t ia = pw_bench_add(bench, name, run_thread_job, &ja);
+        pw_bench_run(bench);
+        status = check_output(r, "openblas (1 thread)", &j1.job);
+        if (status == PW_OK) status = check_output(r, "openblas (all threads)", &ja.job);
+        if (status == PW_OK) {
+            double work = 2.0 * (double)n * (double)n * (double)n / 1e9;
+            pw_metric m1 = publish_gflops(bench, i1, r, "one", n, work);
+            pw_metric ma = publish_gflops(bench, ia, r, "all", n, work);
+            if (isfinite(m1.value)) pw_series_point(s1, (double)n, m1.value, m1.lo, m1.hi);
+            if (isfinite(ma.value)) pw_series_point(sa, (double)n, ma.value, ma.lo, ma.hi);
+            char sname[96], cell[64] = "–", eff[64] = "–";
+            snprintf(sname, sizeof sname, "speedup.all_vs_one.n%ld", n);
+            pw_metric sp;
+            if (pw_bench_publish_speedup(bench, ia, i1, r, sname) == PW_OK &&
+                pw_result_get_metric(r, sname, &sp) == PW_OK) {
+                format_metric(r, sname, "×", cell, sizeof cell);
+                snprintf(sname, sizeof sname, "efficiency.all.n%ld", n);
+                pw_result_metric(r, sname, sp.value / all, sp.lo / all, sp.hi / all, "");
+                snprintf(eff, sizeof eff, "%.0f%%", 100 * sp.value / all);
+            }
+            pw_table_rowf(t, "%ld\t%.3g\t%.3g\t%s\t%s", n, m1.value, ma.value, cell, eff);
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "n%ld.", n);
+            pw_bench_record(bench, r, prefix);
+        }
+        pw_bench_free(bench);
+        free(a);
+        free(b);
+        free(c1);
+        free(ca);
+    }
+    if (status == PW_OK && dropped)
+        pw_result_note(r, "quick mode: sizes above 512 were skipped");
+    if (status == PW_OK)
+        pw_result_note(r, "this experiment widens its CPU affinity to all %d online CPUs (the "
+                       "runner pins other experiments to one); on a shared machine the second "
+                       "core may be busy with other work", cpus);
+    return status;
+}
+
+static const char *const threads_metrics[] = {
+    "gflops.one.nN", "gflops.all.nN", "speedup.all_vs_one.nN", "efficiency.all.nN",
+    "threads.all", "peak.fma", NULL};
+static const pw_param_spec threads_params[] = {
+    {"sizes", PW_PARAM_INT_LIST, "[256, 512, 1024, 2048]", 1, 8192, NULL,
+     "square matrix sizes n"},
+};
+const pw_experiment pw_exp_acceleration_threads = {
+    "acceleration.threads", "OpenBLAS sgemm on one thread against all cores",
+    threads_params, 1, threads_metrics, run_threads,
+};
+
+/* ============================================================================================ */
+/* acceleration.dispatch                                                                        */
+
+typedef struct {
+    const pw_matmul_backend *be;
+    const pw_matmul_kernel *chosen;
+    mm_job job;
+} dispatch_job;
+
+/* The direct path: the chosen kernel called by name, as code that knows its shape would. */
+static void run_direct(void *arg, uint64_t iters)
+{
+    const dispatch_job *d = arg;
+    const mm_job *j = &d->job;
+    if (d->chosen->fn == pw_matmul_naive)
+        for (uint64_t i = 0; i < iters; i++)
+            pw_matmul_naive(j->ctx, j->m, j->n, j->k, j->a, j->b, j->c);
+    else if (d->chosen->fn == pw_matmul_packed)
+        for (uint64_t i = 0; i < iters; i++)
+            pw_matmul_packed(j->ctx, j->m, j->n, j->k, j->a, j->b, j->c);
+    else
+        for (uint64_t i = 0; i < iters; i++)
+            pw_matmul_openblas(j->ctx, j->m, j->n, j->k, j->a, j->b, j->c);
+}
+
+/* The dispatched path: shape and feature test, then a call through the table, every time. */
+static void run_dispatched(void *arg, uint64_t iters)
+{
+    const dispatch_job *d = arg;
+    const mm_job *j = &d->job;
+    for (uint64_t i = 0; i < iters; i++)
+        pw_matmul_backend_run(d->be, j->ctx, j->m, j->n, j->k, j->a, j->b, j->c);
+}
+
+static int run_dispatch(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    long sizes[MAXN];
+    size_t nsizes = pw_run_ints(run, "sizes", sizes, MAXN);
+    bool quick = pw_run_quick(run);
+    int status = PW_OK;
+    if (nsizes > MAXN) {
+        pw_result_error(r, "at most %d sizes", MAXN);
+        return PW_EINVAL;
+    }
+    pw_matmul_set_threads(1);
+    pw_matmul_backend be;
+    pw_matmul_backend_init(&be);
+    pw_matmul_ctx ctx;
+    pw_matmul_ctx_init(&ctx);
+    for (size_t i = 0; i < 3 && status == PW_OK; i++) {
+        char msg[256];
+        if (pw_matmul_gate(be.table[i], &ctx, msg, sizeof msg) != PW_OK) {
+            pw_result_error(r, "%s; nothing was timed", msg);
+            status = PW_ERANGE;
+        }
+    }
+    if (status != PW_OK) goto out;
+
+    static const char *const headers[] = {"n", "kernel chosen", "direct (ns)",
+                                          "dispatched (ns)", "overhead (95% CI)"};
+    pw_table *t = pw_result_table(r, "dispatch", "Cost of the dispatcher against a direct call",
+                                  5, headers);
+    pw_chart *chart = pw_result_chart(r, "overhead",
+                                      "Dispatch overhead relative to a direct call", "n",
+                                      "overhead (fraction of the direct call)", PW_CHART_LOGX);
+    pw_series *ser = pw_chart_series(chart, "dispatched / direct − 1");
+    pw_chart_hline(chart, "5% (the claim's bound)", 0.05);
+    pw_chart_hline(chart, "no overhead", 0.0);
+
+    for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
+        long n = sizes[s];
+        size_t nn = (size_t)n;
+        float *a = pw_xmalloc(nn * nn * sizeof *a), *b = pw_xmalloc(nn * nn * sizeof *b);
+        float *cd = pw_xmalloc(nn * nn * sizeof *cd), *cx = pw_xmalloc(nn * nn * sizeof *cx);
+        pw_matmul_fill(a, nn * nn, 7 * (uint64_t)n + 1);
+        pw_matmul_fill(b, nn * nn, 7 * (uint64_t)n + 2);
+        const pw_matmul_kernel *chosen = pw_matmul_backend_choose(&be, nn, nn, nn);
+        dispatch_job direct = {&be, chosen, {chosen->fn, &ctx, nn, nn, nn, a, b, cd}};
+        dispatch_job disp = {&be, chosen, {chosen->fn, &ctx, nn, nn, nn, a, b, cx}};
+        pw_bench_config cfg;
+        pw_bench_config_default(&cfg, quick);
+        if (!quick) {
+            cfg.max_seconds = 1.5;
+            cfg.min_samples = 20;
+        }
+        cfg.target_rel_ci = 0.005;
+        pw_bench *bench = pw_bench_new(&cfg);
+        char name[64];
+        snprintf(name, sizeof name, "direct.n%ld", n);
+        size_t id = pw_bench_add(bench, name, run_direct, &direct);
+        snprintf(name, sizeof name, "dispatch.n%ld", n);
+        size_t ix = pw_bench_add(bench, name, run_dispatched, &disp);
+        pw_bench_run(bench);
+        status = check_output(r, chosen->name, &direct.job);
+        if (status == PW_OK) status = check_output(r, "dispatched", &disp.job);
+        if (status == PW_OK) {
+            char mname[96], tname[96], xname[96];
+            pw_metric ratio, td, tx;
+            snprintf(mname, sizeof mname, "speedup.direct_vs_dispatch.n%ld", n);
+            snprintf(tname, sizeof tname, "time.direct.n%ld", n);
+            snprintf(xname, sizeof xname, "time.dispatch.n%ld", n);
+            pw_bench_publish_time(bench, id, r, tname, 1e9, "ns");
+            pw_bench_publish_time(bench, ix, r, xname, 1e9, "ns");
+            if (pw_bench_publish_speedup(bench, id, ix, r, mname) == PW_OK &&
+                pw_result_get_metric(r, mname, &ratio) == PW_OK &&
+                pw_result_get_metric(r, tname, &td) == PW_OK &&
+                pw_result_get_metric(r, xname, &tx) == PW_OK) {
+                snprintf(mname, sizeof mname, "overhead.dispatch.n%ld", n);
+                pw_result_metric(r, mname, ratio.value - 1, ratio.lo - 1, ratio.hi - 1, "");
+                pw_result_metric_basis(r, mname, ratio.n, ratio.cv);
+                pw_series_point(ser, (double)n, ratio.value - 1, ratio.lo - 1, ratio.hi - 1);
+                pw_table_rowf(t, "%ld\t%s\t%.4g\t%.4g\t%+.2f%% (%+.2f%% to %+.2f%%)", n,
+                              chosen->name, td.value, tx.value, 100 * (ratio.value - 1),
+                              100 * (ratio.lo - 1), 100 * (ratio.hi - 1));
+            }
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "n%ld.", n);
+            pw_bench_record(bench, r, prefix);
+        }
+        pw_bench_free(bench);
+        free(a);
+        free(b);
+        free(cd);
+        free(cx);
+    }
+    if (status == PW_OK)
+        pw_result_note(r, "the dispatcher's rule: m·n·k <= %zu → naive; otherwise packed where the "
+                       "CPU has AVX2+FMA (%s here), else OpenBLAS; the direct path calls the same "
+                       "kernel by name", be.small_mnk, be.avx2_fma ? "it has" : "it has not");
+out:
+    pw_matmul_ctx_release(&ctx);
+    return status;
+}
+
+static const char *const dispatch_metrics[] = {
+    "overhead.dispatch.nN", "speedup.direct_vs_dispatch.nN", "time.direct.nN",
+    "time.dispatch.nN", NULL};
+static const pw_param_spec dispatch_params[] = {
+    {"sizes", PW_PARAM_INT_LIST, "[4, 8, 16, 32, 64]", 1, 1024, NULL, "square matrix sizes n"},
+};
+const pw_experiment pw_exp_acceleration_dispatch = {
+    "acceleration.dispatch",
+    "overhead of the backend dispatcher against calling the chosen kernel directly",
+    dispatch_params, 1, dispatch_metrics, run_dispatch,
+};

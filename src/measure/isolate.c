@@ -1,0 +1,219 @@
+/* isolate.c — one experiment per child process: fork, pin, limit, collect the JSON result from
+ * a pipe and the stderr tail from another, classify how the child ended (see isolate.h). */
+#include "perfweave/isolate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "perfweave/common.h"
+
+#define STDERR_TAIL 4000
+
+void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick)
+{
+    lim->timeout_s = quick ? 60 : 900;
+    lim->memory_mb = 16384;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    lim->cpu = ncpu > 0 ? (int)ncpu - 1 : -1;
+    lim->quick = quick;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+pw_result *pw_isolate_run_inline(const pw_experiment *e, const char *id, json_t *params, bool quick)
+{
+    pw_result *r = pw_result_new(e->name, id);
+    pw_run *run = pw_run_new(e, params, r, quick);
+    int status = e->run(run);
+    if (status != PW_OK && !pw_result_failed(r))
+        pw_result_error(r, "experiment returned status %d (%s) without a reason", status,
+                        pw_strerror(status));
+    pw_run_free(run);
+    return r;
+}
+
+/* The child: limits, affinity, run, write the JSON document to fd, exit. */
+static void child_main(const pw_experiment *e, const char *id, json_t *params,
+                       const pw_isolate_limits *lim, int fd)
+{
+    if (lim->memory_mb > 0) {
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)(lim->memory_mb * 1024.0 * 1024.0);
+        setrlimit(RLIMIT_AS, &rl);
+    }
+    struct rlimit core = {0, 0};
+    setrlimit(RLIMIT_CORE, &core);
+    if (lim->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(lim->cpu, &set);
+        sched_setaffinity(0, sizeof set, &set);
+    }
+    pw_result *r = pw_isolate_run_inline(e, id, params, lim->quick);
+    char *text = json_dumps(pw_result_json(r), JSON_COMPACT);
+    int ok = text != NULL;
+    size_t len = text ? strlen(text) : 0, done = 0;
+    while (ok && done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) ok = 0;
+        else done += (size_t)w;
+    }
+    close(fd);
+    fflush(NULL);
+    _exit(ok ? 0 : 3);
+}
+
+/* Keeps the last STDERR_TAIL bytes of the child's output, as ASCII (a cut could split a UTF-8
+ * sequence, and the tail goes into JSON). */
+static void keep_tail(pw_buf *tail, const char *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)data[i];
+        pw_buf_putc(tail, (c >= 0x80 || (c < 0x20 && c != '\n' && c != '\t')) ? '?' : (char)c);
+    }
+    if (tail->len > 2 * STDERR_TAIL) {
+        size_t cut = tail->len - STDERR_TAIL;
+        memmove(tail->data, tail->data + cut, tail->len - cut + 1);
+        tail->len -= cut;
+    }
+}
+
+static const char *tail_text(pw_buf *tail)
+{
+    if (tail->len > STDERR_TAIL) return tail->data + tail->len - STDERR_TAIL;
+    return tail->data;
+}
+
+pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params,
+                          const pw_isolate_limits *lim)
+{
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        pw_result *r = pw_result_new(e->name, id);
+        pw_result_error(r, "cannot create a pipe: %s", strerror(errno));
+        return r;
+    }
+    if (pipe2(err, O_CLOEXEC) != 0) {
+        close(out[0]);
+        close(out[1]);
+        pw_result *r = pw_result_new(e->name, id);
+        pw_result_error(r, "cannot create a pipe: %s", strerror(errno));
+        return r;
+    }
+    fflush(NULL);
+    double start = now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(out[0]); close(out[1]); close(err[0]); close(err[1]);
+        pw_result *r = pw_result_new(e->name, id);
+        pw_result_error(r, "cannot fork: %s", strerror(saved));
+        return r;
+    }
+    if (pid == 0) {
+        close(out[0]);
+        close(err[0]);
+        dup2(err[1], STDERR_FILENO);
+        dup2(err[1], STDOUT_FILENO);
+        close(err[1]);
+        signal(SIGINT, SIG_IGN); /* the parent decides what an interrupt means */
+        child_main(e, id, params, lim, out[1]);
+    }
+    close(out[1]);
+    close(err[1]);
+
+    pw_buf doc, tail;
+    pw_buf_init(&doc);
+    pw_buf_init(&tail);
+    bool timed_out = false;
+    struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        double left = lim->timeout_s > 0 ? lim->timeout_s - (now_s() - start) : 1e9;
+        if (left <= 0) {
+            timed_out = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+        int ms = left > 1e6 ? 1000000000 : (int)(left * 1000) + 1;
+        int n = poll(fds, 2, ms);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char chunk[65536];
+            ssize_t got = read(fds[i].fd, chunk, sizeof chunk);
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+                continue;
+            }
+            if (i == 0) pw_buf_put(&doc, chunk, (size_t)got);
+            else keep_tail(&tail, chunk, (size_t)got);
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0) close(fds[i].fd);
+
+    int wstatus = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {}
+    double seconds = now_s() - start;
+
+    pw_result *r = NULL;
+    if (!timed_out && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && doc.len > 0) {
+        json_error_t jerr;
+        json_t *parsed = json_loads(doc.data, 0, &jerr);
+        const char *why = NULL;
+        if (parsed) r = pw_result_from_json(parsed, &why);
+        json_decref(parsed);
+        if (!r) {
+            r = pw_result_new(e->name, id);
+            pw_result_error(r, "the experiment wrote an unreadable result (%s)",
+                            why ? why : jerr.text);
+        }
+    } else {
+        r = pw_result_new(e->name, id);
+        const char *t = tail_text(&tail);
+        if (timed_out)
+            pw_result_error(r, "timed out after %.0f s (limit %.0f s; raise it with 'timeout:')",
+                            seconds, lim->timeout_s);
+        else if (WIFSIGNALED(wstatus))
+            pw_result_error(r, "crashed with signal %d (%s)%s%s", WTERMSIG(wstatus),
+                            strsignal(WTERMSIG(wstatus)), *t ? "; its last output: " : "", t);
+        else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0)
+            pw_result_error(r, "exited with status %d without a result (memory limit %.0f MB)%s%s",
+                            WEXITSTATUS(wstatus), lim->memory_mb, *t ? "; its last output: " : "", t);
+        else
+            pw_result_error(r, "ended without writing a result%s%s", *t ? "; its last output: " : "", t);
+    }
+    json_t *runinfo = json_pack("{s:f, s:i, s:b, s:i}", "seconds", seconds, "peak_rss_kib",
+                                (json_int_t)ru.ru_maxrss, "quick", lim->quick, "cpu", lim->cpu);
+    if (tail.len) json_object_set_new(runinfo, "stderr_tail", json_string(tail_text(&tail)));
+    json_object_set_new(pw_result_json(r), "run", runinfo);
+    pw_buf_release(&doc);
+    pw_buf_release(&tail);
+    return r;
+}

@@ -1,0 +1,92 @@
+#!/bin/sh
+# End-to-end tests of the perfweave command: bad input (file:line messages, exit 1, nothing
+# written and the previous report intact), crashing experiments (ERROR, report still written,
+# exit 2), a real --quick report checked in headless Chromium (the DOM holds the table and the
+# SVG chart) and by pdfinfo (the fixture PDF has the expected page count), and `run --json`.
+# Nothing here judges a timing.
+set -u
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/../.." || exit 1
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok()   { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+expect_status() { # expected actual what
+    if [ "$1" -eq "$2" ]; then ok; else fail "$3: exit status $2, expected $1"; fi
+}
+expect_grep() { # pattern file what
+    if grep -q -- "$1" "$2"; then ok; else fail "$3: '$1' not in $2"; sed 's/^/    /' "$2" | head -20 >&2; fi
+}
+
+# --- a previous report that bad input must leave intact -----------------------------------
+mkdir -p "$tmp/out"
+echo "previous report" >"$tmp/out/report.html"
+before=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
+
+"$bin" report -q -o "$tmp/out" tests/e2e/bad/misspelled.md 2>"$tmp/err1"; s=$?
+expect_status 1 $s "misspelled experiment"
+expect_grep "tests/e2e/bad/misspelled.md:3: unknown experiment 'acceleration.matmull' (did you mean 'acceleration.matmul'?)" "$tmp/err1" "misspelled message"
+
+"$bin" report -q -o "$tmp/out" tests/e2e/bad/badvalue.md 2>"$tmp/err2"; s=$?
+expect_status 1 $s "malformed values"
+expect_grep "badvalue.md:5: 'sizes' expects a number, not 'two'" "$tmp/err2" "non-numeric list element"
+expect_grep "badvalue.md:6: unknown key 'spred' for selftest.fixed (did you mean 'spread'?)" "$tmp/err2" "unknown key"
+expect_grep "badvalue.md:7: claim" "$tmp/err2" "malformed claim"
+expect_grep "badvalue.md:10: unknown result id 'nothing'" "$tmp/err2" "unknown reference id"
+
+"$bin" report -q -o "$tmp/out" tests/e2e/bad/badmetric.md 2>"$tmp/err3"; s=$?
+expect_status 1 $s "unknown metric"
+expect_grep "badmetric.md:7: result 'fine' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3" "unknown metric message"
+
+"$bin" report -q -o "$tmp/out" tests/e2e/bad/missing-file.md 2>"$tmp/err4"; s=$?
+expect_status 1 $s "missing chapter"
+expect_grep "missing-file.md: cannot read chapter" "$tmp/err4" "missing chapter message"
+
+after=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
+if [ "$before" = "$after" ] && [ "$(cat "$tmp/out/report.html")" = "previous report" ]; then ok
+else fail "bad input changed the output folder: before '$before' after '$after'"; fi
+
+# --- experiments that crash, hang or run out of memory -------------------------------------
+"$bin" report -q -f html -o "$tmp/crash" tests/e2e/bad/crash.md 2>"$tmp/err5"; s=$?
+expect_status 2 $s "crashing experiments"
+expect_grep "crashed with signal 11" "$tmp/crash/report.html" "segfault reported"
+expect_grep "timed out after" "$tmp/crash/report.html" "hang reported"
+expect_grep "memory limit 256 MB" "$tmp/crash/report.html" "memory limit reported"
+expect_grep 'id="result-survivor"' "$tmp/crash/report.html" "the other experiments still ran"
+if ls -A "$tmp/crash" | grep -q staging; then fail "a staging folder was left behind"; else ok; fi
+
+# --- a real quick report, checked in a browser -------------------------------------------
+"$bin" report -q --quick -o "$tmp/quick" tests/e2e/chapters/01-small.md 2>"$tmp/err6"; s=$?
+expect_status 0 $s "quick report"
+[ -s "$tmp/err6" ] && sed 's/^/    /' "$tmp/err6" >&2
+for f in report.html report.tex report.pdf results.json figures/e2e-matmul-gflops.svg figures/e2e-matmul-gflops.gp; do
+    case $f in *.gp) f=figures/e2e-matmul-gflops-svg.gp ;; esac
+    if [ -s "$tmp/quick/$f" ]; then ok; else fail "quick report lacks $f"; fi
+done
+chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$tmp/chromium" --dump-dom "file://$tmp/quick/report.html" >"$tmp/dom.html" 2>/dev/null
+expect_grep '<table class="results"' "$tmp/dom.html" "DOM has the results table"
+expect_grep '<svg' "$tmp/dom.html" "DOM has the inline SVG chart"
+expect_grep 'class="verdict v-' "$tmp/dom.html" "DOM has a verdict badge"
+expect_grep 'class="measured"' "$tmp/dom.html" "DOM has an inline measured value"
+
+# --- the fixture report's PDF: deterministic content, so a fixed page count --------------
+SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
+    -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
+pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
+if [ "${pages:-0}" -eq 5 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 5"; fi
+
+# --- perfweave run --json ---------------------------------------------------------------
+"$bin" run --json selftest.fixed values=1,2,3 'claim=value >= 1' >"$tmp/run.json" 2>"$tmp/err7"; s=$?
+expect_status 0 $s "run --json"
+for key in '"experiment"' '"params"' '"metrics"' '"claims"' '"value.n4"' '"ci95"' '"unit"'; do
+    expect_grep "$key" "$tmp/run.json" "run --json key $key"
+done
+"$bin" run selftest.fixd 2>"$tmp/err8"; s=$?
+expect_status 1 $s "run with an unknown experiment"
+expect_grep "did you mean 'selftest.fixed'" "$tmp/err8" "run suggestion"
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
