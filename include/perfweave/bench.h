@@ -45,8 +45,11 @@ pw_bench *pw_bench_new(const pw_bench_config *cfg);
 void pw_bench_free(pw_bench *b);
 /* Registers a variant (name copied); returns its index. */
 size_t pw_bench_add(pw_bench *b, const char *name, pw_bench_fn fn, void *arg);
-/* Calibrates, warms up and samples all variants interleaved (A B C A B C …) until each median's
- * interval meets the target or the budget is spent.  Returns PW_OK. */
+/* Calibrates, warms up and samples all variants interleaved (A B C A B C …, the first variant of
+ * each round rotating) until each median's interval meets the target or the budget is spent.
+ * min_samples is a floor honoured even past the budget (an experiment whose single iteration is
+ * slow must choose its sizes accordingly).  The stopping rule uses the order-statistic interval
+ * of the median (cheap); published intervals are seeded bootstraps.  Returns PW_OK. */
 int pw_bench_run(pw_bench *b);
 
 size_t pw_bench_count(const pw_bench *b);
@@ -57,7 +60,8 @@ const double *pw_bench_samples(const pw_bench *b, size_t i, size_t *n);
 const double *pw_bench_cpu_samples(const pw_bench *b, size_t i, size_t *n);
 /* Iterations per sample chosen by calibration. */
 uint64_t pw_bench_iters(const pw_bench *b, size_t i);
-/* "converged" when every interval met the target, "budget" when time ran out first. */
+/* "converged" when every interval met the target, "budget" when time ran out first,
+ * "max_samples" when the per-variant cap came first ("not run" before pw_bench_run). */
 const char *pw_bench_stop_reason(const pw_bench *b);
 
 /* Publishes scale × median seconds (e.g. scale 1e3 and unit "ms") with its bootstrap interval. */
@@ -69,8 +73,9 @@ int pw_bench_publish_rate(const pw_bench *b, size_t i, pw_result *r, const char 
 /* Publishes median(slow) / median(fast) with a bootstrap interval on the ratio, unit "×". */
 int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_result *r,
                              const char *metric);
-/* Stores every variant's raw samples in r under "<prefix><variant name>", notes the stopping
- * reason, and adds a warning when a variant's CV or interval is poor. */
+/* Stores every variant's raw samples in r under "<prefix><variant name>" (wall seconds per
+ * iteration) and "<prefix><variant name>.cpu" (CPU seconds), notes the stopping reason, and adds
+ * a warning when a variant's CV exceeds 5% or its interval missed the target. */
 void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix);
 
 /* Monotonic wall-clock seconds and process CPU seconds. */

@@ -25,6 +25,18 @@ typedef struct {
 /* Summarizes x[0..n) (n >= 2, all finite; x is not modified).  seed drives the bootstrap. */
 int pw_stats_summarize(const double *x, size_t n, uint64_t seed, pw_summary *out);
 
+/* Percentile-bootstrap interval of the median of x[0..n) at the given level (0.95 normally),
+ * from resamples resamples (>= 10) drawn with a Mersenne Twister seeded by seed: the same seed
+ * gives the same interval.  Needs n >= 2 finite values. */
+int pw_stats_median_ci_bootstrap(const double *x, size_t n, uint64_t seed, size_t resamples,
+                                 double level, double ci[2]);
+
+/* Distribution-free (order-statistic, binomial) interval of the median of sorted[0..n) (sorted
+ * ascending): [x_(j), x_(n+1-j)] with the largest j whose binomial tail is <= (1 - level) / 2.
+ * Cheap enough to recompute after every sample (the bench's stopping rule).  Returns PW_ERANGE
+ * when n is too small for the level (n < 6 at 95%). */
+int pw_stats_median_ci_order(const double *sorted, size_t n, double level, double ci[2]);
+
 /* Welch's unequal-variance t-test of a against b: t, Welch–Satterthwaite df, two-sided p, and
  * the 95% interval of mean(a) − mean(b). */
 typedef struct { double t, df, p, diff, diff_ci95[2]; } pw_welch;
@@ -45,7 +57,8 @@ int pw_stats_holm(const double *p, size_t m, double *adj);
 
 /* Minimum detectable relative effect (as a fraction of the mean) of a two-sided two-sample test
  * at significance alpha and the given power, with n samples per group and coefficient of
- * variation cv. */
+ * variation cv: (z_{1-alpha/2} + z_power) · sqrt(2) · cv / sqrt(n).  NAN for n < 2, cv < 0 or
+ * alpha, power outside (0, 1). */
 double pw_stats_mde(double cv, size_t n, double alpha, double power);
 
 /* Log-log least-squares fit y = c · x^k (gsl_fit_linear on logs): exponent k with its 95%
@@ -54,7 +67,9 @@ typedef struct { double exponent, ci95[2], log_c, r2; } pw_powerfit;
 int pw_stats_powerfit(const double *x, const double *y, size_t n, pw_powerfit *out);
 
 /* The complexity class among 1, log n, n, n log n, n², n³ whose one-parameter fit y ≈ c·f(x)
- * has the least residual sum of squares on log scale.  Returns a static name ("n^2", …). */
+ * has the least residual sum of squares on log scale.  Returns a static name ("1", "log n", "n",
+ * "n log n", "n^2", "n^3"), or "unknown" for fewer than 2 points or non-positive values; the log
+ * classes are only considered when every x > 1. */
 const char *pw_stats_complexity_class(const double *x, const double *y, size_t n);
 
 #endif

@@ -1,0 +1,385 @@
+/* bench.c — the in-process measurement loop (see bench.h): clock characterisation, calibration
+ * of the inner loop, warm-up until timings settle, interleaved rounds with a rotating start, an
+ * adaptive stopping rule on the median's interval, and publishing helpers. */
+#include "perfweave/bench.h"
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "perfweave/common.h"
+#include "perfweave/stats.h"
+
+#define SETTLE_REL 0.02     /* warm-up ends when successive timings agree within 2% … */
+#define SETTLE_RUNS 2       /* … this many times in a row */
+#define WARMUP_MAX_RUNS 50  /* and never runs more than this many warm-up samples */
+#define NOISY_CV 0.05       /* a CV above this earns a warning */
+#define CLOCK_FACTOR 1000.0 /* a sample lasts >= this × max(clock resolution, call overhead) */
+
+typedef struct {
+    char *name;
+    pw_bench_fn fn;
+    void *arg;
+    uint64_t iters;
+    double *wall, *cpu; /* seconds per iteration, one per sample */
+    size_t n, cap;
+    double rel_ci;      /* last median 95% half-width / median (order-statistic), or INFINITY */
+} variant;
+
+struct pw_bench {
+    pw_bench_config cfg;
+    variant *v;
+    size_t nv, capv;
+    const char *stop_reason;
+    double resolution, overhead, sample_target;
+    size_t rounds;
+};
+
+double pw_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double pw_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void pw_bench_config_default(pw_bench_config *cfg, int quick)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->target_rel_ci = 0.01;
+    cfg->seed = 20261129;
+    if (quick) {
+        cfg->max_seconds = 0.3;
+        cfg->min_sample_seconds = 0.001;
+        cfg->min_samples = 5;
+        cfg->max_samples = 200;
+        cfg->warmup_seconds = 0.02;
+    } else {
+        cfg->max_seconds = 2.5;
+        cfg->min_sample_seconds = 0.005;
+        cfg->min_samples = 10;
+        cfg->max_samples = 2000;
+        cfg->warmup_seconds = 0.1;
+    }
+}
+
+pw_bench *pw_bench_new(const pw_bench_config *cfg)
+{
+    pw_bench *b = pw_xcalloc(1, sizeof *b);
+    if (cfg) b->cfg = *cfg;
+    else pw_bench_config_default(&b->cfg, 0);
+    if (b->cfg.min_samples < 2) b->cfg.min_samples = 2;
+    if (b->cfg.max_samples < b->cfg.min_samples) b->cfg.max_samples = b->cfg.min_samples;
+    b->stop_reason = "not run";
+    return b;
+}
+
+void pw_bench_free(pw_bench *b)
+{
+    if (!b) return;
+    for (size_t i = 0; i < b->nv; i++) {
+        free(b->v[i].name);
+        free(b->v[i].wall);
+        free(b->v[i].cpu);
+    }
+    free(b->v);
+    free(b);
+}
+
+size_t pw_bench_add(pw_bench *b, const char *name, pw_bench_fn fn, void *arg)
+{
+    if (b->nv == b->capv) {
+        b->capv = b->capv ? 2 * b->capv : 4;
+        b->v = pw_xrealloc(b->v, b->capv * sizeof *b->v);
+    }
+    variant *v = &b->v[b->nv];
+    memset(v, 0, sizeof *v);
+    v->name = pw_xstrdup(name);
+    v->fn = fn;
+    v->arg = arg;
+    v->iters = 1;
+    v->rel_ci = INFINITY;
+    return b->nv++;
+}
+
+/* Smallest observed step of the monotonic clock and the mean cost of one reading. */
+static void characterise_clock(pw_bench *b)
+{
+    double res = INFINITY;
+    for (int k = 0; k < 20; k++) {
+        double t0 = pw_now(), t1;
+        while ((t1 = pw_now()) == t0) {}
+        if (t1 - t0 < res) res = t1 - t0;
+    }
+    enum { CALLS = 1000 };
+    double t0 = pw_now();
+    for (int k = 0; k < CALLS; k++) (void)pw_now();
+    double over = (pw_now() - t0) / CALLS;
+    b->resolution = res;
+    b->overhead = over;
+    double floor_s = CLOCK_FACTOR * (res > over ? res : over);
+    b->sample_target = b->cfg.min_sample_seconds > floor_s ? b->cfg.min_sample_seconds : floor_s;
+}
+
+/* One timed call of fn(arg, iters): wall and CPU seconds for the whole call. */
+static void time_call(const variant *v, uint64_t iters, double *wall, double *cpu)
+{
+    double c0 = pw_cpu_now();
+    double t0 = pw_now();
+    v->fn(v->arg, iters);
+    double t1 = pw_now();
+    double c1 = pw_cpu_now();
+    *wall = t1 - t0;
+    *cpu = c1 - c0;
+}
+
+/* Grows iters until one call lasts at least the sample target (or the budget is gone). */
+static void calibrate(pw_bench *b, variant *v, double deadline)
+{
+    uint64_t iters = 1;
+    for (;;) {
+        double wall, cpu;
+        time_call(v, iters, &wall, &cpu);
+        if (wall >= b->sample_target || pw_now() > deadline) break;
+        double grow = wall > 0 ? 1.2 * b->sample_target / wall : 100;
+        if (grow < 2) grow = 2;
+        if (grow > 100) grow = 100;
+        if ((double)iters * grow > 1e15) break;
+        iters = (uint64_t)ceil((double)iters * grow);
+    }
+    v->iters = iters;
+}
+
+/* Runs calibrated samples until two successive timings agree within SETTLE_REL SETTLE_RUNS times
+ * in a row, or the warm-up time is spent. */
+static void warm_up(const pw_bench *b, const variant *v, double deadline)
+{
+    double start = pw_now(), prev = -1;
+    int settled = 0;
+    for (int k = 0; k < WARMUP_MAX_RUNS; k++) {
+        double wall, cpu;
+        time_call(v, v->iters, &wall, &cpu);
+        if (prev > 0) {
+            double lo = wall < prev ? wall : prev;
+            settled = lo > 0 && fabs(wall - prev) / lo <= SETTLE_REL ? settled + 1 : 0;
+            if (settled >= SETTLE_RUNS) break;
+        }
+        prev = wall;
+        double now = pw_now();
+        if (now - start >= b->cfg.warmup_seconds || now > deadline) break;
+    }
+}
+
+static void add_sample(variant *v, double wall, double cpu)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 64;
+        v->wall = pw_xrealloc(v->wall, v->cap * sizeof *v->wall);
+        v->cpu = pw_xrealloc(v->cpu, v->cap * sizeof *v->cpu);
+    }
+    v->wall[v->n] = wall / (double)v->iters;
+    v->cpu[v->n] = cpu / (double)v->iters;
+    v->n++;
+}
+
+/* Relative half-width of the order-statistic 95% interval of v's median (INFINITY when n is too
+ * small).  Bootstrap intervals are for publishing; this one is cheap enough for every round. */
+static double median_rel_ci(const variant *v, double *scratch)
+{
+    memcpy(scratch, v->wall, v->n * sizeof *scratch);
+    gsl_sort(scratch, 1, v->n);
+    double ci[2], med = gsl_stats_median_from_sorted_data(scratch, 1, v->n);
+    if (pw_stats_median_ci_order(scratch, v->n, 0.95, ci) != PW_OK || !(med > 0)) return INFINITY;
+    return (ci[1] - ci[0]) / 2 / med;
+}
+
+int pw_bench_run(pw_bench *b)
+{
+    if (b->nv == 0) {
+        b->stop_reason = "converged";
+        return PW_OK;
+    }
+    double start = pw_now(), deadline = start + b->cfg.max_seconds;
+    for (size_t i = 0; i < b->nv; i++) b->v[i].n = 0;
+    characterise_clock(b);
+    for (size_t i = 0; i < b->nv; i++) calibrate(b, &b->v[i], deadline);
+    for (size_t i = 0; i < b->nv; i++) warm_up(b, &b->v[i], deadline);
+
+    double *scratch = pw_xmalloc(b->cfg.max_samples * sizeof *scratch);
+    b->rounds = 0;
+    for (;;) {
+        /* One round: every variant once, starting one later each round so that none is always
+         * first (or always right after the same neighbour's cache footprint). */
+        size_t first = b->rounds % b->nv;
+        for (size_t k = 0; k < b->nv; k++) {
+            variant *v = &b->v[(first + k) % b->nv];
+            double wall, cpu;
+            time_call(v, v->iters, &wall, &cpu);
+            add_sample(v, wall, cpu);
+        }
+        b->rounds++;
+        size_t have = b->v[0].n; /* every variant has the same count after a round */
+        if (have < b->cfg.min_samples) continue;
+        int converged = 1;
+        for (size_t i = 0; i < b->nv; i++) {
+            b->v[i].rel_ci = median_rel_ci(&b->v[i], scratch);
+            if (!(b->v[i].rel_ci <= b->cfg.target_rel_ci)) converged = 0;
+        }
+        if (converged) {
+            b->stop_reason = "converged";
+            break;
+        }
+        if (have >= b->cfg.max_samples) {
+            b->stop_reason = "max_samples";
+            break;
+        }
+        if (pw_now() >= deadline) {
+            b->stop_reason = "budget";
+            break;
+        }
+    }
+    free(scratch);
+    return PW_OK;
+}
+
+size_t pw_bench_count(const pw_bench *b)
+{
+    return b->nv;
+}
+
+const char *pw_bench_name(const pw_bench *b, size_t i)
+{
+    return i < b->nv ? b->v[i].name : NULL;
+}
+
+const double *pw_bench_samples(const pw_bench *b, size_t i, size_t *n)
+{
+    if (i >= b->nv) {
+        *n = 0;
+        return NULL;
+    }
+    *n = b->v[i].n;
+    return b->v[i].wall;
+}
+
+const double *pw_bench_cpu_samples(const pw_bench *b, size_t i, size_t *n)
+{
+    if (i >= b->nv) {
+        *n = 0;
+        return NULL;
+    }
+    *n = b->v[i].n;
+    return b->v[i].cpu;
+}
+
+uint64_t pw_bench_iters(const pw_bench *b, size_t i)
+{
+    return i < b->nv ? b->v[i].iters : 0;
+}
+
+const char *pw_bench_stop_reason(const pw_bench *b)
+{
+    return b->stop_reason;
+}
+
+/* A seed per (bench seed, variant) so that two publications of one variant agree. */
+static uint64_t seed_for(const pw_bench *b, size_t i)
+{
+    return b->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
+}
+
+int pw_bench_publish_time(const pw_bench *b, size_t i, pw_result *r, const char *metric,
+                          double scale, const char *unit)
+{
+    if (i >= b->nv || !(scale > 0)) return PW_EINVAL;
+    pw_summary s;
+    int rc = pw_stats_summarize(b->v[i].wall, b->v[i].n, seed_for(b, i), &s);
+    if (rc != PW_OK) return rc;
+    rc = pw_result_metric(r, metric, scale * s.median, scale * s.ci95_median[0],
+                          scale * s.ci95_median[1], unit);
+    if (rc == PW_OK) rc = pw_result_metric_basis(r, metric, (double)s.n, s.cv);
+    return rc;
+}
+
+int pw_bench_publish_rate(const pw_bench *b, size_t i, pw_result *r, const char *metric,
+                          double work, const char *unit)
+{
+    if (i >= b->nv || !(work > 0)) return PW_EINVAL;
+    pw_summary s;
+    int rc = pw_stats_summarize(b->v[i].wall, b->v[i].n, seed_for(b, i), &s);
+    if (rc != PW_OK) return rc;
+    if (!(s.ci95_median[0] > 0)) return PW_ERANGE; /* a zero time has no rate */
+    /* rate = work / time is decreasing in time: the interval's ends swap. */
+    rc = pw_result_metric(r, metric, work / s.median, work / s.ci95_median[1],
+                          work / s.ci95_median[0], unit);
+    if (rc == PW_OK) rc = pw_result_metric_basis(r, metric, (double)s.n, s.cv);
+    return rc;
+}
+
+int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_result *r,
+                             const char *metric)
+{
+    if (fast >= b->nv || slow >= b->nv) return PW_EINVAL;
+    const variant *f = &b->v[fast], *s = &b->v[slow];
+    double ratio, ci[2];
+    int rc = pw_stats_ratio_median(s->wall, s->n, f->wall, f->n,
+                                   seed_for(b, fast) ^ (seed_for(b, slow) << 1), 0.95, &ratio, ci);
+    if (rc != PW_OK) return rc;
+    if (!isfinite(ci[0]) || !isfinite(ci[1])) return PW_ERANGE;
+    rc = pw_result_metric(r, metric, ratio, ci[0], ci[1], "×");
+    if (rc != PW_OK) return rc;
+    /* Basis for the minimum detectable effect: the smaller sample and the root-mean-square CV of
+     * the two, so that sqrt(2)·cv in the two-sample formula is sqrt(cv_fast² + cv_slow²). */
+    double mf = gsl_stats_mean(f->wall, 1, f->n), ms = gsl_stats_mean(s->wall, 1, s->n);
+    double cvf = gsl_stats_sd_m(f->wall, 1, f->n, mf) / mf;
+    double cvs = gsl_stats_sd_m(s->wall, 1, s->n, ms) / ms;
+    double n = (double)(f->n < s->n ? f->n : s->n);
+    return pw_result_metric_basis(r, metric, n, sqrt((cvf * cvf + cvs * cvs) / 2));
+}
+
+void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix)
+{
+    if (!prefix) prefix = "";
+    pw_buf worst;
+    pw_buf_init(&worst);
+    for (size_t i = 0; i < b->nv; i++) {
+        const variant *v = &b->v[i];
+        char *name = pw_xasprintf("%s%s", prefix, v->name);
+        pw_result_samples(r, name, v->wall, v->n);
+        free(name);
+        name = pw_xasprintf("%s%s.cpu", prefix, v->name);
+        pw_result_samples(r, name, v->cpu, v->n);
+        free(name);
+        if (v->n >= 2) {
+            double m = gsl_stats_mean(v->wall, 1, v->n);
+            double cv = m > 0 ? gsl_stats_sd_m(v->wall, 1, v->n, m) / m : NAN;
+            if (cv > NOISY_CV)
+                pw_result_warning(r, "%s: timings vary by %.1f%% (coefficient of variation above "
+                                  "%.0f%%); the machine may be busy", v->name, 100 * cv,
+                                  100 * NOISY_CV);
+        }
+        if (!(v->rel_ci <= b->cfg.target_rel_ci))
+            pw_buf_printf(&worst, "%s%s ±%.1f%%", worst.len ? ", " : "", v->name,
+                          isfinite(v->rel_ci) ? 100 * v->rel_ci : INFINITY);
+    }
+    size_t n = b->nv ? b->v[0].n : 0;
+    pw_result_note(r, "%zu interleaved rounds of %zu variant%s; stopped: %s (target: median 95%% "
+                   "interval within ±%.1f%%, budget %.1f s); clock resolution %.0f ns, read "
+                   "overhead %.0f ns", n, b->nv, b->nv == 1 ? "" : "s", b->stop_reason,
+                   100 * b->cfg.target_rel_ci, b->cfg.max_seconds, 1e9 * b->resolution,
+                   1e9 * b->overhead);
+    if (worst.len)
+        pw_result_warning(r, "the precision target (±%.1f%%) was not reached (%s) for: %s",
+                          100 * b->cfg.target_rel_ci, b->stop_reason, worst.data);
+    pw_buf_release(&worst);
+}
