@@ -88,6 +88,18 @@ void pw_mlp_history_release(pw_mlp_history *h);
 int pw_mlp_train(pw_mlp *m, const pw_mlp_config *cfg, int init, const pw_mnist *train,
                  const pw_mnist *test, float *const *masks, pw_mlp_history *hist);
 
+/* Sets OpenBLAS to one thread (a process-wide setting): deterministic sums, and the same single
+ * core the int8 and sparse kernels use, so speed comparisons are like for like. */
+void pw_mlp_blas_single_thread(void);
+
+/* The model the report uses: in full mode the default configuration (cached or trained now); in
+ * quick mode the default configuration's cached weights when present, else the quick
+ * configuration (cached or trained now).  *cfg receives the configuration used.  Otherwise as
+ * pw_mlp_obtain. */
+int pw_mlp_obtain_report(int quick, const char *dir, const pw_mnist *train, const pw_mnist *test,
+                         pw_mlp_config *cfg, pw_mlp **out, pw_mlp_history *hist, int *trained,
+                         char *warn, size_t warnsize);
+
 /* The cache file of cfg under dir: "<dir>/mlp-<16 hex digits of the hash>.bin"; caller frees. */
 char *pw_mlp_cache_path(const pw_mlp_config *cfg, const char *dir);
 /* Writes m, cfg's key and hist to path atomically (pw_write_file_atomic), with a CRC-32 of the

@@ -19,6 +19,11 @@
 
 void openblas_set_num_threads(int num_threads);
 
+void pw_mlp_blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -126,8 +131,13 @@ size_t pw_mlp_zero_weights(const pw_mlp *m)
 static void dense(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
                   float *y, int relu)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
-                (int)in, w, (int)in, 0.0f, y, (int)out);
+    /* One row is a matrix-vector product: sgemv is OpenBLAS's faster path for it. */
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0f, w, (int)in, x, 1, 0.0f,
+                    y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
+                    (int)in, w, (int)in, 0.0f, y, (int)out);
     for (size_t i = 0; i < n; i++) {
         float *row = y + i * out;
         for (size_t j = 0; j < out; j++) {
@@ -196,7 +206,7 @@ int pw_mlp_train(pw_mlp *m, const pw_mlp_config *cfg, int init, const pw_mnist *
         return PW_EINVAL;
     size_t ntrain = cfg->ntrain && cfg->ntrain < train->n ? cfg->ntrain : train->n;
     const size_t B = cfg->batch;
-    openblas_set_num_threads(1);
+    pw_mlp_blas_single_thread();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, (unsigned long)cfg->seed);
     if (init)
@@ -483,4 +493,24 @@ int pw_mlp_obtain(const pw_mlp_config *cfg, const char *dir, const pw_mnist *tra
 out:
     free(path);
     return st;
+}
+
+int pw_mlp_obtain_report(int quick, const char *dir, const pw_mnist *train, const pw_mnist *test,
+                         pw_mlp_config *cfg, pw_mlp **out, pw_mlp_history *hist, int *trained,
+                         char *warn, size_t warnsize)
+{
+    pw_mlp_config_default(cfg);
+    if (quick) {
+        char msg[512];
+        char *path = pw_mlp_cache_path(cfg, dir);
+        int st = pw_mlp_load(path, cfg, out, hist, msg, sizeof msg);
+        free(path);
+        if (st == PW_OK) {
+            warn[0] = '\0';
+            *trained = 0;
+            return PW_OK;
+        }
+        pw_mlp_config_quick(cfg);
+    }
+    return pw_mlp_obtain(cfg, dir, train, test, out, hist, trained, warn, warnsize);
 }
