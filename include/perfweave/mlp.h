@@ -54,6 +54,8 @@ void pw_mlp_free(pw_mlp *m);
 pw_mlp *pw_mlp_clone(const pw_mlp *m);
 /* Weights and biases in count (excluding nothing). */
 size_t pw_mlp_param_count(const pw_mlp *m);
+/* Bytes of the fp32 model: float32 weights and biases. */
+size_t pw_mlp_bytes(const pw_mlp *m);
 /* Weights (not biases) that are exactly zero. */
 size_t pw_mlp_zero_weights(const pw_mlp *m);
 

@@ -137,8 +137,6 @@ void pw_qmlp_free(pw_qmlp *q);
  * channel, and a float32 scale and int32 zero point per activation tensor.  (The requantization
  * multipliers and packed copies are derived from these at load time and not counted.) */
 size_t pw_qmlp_bytes(const pw_qmlp *q);
-/* Bytes of the fp32 model: float32 weights and biases. */
-size_t pw_mlp_bytes(const pw_mlp *m);
 
 /* Layer l's quantized parts, borrowed: int8 weights (dims[l+1] × dims[l]), per-row scales, and
  * the input activation parameters. */

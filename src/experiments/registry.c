@@ -5,11 +5,13 @@
 
 #include "perfweave/experiment.h"
 
+extern const pw_experiment pw_exp_compression_prune;
 extern const pw_experiment pw_exp_quantization_mlp;
 extern const pw_experiment pw_exp_selftest_crash;
 extern const pw_experiment pw_exp_selftest_fixed;
 
 static const pw_experiment *const experiments[] = {
+    &pw_exp_compression_prune,
     &pw_exp_quantization_mlp,
     &pw_exp_selftest_crash,
     &pw_exp_selftest_fixed,

@@ -119,6 +119,11 @@ size_t pw_mlp_param_count(const pw_mlp *m)
     return n;
 }
 
+size_t pw_mlp_bytes(const pw_mlp *m)
+{
+    return pw_mlp_param_count(m) * sizeof(float);
+}
+
 size_t pw_mlp_zero_weights(const pw_mlp *m)
 {
     size_t z = 0;

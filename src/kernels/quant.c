@@ -145,11 +145,6 @@ struct pw_qmlp {
     pw_qgemm_b *pb[PW_MLP_LAYERS];
 };
 
-size_t pw_mlp_bytes(const pw_mlp *m)
-{
-    return pw_mlp_param_count(m) * sizeof(float);
-}
-
 void pw_mlp_activations(const pw_mlp *m, const uint8_t *pixels, size_t n, int l, float *out)
 {
     float *work = pw_xmalloc(pw_mlp_work_floats(m, n) * sizeof(float));
