@@ -58,16 +58,30 @@ void pw_csr_to_dense(const pw_csr *m, float *w)
             w[r * m->cols + m->colidx[k]] = m->val[k];
 }
 
+/* One row of a sparse matrix-vector product, with four partial sums so that the additions do
+ * not wait on each other (a single running sum is bound by floating-point add latency). */
+static inline float spmv_row(const pw_csr *A, size_t r, const float *X, size_t ldx)
+{
+    const uint32_t k0 = A->rowptr[r], k1 = A->rowptr[r + 1];
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    uint32_t k = k0;
+    for (; k + 4 <= k1; k += 4) {
+        s0 += A->val[k] * X[(size_t)A->colidx[k] * ldx];
+        s1 += A->val[k + 1] * X[(size_t)A->colidx[k + 1] * ldx];
+        s2 += A->val[k + 2] * X[(size_t)A->colidx[k + 2] * ldx];
+        s3 += A->val[k + 3] * X[(size_t)A->colidx[k + 3] * ldx];
+    }
+    for (; k < k1; k++) s0 += A->val[k] * X[(size_t)A->colidx[k] * ldx];
+    return (s0 + s1) + (s2 + s3);
+}
+
 static void spmm_portable(const pw_csr *A, const float *restrict X, size_t n, size_t ldx,
                           float *restrict Y, size_t ldy)
 {
     for (size_t r = 0; r < A->rows; r++) {
         float *restrict y = Y + r * ldy;
         if (n == 1) {
-            float s = 0;
-            for (uint32_t k = A->rowptr[r]; k < A->rowptr[r + 1]; k++)
-                s += A->val[k] * X[(size_t)A->colidx[k] * ldx];
-            y[0] = s;
+            y[0] = spmv_row(A, r, X, ldx);
             continue;
         }
         memset(y, 0, n * sizeof(float));
@@ -88,9 +102,7 @@ static void spmm_avx2(const pw_csr *A, const float *X, size_t n, size_t ldx, flo
         float *y = Y + r * ldy;
         const uint32_t k0 = A->rowptr[r], k1 = A->rowptr[r + 1];
         if (n == 1) {
-            float s = 0;
-            for (uint32_t k = k0; k < k1; k++) s += A->val[k] * X[(size_t)A->colidx[k] * ldx];
-            y[0] = s;
+            y[0] = spmv_row(A, r, X, ldx);
             continue;
         }
         size_t t = 0;
