@@ -93,8 +93,9 @@ static int run_prune(pw_run *run)
     bool do_time = pw_run_has(run, "parts", "time");
     size_t batch = (size_t)pw_run_int(run, "batch");
 
+    bool ft_wanted = do_acc && pw_run_int(run, "finetune_epochs") > 0;
     pw_mnistexp e;
-    int st = pw_mnistexp_load(&e, quick, r);
+    int st = pw_mnistexp_load(&e, quick, ft_wanted, r);
     if (st != PW_OK) return st;
     const pw_mlp *m = e.model;
     const pw_mnist *test = &e.test;

@@ -20,10 +20,12 @@ typedef struct {
     int trained;            /* 1 when trained in this run (not from the cache) */
 } pw_mnistexp;
 
-/* Loads both splits and the report's model (pw_mlp_obtain_report under PW_MLP_CACHE_DIR), sets
- * OpenBLAS to one thread, and adds warnings (quick model, cache problems) to r.  On failure calls
- * pw_result_error(r, …) and returns the status.  Release with pw_mnistexp_release. */
-int pw_mnistexp_load(pw_mnistexp *e, bool quick, pw_result *r);
+/* Loads the test split and the report's model (pw_mlp_obtain_report under PW_MLP_CACHE_DIR), and
+ * the training split when need_train or when the model must be trained (otherwise e->train stays
+ * empty); sets OpenBLAS to one thread, and adds warnings (quick model, cache problems) to r.  On
+ * failure calls pw_result_error(r, …) and returns the status.  Release with
+ * pw_mnistexp_release. */
+int pw_mnistexp_load(pw_mnistexp *e, bool quick, bool need_train, pw_result *r);
 void pw_mnistexp_release(pw_mnistexp *e);
 
 /* Publishes the training record: time.training (s), count.epochs, accuracy.train_curve.final,

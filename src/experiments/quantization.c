@@ -191,7 +191,7 @@ static int run_quant(pw_run *run)
     }
 
     pw_mnistexp e;
-    int st = pw_mnistexp_load(&e, quick, r);
+    int st = pw_mnistexp_load(&e, quick, true, r);
     if (st != PW_OK) return st;
     const pw_mlp *m = e.model;
     const pw_mnist *test = &e.test;
@@ -334,14 +334,13 @@ static int run_quant(pw_run *run)
     /* --- GEMM level: the model's three layer shapes, sgemm vs each integer kernel ---------- */
     pw_bench_config_default(&cfg, quick);
     for (int k = 0; k < PW_QGEMM_KINDS; k++)
-        if (pw_qgemm_supported(k) && pw_run_has(run, "gemm_kernels", pw_qgemm_name(k)) &&
-            (!quick || k == (int)kind)) /* quick: only the model's kernel */
+        if (pw_qgemm_supported(k) && pw_run_has(run, "gemm_kernels", pw_qgemm_name(k)))
             kinds[nk++] = k;
     int sel = -1;
     for (int j = 0; j < nk; j++)
         if (kinds[j] == (int)kind) sel = j;
     if (sel < 0) kinds[sel = nk++] = kind;
-    cfg.max_seconds *= (double)nb * (1 + nk) / 2;
+    cfg.max_seconds *= quick ? (double)nb : (double)nb * (1 + nk) / 2;
     bg = pw_bench_new(&cfg);
     ga = pw_xcalloc(nb * (size_t)nk, sizeof *ga);
     /* Real layer inputs of the first bmax test images: fp32 activations and their uint8 codes. */
