@@ -10,8 +10,10 @@ extern const pw_experiment pw_exp_acceleration_blocksize, pw_exp_acceleration_di
 extern const pw_experiment pw_exp_benchmarking_detection, pw_exp_benchmarking_events,
     pw_exp_benchmarking_reproducibility;
 extern const pw_experiment pw_exp_caching_generate;
+extern const pw_experiment pw_exp_compression_prune;
 extern const pw_experiment pw_exp_profiling_flops, pw_exp_profiling_memory,
     pw_exp_profiling_overhead, pw_exp_profiling_timer;
+extern const pw_experiment pw_exp_quantization_mlp;
 extern const pw_experiment pw_exp_selftest_crash;
 extern const pw_experiment pw_exp_selftest_fixed;
 
@@ -24,10 +26,12 @@ static const pw_experiment *const experiments[] = {
     &pw_exp_benchmarking_events,
     &pw_exp_benchmarking_reproducibility,
     &pw_exp_caching_generate,
+    &pw_exp_compression_prune,
     &pw_exp_profiling_flops,
     &pw_exp_profiling_memory,
     &pw_exp_profiling_overhead,
     &pw_exp_profiling_timer,
+    &pw_exp_quantization_mlp,
     &pw_exp_selftest_crash,
     &pw_exp_selftest_fixed,
 };
