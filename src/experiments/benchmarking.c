@@ -1,8 +1,10 @@
 /* benchmarking.c — the experiments of the benchmarking-methodology chapter: is a benchmark
  * reproducible across fresh processes (`benchmarking.reproducibility`), how often does it detect
  * injected slowdowns and how often does it see differences that are not there
- * (`benchmarking.detection`), and a TinyMLPerf-style matmul event with a documented score and
- * the stability of its ranking over repeated runs (`benchmarking.events`). */
+ * (`benchmarking.detection`), and TinyMLPerf-style events (matmul kernels, the Fashion-MNIST MLP
+ * and its int8/pruned variants, transformer decoding with and without a KV cache) with a
+ * documented score and the stability of their rankings over repeated runs
+ * (`benchmarking.events`). */
 #include <errno.h>
 #include <gsl/gsl_cdf.h>
 #include <math.h>
@@ -18,8 +20,13 @@
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
+#include "perfweave/mlp.h"
+#include "perfweave/quant.h"
 #include "perfweave/scoring.h"
+#include "perfweave/sparse.h"
 #include "perfweave/stats.h"
+#include "perfweave/transformer.h"
+#include "mnistexp.h"
 
 #define MAXN 32
 
@@ -387,6 +394,157 @@ const pw_experiment pw_exp_benchmarking_detection = {
 /* ============================================================================================ */
 /* benchmarking.events                                                                          */
 
+/* One submission of an event: a timed workload, its memory, and whether it passed the gate. */
+typedef struct {
+    const char *name;
+    pw_bench_fn fn;
+    void *arg;
+    double memory;    /* bytes */
+    double accuracy;  /* 0..1, or NAN when the event has no accuracy metric */
+    bool gate;
+    char why[192];    /* why the gate failed */
+} ev_sub;
+
+/* Scores ns submissions (subs[0] is the baseline) over runs interleaved runs and publishes the
+ * first run's latencies, speedups, memories and scores, the rankings of every run and Kendall's
+ * tau between every pair of runs. */
+static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
+                       const pw_bench_config *cfg, double latency_scale, const char *latency_unit)
+{
+    pw_result *r = pw_run_result(run);
+    if (!subs[0].gate) {
+        pw_result_error(r, "the baseline '%s' fails the accuracy gate: %s", subs[0].name,
+                        subs[0].why);
+        return PW_ERANGE;
+    }
+    for (size_t i = 1; i < ns; i++)
+        if (!subs[i].gate)
+            pw_result_warning(r, "%s is disqualified (score 0): %s", subs[i].name, subs[i].why);
+    if (runs > 64) runs = 64;
+    double (*scores)[8] = pw_xcalloc((size_t)runs, sizeof *scores);
+    bool has_acc = isfinite(subs[0].accuracy);
+    char lat_head[48];
+    snprintf(lat_head, sizeof lat_head, "latency (%s, 95%% CI)", latency_unit);
+    const char *headers[] = {"submission", lat_head, "speedup vs baseline", "memory (MiB)",
+                             "memory ratio", "accuracy", "gate", "score (95% CI)", "rank"};
+    pw_table *t = pw_result_table(r, "scores", "The first run's measurements and scores", 9,
+                                  headers);
+    for (long run_i = 0; run_i < runs; run_i++) {
+        pw_bench_config c2 = *cfg;
+        c2.seed = cfg->seed + (uint64_t)run_i;
+        pw_bench *bench = pw_bench_new(&c2);
+        size_t idx[8];
+        for (size_t i = 0; i < ns; i++) idx[i] = pw_bench_add(bench, subs[i].name, subs[i].fn, subs[i].arg);
+        pw_bench_run(bench);
+        pw_result *tmp = run_i == 0 ? r : pw_result_new("benchmarking.events", "run");
+        pw_metric sp[8];
+        for (size_t i = 0; i < ns; i++) {
+            char name[96];
+            memset(&sp[i], 0, sizeof sp[i]);
+            sp[i].value = sp[i].lo = sp[i].hi = 1;
+            if (i > 0) {
+                snprintf(name, sizeof name, "speedup.%s_vs_%s", subs[i].name, subs[0].name);
+                if (pw_bench_publish_speedup(bench, idx[i], idx[0], tmp, name) != PW_OK ||
+                    pw_result_get_metric(tmp, name, &sp[i]) != PW_OK) {
+                    pw_result_error(r, "no latency for '%s'", subs[i].name);
+                    if (tmp != r) pw_result_free(tmp);
+                    pw_bench_free(bench);
+                    free(scores);
+                    return PW_EINTERNAL;
+                }
+            }
+            /* score = sqrt(speedup · memory ratio), the geometric mean of the normalized
+             * metrics; its interval follows the speedup's (memory is deterministic). */
+            double base[2] = {1, subs[0].memory}, val[2] = {1 / sp[i].value, subs[i].memory};
+            double sc, slo, shi;
+            if (pw_score_geomean(base, val, 2, subs[i].gate, &sc) != PW_OK) sc = 0;
+            val[0] = 1 / sp[i].lo;
+            if (pw_score_geomean(base, val, 2, subs[i].gate, &slo) != PW_OK) slo = sc;
+            val[0] = 1 / sp[i].hi;
+            if (pw_score_geomean(base, val, 2, subs[i].gate, &shi) != PW_OK) shi = sc;
+            scores[run_i][i] = sc;
+            if (run_i == 0) {
+                snprintf(name, sizeof name, "score.%s", subs[i].name);
+                pw_result_metric(r, name, sc, slo, shi, "");
+                snprintf(name, sizeof name, "memory.%s", subs[i].name);
+                pw_result_exact(r, name, subs[i].memory / (1024.0 * 1024.0), "MiB");
+                snprintf(name, sizeof name, "latency.%s", subs[i].name);
+                pw_bench_publish_time(bench, idx[i], r, name, latency_scale, latency_unit);
+            }
+        }
+        if (run_i == 0) {
+            double ranks[8];
+            pw_score_rank(scores[0], ns, ranks);
+            for (size_t i = 0; i < ns; i++) {
+                char name[96], acc[32] = "–";
+                pw_metric lat, sc;
+                snprintf(name, sizeof name, "latency.%s", subs[i].name);
+                pw_result_get_metric(r, name, &lat);
+                snprintf(name, sizeof name, "score.%s", subs[i].name);
+                pw_result_get_metric(r, name, &sc);
+                if (has_acc) snprintf(acc, sizeof acc, "%.2f%%", 100 * subs[i].accuracy);
+                pw_table_rowf(t, "%s%s\t%.4g (%.4g–%.4g)\t%.3g× (%.3g–%.3g)\t%.3f\t%.3f\t%s\t%s\t"
+                              "%.3g (%.3g–%.3g)\t%g", subs[i].name, i == 0 ? " (baseline)" : "",
+                              lat.value, lat.lo, lat.hi, sp[i].value, sp[i].lo, sp[i].hi,
+                              subs[i].memory / (1024.0 * 1024.0), subs[0].memory / subs[i].memory,
+                              acc, subs[i].gate ? "pass" : "FAIL", sc.value, sc.lo, sc.hi,
+                              ranks[i]);
+            }
+            pw_bench_record(bench, r, "");
+        } else {
+            pw_result_free(tmp);
+        }
+        pw_bench_free(bench);
+    }
+
+    /* Ranking stability: Kendall's tau between every pair of runs. */
+    static const char *const rheaders[] = {"run", "ranking (best first)", "tau vs run 1"};
+    pw_table *rt = pw_result_table(r, "rankings", "The ranking in each repeated run", 3, rheaders);
+    double tsum = 0, tmin = 1;
+    size_t tn = 0;
+    for (long i = 0; i < runs; i++) {
+        for (long j = i + 1; j < runs; j++) {
+            double tau;
+            if (pw_score_kendall_tau(scores[i], scores[j], ns, &tau) == PW_OK) {
+                tsum += tau;
+                if (tau < tmin) tmin = tau;
+                tn++;
+            }
+        }
+        double ranks[8], tau1 = NAN;
+        pw_score_rank(scores[i], ns, ranks);
+        pw_buf order;
+        pw_buf_init(&order);
+        /* Best first; submissions sharing a (mid)rank are tied and joined by "=". */
+        for (double rk = 1; rk <= (double)ns; rk += 0.5) {
+            bool first = true;
+            for (size_t k = 0; k < ns; k++)
+                if (ranks[k] == rk) {
+                    pw_buf_printf(&order, "%s%s", first ? (order.len ? " > " : "") : " = ",
+                                  subs[k].name);
+                    first = false;
+                }
+        }
+        pw_score_kendall_tau(scores[0], scores[i], ns, &tau1);
+        pw_table_rowf(rt, "%ld\t%s\t%.3f", i + 1, order.data, tau1);
+        pw_buf_release(&order);
+    }
+    if (tn) {
+        pw_result_exact(r, "tau.mean", tsum / (double)tn, "");
+        pw_result_exact(r, "tau.min", tmin, "");
+    } else {
+        pw_result_note(r, "Kendall's tau is undefined here (every run gave tied scores)");
+    }
+    pw_result_exact(r, "runs", (double)runs, "");
+    pw_result_note(r, "score = sqrt((baseline latency / latency) · (baseline memory / memory)), "
+                   "0 for a submission that fails the accuracy gate; %ld repeated runs of %.2f s "
+                   "each, every run a fresh interleaved benchmark", runs, cfg->max_seconds);
+    free(scores);
+    return PW_OK;
+}
+
+/* --- the matmul event ----------------------------------------------------------------------- */
+
 typedef struct {
     const pw_matmul_kernel *kern;
     size_t n;
@@ -421,194 +579,414 @@ static void mem_child(void *argp, void *outp)
     pw_alloc_free(acct);
 }
 
-static int run_events(pw_run *run)
+static int event_matmul(pw_run *run, const char *const *names, size_t ns, long runs,
+                        const pw_bench_config *cfg)
 {
     pw_result *r = pw_run_result(run);
-    bool quick = pw_run_quick(run);
-    const char *subs[8];
-    size_t ns = pw_run_strings(run, "submissions", subs, 8);
     size_t n = (size_t)pw_run_int(run, "n");
-    long runs = pw_run_int(run, "runs");
-    pw_bench_config cfg;
-    pw_bench_config_default(&cfg, quick);
-    cfg.max_seconds = pw_run_real(run, "budget");
-    if (quick) {
-        if (n > 96) n = 96;
-        if (runs > 3) runs = 3;
-        cfg.max_seconds = 0.1;
-    }
-    if (ns < 2 || ns > 8) {
-        pw_result_error(r, "an event needs 2 to 8 submissions (the first is the baseline)");
-        return PW_EINVAL;
-    }
+    if (pw_run_quick(run) && n > 96) n = 96;
     pw_matmul_set_threads(1);
-    const pw_matmul_kernel *kern[8];
-    for (size_t i = 0; i < ns; i++) kern[i] = pw_matmul_find(subs[i]);
-
+    ev_sub subs[8];
+    mm_job jobs[8];
+    float *c[8] = {0};
+    memset(subs, 0, sizeof subs);
     /* Memory first, in fresh processes, before this one has touched any library buffer. */
-    double mem[8];
     for (size_t i = 0; i < ns; i++) {
-        mem_arg ma = {kern[i], n};
-        if (in_child(mem_child, &ma, &mem[i], sizeof mem[i]) != PW_OK || !isfinite(mem[i])) {
-            pw_result_error(r, "the memory probe of '%s' failed", subs[i]);
+        const pw_matmul_kernel *kern = pw_matmul_find(names[i]);
+        if (!kern) {
+            pw_result_error(r, "'%s' is not a matmul kernel", names[i]);
+            return PW_EINVAL;
+        }
+        mem_arg ma = {kern, n};
+        subs[i].name = names[i];
+        subs[i].accuracy = NAN;
+        if (in_child(mem_child, &ma, &subs[i].memory, sizeof subs[i].memory) != PW_OK ||
+            !isfinite(subs[i].memory)) {
+            pw_result_error(r, "the memory probe of '%s' failed", names[i]);
             return PW_ECHILD;
         }
     }
-    /* The accuracy gate: the correctness gate on awkward shapes, then the event's own output. */
-    bool gate[8];
     pw_matmul_ctx ctx;
     pw_matmul_ctx_init(&ctx);
-    for (size_t i = 0; i < ns; i++) {
-        char msg[256];
-        gate[i] = pw_matmul_gate(kern[i], &ctx, msg, sizeof msg) == PW_OK;
-        if (!gate[i]) pw_result_warning(r, "%s is disqualified: %s", subs[i], msg);
-    }
-    if (!gate[0]) {
-        pw_matmul_ctx_release(&ctx);
-        pw_result_error(r, "the baseline '%s' fails the accuracy gate", subs[0]);
-        return PW_ERANGE;
-    }
     float *a = pw_xmalloc(n * n * sizeof *a), *b = pw_xmalloc(n * n * sizeof *b);
-    float *c[8];
-    mm_job jobs[8];
     pw_matmul_fill(a, n * n, 11);
     pw_matmul_fill(b, n * n, 12);
+    /* The accuracy gate, before any timing: the correctness gate on awkward shapes, then the
+     * event's own product, both against OpenBLAS. */
     for (size_t i = 0; i < ns; i++) {
+        const pw_matmul_kernel *kern = pw_matmul_find(names[i]);
         c[i] = pw_xmalloc(n * n * sizeof *c[i]);
-        jobs[i] = (mm_job){kern[i]->fn, &ctx, n, a, b, c[i]};
-    }
-
-    double scores[64][8];
-    int status = PW_OK;
-    if (runs > 64) runs = 64;
-    static const char *const headers[] = {"submission", "latency (ms, 95% CI)", "speedup vs baseline",
-                                          "memory (MiB)", "memory ratio", "gate", "score (95% CI)",
-                                          "rank"};
-    pw_table *t = pw_result_table(r, "scores", "Matmul event: the first run's measurements and "
-                                  "scores", 8, headers);
-    for (long run_i = 0; run_i < runs && status == PW_OK; run_i++) {
-        pw_bench_config c2 = cfg;
-        c2.seed = cfg.seed + (uint64_t)run_i;
-        pw_bench *bench = pw_bench_new(&c2);
-        size_t idx[8];
-        for (size_t i = 0; i < ns; i++) idx[i] = pw_bench_add(bench, subs[i], run_mm, &jobs[i]);
-        pw_bench_run(bench);
-        for (size_t i = 0; i < ns; i++) {
-            double worst;
-            bool ok = gate[i] && pw_matmul_verify(n, n, n, a, b, c[i], &worst) == PW_OK;
-            if (!ok && gate[i]) {
-                gate[i] = false;
-                pw_result_warning(r, "%s is disqualified: wrong product in the event", subs[i]);
-            }
+        jobs[i] = (mm_job){kern->fn, &ctx, n, a, b, c[i]};
+        subs[i].fn = run_mm;
+        subs[i].arg = &jobs[i];
+        double worst;
+        subs[i].gate = pw_matmul_gate(kern, &ctx, subs[i].why, sizeof subs[i].why) == PW_OK;
+        if (subs[i].gate) {
+            kern->fn(&ctx, n, n, n, a, b, c[i]);
+            subs[i].gate = pw_matmul_verify(n, n, n, a, b, c[i], &worst) == PW_OK;
+            if (!subs[i].gate)
+                snprintf(subs[i].why, sizeof subs[i].why, "wrong product at n = %zu", n);
         }
-        pw_result *tmp = run_i == 0 ? r : pw_result_new("benchmarking.events", "run");
-        double ranks[8];
-        for (size_t i = 0; i < ns; i++) {
-            char name[96];
-            pw_metric sp = {0};
-            sp.value = sp.lo = sp.hi = 1;
-            if (i > 0) {
-                snprintf(name, sizeof name, "speedup.%s_vs_%s", subs[i], subs[0]);
-                pw_bench_publish_speedup(bench, idx[i], idx[0], tmp, name);
-                pw_result_get_metric(tmp, name, &sp);
-            }
-            /* score = sqrt(speedup · memory ratio): the geometric mean of the two normalized
-             * metrics; its interval follows the speedup's (memory is one deterministic probe). */
-            double base[2] = {1, mem[0]}, val[2] = {1 / sp.value, mem[i]}, s, slo, shi;
-            pw_score_geomean(base, val, 2, gate[i], &s);
-            val[0] = 1 / sp.lo;
-            pw_score_geomean(base, val, 2, gate[i], &slo);
-            val[0] = 1 / sp.hi;
-            pw_score_geomean(base, val, 2, gate[i], &shi);
-            scores[run_i][i] = s;
-            if (run_i == 0) {
-                snprintf(name, sizeof name, "score.%s", subs[i]);
-                pw_result_metric(r, name, s, slo, shi, "");
-                snprintf(name, sizeof name, "memory.%s", subs[i]);
-                pw_result_exact(r, name, mem[i] / (1024.0 * 1024.0), "MiB");
-                snprintf(name, sizeof name, "latency.%s", subs[i]);
-                pw_bench_publish_time(bench, idx[i], r, name, 1e3, "ms");
-            }
-        }
-        pw_score_rank(scores[run_i], ns, ranks);
-        if (run_i == 0) {
-            for (size_t i = 0; i < ns; i++) {
-                char name[96];
-                pw_metric lat, sc, sp = {0};
-                sp.value = sp.lo = sp.hi = 1;
-                snprintf(name, sizeof name, "latency.%s", subs[i]);
-                pw_result_get_metric(r, name, &lat);
-                snprintf(name, sizeof name, "score.%s", subs[i]);
-                pw_result_get_metric(r, name, &sc);
-                snprintf(name, sizeof name, "speedup.%s_vs_%s", subs[i], subs[0]);
-                if (i > 0) pw_result_get_metric(r, name, &sp);
-                pw_table_rowf(t, "%s%s\t%.4g (%.4g–%.4g)\t%.3g× (%.3g–%.3g)\t%.3f\t%.3f\t%s\t"
-                              "%.3g (%.3g–%.3g)\t%g", subs[i], i == 0 ? " (baseline)" : "",
-                              lat.value, lat.lo, lat.hi, sp.value, sp.lo, sp.hi,
-                              mem[i] / (1024.0 * 1024.0), mem[0] / mem[i],
-                              gate[i] ? "pass" : "FAIL", sc.value, sc.lo, sc.hi, ranks[i]);
-            }
-            pw_bench_record(bench, r, "");
-        } else {
-            pw_result_free(tmp);
-        }
-        pw_bench_free(bench);
     }
-
-    /* Ranking stability: Kendall's tau between every pair of runs. */
-    static const char *const rheaders[] = {"run", "ranking (best first)", "tau vs run 1"};
-    pw_table *rt = pw_result_table(r, "rankings", "The ranking in each repeated run", 3, rheaders);
-    double tsum = 0, tmin = 1;
-    size_t tn = 0;
-    for (long i = 0; i < runs; i++) {
-        for (long j = i + 1; j < runs; j++) {
-            double tau;
-            if (pw_score_kendall_tau(scores[i], scores[j], ns, &tau) == PW_OK) {
-                tsum += tau;
-                if (tau < tmin) tmin = tau;
-                tn++;
-            }
-        }
-        double ranks[8], tau1 = NAN;
-        pw_score_rank(scores[i], ns, ranks);
-        pw_buf order;
-        pw_buf_init(&order);
-        for (double rk = 1; rk <= (double)ns; rk += 0.5)
-            for (size_t s = 0; s < ns; s++)
-                if (ranks[s] == rk) pw_buf_printf(&order, "%s%s", order.len ? " > " : "", subs[s]);
-        pw_score_kendall_tau(scores[0], scores[i], ns, &tau1);
-        pw_table_rowf(rt, "%ld\t%s\t%.3f", i + 1, order.data, tau1);
-        pw_buf_release(&order);
-    }
-    if (tn) {
-        pw_result_exact(r, "tau.mean", tsum / (double)tn, "");
-        pw_result_exact(r, "tau.min", tmin, "");
-    }
-    pw_result_exact(r, "runs", (double)runs, "");
-    pw_result_note(r, "score = sqrt((baseline latency / latency) · (baseline memory / memory)), "
-                   "0 for a submission that fails the accuracy gate (the correctness gate on "
-                   "awkward shapes and the event's own product, both against OpenBLAS); memory = "
-                   "the operands (3·n² floats, accounted exactly) plus the peak-RSS growth one call "
-                   "causes in a fresh process; n = %zu, %ld repeated runs of %.2f s each", n, runs,
-                   cfg.max_seconds);
+    int status = event_score(run, subs, ns, runs, cfg, 1e3, "ms");
+    if (status == PW_OK)
+        pw_result_note(r, "matmul event at n = %zu: memory = the operands (3·n² floats, "
+                       "accounted exactly) plus the peak-RSS growth one call causes in a fresh "
+                       "process; the gate is the acceleration chapter's correctness check", n);
     for (size_t i = 0; i < ns; i++) free(c[i]);
     free(a), free(b);
     pw_matmul_ctx_release(&ctx);
     return status;
 }
 
+/* --- the MLP event (Fashion-MNIST) ---------------------------------------------------------- */
+
+typedef struct {
+    int kind;  /* 0 dense fp32, 1 int8, 2 sparse CSR */
+    const pw_mlp *m;
+    const pw_qmlp *q;
+    const pw_sparse_mlp *s;
+    const uint8_t *px;
+    size_t n;
+    float *logits, *xt;
+    void *work;
+} mlp_job;
+
+static void mlp_forward(const mlp_job *j, const uint8_t *px, size_t n)
+{
+    if (j->kind == 0) pw_mlp_forward(j->m, px, n, j->logits, j->work);
+    else if (j->kind == 1) pw_qmlp_forward(j->q, px, n, j->logits, j->work);
+    else {
+        pw_pixels_to_t(px, n, j->s->dims[0], j->xt);
+        pw_sparse_mlp_forward(j->s, j->xt, n, j->logits, j->work);
+    }
+}
+
+static void run_mlp(void *arg, uint64_t iters)
+{
+    const mlp_job *j = arg;
+    for (uint64_t i = 0; i < iters; i++) mlp_forward(j, j->px, j->n);
+}
+
+/* Accuracy of a submission on the whole test split, through its own forward pass (batch by
+ * batch, the batch size of the event). */
+static double mlp_accuracy(const mlp_job *j, const pw_mnist *test, size_t classes)
+{
+    size_t d = test->rows * test->cols, correct = 0;
+    for (size_t at = 0; at < test->n; at += j->n) {
+        size_t n = test->n - at < j->n ? test->n - at : j->n;
+        mlp_forward(j, test->pixels + at * d, n);
+        for (size_t i = 0; i < n; i++) {
+            size_t best = 0;
+            for (size_t k = 1; k < classes; k++) {
+                /* The sparse path is feature-major (classes × n), the others row-major. */
+                float v = j->kind == 2 ? j->logits[k * n + i] : j->logits[i * classes + k];
+                float bv = j->kind == 2 ? j->logits[best * n + i] : j->logits[i * classes + best];
+                if (v > bv) best = k;
+            }
+            correct += best == test->labels[at + i];
+        }
+    }
+    return (double)correct / (double)test->n;
+}
+
+static int event_mlp(pw_run *run, const char *const *names, size_t ns, long runs,
+                     const pw_bench_config *cfg)
+{
+    pw_result *r = pw_run_result(run);
+    bool quick = pw_run_quick(run);
+    size_t batch = (size_t)pw_run_int(run, "batch");
+    double max_drop = pw_run_real(run, "max_drop");
+    pw_mnistexp e;
+    int status = pw_mnistexp_load(&e, quick, true, r);
+    if (status != PW_OK) return status;
+    const pw_mlp *m = e.model;
+    size_t classes = m->dims[PW_MLP_LAYERS], ncal = e.train.n < 1000 ? e.train.n : 1000;
+    size_t widest = 0;
+    for (int l = 0; l <= PW_MLP_LAYERS; l++)
+        if (m->dims[l] > widest) widest = m->dims[l];
+    ev_sub subs[8];
+    mlp_job jobs[8];
+    pw_mlp *owned[8] = {0};
+    pw_qmlp *q[8] = {0};
+    pw_sparse_mlp sp[8];
+    bool sp_init[8] = {0};
+    memset(subs, 0, sizeof subs);
+    memset(jobs, 0, sizeof jobs);
+    for (size_t i = 0; i < ns && status == PW_OK; i++) {
+        mlp_job *j = &jobs[i];
+        subs[i].name = names[i];
+        j->px = e.test.pixels;
+        j->n = batch;
+        j->logits = pw_xmalloc(batch * classes * sizeof *j->logits);
+        j->xt = pw_xmalloc(batch * widest * sizeof *j->xt);
+        if (strcmp(names[i], "fp32") == 0 || strcmp(names[i], "neurons50") == 0) {
+            const pw_mlp *mm = m;
+            if (names[i][0] == 'n') mm = owned[i] = pw_prune_neurons(m, 0.5);
+            j->kind = 0;
+            j->m = mm;
+            j->work = pw_xmalloc(pw_mlp_work_floats(mm, batch) * sizeof(float));
+            subs[i].memory = (double)pw_mlp_bytes(mm);
+        } else if (strcmp(names[i], "int8") == 0) {
+            q[i] = pw_qmlp_new(m, e.train.pixels, ncal, PW_CALIB_MINMAX, 0, pw_qgemm_best());
+            if (!q[i]) {
+                pw_result_error(r, "cannot build the int8 model");
+                status = PW_EINTERNAL;
+                break;
+            }
+            j->kind = 1;
+            j->q = q[i];
+            j->work = pw_xmalloc(pw_qmlp_work_bytes(q[i], batch));
+            subs[i].memory = (double)pw_qmlp_bytes(q[i]);
+        } else if (strcmp(names[i], "pruned50") == 0 || strcmp(names[i], "pruned90") == 0) {
+            owned[i] = pw_mlp_clone(m);
+            pw_prune_layers(owned[i], names[i][6] == '5' ? 0.5 : 0.9);
+            if (pw_sparse_mlp_init(&sp[i], owned[i]) != PW_OK) {
+                pw_result_error(r, "cannot build the sparse model");
+                status = PW_EINTERNAL;
+                break;
+            }
+            sp_init[i] = true;
+            j->kind = 2;
+            j->s = &sp[i];
+            j->work = pw_xmalloc(pw_mlpt_work_floats(m->dims, batch) * sizeof(float));
+            subs[i].memory = (double)pw_sparse_mlp_bytes(&sp[i]);
+        } else {
+            pw_result_error(r, "'%s' is not a submission of the mlp event (fp32, int8, pruned50, "
+                            "pruned90, neurons50)", names[i]);
+            status = PW_EINVAL;
+            break;
+        }
+        subs[i].fn = run_mlp;
+        subs[i].arg = j;
+        subs[i].accuracy = mlp_accuracy(j, &e.test, classes);
+        char name[64];
+        snprintf(name, sizeof name, "accuracy.%s", names[i]);
+        size_t k = (size_t)llround(subs[i].accuracy * (double)e.test.n);
+        pw_mnistexp_publish_accuracy(r, name, k, e.test.n);
+    }
+    if (status == PW_OK) {
+        for (size_t i = 0; i < ns; i++) {
+            double drop = 100 * (subs[0].accuracy - subs[i].accuracy);
+            subs[i].gate = drop <= max_drop;
+            if (!subs[i].gate)
+                snprintf(subs[i].why, sizeof subs[i].why, "test accuracy %.2f%%, %.2f points "
+                         "below the baseline (the gate allows %g)", 100 * subs[i].accuracy, drop,
+                         max_drop);
+        }
+        status = event_score(run, subs, ns, runs, cfg, 1e3, "ms");
+    }
+    if (status == PW_OK)
+        pw_result_note(r, "MLP event: latency of one batch of %zu test images; memory = the bytes "
+                       "the model stores (fp32 weights and biases; int8 weights with their "
+                       "scales; CSR values, indices and row pointers); gate: test accuracy (all "
+                       "%zu images, through the submission's own forward pass) at most %g "
+                       "percentage points below the fp32 baseline's; int8 calibrated by min/max "
+                       "on %zu training images; pruned = per-layer magnitude pruning without "
+                       "fine-tuning; neurons50 = half of each hidden layer's neurons removed",
+                       batch, e.test.n, max_drop, ncal);
+    for (size_t i = 0; i < ns; i++) {
+        free(jobs[i].logits), free(jobs[i].xt), free(jobs[i].work);
+        pw_mlp_free(owned[i]);
+        pw_qmlp_free(q[i]);
+        if (sp_init[i]) pw_sparse_mlp_release(&sp[i]);
+    }
+    pw_mnistexp_release(&e);
+    return status;
+}
+
+/* --- the decoding event (transformer, greedy generation) ------------------------------------ */
+
+typedef struct {
+    const pw_transformer *m;
+    pw_transformer_work *w;
+    pw_kvcache *cache;  /* NULL: full recomputation */
+    int *seq;
+    int prompt, steps;
+    int status;
+} dec_job;
+
+static void dec_once(dec_job *j)
+{
+    char msg[128];
+    if (j->cache)
+        j->status = pw_transformer_generate_cached(j->m, j->cache, j->w, j->seq, j->prompt,
+                                                   j->steps, NULL, msg, sizeof msg);
+    else
+        j->status = pw_transformer_generate_full(j->m, j->w, j->seq, j->prompt, j->steps, NULL,
+                                                 msg, sizeof msg);
+}
+
+static void run_dec(void *arg, uint64_t iters)
+{
+    dec_job *j = arg;
+    for (uint64_t i = 0; i < iters; i++) dec_once(j);
+}
+
+static int event_decoding(pw_run *run, const char *const *names, size_t ns, long runs,
+                          const pw_bench_config *cfg)
+{
+    pw_result *r = pw_run_result(run);
+    bool quick = pw_run_quick(run);
+    pw_transformer_config tc;
+    pw_transformer_config_default(&tc);
+    tc.d_model = quick ? 32 : 64;
+    tc.heads = 4;
+    tc.layers = quick ? 1 : 2;
+    tc.d_ff = 4 * tc.d_model;
+    tc.vocab = 256;
+    tc.context = 256;
+    tc.seed = 7;
+    int prompt = 8, steps = quick ? 16 : (int)pw_run_int(run, "steps");
+    if (prompt + steps > tc.context) steps = tc.context - prompt;
+    pw_matmul_set_threads(1);
+    char msg[256];
+    pw_alloc *wacct = pw_alloc_new();
+    pw_alloc *acct[8] = {0};
+    pw_transformer *m = NULL;
+    dec_job jobs[8];
+    ev_sub subs[8];
+    int *want = NULL;
+    int status = pw_transformer_new(&tc, wacct, &m, msg, sizeof msg);
+    memset(jobs, 0, sizeof jobs);
+    memset(subs, 0, sizeof subs);
+    if (status != PW_OK) {
+        pw_result_error(r, "%s", msg);
+        goto out;
+    }
+    double weights = (double)pw_alloc_current(wacct, NULL);
+    for (size_t i = 0; i < ns && status == PW_OK; i++) {
+        bool cached = strcmp(names[i], "cached") == 0;
+        if (!cached && strcmp(names[i], "full") != 0) {
+            pw_result_error(r, "'%s' is not a submission of the decoding event (full, cached)",
+                            names[i]);
+            status = PW_EINVAL;
+            break;
+        }
+        dec_job *j = &jobs[i];
+        acct[i] = pw_alloc_new();
+        j->m = m;
+        j->prompt = prompt;
+        j->steps = steps;
+        j->seq = pw_xcalloc((size_t)(prompt + steps), sizeof *j->seq);
+        for (int p = 0; p < prompt; p++) j->seq[p] = (p * 37 + 11) % tc.vocab;
+        status = pw_transformer_work_new(m, cached ? prompt : prompt + steps, acct[i], &j->w, msg,
+                                         sizeof msg);
+        if (status == PW_OK && cached)
+            status = pw_kvcache_new(m, prompt + steps, acct[i], &j->cache, msg, sizeof msg);
+        if (status != PW_OK) {
+            pw_result_error(r, "%s", msg);
+            break;
+        }
+        dec_once(j);
+        if (j->status != PW_OK) {
+            pw_result_error(r, "generation failed for '%s'", names[i]);
+            status = j->status;
+            break;
+        }
+        subs[i].name = names[i];
+        subs[i].fn = run_dec;
+        subs[i].arg = j;
+        subs[i].accuracy = NAN;
+        subs[i].memory = weights + (double)pw_alloc_peak(acct[i], NULL);
+        /* The gate: exactly the baseline's tokens. */
+        if (i == 0) {
+            want = pw_xmalloc((size_t)(prompt + steps) * sizeof *want);
+            memcpy(want, j->seq, (size_t)(prompt + steps) * sizeof *want);
+        }
+        subs[i].gate = memcmp(want, j->seq, (size_t)(prompt + steps) * sizeof *want) == 0;
+        if (!subs[i].gate)
+            snprintf(subs[i].why, sizeof subs[i].why, "its tokens differ from the baseline's");
+    }
+    if (status == PW_OK) status = event_score(run, subs, ns, runs, cfg, 1e3, "ms");
+    if (status == PW_OK) {
+        for (size_t i = 0; i < ns; i++)
+            if (jobs[i].status != PW_OK) {
+                pw_result_error(r, "a timed generation of '%s' failed", names[i]);
+                status = PW_EINTERNAL;
+            }
+        pw_result_note(r, "decoding event: greedy generation of %d tokens after a %d-token "
+                       "prompt by a %d-layer transformer (d_model %d, %d heads, vocab %d, "
+                       "seeded weights); latency per whole generation; memory = the weights plus "
+                       "every tensor the path allocates through the accounting allocator "
+                       "(workspace, KV cache); gate: the same tokens as the baseline", steps,
+                       prompt, tc.layers, tc.d_model, tc.heads, tc.vocab);
+    }
+out:
+    for (size_t i = 0; i < 8; i++) {
+        pw_kvcache_free(jobs[i].cache);
+        pw_transformer_work_free(jobs[i].w);
+        free(jobs[i].seq);
+        pw_alloc_free(acct[i]);
+    }
+    free(want);
+    pw_transformer_free(m);
+    pw_alloc_free(wacct);
+    return status;
+}
+
+static const char *const event_names[] = {"matmul", "mlp", "decoding", NULL};
+static const char *const sub_names[] = {"default", "naive", "ikj", "blocked", "packed", "openblas",
+                                        "fp32", "int8", "pruned50", "pruned90", "neurons50",
+                                        "full", "cached", NULL};
+
+static int run_events(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    bool quick = pw_run_quick(run);
+    const char *event = pw_run_string(run, "event");
+    const char *names[8];
+    size_t ns = pw_run_strings(run, "submissions", names, 8);
+    long runs = pw_run_int(run, "runs");
+    if (ns == 1 && strcmp(names[0], "default") == 0) {
+        static const char *const mm[] = {"naive", "blocked", "packed", "openblas"};
+        static const char *const ml[] = {"fp32", "int8", "pruned50", "pruned90", "neurons50"};
+        static const char *const dc[] = {"full", "cached"};
+        const char *const *d = strcmp(event, "matmul") == 0 ? mm : strcmp(event, "mlp") == 0 ? ml : dc;
+        ns = strcmp(event, "matmul") == 0 ? 4 : strcmp(event, "mlp") == 0 ? 5 : 2;
+        for (size_t i = 0; i < ns; i++) names[i] = d[i];
+    }
+    if (ns < 2 || ns > 8) {
+        pw_result_error(r, "an event needs 2 to 8 submissions (the first is the baseline)");
+        return PW_EINVAL;
+    }
+    for (size_t i = 0; i < ns; i++)
+        for (size_t k = i + 1; k < ns; k++)
+            if (strcmp(names[i], names[k]) == 0) {
+                pw_result_error(r, "submission '%s' appears twice", names[i]);
+                return PW_EINVAL;
+            }
+    pw_bench_config cfg;
+    pw_bench_config_default(&cfg, quick);
+    cfg.max_seconds = pw_run_real(run, "budget");
+    if (quick) {
+        if (runs > 3) runs = 3;
+        cfg.max_seconds = 0.1;
+    }
+    if (strcmp(event, "matmul") == 0) return event_matmul(run, names, ns, runs, &cfg);
+    if (strcmp(event, "mlp") == 0) return event_mlp(run, names, ns, runs, &cfg);
+    return event_decoding(run, names, ns, runs, &cfg);
+}
+
 static const char *const events_metrics[] = {
-    "latency.SUB", "speedup.SUB_vs_BASE", "memory.SUB", "score.SUB", "tau.mean", "tau.min",
-    "runs", NULL};
+    "latency.SUB", "speedup.SUB_vs_BASE", "memory.SUB", "score.SUB", "accuracy.SUB (mlp)",
+    "tau.mean", "tau.min", "runs", NULL};
 static const pw_param_spec events_params[] = {
-    {"submissions", PW_PARAM_STRING_LIST, "[naive, blocked, packed, openblas]", 0, 0,
-     kernel_names, "matmul submissions; the first is the baseline"},
-    {"n", PW_PARAM_INT, "256", 8, 2048, NULL, "square matrix size of the event"},
+    {"event", PW_PARAM_STRING, "matmul", 0, 0, event_names,
+     "matmul (kernels), mlp (Fashion-MNIST model variants) or decoding (transformer generation)"},
+    {"submissions", PW_PARAM_STRING_LIST, "[default]", 0, 0, sub_names,
+     "submissions, the first being the baseline; default: the event's own set"},
     {"runs", PW_PARAM_INT, "5", 2, 64, NULL, "repeated runs for the ranking's stability"},
     {"budget", PW_PARAM_REAL, "0.6", 0.05, 60, NULL, "seconds of measurement per run"},
+    {"n", PW_PARAM_INT, "256", 8, 2048, NULL, "matmul event: square matrix size"},
+    {"batch", PW_PARAM_INT, "256", 1, 10000, NULL, "mlp event: images per timed forward pass"},
+    {"max_drop", PW_PARAM_REAL, "1", 0, 100, NULL,
+     "mlp event: accuracy gate, percentage points below the baseline"},
+    {"steps", PW_PARAM_INT, "32", 1, 248, NULL, "decoding event: tokens generated"},
 };
 const pw_experiment pw_exp_benchmarking_events = {
     "benchmarking.events",
-    "a TinyMLPerf-style matmul event: geometric-mean score with an accuracy gate, ranking stability",
+    "TinyMLPerf-style events (matmul, mlp, decoding): geometric-mean score with an accuracy gate, "
+    "ranking stability",
     events_params, sizeof events_params / sizeof events_params[0], events_metrics, run_events,
 };
