@@ -26,9 +26,10 @@
  *
  * Instrumented kernels (pw_ref_*).  Plain C loops, written for clarity, not speed, with the
  * counter passed explicitly (no globals): when `cnt` is non-NULL every arithmetic operation the
- * kernel performs increments the matching field of *cnt (accumulating: the caller zeroes it);
- * when `cnt` is NULL the same loops run without counting (the "plain" kernel of the overhead
- * experiment; the counting branch is resolved once per call, not per operation).  Layouts are
+ * kernel performs increments the matching field of a local tally, which is added to *cnt when
+ * the kernel (or each kernel it calls) returns (accumulating: the caller zeroes *cnt); when `cnt`
+ * is NULL the same loops run without counting (the "plain" kernel of the overhead experiment;
+ * the counting branch is resolved once per call, not per operation).  Layouts are
  * row-major; a linear layer computes y = x·W + b with W stored [in × out].  The transformer block
  * and the MLP here are this module's own small references, independent of the model in
  * transformer.h and the MLP of the quantization chapter. */

@@ -8,8 +8,14 @@
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
-/* Counts k operations of kind f when counting (resolved at compile time in each instantiation). */
-#define COUNT(f, k) do { if (counting) cnt->f += (k); } while (0)
+/* Each body counts into a local tally (kept in registers by the compiler) and adds it to *cnt
+ * once, at its end: a store to *cnt inside the loops would be a memory dependency on every dot
+ * product, whose cost depends on where the counter happens to live (store forwarding, 4K
+ * aliasing with the operands).  COUNT counts k operations of kind f when counting (resolved at
+ * compile time in each instantiation); TALLY declares the tally and FLUSH adds it to *cnt. */
+#define TALLY pw_flops lc = {0}
+#define COUNT(f, k) do { if (counting) lc.f += (k); } while (0)
+#define FLUSH do { if (counting) pw_flops_accumulate(cnt, &lc); } while (0)
 
 uint64_t pw_flops_total(const pw_flops *f, pw_flops_convention conv)
 {
@@ -147,6 +153,7 @@ pw_flops pw_flops_block(const pw_block_shape *s)
 INLINE void matmul_body(pw_flops *cnt, const bool counting, size_t m, size_t k, size_t n,
                         const float *restrict a, const float *restrict b, float *restrict c)
 {
+    TALLY;
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
             float s = 0;
@@ -156,12 +163,14 @@ INLINE void matmul_body(pw_flops *cnt, const bool counting, size_t m, size_t k, 
             }
             c[i * n + j] = s;
         }
+    FLUSH;
 }
 
 INLINE void linear_body(pw_flops *cnt, const bool counting, size_t batch, size_t in, size_t out,
                         const float *restrict x, const float *restrict w,
                         const float *restrict bias, float *restrict y)
 {
+    TALLY;
     for (size_t i = 0; i < batch; i++)
         for (size_t j = 0; j < out; j++) {
             float s = 0;
@@ -172,18 +181,22 @@ INLINE void linear_body(pw_flops *cnt, const bool counting, size_t batch, size_t
             y[i * out + j] = s + bias[j];
             COUNT(add, 1);
         }
+    FLUSH;
 }
 
 INLINE void relu_body(pw_flops *cnt, const bool counting, size_t n, float *x)
 {
+    TALLY;
     for (size_t i = 0; i < n; i++) {
         x[i] = x[i] > 0 ? x[i] : 0;
         COUNT(cmp, 1);
     }
+    FLUSH;
 }
 
 INLINE void softmax_body(pw_flops *cnt, const bool counting, size_t rows, size_t len, float *x)
 {
+    TALLY;
     for (size_t r = 0; r < rows; r++) {
         float *row = x + r * len, mx = -INFINITY, sum = 0;
         for (size_t j = 0; j < len; j++) {
@@ -202,12 +215,14 @@ INLINE void softmax_body(pw_flops *cnt, const bool counting, size_t rows, size_t
             COUNT(div, 1);
         }
     }
+    FLUSH;
 }
 
 INLINE void layernorm_body(pw_flops *cnt, const bool counting, size_t rows, size_t d,
                            const float *restrict x, const float *restrict g,
                            const float *restrict b, float *restrict y)
 {
+    TALLY;
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         float *yr = y + r * d, sum = 0, var = 0;
@@ -236,12 +251,14 @@ INLINE void layernorm_body(pw_flops *cnt, const bool counting, size_t rows, size
             COUNT(mac, 1);
         }
     }
+    FLUSH;
 }
 
 INLINE void conv2d_body(pw_flops *cnt, const bool counting, const pw_conv2d_shape *s,
                         const float *restrict in, const float *restrict w,
                         const float *restrict bias, float *restrict out)
 {
+    TALLY;
     if (s->h < s->kh || s->w < s->kw) return;
     size_t ho = s->h - s->kh + 1, wo = s->w - s->kw + 1;
     for (size_t bt = 0; bt < s->batch; bt++)
@@ -261,12 +278,14 @@ INLINE void conv2d_body(pw_flops *cnt, const bool counting, const pw_conv2d_shap
                     out[((bt * s->cout + co) * ho + oy) * wo + ox] = acc + bias[co];
                     COUNT(add, 1);
                 }
+    FLUSH;
 }
 
 INLINE void attention_body(pw_flops *cnt, const bool counting, const pw_attention_shape *s,
                            const pw_attention_weights *wt, const float *x, float *y,
                            float *scratch)
 {
+    TALLY;
     size_t t = s->seq, d = s->d_model, dh = s->heads ? d / s->heads : 0;
     float *q = scratch, *k = q + t * d, *v = k + t * d, *ctx = v + t * d, *p = ctx + t * d;
     linear_body(cnt, counting, t, d, d, x, wt->wq, wt->bq, q);
@@ -301,11 +320,13 @@ INLINE void attention_body(pw_flops *cnt, const bool counting, const pw_attentio
             }
         }
     linear_body(cnt, counting, t, d, d, ctx, wt->wo, wt->bo, y);
+    FLUSH;
 }
 
 INLINE void mlp_body(pw_flops *cnt, const bool counting, size_t batch, const pw_mlp_weights *wt,
                      const float *x, float *y, float *scratch)
 {
+    TALLY;
     size_t widest = 0;
     for (size_t l = 1; l + 1 < wt->nw; l++)
         if (wt->widths[l] > widest) widest = wt->widths[l];
@@ -319,11 +340,13 @@ INLINE void mlp_body(pw_flops *cnt, const bool counting, size_t batch, const pw_
         if (!last) relu_body(cnt, counting, batch * wt->widths[l + 1], dst);
         src = dst;
     }
+    FLUSH;
 }
 
 INLINE void block_body(pw_flops *cnt, const bool counting, const pw_block_shape *s,
                        const pw_block_weights *wt, float *x, float *scratch)
 {
+    TALLY;
     size_t t = s->attn.seq, d = s->attn.d_model;
     float *h = scratch, *a = h + t * d, *u = a + t * d, *rest = u + t * s->d_ff;
     layernorm_body(cnt, counting, t, d, x, wt->ln1_g, wt->ln1_b, h);
@@ -340,44 +363,50 @@ INLINE void block_body(pw_flops *cnt, const bool counting, const pw_block_shape 
         x[i] += a[i];
         COUNT(add, 1);
     }
+    FLUSH;
 }
 
-/* Each exported kernel instantiates its body twice: counting into *cnt, or plain. */
+/* Each exported kernel instantiates its body twice: counting into *cnt, or plain.  The two
+ * instantiations have the same inner loops, but where the linker happens to place them differs;
+ * on some cores a loop that straddles a 64-byte fetch block runs markedly slower than the same
+ * loop inside one, which the overhead experiment would misread as the cost of counting.  Loops
+ * of the exported kernels are therefore aligned to 64 bytes. */
+#define KERNEL __attribute__((optimize("align-loops=64")))
 #define DISPATCH(body, ...)                                                                       \
     do {                                                                                          \
         if (cnt) body(cnt, true, __VA_ARGS__);                                                    \
         else body(NULL, false, __VA_ARGS__);                                                      \
     } while (0)
 
-void pw_ref_matmul(pw_flops *cnt, size_t m, size_t k, size_t n, const float *restrict a,
+KERNEL void pw_ref_matmul(pw_flops *cnt, size_t m, size_t k, size_t n, const float *restrict a,
                    const float *restrict b, float *restrict c)
 {
     DISPATCH(matmul_body, m, k, n, a, b, c);
 }
 
-void pw_ref_linear(pw_flops *cnt, size_t batch, size_t in, size_t out, const float *restrict x,
+KERNEL void pw_ref_linear(pw_flops *cnt, size_t batch, size_t in, size_t out, const float *restrict x,
                    const float *restrict w, const float *restrict bias, float *restrict y)
 {
     DISPATCH(linear_body, batch, in, out, x, w, bias, y);
 }
 
-void pw_ref_relu(pw_flops *cnt, size_t n, float *x)
+KERNEL void pw_ref_relu(pw_flops *cnt, size_t n, float *x)
 {
     DISPATCH(relu_body, n, x);
 }
 
-void pw_ref_softmax(pw_flops *cnt, size_t rows, size_t len, float *x)
+KERNEL void pw_ref_softmax(pw_flops *cnt, size_t rows, size_t len, float *x)
 {
     DISPATCH(softmax_body, rows, len, x);
 }
 
-void pw_ref_layernorm(pw_flops *cnt, size_t rows, size_t d, const float *restrict x,
+KERNEL void pw_ref_layernorm(pw_flops *cnt, size_t rows, size_t d, const float *restrict x,
                       const float *restrict g, const float *restrict b, float *restrict y)
 {
     DISPATCH(layernorm_body, rows, d, x, g, b, y);
 }
 
-void pw_ref_conv2d(pw_flops *cnt, const pw_conv2d_shape *s, const float *restrict in,
+KERNEL void pw_ref_conv2d(pw_flops *cnt, const pw_conv2d_shape *s, const float *restrict in,
                    const float *restrict w, const float *restrict bias, float *restrict out)
 {
     DISPATCH(conv2d_body, s, in, w, bias, out);
@@ -388,7 +417,7 @@ size_t pw_ref_attention_scratch(const pw_attention_shape *s)
     return 4 * s->seq * s->d_model + s->seq;
 }
 
-void pw_ref_attention(pw_flops *cnt, const pw_attention_shape *s, const pw_attention_weights *wt,
+KERNEL void pw_ref_attention(pw_flops *cnt, const pw_attention_shape *s, const pw_attention_weights *wt,
                       const float *x, float *y, float *scratch)
 {
     DISPATCH(attention_body, s, wt, x, y, scratch);
@@ -402,7 +431,7 @@ size_t pw_ref_mlp_scratch(size_t batch, const pw_mlp_weights *wt)
     return 2 * batch * widest;
 }
 
-void pw_ref_mlp(pw_flops *cnt, size_t batch, const pw_mlp_weights *wt, const float *x, float *y,
+KERNEL void pw_ref_mlp(pw_flops *cnt, size_t batch, const pw_mlp_weights *wt, const float *x, float *y,
                 float *scratch)
 {
     DISPATCH(mlp_body, batch, wt, x, y, scratch);
@@ -414,7 +443,7 @@ size_t pw_ref_block_scratch(const pw_block_shape *s)
     return 2 * t * d + t * s->d_ff + pw_ref_attention_scratch(&s->attn);
 }
 
-void pw_ref_block(pw_flops *cnt, const pw_block_shape *s, const pw_block_weights *wt, float *x,
+KERNEL void pw_ref_block(pw_flops *cnt, const pw_block_shape *s, const pw_block_weights *wt, float *x,
                   float *scratch)
 {
     DISPATCH(block_body, s, wt, x, scratch);
