@@ -108,9 +108,9 @@ static int run_timer(pw_run *run)
     }
     pw_bench_run(b);
 
-    static const char *const headers[] = {"work", "multiply-adds", "median time (95% CI)",
-                                          "time ratio to w100 (95% CI)", "nominal", "Welch p",
-                                          "Mann–Whitney p"};
+    static const char *const headers[] = {"work", "multiply-adds", "median (95% CI)",
+                                          "ratio to w100 (95% CI)", "nominal", "Welch p",
+                                          "M–W p"};
     pw_table *t = pw_result_table(r, "timer", "Busy loops of known relative work, timed "
                                   "interleaved: the ratio of median times against the nominal "
                                   "ratio of work", 7, headers);
@@ -477,7 +477,7 @@ static int run_flops(pw_run *run)
         flop_row *fr = &rows[nrows++];
         memset(fr, 0, sizeof *fr);
         fr->op = "matmul";
-        snprintf(fr->shape, sizeof fr->shape, "%zu×%zu · %zu×%zu", m, k, k, n);
+        snprintf(fr->shape, sizeof fr->shape, "%zu×%zu·%zu×%zu", m, k, k, n);
         fr->analytical = pw_flops_matmul(m, k, n);
         pw_ref_matmul(&fr->counted, m, k, n, a, b, c);
         double worst;
@@ -491,7 +491,7 @@ static int run_flops(pw_run *run)
         flop_row *fr = &rows[nrows++];
         memset(fr, 0, sizeof *fr);
         fr->op = "linear";
-        snprintf(fr->shape, sizeof fr->shape, "batch %zu, %zu → %zu, bias", bt, in, out);
+        snprintf(fr->shape, sizeof fr->shape, "b%zu, %zu→%zu", bt, in, out);
         fr->analytical = pw_flops_linear(bt, in, out);
         pw_ref_linear(&fr->counted, bt, in, out, x, w, bias, y);
         blas_linear(bt, in, out, x, w, bias, ref, false);
@@ -509,8 +509,8 @@ static int run_flops(pw_run *run)
         flop_row *fr = &rows[nrows++];
         memset(fr, 0, sizeof *fr);
         fr->op = "conv2d";
-        snprintf(fr->shape, sizeof fr->shape, "batch %zu, %zu×%zu, %zu → %zu ch, %zu×%zu, valid",
-                 s.batch, s.h, s.w, s.cin, s.cout, s.kh, s.kw);
+        snprintf(fr->shape, sizeof fr->shape, "b%zu, %zu×%zu, %zu→%zu, %zu×%zu", s.batch, s.h, s.w,
+                 s.cin, s.cout, s.kh, s.kw);
         fr->analytical = pw_flops_conv2d(&s);
         pw_ref_conv2d(&fr->counted, &s, in, w, bias, y);
         for (size_t bt = 0; bt < s.batch && ho && wo; bt++) {
@@ -558,8 +558,8 @@ static int run_flops(pw_run *run)
         flop_row *fr = &rows[nrows++];
         memset(fr, 0, sizeof *fr);
         fr->op = "attention";
-        snprintf(fr->shape, sizeof fr->shape, "seq %zu, d_model %zu, %zu heads, %s", t, d,
-                 s.heads, causal ? "causal" : "full");
+        snprintf(fr->shape, sizeof fr->shape, "s%zu, d%zu, h%zu%s", t, d, s.heads,
+                 causal ? ", causal" : "");
         fr->analytical = pw_flops_attention(&s);
         pw_ref_attention(&fr->counted, &s, &aw, x, y, scratch);
         fr->err = NAN;
@@ -592,7 +592,7 @@ static int run_flops(pw_run *run)
         flop_row *fr = &rows[nrows++];
         memset(fr, 0, sizeof *fr);
         fr->op = "mlp";
-        int len = snprintf(fr->shape, sizeof fr->shape, "batch %zu, ", mb);
+        int len = snprintf(fr->shape, sizeof fr->shape, "b%zu, ", mb);
         for (size_t l = 0; l < nw && len > 0 && (size_t)len < sizeof fr->shape; l++)
             len += snprintf(fr->shape + len, sizeof fr->shape - (size_t)len, "%s%zu",
                             l ? "-" : "", widths[l]);
@@ -621,8 +621,8 @@ static int run_flops(pw_run *run)
         flop_row *fr = &rows[nrows++];
         memset(fr, 0, sizeof *fr);
         fr->op = "block";
-        snprintf(fr->shape, sizeof fr->shape, "seq %zu, d_model %zu, %zu heads, d_ff %zu, %s", t,
-                 d, s.attn.heads, dff, causal ? "causal" : "full");
+        snprintf(fr->shape, sizeof fr->shape, "s%zu, d%zu, h%zu, ff%zu%s", t, d, s.attn.heads,
+                 dff, causal ? ", causal" : "");
         fr->analytical = pw_flops_block(&s);
         pw_ref_block(&fr->counted, &s, &bw, x, scratch);
         fr->err = NAN;
@@ -650,14 +650,18 @@ static int run_flops(pw_run *run)
             return PW_ERANGE;
         }
 
-    static const char *const headers[] = {"operation", "shape", "multiply-adds", "other ops",
-                                          "FLOPs (MAC = 1, original)", "FLOPs (MAC = 2, standard)",
-                                          "instrumented (MAC = 2)", "match", "output check"};
-    pw_table *t = pw_result_table(r, "flops", "Analytical and instrumented FLOP counts", 9, headers);
+    static const char *const headers[] = {"operation", "shape", "MACs", "MAC = 1", "MAC = 2",
+                                          "counted", "match"};
+    pw_table *t = pw_result_table(r, "flops", "Analytical FLOPs in the original convention "
+                                  "(MAC = 1) and the standard one (MAC = 2), and what the "
+                                  "instrumented kernel counted (MAC = 2); shapes: b batch, s "
+                                  "sequence, d d_model, h heads, ff d_ff", 7, headers);
     static const char *const bheaders[] = {"operation", "mac", "add", "mul", "div", "exp", "sqrt",
-                                           "cmp"};
+                                           "cmp", "output error"};
     pw_table *bt = pw_result_table(r, "breakdown", "Operations counted by the instrumented "
-                                   "kernels, by kind (each equal to the formula's)", 8, bheaders);
+                                   "kernels, by kind (each equal to the formula's), and the "
+                                   "relative error of each kernel's output against its "
+                                   "independent reference", 9, bheaders);
     bool all = true;
     for (size_t i = 0; i < nrows; i++) {
         flop_row *fr = &rows[i];
@@ -675,18 +679,17 @@ static int run_flops(pw_run *run)
         pw_result_exact(r, name, (double)cnt, "FLOP");
         snprintf(name, sizeof name, "flops_match.%s", fr->op);
         pw_result_exact(r, name, match ? 1 : 0, "");
-        if (isnan(fr->err)) snprintf(check, sizeof check, "not checked (full attention)");
-        else snprintf(check, sizeof check, "rel. error %.1e", fr->err);
-        pw_table_rowf(t, "%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%s\t%s", fr->op, fr->shape,
-                      (unsigned long long)fr->analytical.mac, (unsigned long long)(mac - fr->analytical.mac),
-                      (unsigned long long)mac, (unsigned long long)std, (unsigned long long)cnt,
-                      match ? "yes" : "NO", check);
+        if (isnan(fr->err)) snprintf(check, sizeof check, "not checked");
+        else snprintf(check, sizeof check, "%.1e", fr->err);
+        pw_table_rowf(t, "%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s", fr->op, fr->shape,
+                      (unsigned long long)fr->analytical.mac, (unsigned long long)mac,
+                      (unsigned long long)std, (unsigned long long)cnt, match ? "yes" : "NO");
         const pw_flops *c = &fr->counted;
-        pw_table_rowf(bt, "%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu", fr->op,
+        pw_table_rowf(bt, "%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%s", fr->op,
                       (unsigned long long)c->mac, (unsigned long long)c->add,
                       (unsigned long long)c->mul, (unsigned long long)c->div,
                       (unsigned long long)c->exp, (unsigned long long)c->sqrt,
-                      (unsigned long long)c->cmp);
+                      (unsigned long long)c->cmp, check);
     }
     pw_result_exact(r, "flops_match", all ? 1 : 0, "");
     if (lin[0] == 128 && lin[1] == 64 && lin[2] == 32)
@@ -728,6 +731,16 @@ const pw_experiment pw_exp_profiling_flops = {
 
 /* ============================================================================================ */
 /* profiling.overhead                                                                           */
+
+/* n floats from pw_matmul_fill(seed), page-aligned (free with free()). */
+static float *page_rnd(size_t n, uint64_t seed)
+{
+    size_t bytes = ((n ? n : 1) * sizeof(float) + 4095) / 4096 * 4096;
+    float *x = aligned_alloc(4096, bytes);
+    if (!x) x = pw_xmalloc(bytes); /* alignment is a refinement, not a requirement */
+    pw_matmul_fill(x, n, seed);
+    return x;
+}
 
 /* What a profiler records per operation: calls, seconds, FLOPs. */
 typedef struct {
@@ -785,7 +798,10 @@ static int overhead_point(pw_run *run, ov_curve *cv, long size, pw_table *t)
     pw_result *r = pw_run_result(run);
     bool lin = strcmp(cv->family, "linear") == 0;
     size_t m = lin ? (size_t)size : (size_t)size, k = lin ? 64 : (size_t)size, n = lin ? 32 : (size_t)size;
-    float *a = rnd(m * k, 1), *b = rnd(k * n, 2), *bias = rnd(n, 3);
+    /* Every array page-aligned, so that each variant's output sits at the same offset (mod
+     * 4 KiB) from the operands: otherwise one variant's stores can alias the loads of B in the
+     * store buffer (4K aliasing) and another's not, a difference of data placement, not code. */
+    float *a = page_rnd(m * k, 1), *b = page_rnd(k * n, 2), *bias = page_rnd(n, 3);
     float *c[3];
     ov_job jobs[3];
     pw_bench_config cfg;
@@ -795,7 +811,7 @@ static int overhead_point(pw_run *run, ov_curve *cv, long size, pw_table *t)
     static const char *const modes[] = {"plain", "counted", "profiled"};
     size_t idx[3];
     for (int i = 0; i < 3; i++) {
-        c[i] = rnd(m * n, 0);
+        c[i] = page_rnd(m * n, 0);
         jobs[i] = (ov_job){i, lin, m, k, n, a, b, bias, c[i], {0}, {0, 0, {0}}};
         char name[64];
         snprintf(name, sizeof name, "%s_%s.%c%ld", modes[i], cv->family, cv->letter, size);
@@ -894,7 +910,7 @@ static int run_overhead(pw_run *run)
     }
     pw_matmul_set_threads(1);
     static const char *const headers[] = {"operation", "size", "FLOPs per call", "plain time",
-                                          "counted overhead (95% CI)", "profiled overhead (95% CI)"};
+                                          "counted (95% CI)", "profiled (95% CI)"};
     pw_table *t = pw_result_table(r, "overhead", "Cost of counting FLOPs (counted) and of a "
                                   "profiler that also times and records every call (profiled), "
                                   "relative to the plain kernel", 6, headers);
