@@ -30,7 +30,10 @@ const char *pw_impl_file_hash(const char *path);
  *   - the measurement core: every file under src/common/ and src/measure/, and every header under
  *     include/perfweave/ except those of the rendering and storage side (see docs/store.md);
  *   - the experiment's own file src/experiments/<module>.c, module = e->name up to the first '.';
- *   - every path in e->sources (NULL-terminated, may be NULL).
+ *   - every path in e->sources (NULL-terminated).  When e->sources is NULL (dependencies not
+ *     declared) every file under src/kernels/ is taken instead, so that a kernel change can never
+ *     leave a stale result; an experiment that uses no kernel declares an empty list
+ *     (`(const char *const[]){NULL}`) and one that uses some lists exactly those.
  * The weave, the store and the command line are left out: editing how results are rendered or
  * stored does not invalidate measurements.  A path that is not in the build's table enters the
  * hash as missing (so the key still changes when it appears); pw_impl_check reports it. */

@@ -69,6 +69,8 @@ static void test_impl_hash(void **state)
     const pw_experiment with_src = {"selftest.y", "", NULL, 0, NULL, dummy_run, kernels};
     const pw_experiment other_module = {"nomodule.x", "", NULL, 0, NULL, dummy_run, NULL};
     const pw_experiment with_missing = {"selftest.z", "", NULL, 0, NULL, dummy_run, missing};
+    static const char *const none[] = {NULL};
+    const pw_experiment declared_none = {"selftest.w", "", NULL, 0, NULL, dummy_run, none};
     char *a = pw_impl_hash(&plain), *a2 = pw_impl_hash(&plain), *b = pw_impl_hash(&with_src),
          *c = pw_impl_hash(&other_module), *d = pw_impl_hash(&with_missing);
     assert_int_equal(strlen(a), 64);
@@ -76,6 +78,16 @@ static void test_impl_hash(void **state)
     assert_string_not_equal(a, b);    /* extra sources enter the hash */
     assert_string_not_equal(a, c);    /* so does the experiment's own file */
     assert_string_not_equal(a, d);
+    /* Undeclared sources (NULL) take every kernel; an empty list takes none.  They differ
+     * exactly when the build has kernel files. */
+    char *e = pw_impl_hash(&declared_none);
+    const char *h;
+    bool kernels_exist = false;
+    for (size_t i = 0; pw_impl_generated_file(i, &h); i++)
+        if (strncmp(pw_impl_generated_file(i, &h), "src/kernels/", 12) == 0) kernels_exist = true;
+    if (kernels_exist) assert_string_not_equal(a, e);
+    else assert_string_equal(a, e);
+    free(e);
     char msg[256];
     assert_int_equal(pw_impl_check(&plain, msg, sizeof msg), PW_OK);
     assert_int_equal(pw_impl_check(&with_src, msg, sizeof msg), PW_OK);
