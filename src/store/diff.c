@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "perfweave/common.h"
+#include "perfweave/env.h"
 #include "perfweave/stats.h"
 
 /* Metric families (first dotted component) whose lower values are better, and higher. */
@@ -331,10 +332,15 @@ int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt
         else if (strcmp(st, "changed") == 0) changed++;
     }
     free(p), free(adj), free(at);
+    char *fa = pw_env_fingerprint_hash(json_object_get(a, "environment"));
+    char *fb = pw_env_fingerprint_hash(json_object_get(b, "environment"));
+    bool same_machine = strcmp(fa, fb) == 0;
+    free(fa), free(fb);
     *out = json_pack("{s:o, s:o, s:f, s:f, s:o, s:o, s:o, s:I, s:I, s:I}", "a", pw_archive_summary(a),
                      "b", pw_archive_summary(b), "threshold", opt->threshold, "alpha", opt->alpha,
                      "metrics", rows, "only_a", only_a, "only_b", only_b, "regressions",
                      (json_int_t)regressions, "improvements", (json_int_t)improvements, "changed",
                      (json_int_t)changed);
+    json_object_set_new(*out, "same_machine", json_boolean(same_machine));
     return PW_OK;
 }

@@ -391,6 +391,15 @@ static void test_archive_round_trip(void **state)
     assert_int_equal(json_integer_value(json_object_get(v, "PARTIAL")), 0);
     json_decref(runs);
 
+    /* latest / previous follow time order. */
+    char *lp = NULL;
+    assert_int_equal(pw_archive_resolve(root, "latest", &lp, msg, sizeof msg), PW_OK);
+    assert_non_null(strstr(lp, "20261130T000000Z_other/results.json"));
+    free(lp);
+    assert_int_equal(pw_archive_resolve(root, "previous", &lp, msg, sizeof msg), PW_OK);
+    assert_non_null(strstr(lp, "_my-host-..-x-3/results.json"));
+    free(lp);
+
     /* An interrupted run (directory without results.json) is listed as unreadable. */
     char *empty = pw_xasprintf("%s/20261231T000000Z_x", root);
     assert_int_equal(pw_mkdir_p(empty), PW_OK);
@@ -494,6 +503,7 @@ static void test_diff_fixtures(void **state)
     assert_int_equal(pw_archive_diff(base, noise, NULL, &d, msg, sizeof msg), PW_OK);
     assert_int_equal(json_integer_value(json_object_get(d, "regressions")), 0);
     assert_int_equal(json_integer_value(json_object_get(d, "improvements")), 0);
+    assert_true(json_is_true(json_object_get(d, "same_machine")));
     assert_string_equal(status_of(d, "matmul", "bytes.workspace.n256"), "same");
     assert_string_equal(json_string_value(json_object_get(find_row(d, "matmul", "bytes.workspace.n256"),
                                                           "method")), "exact");
@@ -545,6 +555,11 @@ static void test_diff_fixtures(void **state)
     json_decref(d);
 
     /* Invalid input. */
+    json_t *other = load_fixture("20261104T120000Z_hostb");
+    assert_int_equal(pw_archive_diff(base, other, NULL, &d, msg, sizeof msg), PW_OK);
+    assert_true(json_is_false(json_object_get(d, "same_machine")));
+    json_decref(d);
+    json_decref(other);
     json_t *junk = json_pack("{s:i}", "schema", 9);
     assert_int_equal(pw_archive_diff(base, junk, NULL, &d, msg, sizeof msg), PW_EINVAL);
     assert_non_null(strstr(msg, "second run"));
