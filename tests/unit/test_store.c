@@ -555,6 +555,20 @@ static void test_diff_fixtures(void **state)
     json_decref(d);
 
     /* Invalid input. */
+    /* A repeated id: the k-th occurrence is matched with the k-th, so a run equals itself. */
+    json_t *dup = json_deep_copy(base);
+    json_t *second = json_deep_copy(json_array_get(json_object_get(dup, "results"), 0));
+    json_object_set_new(json_object_get(json_object_get(second, "metrics"), "gflops.naive.n256"),
+                        "value", json_real(1.0));
+    json_object_set_new(json_object_get(json_object_get(second, "metrics"), "gflops.naive.n256"),
+                        "ci95", json_pack("[f, f]", 0.99, 1.01));
+    json_array_append_new(json_object_get(dup, "results"), second);
+    assert_int_equal(pw_archive_diff(dup, dup, NULL, &d, msg, sizeof msg), PW_OK);
+    assert_int_equal(json_integer_value(json_object_get(d, "regressions")), 0);
+    assert_int_equal(json_integer_value(json_object_get(d, "improvements")), 0);
+    json_decref(d);
+    json_decref(dup);
+
     json_t *other = load_fixture("20261104T120000Z_hostb");
     assert_int_equal(pw_archive_diff(base, other, NULL, &d, msg, sizeof msg), PW_OK);
     assert_true(json_is_false(json_object_get(d, "same_machine")));
