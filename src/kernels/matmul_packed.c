@@ -215,8 +215,15 @@ void pw_matmul_packed(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
     pw_matmul_ctx local;
     int own = !ctx || !ctx->apack || !ctx->bpack;
     if (own) {
-        pw_matmul_ctx_init(&local);
-        if (ctx) local.ukernel = ctx->ukernel;
+        /* No workspace given: allocate just what this shape needs (a small product should not
+         * pay for a 4 MiB panel). */
+        size_t mcap = m < MC ? (m + MR - 1) / MR * MR : MC;
+        size_t ncap = n < NC ? (n + NR - 1) / NR * NR : NC;
+        size_t kcap = k < KC ? k : KC;
+        memset(&local, 0, sizeof local);
+        local.ukernel = ctx ? ctx->ukernel : PW_UKERNEL_AUTO;
+        local.apack = alloc_aligned(mcap * kcap * sizeof(float));
+        local.bpack = alloc_aligned(kcap * ncap * sizeof(float));
         ctx = &local;
     }
     const ukernel_fn ukr = choose_ukernel(ctx->ukernel);
