@@ -40,7 +40,8 @@ typedef struct {
 
 void pw_buf_init(pw_buf *b);
 void pw_buf_release(pw_buf *b);
-/* Returns the bytes (caller frees) and leaves b empty and initialised. */
+/* Returns the bytes (caller frees) and leaves b released: pw_buf_init it again to reuse it
+ * (pw_buf_release on it is a harmless no-op). */
 char *pw_buf_detach(pw_buf *b);
 void pw_buf_reset(pw_buf *b);
 void pw_buf_put(pw_buf *b, const char *s, size_t n);

@@ -93,7 +93,8 @@ void pw_buf_release(pw_buf *b)
 char *pw_buf_detach(pw_buf *b)
 {
     char *s = b->data;
-    pw_buf_init(b);
+    b->data = NULL;
+    b->len = b->cap = 0;
     return s;
 }
 

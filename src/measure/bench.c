@@ -210,7 +210,10 @@ int pw_bench_run(pw_bench *b)
         return PW_OK;
     }
     double start = pw_now(), deadline = start + b->cfg.max_seconds;
-    for (size_t i = 0; i < b->nv; i++) b->v[i].n = 0;
+    for (size_t i = 0; i < b->nv; i++) {
+        b->v[i].n = 0; /* a second run starts afresh */
+        b->v[i].rel_ci = INFINITY;
+    }
     characterise_clock(b);
     for (size_t i = 0; i < b->nv; i++) calibrate(b, &b->v[i], deadline);
     for (size_t i = 0; i < b->nv; i++) warm_up(b, &b->v[i], deadline);

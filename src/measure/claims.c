@@ -337,11 +337,20 @@ static int matches(const pw_claim *c, const char *name)
 {
     size_t tl = strlen(c->target);
     if (strncmp(name, c->target, tl) != 0) return 0;
-    if (name[tl] == '\0') return !c->scoped;
-    if (name[tl] != '.' || strchr(name + tl + 1, '.')) return 0;
+    const char *comp;
+    if (name[tl] == '\0') {
+        if (!c->scoped) return 1;
+        /* A full metric name with a scope: the scope applies to its own final component. */
+        comp = strrchr(name, '.');
+        if (!comp) return 0;
+        comp++;
+    } else {
+        if (name[tl] != '.' || strchr(name + tl + 1, '.')) return 0;
+        comp = name + tl + 1;
+    }
     char letters[32];
     double num;
-    if (!split_size(name + tl + 1, letters, sizeof letters, &num)) return 0;
+    if (!split_size(comp, letters, sizeof letters, &num)) return 0;
     if (!c->scoped) return 1;
     return strcmp(letters, c->scope_var) == 0 && cmp_holds(c->scope_cmp, num, c->scope_value);
 }

@@ -226,6 +226,12 @@ static void test_verdicts(void **state)
     o = eval1("gflops.fast.n64 <= 12", r);
     assert_string_equal(verdict(o), "PASS");
     json_decref(o);
+    o = eval1("gflops.fast.n64 <= 12 where n >= 64", r);
+    assert_string_equal(verdict(o), "PASS");
+    json_decref(o);
+    o = eval1("gflops.fast.n64 <= 12 where n > 64", r);
+    assert_string_equal(verdict(o), "ERROR");
+    json_decref(o);
     o = eval1("gflops(fast) < 9", r);
     assert_string_equal(verdict(o), "FAIL");
     json_decref(o);

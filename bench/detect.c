@@ -1,0 +1,142 @@
+/* detect.c — checks perfweave's measurement loop against its own promises (not part of the
+ * test suite; run by `make bench` on a quiet machine):
+ *
+ *   A/A:   two identical kernels compared TRIALS times; a "difference" is a speedup interval
+ *          (bootstrap 95% CI of the ratio of medians) that excludes 1.  Expected rate <= 5%.
+ *   power: the same kernel against one doing 5% more work; "detected" is the speedup interval
+ *          lying wholly above 1 (the slower one recognised as slower).  Target >= 95%, with at
+ *          most 2 s of measurement per comparison.
+ *
+ * Welch and Mann–Whitney rejection rates on the same raw samples are printed beside them.
+ *
+ * usage: detect [--trials N] [--budget SECONDS] [--extra FRACTION] [--work N] */
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfweave/bench.h"
+#include "perfweave/common.h"
+#include "perfweave/result.h"
+#include "perfweave/stats.h"
+
+typedef struct {
+    unsigned long work; /* dependent multiply-adds per iteration */
+    volatile double sink;
+} kernel;
+
+/* A dependent chain of multiply-adds: compute-bound, no memory traffic, nothing to elide. */
+static void run_kernel(void *arg, uint64_t iters)
+{
+    kernel *k = arg;
+    double x = 1.0;
+    for (uint64_t it = 0; it < iters; it++)
+        for (unsigned long i = 0; i < k->work; i++) x = x * 0.999999 + 1e-7;
+    k->sink = x;
+}
+
+typedef struct {
+    int ci_excludes_1, ci_above_1, welch, mw;
+    double seconds;
+    size_t n;
+    const char *stop;
+    double ratio, lo, hi;
+} outcome;
+
+static int compare_once(kernel *fast, kernel *slow, const pw_bench_config *cfg, int trial,
+                        outcome *o)
+{
+    pw_bench_config c = *cfg;
+    c.seed = cfg->seed + (uint64_t)trial;
+    pw_bench *b = pw_bench_new(&c);
+    size_t f = pw_bench_add(b, "fast", run_kernel, fast);
+    size_t s = pw_bench_add(b, "slow", run_kernel, slow);
+    double t0 = pw_now();
+    int rc = pw_bench_run(b);
+    o->seconds = pw_now() - t0;
+    pw_result *r = pw_result_new("bench.detect", "detect");
+    if (rc == PW_OK) rc = pw_bench_publish_speedup(b, f, s, r, "speedup.fast_vs_slow");
+    pw_metric m;
+    if (rc == PW_OK) rc = pw_result_get_metric(r, "speedup.fast_vs_slow", &m);
+    if (rc == PW_OK) {
+        size_t na, nb;
+        const double *xa = pw_bench_samples(b, f, &na), *xb = pw_bench_samples(b, s, &nb);
+        pw_welch w;
+        pw_mann_whitney u;
+        o->ratio = m.value;
+        o->lo = m.lo;
+        o->hi = m.hi;
+        o->ci_excludes_1 = m.lo > 1 || m.hi < 1;
+        o->ci_above_1 = m.lo > 1;
+        o->welch = pw_stats_welch(xa, na, xb, nb, &w) == PW_OK && w.p < 0.05;
+        o->mw = pw_stats_mann_whitney(xa, na, xb, nb, &u) == PW_OK && u.p < 0.05;
+        o->n = na;
+        o->stop = pw_bench_stop_reason(b);
+    }
+    pw_result_free(r);
+    pw_bench_free(b);
+    return rc;
+}
+
+static int experiment(const char *label, kernel *fast, kernel *slow, const pw_bench_config *cfg,
+                      int trials, int want_above)
+{
+    int ci = 0, welch = 0, mw = 0, converged = 0;
+    double worst = 0, total = 0;
+    printf("\n%s: %d trials, budget %.2f s per comparison, kernels of %lu and %lu multiply-adds\n",
+           label, trials, cfg->max_seconds, fast->work, slow->work);
+    printf("%5s %10s %22s %5s %10s %8s\n", "trial", "speedup", "95% CI", "n", "stop", "seconds");
+    for (int t = 0; t < trials; t++) {
+        outcome o;
+        memset(&o, 0, sizeof o);
+        if (compare_once(fast, slow, cfg, t, &o) != PW_OK) {
+            fprintf(stderr, "detect: trial %d could not publish a speedup\n", t);
+            return 1;
+        }
+        ci += want_above ? o.ci_above_1 : o.ci_excludes_1;
+        welch += o.welch;
+        mw += o.mw;
+        converged += strcmp(o.stop, "converged") == 0;
+        total += o.seconds;
+        if (o.seconds > worst) worst = o.seconds;
+        printf("%5d %10.4f %10.4f – %-9.4f %5zu %10s %8.2f\n", t, o.ratio, o.lo, o.hi, o.n, o.stop,
+               o.seconds);
+        fflush(stdout);
+    }
+    printf("%s summary: interval %s in %d/%d (%.1f%%); Welch p<0.05 in %d; Mann–Whitney p<0.05 "
+           "in %d; converged %d/%d; mean %.2f s, worst %.2f s per comparison\n",
+           label, want_above ? "wholly above 1 (slower detected)" : "excludes 1 (false positive)",
+           ci, trials, 100.0 * ci / trials, welch, mw, converged, trials, total / trials, worst);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off();
+    int trials = 100;
+    double budget = 2.0, extra = 0.05;
+    unsigned long work = 20000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--trials") == 0 && i + 1 < argc) trials = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) budget = atof(argv[++i]);
+        else if (strcmp(argv[i], "--extra") == 0 && i + 1 < argc) extra = atof(argv[++i]);
+        else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc) work = strtoul(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: detect [--trials N] [--budget SECONDS] [--extra FRACTION] "
+                            "[--work N]\n");
+            return 1;
+        }
+    }
+    if (trials < 1 || !(budget > 0) || !(extra > 0) || work < 1) {
+        fprintf(stderr, "detect: trials, budget, extra and work must be positive\n");
+        return 1;
+    }
+    pw_bench_config cfg;
+    pw_bench_config_default(&cfg, 0);
+    cfg.max_seconds = budget;
+    kernel a = {work, 0}, a2 = {work, 0};
+    kernel heavier = {(unsigned long)((double)work * (1 + extra) + 0.5), 0};
+    if (experiment("A/A", &a, &a2, &cfg, trials, 0)) return 3;
+    if (experiment("power", &a, &heavier, &cfg, trials, 1)) return 3;
+    return 0;
+}

@@ -1,0 +1,874 @@
+/* caching.c — the KV-caching experiment (caching.generate): one seeded decoder generates text
+ * greedily twice, recomputing the whole prefix at every step and with a KV cache, and the two
+ * are compared for exactness, per-token latency against position, total generation time,
+ * scaling exponents, cache memory (from the accounting allocator and the resident set), the
+ * speedup the FLOP counts predict, and the cost of prefilling a prompt. */
+#include <cblas.h>
+#include <gsl/gsl_fit.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "perfweave/alloc.h"
+#include "perfweave/bench.h"
+#include "perfweave/common.h"
+#include "perfweave/experiment.h"
+#include "perfweave/stats.h"
+#include "perfweave/transformer.h"
+
+#define MAXLIST 32
+#define LOGIT_TOL 1e-3   /* |logit(full) − logit(cached)| allowed, relative to max(1, |logit|) */
+
+typedef struct {
+    pw_transformer_config cfg;
+    int prompt, check;
+    long lengths[MAXLIST], positions[MAXLIST], prefill[MAXLIST];
+    size_t nlengths, npositions, nprefill;
+    int max_len;  /* the longest generation */
+    int chunk;    /* rows of the prefill workspace: longer fills go in chunks of this */
+    double budget; /* seconds for the total-generation runs beyond their minimum repetitions */
+} plan;
+
+/* One timed job: a forward pass, a decode step, a generation or a prefill. */
+typedef struct {
+    const pw_transformer *m;
+    pw_transformer_work *w;
+    pw_kvcache *c;
+    int *seq;       /* owned by the experiment */
+    int len;        /* positions of a step; prompt length of a generation or prefill */
+    int steps;      /* tokens generated */
+    float *logits;  /* vocab floats */
+} job;
+
+static void run_step_full(void *arg, uint64_t iters)
+{
+    job *j = arg;
+    for (uint64_t i = 0; i < iters; i++)
+        pw_transformer_forward_full(j->m, j->w, j->seq, j->len, j->logits, NULL, 0);
+}
+
+static void run_step_cached(void *arg, uint64_t iters)
+{
+    job *j = arg;
+    for (uint64_t i = 0; i < iters; i++) {
+        pw_kvcache_truncate(j->c, j->len - 1);
+        pw_transformer_decode(j->m, j->c, j->w, j->seq[j->len - 1], j->logits, NULL, 0);
+    }
+}
+
+static void run_prefill_batched(void *arg, uint64_t iters)
+{
+    job *j = arg;
+    for (uint64_t i = 0; i < iters; i++) {
+        pw_kvcache_truncate(j->c, 0);
+        pw_transformer_prefill(j->m, j->c, j->w, j->seq, j->len, j->logits, NULL, 0);
+    }
+}
+
+static void run_prefill_stepwise(void *arg, uint64_t iters)
+{
+    job *j = arg;
+    for (uint64_t i = 0; i < iters; i++) {
+        pw_kvcache_truncate(j->c, 0);
+        for (int k = 0; k < j->len; k++)
+            pw_transformer_decode(j->m, j->c, j->w, j->seq[k], j->logits, NULL, 0);
+    }
+}
+
+/* Resident set size of this process in bytes (from /proc/self/statm), or 0 when unreadable. */
+static size_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, rss = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%lu %lu", &size, &rss) != 2) rss = 0;
+    fclose(f);
+    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts and removes duplicates in place; returns the new count. */
+static size_t sort_unique(long *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_long);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || v[i] != v[k - 1]) v[k++] = v[i];
+    return k;
+}
+
+static int read_plan(pw_run *run, plan *p)
+{
+    pw_result *r = pw_run_result(run);
+    pw_transformer_config_default(&p->cfg);
+    p->cfg.d_model = (int)pw_run_int(run, "d_model");
+    p->cfg.heads = (int)pw_run_int(run, "heads");
+    p->cfg.layers = (int)pw_run_int(run, "layers");
+    p->cfg.vocab = (int)pw_run_int(run, "vocab");
+    p->cfg.context = (int)pw_run_int(run, "context");
+    long dff = pw_run_int(run, "d_ff");
+    p->cfg.norm = strcmp(pw_run_string(run, "norm"), "rmsnorm") == 0 ? PW_NORM_RMS : PW_NORM_LAYER;
+    p->cfg.act = strcmp(pw_run_string(run, "activation"), "relu") == 0 ? PW_ACT_RELU : PW_ACT_GELU;
+    p->cfg.pos = strcmp(pw_run_string(run, "encoding"), "sinusoidal") == 0 ? PW_POS_SINUSOIDAL
+                                                                            : PW_POS_LEARNED;
+    p->cfg.seed = (uint64_t)pw_run_int(run, "seed");
+    if (pw_run_quick(run)) {
+        /* --quick: a tiny model over the same lengths, so every metric still exists. */
+        p->cfg.d_model = 16;
+        p->cfg.heads = 2;
+        p->cfg.layers = 1;
+        p->cfg.vocab = 32;
+        dff = 0;
+        pw_result_note(r, "quick mode: a tiny model (d_model 16, 2 heads, 1 layer, vocab 32) "
+                          "with short measurement budgets; its numbers say nothing about the "
+                          "default model");
+    }
+    p->cfg.d_ff = dff > 0 ? (int)dff : 4 * p->cfg.d_model;
+    char msg[256];
+    if (pw_transformer_config_check(&p->cfg, msg, sizeof msg) != PW_OK) {
+        pw_result_error(r, "%s", msg);
+        return PW_EINVAL;
+    }
+    p->budget = pw_run_quick(run) ? 1 : pw_run_real(run, "budget");
+    p->prompt = (int)pw_run_int(run, "prompt");
+    p->check = (int)pw_run_int(run, "check");
+    long tokens = pw_run_int(run, "tokens");
+    size_t n = pw_run_ints(run, "lengths", p->lengths, MAXLIST - 1);
+    if (n > MAXLIST - 1) n = MAXLIST - 1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p->lengths[i] <= tokens) p->lengths[k++] = p->lengths[i];
+    p->lengths[k++] = tokens;
+    p->nlengths = sort_unique(p->lengths, k);
+    p->max_len = (int)p->lengths[p->nlengths - 1];
+    n = pw_run_ints(run, "positions", p->positions, MAXLIST);
+    p->npositions = sort_unique(p->positions, n > MAXLIST ? MAXLIST : n);
+    n = pw_run_ints(run, "prefill", p->prefill, MAXLIST - 1);
+    if (n > MAXLIST - 1) n = MAXLIST - 1;
+    p->prefill[n++] = p->prompt;  /* the prompt's own prefill is always timed */
+    p->nprefill = sort_unique(p->prefill, n);
+
+    const long C = p->cfg.context;
+    const long need = (long)p->prompt + (p->max_len > p->check ? p->max_len : p->check) - 1;
+    if (need > C) {
+        pw_result_error(r, "a prompt of %d tokens and %d generated need %ld positions, more than "
+                        "the context of %ld", p->prompt, p->max_len > p->check ? p->max_len : p->check,
+                        need, C);
+        return PW_ERANGE;
+    }
+    if (p->positions[p->npositions - 1] > C || p->prefill[p->nprefill - 1] > C) {
+        pw_result_error(r, "positions and prefill lengths must not exceed the context of %ld", C);
+        return PW_ERANGE;
+    }
+    if (p->npositions < 3) {
+        pw_result_error(r, "the scaling fit needs at least 3 distinct positions, not %zu",
+                        p->npositions);
+        return PW_EINVAL;
+    }
+    return PW_OK;
+}
+
+/* Deterministic token ids for prompts and filler, from the seed. */
+static void fill_tokens(int *seq, int n, int vocab, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+    for (int i = 0; i < n; i++) {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdull;
+        x ^= x >> 29;
+        seq[i] = (int)(x % (uint64_t)vocab);
+    }
+}
+
+static void fmt_ci(char *buf, size_t size, const pw_metric *m, double scale, const char *fmt)
+{
+    char v[32], lo[32], hi[32];
+    snprintf(v, sizeof v, fmt, m->value * scale);
+    snprintf(lo, sizeof lo, fmt, m->lo * scale);
+    snprintf(hi, sizeof hi, fmt, m->hi * scale);
+    snprintf(buf, size, "%s (%s–%s)", v, lo, hi);
+}
+
+static double metric_value(const pw_result *r, const char *name, pw_metric *m)
+{
+    if (pw_result_get_metric(r, name, m) != PW_OK) {
+        m->value = m->lo = m->hi = NAN;
+        return NAN;
+    }
+    return m->value;
+}
+
+/* --- sections ----------------------------------------------------------------------------- */
+
+/* Cache bytes at each position count: the accountant's figure, the formula and the growth of
+ * the resident set, for a cache allocated for N positions and filled by a prefill of N. */
+static int measure_memory(const plan *p, const pw_transformer *m, pw_transformer_work *wpre,
+                          pw_alloc *acct, pw_result *r)
+{
+    const pw_transformer_config *c = &p->cfg;
+    static const char *const headers[] = {"positions", "bytes (accounting allocator)",
+                                          "2·L·N·d·4", "resident set growth", "bytes/position"};
+    pw_table *t = pw_result_table(r, "memory", "KV cache memory against positions held", 5,
+                                  headers);
+    pw_chart *ch = pw_result_chart(r, "memory", "KV cache bytes against positions held",
+                                   "positions", "bytes", PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_series *sa = pw_chart_series(ch, "accounting allocator");
+    pw_series *sr = pw_chart_series(ch, "resident set growth");
+    double xs[MAXLIST], ys[MAXLIST];
+    int exact = 1, status = PW_OK;
+    int *seq = pw_xmalloc(sizeof(int) * (size_t)c->context);
+    float *logits = pw_xmalloc(sizeof(float) * (size_t)c->vocab);
+    fill_tokens(seq, c->context, c->vocab, c->seed + 7);
+    for (size_t i = 0; i < p->npositions; i++) {
+        const int n = (int)p->positions[i];
+        char msg[256], name[64];
+        size_t before_acct = pw_alloc_current(acct, "kv_cache");
+        size_t rss0 = resident_bytes();
+        pw_kvcache *kv = NULL;
+        status = pw_kvcache_new(m, n, acct, &kv, msg, sizeof msg);
+        /* Fill every position through real prefill passes (in chunks of the workspace). */
+        for (int at = 0; status == PW_OK && at < n;) {
+            int chunk = n - at < p->chunk ? n - at : p->chunk;
+            status = pw_transformer_prefill(m, kv, wpre, seq + at, chunk, logits, msg, sizeof msg);
+            at += chunk;
+        }
+        if (status != PW_OK) {
+            pw_result_error(r, "cache of %d positions: %s", n, msg);
+            pw_kvcache_free(kv);
+            break;
+        }
+        size_t rss1 = resident_bytes();
+        size_t bytes = pw_alloc_current(acct, "kv_cache") - before_acct;
+        size_t want = 2u * (size_t)c->layers * (size_t)n * (size_t)c->d_model * sizeof(float);
+        if (bytes != want || pw_kvcache_bytes(kv) != want) exact = 0;
+        double grown = rss1 > rss0 ? (double)(rss1 - rss0) : 0;
+        snprintf(name, sizeof name, "bytes.cache.t%d", n);
+        pw_result_exact(r, name, (double)bytes, "B");
+        snprintf(name, sizeof name, "bytes.rss.t%d", n);
+        pw_result_exact(r, name, grown, "B");
+        pw_table_rowf(t, "%d\t%zu\t%zu\t%.0f\t%.0f", n, bytes, want, grown, (double)bytes / n);
+        pw_series_point(sa, n, (double)bytes, NAN, NAN);
+        if (grown > 0) pw_series_point(sr, n, grown, NAN, NAN);
+        xs[i] = n;
+        ys[i] = (double)bytes;
+        pw_kvcache_free(kv);
+    }
+    free(seq);
+    free(logits);
+    if (status != PW_OK) return status;
+    pw_result_exact(r, "cache_bytes_exact", exact, "");
+    double c0, c1, cov00, cov01, cov11, sumsq;
+    gsl_fit_linear(xs, 1, ys, 1, p->npositions, &c0, &c1, &cov00, &cov01, &cov11, &sumsq);
+    double mean = 0, tss = 0;
+    for (size_t i = 0; i < p->npositions; i++) mean += ys[i] / (double)p->npositions;
+    for (size_t i = 0; i < p->npositions; i++) tss += (ys[i] - mean) * (ys[i] - mean);
+    pw_result_exact(r, "fit.cache_bytes.slope", c1, "B/position");
+    pw_result_exact(r, "fit.cache_bytes.intercept", fabs(c0) < 1e-6 ? 0 : c0, "B");
+    pw_result_exact(r, "fit.cache_bytes.r2", tss > 0 ? 1 - sumsq / tss : 1, "");
+    pw_result_exact(r, "bytes.weights", (double)pw_alloc_current(acct, "weights"), "B");
+    pw_result_note(r, "cache bytes are read from the accounting allocator (requested bytes of the "
+                      "K and V blocks, float32) after a cache for N positions was allocated and "
+                      "filled by prefill passes; the resident-set column is the growth of the "
+                      "process's resident memory over the same interval (page-granular; every "
+                      "block large enough is mapped separately), an independent check of the "
+                      "element size");
+    return PW_OK;
+}
+
+/* Both generations from one prompt for check steps: tokens and every step's logits. */
+static int check_exactness(const plan *p, const pw_transformer *m, pw_transformer_work *wfull,
+                           pw_transformer_work *wpre, pw_alloc *acct, pw_result *r,
+                           int **ref_out, int *identical, double *maxdiff_out)
+{
+    const pw_transformer_config *c = &p->cfg;
+    const int steps = p->check, total = p->prompt + steps;
+    int *a = pw_xmalloc(sizeof(int) * (size_t)total), *b = pw_xmalloc(sizeof(int) * (size_t)total);
+    float *la = pw_xmalloc(sizeof(float) * (size_t)steps * (size_t)c->vocab);
+    float *lb = pw_xmalloc(sizeof(float) * (size_t)steps * (size_t)c->vocab);
+    fill_tokens(a, p->prompt, c->vocab, c->seed);
+    memcpy(b, a, sizeof(int) * (size_t)p->prompt);
+    char msg[256];
+    pw_kvcache *kv = NULL;
+    int status = pw_kvcache_new(m, total, acct, &kv, msg, sizeof msg);
+    if (status == PW_OK)
+        status = pw_transformer_generate_full(m, wfull, a, p->prompt, steps, la, msg, sizeof msg);
+    if (status == PW_OK)
+        status = pw_transformer_generate_cached(m, kv, wpre, b, p->prompt, steps, lb, msg,
+                                                sizeof msg);
+    if (status != PW_OK) {
+        pw_result_error(r, "generation failed: %s", msg);
+        goto out;
+    }
+    /* Compare logits step by step while the two sequences agree (after a divergence the two
+     * paths see different inputs and their logits are no longer comparable). */
+    int same_until = steps;
+    for (int s = 0; s < steps; s++)
+        if (a[p->prompt + s] != b[p->prompt + s]) {
+            same_until = s + 1;  /* step s itself had the same input; its logits compare */
+            break;
+        }
+    double maxdiff = 0, worst_rel = 0, maxabs = 0, margin = INFINITY;
+    for (int s = 0; s < same_until; s++) {
+        const float *x = la + (size_t)s * (size_t)c->vocab, *y = lb + (size_t)s * (size_t)c->vocab;
+        float best = -INFINITY, second = -INFINITY;
+        for (int v = 0; v < c->vocab; v++) {
+            double d = fabs((double)x[v] - y[v]), scale = fmax(1.0, fabs((double)x[v]));
+            maxdiff = fmax(maxdiff, d);
+            worst_rel = fmax(worst_rel, d / scale);
+            maxabs = fmax(maxabs, fabs((double)x[v]));
+            if (x[v] > best) second = best, best = x[v];
+            else if (x[v] > second) second = x[v];
+        }
+        margin = fmin(margin, (double)best - second);
+    }
+    *identical = same_until == steps && a[total - 1] == b[total - 1];
+    *maxdiff_out = maxdiff;
+    pw_result_exact(r, "check.steps", steps, "tokens");
+    pw_result_exact(r, "logits.max_abs_diff", maxdiff, "");
+    pw_result_exact(r, "logits.max_abs", maxabs, "");
+    pw_result_exact(r, "logits.min_margin", margin, "");
+    pw_result_note(r, "exactness: %d greedy steps after a %d-token prompt, both paths from the "
+                      "same weights; logits may differ by float rounding only (sgemm over the "
+                      "prefix vs sgemv for one row); tolerance %.0e relative to max(1, |logit|)",
+                   steps, p->prompt, LOGIT_TOL);
+    if (worst_rel > LOGIT_TOL) {
+        pw_result_error(r, "cached logits differ from recomputed ones by %.3g (tolerance %.0e): "
+                           "the cache is wrong, so nothing is timed", maxdiff, LOGIT_TOL);
+        status = PW_EINTERNAL;
+        goto out;
+    }
+    if (!*identical)
+        pw_result_warning(r, "the greedy tokens diverged at step %d although every logit agreed "
+                             "within tolerance: a near tie flipped by rounding", same_until - 1);
+    *ref_out = a;
+    a = NULL;
+out:
+    pw_kvcache_free(kv);
+    free(a);
+    free(b);
+    free(la);
+    free(lb);
+    return status;
+}
+
+/* Per-token latency at each position, both paths interleaved in one bench. */
+static int measure_latency(const plan *p, const pw_transformer *m, pw_transformer_work *wfull,
+                           pw_transformer_work *wpre, pw_transformer_work *wdec, pw_alloc *acct, const int *seq, bool quick,
+                           pw_result *r)
+{
+    const pw_transformer_config *c = &p->cfg;
+    const size_t np = p->npositions;
+    job *jobs = pw_xcalloc(2 * np, sizeof *jobs);
+    float *logits = pw_xmalloc(sizeof(float) * (size_t)c->vocab * 2 * np);
+    int status = PW_OK;
+    char msg[256], name[96];
+    pw_bench_config bc;
+    pw_bench_config_default(&bc, quick);
+    bc.target_rel_ci = 0.02;
+    bc.max_seconds = quick ? 0.8 : 15;
+    pw_bench *b = pw_bench_new(&bc);
+    for (size_t i = 0; i < np; i++) {
+        const int n = (int)p->positions[i];
+        job *f = &jobs[2 * i], *k = &jobs[2 * i + 1];
+        *f = (job){m, wfull, NULL, (int *)seq, n, 0, logits + (size_t)(2 * i) * c->vocab};
+        *k = (job){m, wdec, NULL, (int *)seq, n, 0, logits + (size_t)(2 * i + 1) * c->vocab};
+        /* Each cached variant owns a cache holding the n − 1 earlier positions. */
+        status = pw_kvcache_new(m, n, acct, &k->c, msg, sizeof msg);
+        for (int at = 0; status == PW_OK && at < n - 1;) {
+            int chunk = n - 1 - at < p->chunk ? n - 1 - at : p->chunk;
+            status = pw_transformer_prefill(m, k->c, wpre, seq + at, chunk, k->logits, msg,
+                                            sizeof msg);
+            at += chunk;
+        }
+        if (status != PW_OK) {
+            pw_result_error(r, "preparing position %d: %s", n, msg);
+            goto out;
+        }
+        snprintf(name, sizeof name, "full.p%d", n);
+        pw_bench_add(b, name, run_step_full, f);
+        snprintf(name, sizeof name, "cached.p%d", n);
+        pw_bench_add(b, name, run_step_cached, k);
+    }
+    pw_bench_run(b);
+    pw_bench_record(b, r, "latency.");
+
+    static const char *const headers[] = {"position", "full (ms)", "cached (ms)",
+                                          "per-token speedup", "full GFLOP/s", "cached GFLOP/s"};
+    pw_table *t = pw_result_table(r, "latency", "Per-token latency against position (median, 95% "
+                                  "interval)", 6, headers);
+    pw_chart *ch = pw_result_chart(r, "latency", "Per-token latency against position",
+                                   "position (tokens in the sequence)", "ms per token",
+                                   PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_series *sf = pw_chart_series(ch, "full recomputation");
+    pw_series *sk = pw_chart_series(ch, "KV cache");
+    double x[MAXLIST], yf[MAXLIST], yk[MAXLIST], ff[MAXLIST], fk[MAXLIST];
+    for (size_t i = 0; i < np; i++) {
+        const int n = (int)p->positions[i];
+        char nf[64], nk[64], ns[64], gf[64], gk[64];
+        snprintf(nf, sizeof nf, "latency.full.p%d", n);
+        snprintf(nk, sizeof nk, "latency.cached.p%d", n);
+        snprintf(ns, sizeof ns, "speedup_step.cached_vs_full.p%d", n);
+        snprintf(gf, sizeof gf, "gflops.full.p%d", n);
+        snprintf(gk, sizeof gk, "gflops.cached.p%d", n);
+        double flf = pw_transformer_flops_step_full(c, n), flk = pw_transformer_flops_step_cached(c, n);
+        if (pw_bench_publish_time(b, 2 * i, r, nf, 1e3, "ms") != PW_OK ||
+            pw_bench_publish_time(b, 2 * i + 1, r, nk, 1e3, "ms") != PW_OK ||
+            pw_bench_publish_speedup(b, 2 * i + 1, 2 * i, r, ns) != PW_OK ||
+            pw_bench_publish_rate(b, 2 * i, r, gf, flf / 1e9, "GFLOP/s") != PW_OK ||
+            pw_bench_publish_rate(b, 2 * i + 1, r, gk, flk / 1e9, "GFLOP/s") != PW_OK) {
+            pw_result_error(r, "too few samples to publish the latency at position %d", n);
+            status = PW_EINTERNAL;
+            goto out;
+        }
+        pw_metric mf, mk, ms, mgf, mgk;
+        metric_value(r, nf, &mf);
+        metric_value(r, nk, &mk);
+        metric_value(r, ns, &ms);
+        metric_value(r, gf, &mgf);
+        metric_value(r, gk, &mgk);
+        char cf[128], ck[128], cs[128];
+        fmt_ci(cf, sizeof cf, &mf, 1, "%.4g");
+        fmt_ci(ck, sizeof ck, &mk, 1, "%.4g");
+        fmt_ci(cs, sizeof cs, &ms, 1, "%.3g");
+        pw_table_rowf(t, "%d\t%s\t%s\t%s×\t%.1f\t%.1f", n, cf, ck, cs, mgf.value, mgk.value);
+        pw_series_point(sf, n, mf.value, mf.lo, mf.hi);
+        pw_series_point(sk, n, mk.value, mk.lo, mk.hi);
+        x[i] = n;
+        yf[i] = mf.value;
+        yk[i] = mk.value;
+        ff[i] = flf;
+        fk[i] = flk;
+    }
+    pw_powerfit pf, pk, qf, qk;
+    if (pw_stats_powerfit(x, yf, np, &pf) != PW_OK || pw_stats_powerfit(x, yk, np, &pk) != PW_OK ||
+        pw_stats_powerfit(x, ff, np, &qf) != PW_OK || pw_stats_powerfit(x, fk, np, &qk) != PW_OK) {
+        pw_result_error(r, "the log-log fit of latency against position failed");
+        status = PW_EINTERNAL;
+        goto out;
+    }
+    pw_result_metric(r, "exponent.full", pf.exponent, pf.ci95[0], pf.ci95[1], "");
+    pw_result_metric(r, "exponent.cached", pk.exponent, pk.ci95[0], pk.ci95[1], "");
+    double drop = pf.exponent - pk.exponent;
+    double half = hypot((pf.ci95[1] - pf.ci95[0]) / 2, (pk.ci95[1] - pk.ci95[0]) / 2);
+    pw_result_metric(r, "exponent.drop", drop, drop - half, drop + half, "");
+    pw_result_exact(r, "fit.full.r2", pf.r2, "");
+    pw_result_exact(r, "fit.cached.r2", pk.r2, "");
+    pw_result_exact(r, "exponent_flops.full", qf.exponent, "");
+    pw_result_exact(r, "exponent_flops.cached", qk.exponent, "");
+    pw_result_note(r, "per-token latency at position N is one step, timed repeatedly: the full "
+                      "path runs the whole N-token prefix through the model; the cached path "
+                      "decodes position N from a cache already holding N − 1 (prepared by "
+                      "prefill, outside the timing); exponents are least-squares slopes of log "
+                      "latency on log N over %zu positions (95%% interval from the fit's "
+                      "residuals, t with %zu df); exponent.drop's interval combines the two in "
+                      "quadrature", np, np - 2);
+out:
+    for (size_t i = 0; i < np; i++) pw_kvcache_free(jobs[2 * i + 1].c);
+    pw_bench_free(b);
+    free(jobs);
+    free(logits);
+    return status;
+}
+
+/* Publishes the median of x with its bootstrap interval, its basis, and keeps the samples. */
+static int publish_samples(pw_result *r, const char *name, const double *x, size_t n,
+                           uint64_t seed, const char *unit)
+{
+    pw_summary s;
+    int rc = pw_stats_summarize(x, n, seed, &s);
+    if (rc == PW_OK) rc = pw_result_metric(r, name, s.median, s.ci95_median[0], s.ci95_median[1],
+                                           unit);
+    if (rc == PW_OK) rc = pw_result_metric_basis(r, name, (double)s.n, s.cv);
+    pw_result_samples(r, name, x, n);
+    return rc;
+}
+
+/* Whole generations of each length both ways.  Not through pw_bench: its calibration and
+ * warm-up would each add one more full run, and a 512-token recomputation takes tens of
+ * seconds; a single run is in any case far above the clock's resolution.  Instead pairs of runs
+ * alternate (full, cached, cached, full, …) at least min_reps times per length, more while the
+ * length's share of the budget lasts; the exactness check before this served as warm-up. */
+static int measure_generation(const plan *p, const pw_transformer *m, pw_transformer_work *wfull,
+                              pw_transformer_work *wpre, pw_alloc *acct, const int *ref,
+                              bool quick, int *identical, pw_result *r)
+{
+    enum { MAX_REPS = 30 };
+    const pw_transformer_config *c = &p->cfg;
+    const size_t nl = p->nlengths;
+    const int min_reps = quick ? 2 : 3;
+    const double share = p->budget / (double)nl;
+    double *samples = pw_xcalloc(2 * nl * MAX_REPS, sizeof *samples);
+    int *reps = pw_xcalloc(nl, sizeof *reps);
+    int *seqs = pw_xmalloc(sizeof(int) * 2 * (size_t)(p->prompt + p->max_len));
+    int *sf = seqs, *sk = seqs + p->prompt + p->max_len;
+    pw_kvcache *kv = NULL;
+    char msg[256];
+    pw_buf noisy;
+    pw_buf_init(&noisy);
+    int status = pw_kvcache_new(m, p->prompt + p->max_len, acct, &kv, msg, sizeof msg);
+    if (status != PW_OK) {
+        pw_result_error(r, "%s", msg);
+        goto out;
+    }
+    for (size_t i = 0; i < nl; i++) {
+        const int T = (int)p->lengths[i], total = p->prompt + T;
+        double *xf = samples + (2 * i) * MAX_REPS, *xk = samples + (2 * i + 1) * MAX_REPS;
+        const double t0 = pw_now();
+        int rep;
+        for (rep = 0; rep < MAX_REPS; rep++) {
+            if (rep >= min_reps && pw_now() - t0 >= share) break;
+            for (int k = 0; k < 2; k++) {
+                const int cached = (rep % 2) ? 1 - k : k;
+                int *seq = cached ? sk : sf;
+                memcpy(seq, ref, sizeof(int) * (size_t)p->prompt);
+                double start = pw_now();
+                status = cached ? pw_transformer_generate_cached(m, kv, wpre, seq, p->prompt, T,
+                                                                 NULL, msg, sizeof msg)
+                                : pw_transformer_generate_full(m, wfull, seq, p->prompt, T, NULL,
+                                                               msg, sizeof msg);
+                double took = pw_now() - start;
+                if (status != PW_OK) {
+                    pw_result_error(r, "generating %d tokens: %s", T, msg);
+                    goto out;
+                }
+                (cached ? xk : xf)[rep] = took;
+            }
+            /* Every timed run is checked as well: the same tokens both ways, and the same as
+             * the checked generation as far as that went. */
+            const int upto = T < p->check ? total : p->prompt + p->check;
+            if (memcmp(sf, sk, sizeof(int) * (size_t)total) != 0 ||
+                memcmp(sf, ref, sizeof(int) * (size_t)upto) != 0)
+                *identical = 0;
+        }
+        reps[i] = rep;
+    }
+
+    static const char *const headers[] = {"tokens", "runs", "full (ms)", "cached (ms)", "speedup",
+                                          "FLOP-predicted speedup", "measured / predicted"};
+    pw_table *t = pw_result_table(r, "generation", "Total generation time against length "
+                                  "(median, 95% interval)", 7, headers);
+    pw_chart *cs = pw_result_chart(r, "speedup", "Speedup of the KV cache over recomputation "
+                                   "against generated tokens", "tokens generated", "speedup (×)",
+                                   PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_series *sm = pw_chart_series(cs, "measured");
+    pw_series *sp = pw_chart_series(cs, "predicted by FLOP counts");
+    pw_chart_hline(cs, "no speedup", 1);
+    pw_chart *ct = pw_result_chart(r, "total", "Total generation time against tokens generated",
+                                   "tokens generated", "seconds", PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_series *tf = pw_chart_series(ct, "full recomputation");
+    pw_series *tk = pw_chart_series(ct, "KV cache");
+    double xs[MAXLIST], yf[MAXLIST], yk[MAXLIST];
+    size_t nfit = 0;
+    long crossover = -1;
+    for (size_t i = 0; i < nl; i++) {
+        const int T = (int)p->lengths[i];
+        const size_t n = (size_t)reps[i];
+        const double *xf = samples + (2 * i) * MAX_REPS, *xk = samples + (2 * i + 1) * MAX_REPS;
+        char nf[64], nk[64], ns[64], np_[64], ne[64];
+        snprintf(nf, sizeof nf, "total.full.t%d", T);
+        snprintf(nk, sizeof nk, "total.cached.t%d", T);
+        snprintf(ns, sizeof ns, "speedup.cached_vs_full.t%d", T);
+        snprintf(np_, sizeof np_, "speedup_flops.cached_vs_full.t%d", T);
+        snprintf(ne, sizeof ne, "speedup_vs_flops.t%d", T);
+        const uint64_t seed = 0x5eed0000u + (uint64_t)T;
+        double ratio, ci[2];
+        if (publish_samples(r, nf, xf, n, seed, "s") != PW_OK ||
+            publish_samples(r, nk, xk, n, seed + 1, "s") != PW_OK ||
+            pw_stats_ratio_median(xf, n, xk, n, seed + 2, 0.95, &ratio, ci) != PW_OK ||
+            pw_result_metric(r, ns, ratio, ci[0], ci[1], "×") != PW_OK) {
+            pw_result_error(r, "cannot summarise the generation of %d tokens", T);
+            status = PW_EINTERNAL;
+            goto out;
+        }
+        double pred = pw_transformer_flops_generate_full(c, p->prompt, T) /
+                      pw_transformer_flops_generate_cached(c, p->prompt, T);
+        pw_result_exact(r, np_, pred, "×");
+        pw_metric mf, mk, ms, me;
+        metric_value(r, nf, &mf);
+        metric_value(r, nk, &mk);
+        metric_value(r, ns, &ms);
+        pw_result_metric_basis(r, ns, (double)n, hypot(mf.cv, mk.cv) / sqrt(2.0));
+        pw_result_metric(r, ne, ms.value / pred, ms.lo / pred, ms.hi / pred, "×");
+        metric_value(r, ne, &me);
+        if (mf.cv > 0.05 || mk.cv > 0.05)
+            pw_buf_printf(&noisy, "%s%d (%.0f%%, %.0f%%)", noisy.len ? ", " : "", T, 100 * mf.cv,
+                          100 * mk.cv);
+        char cf[128], ck[128], cx[128], ce[128];
+        fmt_ci(cf, sizeof cf, &mf, 1e3, "%.4g");
+        fmt_ci(ck, sizeof ck, &mk, 1e3, "%.4g");
+        fmt_ci(cx, sizeof cx, &ms, 1, "%.3g");
+        fmt_ci(ce, sizeof ce, &me, 1, "%.2f");
+        pw_table_rowf(t, "%d\t%zu\t%s\t%s\t%s×\t%.1f×\t%s", T, n, cf, ck, cx, pred, ce);
+        pw_series_point(sm, T, ms.value, ms.lo, ms.hi);
+        pw_series_point(sp, T, pred, NAN, NAN);
+        pw_series_point(tf, T, mf.value, mf.lo, mf.hi);
+        pw_series_point(tk, T, mk.value, mk.lo, mk.hi);
+        if (ms.lo > 1) {
+            if (crossover < 0) crossover = T;
+        } else {
+            crossover = -1;  /* the speedup must hold from here on */
+        }
+        if (T >= 32) {
+            xs[nfit] = T;
+            yf[nfit] = mf.value;
+            yk[nfit] = mk.value;
+            nfit++;
+        }
+    }
+    /* Always published (0: at no length) so that a chapter's reference to it stays valid. */
+    pw_result_exact(r, "crossover.tokens", crossover > 0 ? (double)crossover : 0, "tokens");
+    if (crossover > 0)
+        pw_chart_vline(cs, "speedup interval above 1 from here", (double)crossover);
+    else
+        pw_result_warning(r, "the speedup's interval does not lie above 1 at the longest lengths");
+    pw_powerfit pf, pk;
+    if (nfit >= 3 && pw_stats_powerfit(xs, yf, nfit, &pf) == PW_OK &&
+        pw_stats_powerfit(xs, yk, nfit, &pk) == PW_OK) {
+        pw_result_metric(r, "exponent_total.full", pf.exponent, pf.ci95[0], pf.ci95[1], "");
+        pw_result_metric(r, "exponent_total.cached", pk.exponent, pk.ci95[0], pk.ci95[1], "");
+    }
+    pw_result_note(r, "total generation: every timed run really generates the stated number of "
+                      "tokens after a %d-token prompt, both ways (the cached run includes its "
+                      "prefill; its cache is allocated once, beforehand), and its tokens are "
+                      "compared; runs alternate full/cached, at least %d pairs per length and "
+                      "more while %.2g s per length last (budget %.3g s); medians with seeded "
+                      "bootstrap intervals, the speedup as a bootstrap ratio of medians",
+                   p->prompt, min_reps, share, p->budget);
+    if (noisy.len)
+        pw_result_warning(r, "total generation times vary by more than 5%% (full, cached "
+                             "coefficients of variation) at lengths %s; the machine may be busy",
+                          noisy.data);
+out:
+    pw_buf_release(&noisy);
+    free(samples);
+    free(reps);
+    free(seqs);
+    pw_kvcache_free(kv);
+    return status;
+}
+
+/* Prefill of a prompt: one batched pass against one decode step per prompt token. */
+static int measure_prefill(const plan *p, const pw_transformer *m, pw_transformer_work *wpre,
+                           pw_alloc *acct, const int *seq, bool quick, pw_result *r)
+{
+    const pw_transformer_config *c = &p->cfg;
+    const size_t nq = p->nprefill;
+    job *jobs = pw_xcalloc(2 * nq, sizeof *jobs);
+    float *logits = pw_xmalloc(sizeof(float) * (size_t)c->vocab);
+    pw_kvcache *kv = NULL;
+    char msg[256], name[96];
+    int status = pw_kvcache_new(m, (int)p->prefill[nq - 1], acct, &kv, msg, sizeof msg);
+    if (status != PW_OK) {
+        pw_result_error(r, "%s", msg);
+        goto out;
+    }
+    pw_bench_config bc;
+    pw_bench_config_default(&bc, quick);
+    bc.target_rel_ci = 0.02;
+    bc.max_seconds = quick ? 0.4 : 5;
+    pw_bench *b = pw_bench_new(&bc);
+    for (size_t i = 0; i < nq; i++) {
+        const int n = (int)p->prefill[i];
+        jobs[2 * i] = (job){m, wpre, kv, (int *)seq, n, 0, logits};
+        jobs[2 * i + 1] = (job){m, wpre, kv, (int *)seq, n, 0, logits};
+        snprintf(name, sizeof name, "batched.p%d", n);
+        pw_bench_add(b, name, run_prefill_batched, &jobs[2 * i]);
+        snprintf(name, sizeof name, "stepwise.p%d", n);
+        pw_bench_add(b, name, run_prefill_stepwise, &jobs[2 * i + 1]);
+    }
+    pw_bench_run(b);
+    pw_bench_record(b, r, "prefill.");
+    static const char *const headers[] = {"prompt tokens", "batched prefill (ms)",
+                                          "one step per token (ms)", "speedup of batching",
+                                          "batched GFLOP/s"};
+    pw_table *t = pw_result_table(r, "prefill", "Prefill of a prompt into the cache (median, "
+                                  "95% interval)", 5, headers);
+    for (size_t i = 0; i < nq; i++) {
+        const int n = (int)p->prefill[i];
+        char nb[64], nw[64], ns[64], ng[64];
+        snprintf(nb, sizeof nb, "time.prefill.p%d", n);
+        snprintf(nw, sizeof nw, "time.stepwise.p%d", n);
+        snprintf(ns, sizeof ns, "speedup.batched_vs_stepwise.p%d", n);
+        snprintf(ng, sizeof ng, "gflops.prefill.p%d", n);
+        if (pw_bench_publish_time(b, 2 * i, r, nb, 1e3, "ms") != PW_OK ||
+            pw_bench_publish_time(b, 2 * i + 1, r, nw, 1e3, "ms") != PW_OK ||
+            pw_bench_publish_speedup(b, 2 * i, 2 * i + 1, r, ns) != PW_OK ||
+            pw_bench_publish_rate(b, 2 * i, r, ng, pw_transformer_flops_forward(c, 0, n) / 1e9,
+                                  "GFLOP/s") != PW_OK) {
+            pw_result_error(r, "too few samples to publish the prefill of %d tokens", n);
+            status = PW_EINTERNAL;
+            break;
+        }
+        pw_metric mb, mw, ms, mg;
+        metric_value(r, nb, &mb);
+        metric_value(r, nw, &mw);
+        metric_value(r, ns, &ms);
+        metric_value(r, ng, &mg);
+        char cb[128], cw[128], cx[128];
+        fmt_ci(cb, sizeof cb, &mb, 1, "%.4g");
+        fmt_ci(cw, sizeof cw, &mw, 1, "%.4g");
+        fmt_ci(cx, sizeof cx, &ms, 1, "%.3g");
+        pw_table_rowf(t, "%d\t%s\t%s\t%s×\t%.1f", n, cb, cw, cx, mg.value);
+    }
+    pw_bench_free(b);
+out:
+    pw_kvcache_free(kv);
+    free(jobs);
+    free(logits);
+    return status;
+}
+
+/* The prompt's prefill as a share of the longest cached generation: a ratio of medians from
+ * two separate measurements, its interval bounded by the intervals' ends. */
+static void publish_prefill_share(const plan *p, pw_result *r)
+{
+    pw_metric pre, tot;
+    char name[64];
+    snprintf(name, sizeof name, "time.prefill.p%d", p->prompt);
+    if (pw_result_get_metric(r, name, &pre) != PW_OK) return;
+    snprintf(name, sizeof name, "total.cached.t%d", p->max_len);
+    if (pw_result_get_metric(r, name, &tot) != PW_OK || !(tot.lo > 0)) return;
+    /* prefill in ms, totals in s */
+    double v = pre.value / 1e3 / tot.value, lo = pre.lo / 1e3 / tot.hi, hi = pre.hi / 1e3 / tot.lo;
+    snprintf(name, sizeof name, "share.prefill.t%d", p->max_len);
+    pw_result_metric(r, name, v, lo, hi, "");
+}
+
+static int run_generate(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    const bool quick = pw_run_quick(run);
+    plan p;
+    int status = read_plan(run, &p);
+    if (status != PW_OK) return status;
+    const pw_transformer_config *c = &p.cfg;
+
+    /* One BLAS thread: the child is pinned to one CPU, and both paths get the same resources.
+     * Large blocks are mapped individually so the resident-set check sees each cache. */
+    openblas_set_num_threads(1);
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+
+    pw_alloc *acct = pw_alloc_new();
+    pw_transformer *m = NULL;
+    pw_transformer_work *wfull = NULL, *wpre = NULL, *wdec = NULL;
+    int *ref = NULL, *seq = NULL;
+    char msg[256];
+    int rows_pre = p.prompt;
+    for (size_t i = 0; i < p.nprefill; i++)
+        if (p.prefill[i] > rows_pre) rows_pre = (int)p.prefill[i];
+    if (rows_pre < 256 && c->context >= 256) rows_pre = 256;
+    if (rows_pre > c->context) rows_pre = c->context;
+    p.chunk = rows_pre;
+    if ((status = pw_transformer_new(c, acct, &m, msg, sizeof msg)) != PW_OK ||
+        (status = pw_transformer_work_new(m, c->context, acct, &wfull, msg, sizeof msg)) != PW_OK ||
+        (status = pw_transformer_work_new(m, rows_pre, acct, &wpre, msg, sizeof msg)) != PW_OK ||
+        (status = pw_transformer_work_new(m, 1, acct, &wdec, msg, sizeof msg)) != PW_OK) {
+        pw_result_error(r, "%s", msg);
+        goto out;
+    }
+    pw_result_note(r, "model: d_model %d, %d head%s, %d layer%s, d_ff %d, vocab %d, context %d, "
+                      "%s, %s, %s positions, seed %llu; %s; one BLAS thread",
+                   c->d_model, c->heads, c->heads == 1 ? "" : "s", c->layers,
+                   c->layers == 1 ? "" : "s", c->d_ff, c->vocab, c->context,
+                   c->norm == PW_NORM_RMS ? "RMSNorm" : "LayerNorm",
+                   c->act == PW_ACT_RELU ? "ReLU" : "GELU",
+                   c->pos == PW_POS_SINUSOIDAL ? "sinusoidal" : "learned",
+                   (unsigned long long)c->seed, openblas_get_config());
+
+    /* One untimed pass of the largest batch first: OpenBLAS allocates and touches its work
+     * buffers on first use, which would otherwise show up in the first resident-set reading. */
+    seq = pw_xcalloc((size_t)c->context, sizeof(int));
+    float *warm = pw_xmalloc(sizeof(float) * (size_t)c->vocab);
+    status = pw_transformer_forward_full(m, wfull, seq, p.chunk, warm, msg, sizeof msg);
+    if (status == PW_OK) status = pw_transformer_forward_full(m, wfull, seq, 1, warm, msg, sizeof msg);
+    free(warm);
+    if (status != PW_OK) {
+        pw_result_error(r, "%s", msg);
+        goto out;
+    }
+    if ((status = measure_memory(&p, m, wpre, acct, r)) != PW_OK) goto out;
+
+    int identical = 0;
+    double maxdiff = 0;
+    if ((status = check_exactness(&p, m, wfull, wpre, acct, r, &ref, &identical, &maxdiff)) != PW_OK) {
+        pw_result_exact(r, "tokens_identical", identical, "");
+        goto out;
+    }
+    /* Tokens for the latency and prefill runs: the checked generation, then seeded filler. */
+    fill_tokens(seq, c->context, c->vocab, c->seed + 1);
+    memcpy(seq, ref, sizeof(int) * (size_t)(p.prompt + p.check));
+
+    if ((status = measure_latency(&p, m, wfull, wpre, wdec, acct, seq, quick, r)) != PW_OK) goto out;
+    if ((status = measure_generation(&p, m, wfull, wpre, acct, ref, quick, &identical, r)) != PW_OK)
+        goto out;
+    if ((status = measure_prefill(&p, m, wpre, acct, seq, quick, r)) != PW_OK) goto out;
+    publish_prefill_share(&p, r);
+    pw_result_exact(r, "tokens_identical", identical, "");
+    pw_result_exact(r, "bytes.activations.peak", (double)pw_alloc_peak(acct, "activations"), "B");
+    if (!identical)
+        pw_result_warning(r, "the two paths did not produce identical tokens in every run");
+out:
+    free(seq);
+    free(ref);
+    pw_transformer_work_free(wdec);
+    pw_transformer_work_free(wpre);
+    pw_transformer_work_free(wfull);
+    pw_transformer_free(m);
+    pw_alloc_free(acct);
+    return status;
+}
+
+static const char *const norms[] = {"layernorm", "rmsnorm", NULL};
+static const char *const acts[] = {"gelu", "relu", NULL};
+static const char *const encodings[] = {"learned", "sinusoidal", NULL};
+static const char *const metrics[] = {
+    "tokens_identical", "check.steps", "logits.max_abs_diff", "logits.max_abs",
+    "logits.min_margin", "latency.full.pN", "latency.cached.pN",
+    "speedup_step.cached_vs_full.pN", "gflops.full.pN", "gflops.cached.pN", "exponent.full",
+    "exponent.cached", "exponent.drop", "fit.full.r2", "fit.cached.r2", "exponent_flops.full",
+    "exponent_flops.cached", "total.full.tN", "total.cached.tN", "speedup.cached_vs_full.tN",
+    "speedup_flops.cached_vs_full.tN", "speedup_vs_flops.tN", "crossover.tokens",
+    "exponent_total.full", "exponent_total.cached", "bytes.cache.tN", "bytes.rss.tN",
+    "cache_bytes_exact", "fit.cache_bytes.slope", "fit.cache_bytes.intercept",
+    "fit.cache_bytes.r2", "bytes.weights", "bytes.activations.peak", "time.prefill.pN",
+    "time.stepwise.pN", "speedup.batched_vs_stepwise.pN", "gflops.prefill.pN",
+    "share.prefill.tN", NULL};
+static const pw_param_spec params[] = {
+    {"tokens", PW_PARAM_INT, "512", 1, 1 << 20, NULL,
+     "longest generation compared in total time (with every length below it)"},
+    {"lengths", PW_PARAM_INT_LIST, "[1, 2, 4, 8, 16, 32, 64, 128, 256, 512]", 1, 1 << 20, NULL,
+     "generation lengths timed both ways (those above tokens are skipped)"},
+    {"positions", PW_PARAM_INT_LIST, "[32, 64, 128, 256, 512, 1024]", 2, 1 << 20, NULL,
+     "sequence positions at which one step's latency and the cache's bytes are measured"},
+    {"prefill", PW_PARAM_INT_LIST, "[64, 256]", 1, 1 << 20, NULL,
+     "prompt lengths whose prefill is timed (the prompt itself is always added)"},
+    {"prompt", PW_PARAM_INT, "16", 1, 1 << 20, NULL, "prompt tokens before generation"},
+    {"check", PW_PARAM_INT, "256", 1, 1 << 20, NULL,
+     "greedy steps whose tokens and logits are compared between the paths"},
+    {"budget", PW_PARAM_REAL, "20", 0, 3600, NULL,
+     "seconds for repeating whole generations beyond 3 runs per length (--quick: 1)"},
+    {"d_model", PW_PARAM_INT, "256", 2, 16384, NULL, "model width"},
+    {"heads", PW_PARAM_INT, "4", 1, 1024, NULL, "attention heads (dividing d_model)"},
+    {"layers", PW_PARAM_INT, "4", 1, 256, NULL, "transformer blocks"},
+    {"d_ff", PW_PARAM_INT, "0", 0, 65536, NULL, "MLP hidden width (0: 4 × d_model)"},
+    {"vocab", PW_PARAM_INT, "512", 2, 1 << 20, NULL, "vocabulary size"},
+    {"context", PW_PARAM_INT, "1024", 2, 1 << 20, NULL, "most positions a sequence may have"},
+    {"norm", PW_PARAM_STRING, "layernorm", 0, 0, norms, "normalisation before each sublayer"},
+    {"activation", PW_PARAM_STRING, "gelu", 0, 0, acts, "MLP activation"},
+    {"encoding", PW_PARAM_STRING, "learned", 0, 0, encodings, "position encoding"},
+    {"seed", PW_PARAM_INT, "1", 0, 4294967295.0, NULL, "seed of the weights and prompt"},
+};
+const pw_experiment pw_exp_caching_generate = {
+    "caching.generate",
+    "greedy generation by a small transformer with and without a KV cache: exactness, latency, "
+    "scaling, memory",
+    params, sizeof params / sizeof params[0], metrics, run_generate,
+};
