@@ -191,9 +191,11 @@ static void run_portable(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_
 
 /* --- SIMD helpers --------------------------------------------------------------------------- */
 /* Stores the valid rows × cols of a 4 × 16 tile of accumulators. */
-__attribute__((target("avx2")))
-static void store_tile(const __m256i acc[MR][2], int32_t *C, size_t ldc, size_t rows, size_t cols)
+__attribute__((target("avx2"), always_inline))
+static inline void store_tile(const __m256i acc[MR][2], int32_t *C, size_t ldc, size_t rows,
+                              size_t cols)
 {
+#pragma GCC unroll 4
     for (size_t r = 0; r < rows; r++) {
         if (cols == NR) {
             _mm256_storeu_si256((__m256i *)(C + r * ldc), acc[r][0]);
@@ -215,10 +217,12 @@ static inline void tile_avx2(const int16_t *a0, size_t kp, const int16_t *panel,
                              size_t ldc, const int R, size_t cols)
 {
     __m256i acc[MR][2];
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (size_t p = 0; p < kp / 2; p++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(panel + p * 2 * NR));
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(panel + p * 2 * NR + 16));
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             int32_t pair;
             memcpy(&pair, a0 + r * kp + 2 * p, 4);
@@ -275,10 +279,12 @@ static inline void tile_vnni(const uint8_t *a0, size_t kp, const int8_t *panel, 
                              size_t ldc, const int R, size_t cols)
 {
     __m256i acc[MR][2];
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (size_t q = 0; q < kp / 4; q++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(panel + q * 4 * NR));
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(panel + q * 4 * NR + 32));
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             int32_t quad;
             memcpy(&quad, a0 + r * kp + 4 * q, 4);
