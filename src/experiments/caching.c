@@ -176,15 +176,16 @@ static int read_plan(pw_run *run, plan *p)
     return PW_OK;
 }
 
-/* Deterministic token ids for prompts and filler, from the seed. */
+/* Deterministic token ids for prompts and filler, from the seed (splitmix64). */
 static void fill_tokens(int *seq, int n, int vocab, uint64_t seed)
 {
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+    uint64_t x = seed;
     for (int i = 0; i < n; i++) {
-        x ^= x >> 33;
-        x *= 0xff51afd7ed558ccdull;
-        x ^= x >> 29;
-        seq[i] = (int)(x % (uint64_t)vocab);
+        uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        seq[i] = (int)(z % (uint64_t)vocab);
     }
 }
 
@@ -200,7 +201,8 @@ static void fmt_ci(char *buf, size_t size, const pw_metric *m, double scale, con
 static double metric_value(const pw_result *r, const char *name, pw_metric *m)
 {
     if (pw_result_get_metric(r, name, m) != PW_OK) {
-        m->value = m->lo = m->hi = NAN;
+        m->value = m->lo = m->hi = m->cv = NAN;
+        m->n = 0;
         return NAN;
     }
     return m->value;
