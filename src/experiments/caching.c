@@ -283,9 +283,9 @@ static int measure_memory(const plan *p, const pw_transformer *m, pw_transformer
     pw_result_note(r, "cache bytes are read from the accounting allocator (requested bytes of the "
                       "K and V blocks, float32) after a cache for N positions was allocated and "
                       "filled by prefill passes; the resident-set column is the growth of the "
-                      "process's resident memory over the same interval (page-granular; every "
-                      "block large enough is mapped separately), an independent check of the "
-                      "element size");
+                      "process's resident memory over the same interval (page-granular and only as "
+                      "exact as the kernel's resident-set counter; every cache block is mapped "
+                      "separately), an independent check of the element size");
     return PW_OK;
 }
 
