@@ -3,11 +3,13 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS     := libcmark gsl jansson zlib openblas
+PKGS     := libcmark gsl jansson zlib openblas nettle
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?= $(OPT) -g
-WARN     := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Werror
+# -Wno-missing-field-initializers: pw_experiment gained a trailing optional member (sources) that
+# existing positional initializers leave out on purpose (zero = none).
+WARN     := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Werror -Wno-missing-field-initializers
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Iinclude -Itests -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lm -lpthread
@@ -19,7 +21,11 @@ ALL_FLAGS = $(CPPFLAGS) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/common/*.c src/weave/*.c src/measure/*.c src/kernels/*.c src/experiments/*.c src/store/*.c)) \
             $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# build/gen/impl_hashes.c: the SHA-256 of every file under src/ and include/ plus the compile
+# flags (scripts/impl-hashes.sh), compiled into the library for pw_impl_hash (cache keys).
+GEN_IMPL := $(BUILD)/gen/impl_hashes.c
+IMPL_FLAGS = $(CC) $(OPT) $(SAN) $(CFLAGS)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/impl_hashes.o
 MAIN_OBJ := $(BUILD)/src/cli/main.o
 BIN      := $(BUILD)/perfweave
 LIBA     := $(BUILD)/libperfweave.a
@@ -28,7 +34,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: FORCE all setup report quick test unit golden e2e regen check-asan bench clean
+.PHONY: all setup report quick test unit golden e2e regen check-asan fuzz fuzz-bins bench clean FORCE
 all: $(BIN)
 
 setup:
@@ -45,6 +51,16 @@ $(BUILD)/commit.stamp: FORCE
 	@echo '$(GIT_COMMIT)$(GIT_DIRTY)' >$@.new; cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
 $(BUILD)/src/common/version.o: $(BUILD)/commit.stamp
 $(BUILD)/src/common/version.o: ALL_FLAGS += -DPW_COMMIT='"$(GIT_COMMIT)$(GIT_DIRTY)"'
+FORCE:
+
+# Regenerated on every build; the script replaces the file only when a hash or the flags changed.
+$(GEN_IMPL): scripts/impl-hashes.sh FORCE
+	@scripts/impl-hashes.sh $@ '$(IMPL_FLAGS)'
+
+$(BUILD)/gen/impl_hashes.o: $(GEN_IMPL) | setup
+	@echo "  CC      $<"
+	@$(CC) $(ALL_FLAGS) -c $< -o $@
+
 FORCE:
 
 $(LIBA): $(LIB_OBJ)
@@ -86,8 +102,37 @@ e2e: $(BIN)
 regen: $(BIN)
 	@tests/golden/run.sh $(BIN) --regen
 
+# The unit tests (and the golden renders, once tests/golden/run.sh exists) under ASan + UBSan;
+# any sanitizer report fails the run (tests/lsan.supp lists the known leaks it tolerates).
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 check-asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -Wno-format-truncation' unit golden
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN='$(ASAN_FLAGS) -Wno-format-truncation' unit golden
+
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) for the parsers, built with clang, ASan and UBSan
+# over the whole library; each runs FUZZ_SECONDS from its seed corpus tests/fuzz/corpus/NAME/
+# (new inputs go to build-fuzz/corpus/NAME, crashes to build-fuzz/crash-*).
+FUZZ_SECONDS ?= 180
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) OPT='-O1' WARN='-Wall -Wextra' \
+	    SAN='$(FUZZ_SAN) -fsanitize=fuzzer-no-link' fuzz-bins
+	@for f in $(FUZZ_BIN); do \
+	    name=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$name; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/crash-$$name- \
+	        build-fuzz/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+fuzz-bins: $(FUZZ_BIN)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_FLAGS) -fsanitize=fuzzer -o $@ $< $(LIBA) $(PKG_LIBS)
 
 bench: $(BIN) $(LIBA)
 	@mkdir -p $(BUILD)/bench
@@ -95,6 +140,6 @@ bench: $(BIN) $(LIBA)
 	@bench/run.sh $(BIN) $(BUILD)/bench/detect
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

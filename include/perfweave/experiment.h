@@ -41,6 +41,7 @@ typedef struct {
     size_t nparams;
     const char *const *metrics;     /* NULL-terminated metric name patterns, for documentation */
     int (*run)(pw_run *run);
+    const char *const *sources; /* NULL-terminated extra source files (kernels) the experiment's results depend on, for the cache key */
 } pw_experiment;
 
 /* --- registry ------------------------------------------------------------------------------- */

@@ -28,7 +28,7 @@ enum {
 typedef enum {
     PW_UKERNEL_AUTO = 0,   /* AVX2+FMA when the CPU has both (checked at run time), else portable */
     PW_UKERNEL_PORTABLE,   /* plain C, any CPU */
-    PW_UKERNEL_AVX2        /* intrinsics; only valid where pw_cpu_has_avx2_fma() is true */
+    PW_UKERNEL_AVX2        /* intrinsics; falls back to portable where the CPU lacks AVX2/FMA */
 } pw_ukernel;
 
 /* What a kernel may need besides its operands.  Embed it, pw_matmul_ctx_init() it (allocates the

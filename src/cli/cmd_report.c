@@ -13,7 +13,13 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: perfweave report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all]\n"
-            "                        [--frozen] [--replay DIR] [--no-cache] [--no-archive] [-q] [CHAPTER.md...]\n"
+            "                        [--frozen] [--replay FILE|DIR] [--cache DIR] [--no-cache] [--archive DIR]\n"
+            "                        [--no-archive] [-q] [CHAPTER.md...]\n"
+            "  --quick      reduced sizes and time budgets (seconds instead of minutes)\n"
+            "  --rerun ID   measure this directive again even when its result is cached ('all': every one)\n"
+            "  --frozen     run nothing: render from the result cache, from any machine's results\n"
+            "  --replay     render the results of a previous out/results.json (runs nothing)\n"
+            "  defaults: cache .cache/results, archive validation_results/\n"
             "  default chapters: chapters/*.md in file-name order; default output: out/\n");
 }
 
@@ -54,6 +60,8 @@ int pw_cmd_report(int argc, char **argv)
         } else if (strcmp(a, "--quick") == 0) o.quick = true;
         else if (strcmp(a, "--frozen") == 0) o.frozen = true;
         else if (strcmp(a, "--no-cache") == 0) o.cache_dir = NULL;
+        else if (strcmp(a, "--cache") == 0 && has_next) o.cache_dir = argv[++i];
+        else if (strcmp(a, "--archive") == 0 && has_next) o.archive_root = argv[++i];
         else if (strcmp(a, "--no-archive") == 0) o.archive_root = NULL;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.progress = false;
         else if (strcmp(a, "--replay") == 0 && has_next) o.replay_dir = argv[++i];

@@ -11,5 +11,7 @@ int pw_cmd_report(int argc, char **argv);
 int pw_cmd_run(int argc, char **argv);
 int pw_cmd_stats(int argc, char **argv);
 int pw_cmd_compare(int argc, char **argv);
+int pw_cmd_history(int argc, char **argv);
+int pw_cmd_diff(int argc, char **argv);
 
 #endif

@@ -146,30 +146,31 @@ static const char *const speedup_pairs[][2] = {
 };
 enum { NPAIRS = sizeof speedup_pairs / sizeof speedup_pairs[0] };
 
-/* The largest n each variant is timed at in quick mode (0: no cap); naive's full-mode cap is the
- * naive_max parameter. */
-static long quick_cap(const char *variant)
-{
-    if (strcmp(variant, "naive") == 0) return 128;
-    if (strcmp(variant, "ikj") == 0 || strcmp(variant, "blocked") == 0) return 256;
-    return 0;
-}
-
+/* The largest n a variant is timed at: naive_max for naive, and in quick mode smaller caps for
+ * the scalar loops (a chapter should reference only metrics that exist in both modes); 0 means
+ * no cap. */
 static long variant_cap(pw_run *run, const char *variant)
 {
-    long cap = strcmp(variant, "naive") == 0 ? pw_run_int(run, "naive_max") : 0;
+    bool naive = strcmp(variant, "naive") == 0;
+    bool scalar = strcmp(variant, "ikj") == 0 || strcmp(variant, "blocked") == 0;
+    long cap = naive ? pw_run_int(run, "naive_max") : 0;
     if (pw_run_quick(run)) {
-        long q = quick_cap(variant);
+        long q = naive ? 256 : scalar ? 512 : 0;
         if (q && (!cap || q < cap)) cap = q;
     }
     return cap;
 }
 
-/* Budget for one size: enough rounds for a stable median at small n, bounded at large n. */
+/* Budget for one size: enough rounds for a stable median at small n, bounded at large n; in
+ * quick mode the fewest samples that still give an interval. */
 static void matmul_config(pw_bench_config *cfg, bool quick, long n)
 {
     pw_bench_config_default(cfg, quick);
-    if (quick) return;
+    if (quick) {
+        cfg->min_samples = n >= 512 ? 2 : 3;
+        cfg->max_seconds = n >= 512 ? 0.05 : 0.15;
+        return;
+    }
     cfg->min_samples = 8;
     cfg->max_seconds = n <= 128 ? 1.0 : n <= 256 ? 2.0 : n <= 512 ? 3.0 : 4.0;
 }
@@ -238,6 +239,7 @@ static int run_matmul(pw_run *run)
                                    npairs + 1, sheaders);
 
     long capped_at = 0;
+    bool quick_capped = false;
     for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
         long n = sizes[s];
         size_t nn = (size_t)n;
@@ -256,6 +258,7 @@ static int run_matmul(pw_run *run)
             long cap = variant_cap(run, vars[v]);
             if (cap && n > cap) {
                 if (strcmp(vars[v], "naive") == 0 && !capped_at) capped_at = cap;
+                else if (strcmp(vars[v], "naive") != 0) quick_capped = true;
                 continue;
             }
             c[v] = pw_xmalloc(nn * nn * sizeof *c[v]);
@@ -322,9 +325,10 @@ static int run_matmul(pw_run *run)
             pw_result_note(r, "naive is timed only up to n = %ld: beyond that one product takes "
                            "seconds (its time grows as n³ while its GFLOP/s only falls)%s",
                            capped_at, quick ? " (quick mode)" : "");
+        if (quick_capped)
+            pw_result_note(r, "quick mode: ikj and blocked are timed only up to n = 512");
         if (quick)
-            pw_result_note(r, "quick mode: ikj and blocked are timed only up to n = 256, with "
-                           "small budgets");
+            pw_result_note(r, "quick mode: a few samples per point, so the intervals are wide");
         pw_result_note(r, "single-threaded OpenBLAS (%d thread%s, core %s); packed uses the %s "
                        "microkernel; blocked uses %zu×%zu tiles; every kernel passed the "
                        "correctness gate (error within %g·γ_k·|A||B| of OpenBLAS on %zu awkward "
@@ -413,15 +417,15 @@ static int run_blocksize(pw_run *run)
                  cache[l] >> 10);
         if (b <= 4096) pw_chart_vline(chart, label, b);
     }
+    bool dropped = false;
     static const char *const headers[] = {"n", "tile edge", "GFLOP/s (95% CI)", "vs ikj"};
     pw_table *t = pw_result_table(r, "blocksize",
                                   "Blocked kernel by tile edge, against ikj at the same n", 4,
                                   headers);
-    long dropped = 0;
     for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
         long n = sizes[s];
         if (quick && n > 256) {
-            dropped = n;
+            dropped = true;
             continue;
         }
         size_t nn = (size_t)n;
@@ -558,15 +562,15 @@ static int run_threads(pw_run *run)
         snprintf(label, sizeof label, "FMA peak × %d cores", all);
         if (all > 1) pw_chart_hline(chart, label, peak * all);
     }
+    bool dropped = false;
     static const char *const headers[] = {"n", "1 thread GFLOP/s", "all threads GFLOP/s",
                                           "speedup", "parallel efficiency"};
     pw_table *t = pw_result_table(r, "threads", "OpenBLAS sgemm, 1 thread against all", 5,
                                   headers);
-    long dropped = 0;
     for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
         long n = sizes[s];
-        if (quick && n > 512) {
-            dropped = n;
+        if (quick && n > 1024) {
+            dropped = true;
             continue;
         }
         size_t nn = (size_t)n;
@@ -615,7 +619,7 @@ static int run_threads(pw_run *run)
         free(ca);
     }
     if (status == PW_OK && dropped)
-        pw_result_note(r, "quick mode: sizes above 512 were skipped");
+        pw_result_note(r, "quick mode: sizes above 1024 were skipped");
     if (status == PW_OK)
         pw_result_note(r, "this experiment widens its CPU affinity to all %d online CPUs (the "
                        "runner pins other experiments to one); on a shared machine the second "
@@ -720,6 +724,8 @@ static int run_dispatch(pw_run *run)
         if (!quick) {
             cfg.max_seconds = 1.5;
             cfg.min_samples = 20;
+        } else {
+            cfg.max_seconds = 0.1;
         }
         cfg.target_rel_ci = 0.005;
         pw_bench *bench = pw_bench_new(&cfg);

@@ -8,6 +8,8 @@
 extern const pw_experiment pw_exp_acceleration_blocksize, pw_exp_acceleration_dispatch,
     pw_exp_acceleration_matmul, pw_exp_acceleration_threads;
 extern const pw_experiment pw_exp_caching_generate;
+extern const pw_experiment pw_exp_compression_prune;
+extern const pw_experiment pw_exp_quantization_mlp;
 extern const pw_experiment pw_exp_selftest_crash;
 extern const pw_experiment pw_exp_selftest_fixed;
 
@@ -17,6 +19,8 @@ static const pw_experiment *const experiments[] = {
     &pw_exp_acceleration_matmul,
     &pw_exp_acceleration_threads,
     &pw_exp_caching_generate,
+    &pw_exp_compression_prune,
+    &pw_exp_quantization_mlp,
     &pw_exp_selftest_crash,
     &pw_exp_selftest_fixed,
 };

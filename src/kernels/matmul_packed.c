@@ -167,9 +167,8 @@ void pw_matmul_ctx_release(pw_matmul_ctx *ctx)
 static ukernel_fn choose_ukernel(pw_ukernel which)
 {
 #ifdef PW_HAVE_X86
-    if (which == PW_UKERNEL_AUTO) which = pw_cpu_has_avx2_fma() ? PW_UKERNEL_AVX2
-                                                                : PW_UKERNEL_PORTABLE;
-    if (which == PW_UKERNEL_AVX2) return ukernel_avx2;
+    /* AVX2 asked for on a CPU without it falls back rather than faulting. */
+    if (which != PW_UKERNEL_PORTABLE && pw_cpu_has_avx2_fma()) return ukernel_avx2;
 #else
     (void)which;
 #endif

@@ -24,7 +24,7 @@ void pw_format_number(pw_buf *b, double v, int sig)
         if (decimals == 0 && a >= 10000 && v == floor(v)) {
             char digits[32];
             snprintf(digits, sizeof digits, "%.0f", a);
-            if (v < 0) pw_buf_putc(b, '-');
+            if (v < 0) pw_buf_puts(b, "−");
             size_t len = strlen(digits);
             for (size_t i = 0; i < len; i++) {
                 pw_buf_putc(b, digits[i]);
@@ -32,7 +32,8 @@ void pw_format_number(pw_buf *b, double v, int sig)
             }
             return;
         }
-        pw_buf_printf(b, "%.*f", decimals, v);
+        if (v < 0) pw_buf_puts(b, "−");
+        pw_buf_printf(b, "%.*f", decimals, fabs(v));
         return;
     }
     pw_buf_printf(b, "%.*g", sig, v);
@@ -90,7 +91,8 @@ void pw_format_interval(pw_buf *b, const pw_metric *m)
 {
     int sig = digits_for(m);
     pw_format_number(b, m->lo, sig);
-    pw_buf_puts(b, "–");
+    /* "−0.013 to −0.005" reads better than a dash between two minus signs. */
+    pw_buf_puts(b, m->lo < 0 ? " to " : "–");
     pw_format_number(b, m->hi, sig);
 }
 

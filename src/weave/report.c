@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include "perfweave/claims.h"
+#include "perfweave/env.h"
 #include "perfweave/escape.h"
 #include "perfweave/isolate.h"
 #include "perfweave/plot.h"
 #include "perfweave/render.h"
+#include "perfweave/store.h"
 #include "perfweave/template.h"
 #include "perfweave/version.h"
 #include "perfweave/weave.h"
@@ -48,6 +50,11 @@ typedef struct {
     char *stamp;           /* UTC time of this run, ISO 8601 */
     size_t failed;         /* experiments in ERROR */
     json_t *replay;        /* the replayed run document, when --replay names a file */
+    json_t *env_warnings;  /* noisy conditions seen before/after the measurements */
+    pw_cache *cache;       /* NULL when caching is off */
+    char *fingerprint;     /* this machine's fingerprint hash */
+    size_t measured;       /* experiments actually run (not cached, replayed or frozen) */
+    char *started;         /* UTC, ISO 8601, for the archive */
 } report;
 
 /* --- time and environment ------------------------------------------------------------------ */
@@ -71,22 +78,6 @@ static char *iso_time(time_t t)
     char buf[32];
     strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
     return pw_xstrdup(buf);
-}
-
-static json_t *capture_environment(void)
-{
-    struct utsname u;
-    char host[256] = "unknown";
-    gethostname(host, sizeof host - 1);
-    json_t *env = json_pack("{s:s}", "host", host);
-    if (uname(&u) == 0)
-        json_object_set_new(env, "kernel", json_sprintf("%s %s %s", u.sysname, u.release, u.machine));
-    double load[3];
-    if (getloadavg(load, 3) == 3) json_object_set_new(env, "loadavg", json_pack("[f,f,f]", load[0], load[1], load[2]));
-    json_object_set_new(env, "commit", json_string(pw_commit()));
-    json_object_set_new(env, "compiler", json_string(PW_CFLAGS));
-    json_object_set_new(env, "cores", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
-    return env;
 }
 
 /* --- loading and validation ---------------------------------------------------------------- */
@@ -251,6 +242,79 @@ static pw_result *replay_result(report *r, pw_directive *d)
     return res;
 }
 
+/* The cache key and machine-independent family of a directive; the caller frees both. */
+static void cache_keys(const report *r, const pw_directive *d, char **key, char **family)
+{
+    char *canon = pw_directive_canonical(d);
+    char *impl = pw_impl_hash(d->experiment);
+    *key = pw_cache_key(canon, impl, r->fingerprint, r->opt->quick);
+    *family = pw_cache_family(canon, impl, r->opt->quick);
+    free(canon);
+    free(impl);
+}
+
+/* Looks d up in the cache (or, with --frozen, in any machine's entries).  Returns true and sets
+ * d->result when a stored result is used; --frozen without one gives an ERROR result. */
+static bool lookup_cached(report *r, pw_directive *d, const char **source)
+{
+    if (!r->cache || (!r->opt->frozen && wants_rerun(r, d->id))) {
+        if (r->opt->frozen) {
+            d->result = pw_result_new(d->experiment_name, d->id);
+            pw_result_error(d->result, "--frozen without a result cache: nothing to render from");
+            *source = "frozen";
+            return true;
+        }
+        return false;
+    }
+    char *key, *family;
+    cache_keys(r, d, &key, &family);
+    json_t *doc = NULL;
+    char warning[512] = "";
+    int status = pw_cache_get(r->cache, key, &doc, warning, sizeof warning);
+    if (warning[0]) fprintf(stderr, "perfweave: %s:%d: warning: %s\n", d->file, d->line, warning);
+    if (status != PW_OK && r->opt->frozen) {
+        warning[0] = '\0';
+        status = pw_cache_get_family(r->cache, family, &doc, warning, sizeof warning);
+        if (warning[0]) fprintf(stderr, "perfweave: %s:%d: warning: %s\n", d->file, d->line, warning);
+    }
+    free(key);
+    free(family);
+    if (status == PW_OK) {
+        const char *why = NULL;
+        d->result = pw_result_from_json(doc, &why);
+        json_decref(doc);
+        if (d->result) {
+            json_t *run = json_object_get(pw_result_json(d->result), "run");
+            const char *host = json_string_value(json_object_get(run, "host"));
+            const char *here = json_string_value(json_object_get(r->environment, "host"));
+            bool elsewhere = host && here && strcmp(host, here) != 0;
+            *source = r->opt->frozen ? (elsewhere ? "frozen: measured on another machine" : "frozen from cache")
+                                     : "from cache";
+            return true;
+        }
+    }
+    if (r->opt->frozen) {
+        d->result = pw_result_new(d->experiment_name, d->id);
+        pw_result_error(d->result, "--frozen: no stored result for this directive (run the report once without --frozen)");
+        *source = "frozen";
+        return true;
+    }
+    return false;
+}
+
+/* Stores a fresh result in the cache; failed runs are not stored (they run again next time). */
+static void store_cached(report *r, const pw_directive *d)
+{
+    if (!r->cache || pw_result_failed(d->result)) return;
+    char *key, *family;
+    cache_keys(r, d, &key, &family);
+    if (pw_cache_put_family(r->cache, key, family, pw_result_json(d->result)) != PW_OK)
+        fprintf(stderr, "perfweave: warning: cannot store the result of %s in %s: %s\n", d->id,
+                pw_cache_dir(r->cache), strerror(errno));
+    free(key);
+    free(family);
+}
+
 static void progress(const report *r, size_t done, size_t total, const pw_directive *d, double elapsed,
                      double spent_measuring, size_t measured)
 {
@@ -281,12 +345,7 @@ static void obtain_results(report *r)
             if (r->opt->replay_dir) {
                 d->result = replay_result(r, d);
                 source = "replayed";
-            } else if (r->opt->frozen) {
-                d->result = pw_result_new(d->experiment_name, d->id);
-                pw_result_error(d->result, "--frozen: no stored result for this directive");
-                source = "frozen";
-            } else {
-                (void)wants_rerun;
+            } else if (!lookup_cached(r, d, &source)) {
                 pw_isolate_limits lim;
                 pw_isolate_limits_default(&lim, r->opt->quick);
                 if (d->timeout_s > 0) lim.timeout_s = d->timeout_s;
@@ -304,6 +363,8 @@ static void obtain_results(report *r)
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 spent += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec) - before;
                 measured++;
+                r->measured++;
+                store_cached(r, d);
             }
             json_t *run = json_object_get(pw_result_json(d->result), "run");
             if (!run) {
@@ -482,29 +543,61 @@ static char *read_template(report *r, const char *name)
     return text;
 }
 
-static void environment_text(pw_buf *b, const json_t *env, pw_format fmt)
+/* One row per leaf of the environment document, nested keys dotted ("cpu.model"). */
+static void environment_rows(pw_buf *b, const char *prefix, const json_t *obj, pw_format fmt)
 {
     const char *key;
     json_t *v;
-    if (fmt == PW_FMT_HTML) pw_buf_puts(b, "<table class=\"env\"><tbody>\n");
-    else pw_buf_puts(b, "\\begin{tabular}{@{}ll@{}}\n\\toprule\n");
-    json_object_foreach((json_t *)env, key, v) {
+    json_object_foreach((json_t *)obj, key, v) {
+        char *name = prefix ? pw_xasprintf("%s.%s", prefix, key) : pw_xstrdup(key);
+        if (json_is_object(v)) {
+            environment_rows(b, name, v, fmt);
+            free(name);
+            continue;
+        }
         char *text = json_is_string(v) ? pw_xstrdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (fmt == PW_FMT_HTML) {
             pw_buf_puts(b, "<tr><th>");
-            pw_escape_html(b, key);
+            pw_escape_html(b, name);
             pw_buf_puts(b, "</th><td>");
             pw_escape_html(b, text ? text : "");
             pw_buf_puts(b, "</td></tr>\n");
         } else {
-            pw_escape_latex(b, key);
+            pw_escape_latex(b, name);
             pw_buf_puts(b, " & \\parbox[t]{0.7\\linewidth}{\\raggedright\\small ");
+            /* The CPU flag list is long; LaTeX gets its first part. */
+            if (text && strlen(text) > 400) strcpy(text + 396, "...");
             pw_escape_latex(b, text ? text : "");
             pw_buf_puts(b, "} \\\\\n");
         }
         free(text);
+        free(name);
     }
-    pw_buf_puts(b, fmt == PW_FMT_HTML ? "</tbody></table>\n" : "\\bottomrule\n\\end{tabular}\n");
+}
+
+static void environment_text(pw_buf *b, const json_t *env, const json_t *warnings, pw_format fmt)
+{
+    if (json_array_size(warnings)) {
+        size_t i;
+        json_t *w;
+        pw_buf_puts(b, fmt == PW_FMT_HTML ? "<ul class=\"warnings\">\n" : "");
+        json_array_foreach(warnings, i, w) {
+            if (fmt == PW_FMT_HTML) {
+                pw_buf_puts(b, "<li>");
+                pw_escape_html(b, json_string_value(w));
+                pw_buf_puts(b, "</li>\n");
+            } else {
+                pw_buf_puts(b, "\\pwwarning{");
+                pw_escape_latex(b, json_string_value(w));
+                pw_buf_puts(b, "}\n");
+            }
+        }
+        pw_buf_puts(b, fmt == PW_FMT_HTML ? "</ul>\n" : "\n");
+    }
+    if (fmt == PW_FMT_HTML) pw_buf_puts(b, "<table class=\"env\"><tbody>\n");
+    else pw_buf_puts(b, "\\begin{longtable}{@{}ll@{}}\n\\toprule\n");
+    environment_rows(b, NULL, env, fmt);
+    pw_buf_puts(b, fmt == PW_FMT_HTML ? "</tbody></table>\n" : "\\bottomrule\n\\end{longtable}\n");
 }
 
 static int render_html(report *r, pw_buf *out)
@@ -541,7 +634,10 @@ static int render_html(report *r, pw_buf *out)
         pw_buf_puts(&summary, "</span> ");
     }
     pw_buf_printf(&summary, "<span class=\"total\">of %zu claims</span>", total);
-    environment_text(&env, r->environment, PW_FMT_HTML);
+    if (json_array_size(r->env_warnings))
+        pw_buf_printf(&summary, " <a class=\"noise\" href=\"#environment\">⚠ %zu measurement-environment warning%s</a>",
+                      json_array_size(r->env_warnings), json_array_size(r->env_warnings) == 1 ? "" : "s");
+    environment_text(&env, r->environment, r->env_warnings, PW_FMT_HTML);
     char *tmpl = read_template(r, "report.html");
     char *css = read_template(r, "report.css");
     int status = PW_EIO;
@@ -578,7 +674,7 @@ static int render_latex(report *r, pw_buf *out)
         pw_buf_puts(&body, "\n\\clearpage\n");
         free(tex);
     }
-    environment_text(&env, r->environment, PW_FMT_LATEX);
+    environment_text(&env, r->environment, r->env_warnings, PW_FMT_LATEX);
     char *tmpl = read_template(r, "report.tex");
     int status = PW_EIO;
     if (tmpl) {
@@ -704,9 +800,19 @@ static json_t *results_document(report *r)
             json_object_set_new(doc, "line", json_integer(d->line));
             json_array_append_new(results, doc);
         }
-    return json_pack("{s:i, s:s, s:O, s:{s:b, s:b}, s:o}", "schema", 1, "generated", r->stamp,
-                     "environment", r->environment, "config", "quick", r->opt->quick, "frozen",
-                     r->opt->frozen, "results", results);
+    json_t *chapters = json_array();
+    for (size_t c = 0; c < r->nchapters; c++) json_array_append_new(chapters, json_string(r->chapters[c]->path));
+    char finished[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(finished, sizeof finished, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:O, s:{s:b, s:b, s:o}, s:o}", "schema", 1,
+                            "generated", r->stamp, "started", r->started, "finished", finished,
+                            "environment", r->environment, "config", "quick", r->opt->quick,
+                            "frozen", r->opt->frozen, "chapters", chapters, "results", results);
+    if (r->env_warnings) json_object_set(doc, "environment_warnings", r->env_warnings);
+    return doc;
 }
 
 int pw_report_build(const pw_report_options *o)
@@ -716,6 +822,14 @@ int pw_report_build(const pw_report_options *o)
     r.opt = o;
     pw_diag_init(&r.diag);
     r.stamp = iso_time(report_time());
+    {
+        time_t now = time(NULL);
+        struct tm tm;
+        char buf[32];
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        r.started = pw_xstrdup(buf);
+    }
     int status = PW_OK;
     pw_buf html, tex;
     pw_buf_init(&html);
@@ -748,9 +862,18 @@ int pw_report_build(const pw_report_options *o)
             r.environment = json_object();
         }
     } else {
-        r.environment = capture_environment();
+        r.environment = pw_env_capture();
+        r.fingerprint = pw_env_fingerprint_hash(r.environment);
+        if (o->cache_dir && !(r.cache = pw_cache_open(o->cache_dir)))
+            fprintf(stderr, "perfweave: warning: cannot open the result cache %s: %s; running without it\n",
+                    o->cache_dir, strerror(errno));
     }
     obtain_results(&r);
+    if (!o->replay_dir && r.measured) {
+        json_t *after = pw_env_capture();
+        r.env_warnings = pw_env_warnings(r.environment, after);
+        json_decref(after);
+    }
     check_results(&r);
     if (r.diag.n) {
         pw_diag_print(&r.diag);
@@ -780,8 +903,21 @@ int pw_report_build(const pw_report_options *o)
     pw_buf jb = {text, strlen(text), strlen(text) + 1};
     status = write_staged(&r, "results.json", &jb);
     free(text);
+    if (status != PW_OK) {
+        json_decref(all);
+        goto out;
+    }
+    /* Fresh measurements are archived (never overwritten); a render from cache adds nothing. */
+    if (o->archive_root && r.measured) {
+        char *path = NULL;
+        if (pw_archive_write(o->archive_root, all, &path) == PW_OK) {
+            if (o->progress) fprintf(stderr, "perfweave: archived this run as %s\n", path);
+        } else {
+            fprintf(stderr, "perfweave: warning: cannot archive this run under %s\n", o->archive_root);
+        }
+        free(path);
+    }
     json_decref(all);
-    if (status != PW_OK) goto out;
     if (o->latex || o->pdf) {
         if ((status = render_latex(&r, &tex)) != PW_OK) goto out;
         if ((status = write_staged(&r, "report.tex", &tex)) != PW_OK) goto out;
@@ -796,6 +932,10 @@ int pw_report_build(const pw_report_options *o)
     if (o->progress) {
         size_t counts[5];
         size_t total = pw_render_count_verdicts(r.chapters, r.nchapters, counts);
+        size_t ndirectives = 0;
+        for (size_t c = 0; c < r.nchapters; c++) ndirectives += r.chapters[c]->ndirectives;
+        fprintf(stderr, "perfweave: %zu experiments: %zu measured, %zu from cache or replay\n", ndirectives,
+                r.measured, ndirectives - r.measured);
         fprintf(stderr, "perfweave: wrote %s/%s%s%s — %zu claims: %zu PASS, %zu PARTIAL, %zu FAIL, %zu UNDECIDED, %zu ERROR\n",
                 o->outdir, o->html ? "report.html " : "", o->latex ? "report.tex " : "", pdf_ok ? "report.pdf" : "",
                 total, counts[0], counts[1], counts[2], counts[3], counts[4]);
@@ -808,6 +948,10 @@ out:
     pw_diag_release(&r.diag);
     json_decref(r.environment);
     json_decref(r.replay);
+    json_decref(r.env_warnings);
+    pw_cache_free(r.cache);
+    free(r.fingerprint);
+    free(r.started);
     free(r.staging);
     free(r.figdir);
     free(r.stamp);

@@ -57,7 +57,7 @@ expect_grep 'id="result-survivor"' "$tmp/crash/report.html" "the other experimen
 if ls -A "$tmp/crash" | grep -q staging; then fail "a staging folder was left behind"; else ok; fi
 
 # --- a real quick report, checked in a browser -------------------------------------------
-"$bin" report -q --quick -o "$tmp/quick" tests/e2e/chapters/01-small.md 2>"$tmp/err6"; s=$?
+"$bin" report -q --quick --cache "$tmp/cache0" --archive "$tmp/archive0" -o "$tmp/quick" tests/e2e/chapters/01-small.md 2>"$tmp/err6"; s=$?
 expect_status 0 $s "quick report"
 [ -s "$tmp/err6" ] && sed 's/^/    /' "$tmp/err6" >&2
 for f in report.html report.tex report.pdf results.json figures/e2e-matmul-gflops.svg figures/e2e-matmul-gflops.gp; do
@@ -77,6 +77,49 @@ SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden
     -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
 if [ "${pages:-0}" -eq 5 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 5"; fi
+
+# --- the result cache: prose edits run nothing, a directive edit runs only that one ---------
+mkdir -p "$tmp/c"
+cat >"$tmp/c/ch.md" <<'MD'
+# Cache test
+
+First `=one.count`.
+
+```experiment selftest.fixed
+id: one
+values: [1, 2, 3]
+```
+
+```experiment selftest.fixed
+id: two
+values: [4, 5, 6]
+```
+MD
+measured() { sed -n 's/.*experiments: \([0-9]*\) measured.*/\1/p' "$1"; }
+cache_run() { "$bin" report -f html --cache "$tmp/c/cache" --archive "$tmp/c/archive" -o "$tmp/c/out" "$tmp/c/ch.md" 2>"$1"; }
+cache_run "$tmp/c1"; s=$?
+expect_status 0 $s "cold cached run"
+if [ "$(measured "$tmp/c1")" = 2 ]; then ok; else fail "cold run measured $(measured "$tmp/c1") experiments, expected 2"; fi
+if [ "$(ls "$tmp/c/archive" | wc -l)" = 1 ]; then ok; else fail "cold run did not archive exactly one run"; fi
+sed -i 's/^First/Edited prose, first/' "$tmp/c/ch.md"
+cache_run "$tmp/c2"
+if [ "$(measured "$tmp/c2")" = 0 ]; then ok; else fail "prose edit measured $(measured "$tmp/c2") experiments, expected 0"; fi
+expect_grep "Edited prose" "$tmp/c/out/report.html" "prose edit rendered"
+expect_grep "from cache" "$tmp/c/out/report.html" "cached result labelled"
+sed -i 's/values: \[4, 5, 6\]/values: [4, 5, 7]/' "$tmp/c/ch.md"
+cache_run "$tmp/c3"
+if [ "$(measured "$tmp/c3")" = 1 ]; then ok; else fail "one directive edit measured $(measured "$tmp/c3") experiments, expected 1"; fi
+for f in "$tmp"/c/cache/*.json; do printf '{ truncated' >"$f"; done
+cache_run "$tmp/c4"
+if [ "$(measured "$tmp/c4")" = 2 ]; then ok; else fail "corrupt cache measured $(measured "$tmp/c4") experiments, expected 2"; fi
+expect_grep "warning" "$tmp/c4" "corrupt cache entry warned about"
+"$bin" report -f html --cache "$tmp/c/cache" --archive "$tmp/c/archive" --rerun two -o "$tmp/c/out" "$tmp/c/ch.md" 2>"$tmp/c5"
+if [ "$(measured "$tmp/c5")" = 1 ]; then ok; else fail "--rerun two measured $(measured "$tmp/c5") experiments, expected 1"; fi
+"$bin" report -f html --frozen --cache "$tmp/c/cache" -o "$tmp/c/frozen" "$tmp/c/ch.md" 2>"$tmp/c6"; s=$?
+expect_status 0 $s "--frozen from a filled cache"
+if [ "$(measured "$tmp/c6")" = 0 ]; then ok; else fail "--frozen measured something"; fi
+"$bin" report -f html --frozen --cache "$tmp/c/empty" -o "$tmp/c/frozen2" "$tmp/c/ch.md" 2>"$tmp/c7"; s=$?
+expect_status 2 $s "--frozen with an empty cache gives ERROR results"
 
 # --- perfweave run --json ---------------------------------------------------------------
 "$bin" run --json selftest.fixed values=1,2,3 'claim=value >= 1' >"$tmp/run.json" 2>"$tmp/err7"; s=$?

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "perfweave/common.h"
+#include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
 
 /* Checks c against a double-precision product of a and b: every entry within γ_k (|A||B|)_ij
@@ -294,6 +295,37 @@ static void test_peak_and_caches(void **state)
     if (c[1] && c[2]) assert_true(c[2] >= c[1]);
 }
 
+/* The experiments are registered, and their schemas accept the chapter's values and reject
+ * what they should (running them would time things, so the tests stop at the parameters). */
+static void test_experiment_params(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"acceleration.blocksize", "acceleration.dispatch",
+                                        "acceleration.matmul", "acceleration.threads"};
+    for (size_t i = 0; i < 4; i++) {
+        const pw_experiment *e = pw_registry_find(names[i]);
+        assert_non_null(e);
+        json_t *p = pw_experiment_params(e, NULL);
+        assert_non_null(json_object_get(p, "sizes"));
+        json_decref(p);
+    }
+    const pw_experiment *e = pw_registry_find("acceleration.matmul");
+    char msg[200];
+    json_t *v = NULL;
+    const pw_param_spec *variants = pw_experiment_param(e, "variants");
+    assert_int_equal(pw_param_parse(variants, "[packed, openblas]", &v, msg, sizeof msg), PW_OK);
+    assert_int_equal(json_array_size(v), 2);
+    json_decref(v);
+    assert_int_not_equal(pw_param_parse(variants, "[naive, numpy]", &v, msg, sizeof msg), PW_OK);
+    assert_non_null(strstr(msg, "numpy"));
+    assert_int_not_equal(pw_param_parse(pw_experiment_param(e, "sizes"), "[64, 0]", &v, msg,
+                                        sizeof msg), PW_OK);
+    assert_int_not_equal(pw_param_parse(pw_experiment_param(e, "microkernel"), "avx512", &v, msg,
+                                        sizeof msg), PW_OK);
+    assert_int_not_equal(pw_param_parse(pw_experiment_param(e, "block"), "0", &v, msg,
+                                        sizeof msg), PW_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_dispatch_rule),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_peak_and_caches),
+        cmocka_unit_test(test_experiment_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

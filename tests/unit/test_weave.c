@@ -199,6 +199,10 @@ static void test_format(void **state)
     pw_format_metric(&b, &bytes);
     assert_string_equal(b.data, "1,048,576 B");
     pw_buf_reset(&b);
+    pw_metric d = {"drop", -0.0092, -0.0135, -0.0048, "", 0, 0};
+    pw_format_metric(&b, &d);
+    assert_string_equal(b.data, "−0.00920 (95% CI −0.0135 to −0.00480)");
+    pw_buf_reset(&b);
     pw_format_number(&b, 0.000012345, 3);
     assert_string_equal(b.data, "1.23e-05");
     pw_buf_release(&b);

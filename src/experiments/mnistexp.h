@@ -1,0 +1,51 @@
+/* mnistexp.h — what the quantization and compression experiments share: loading Fashion-MNIST
+ * and the report's trained MLP (publishing its training record), and accuracy statistics
+ * (Wilson intervals, the exact McNemar test on paired predictions). */
+#ifndef PERFWEAVE_EXPERIMENTS_MNISTEXP_H
+#define PERFWEAVE_EXPERIMENTS_MNISTEXP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perfweave/mlp.h"
+#include "perfweave/mnist.h"
+#include "perfweave/result.h"
+
+typedef struct {
+    pw_mnist train, test;
+    pw_mlp_config cfg;      /* the configuration of the model below */
+    pw_mlp *model;
+    pw_mlp_history hist;
+    int trained;            /* 1 when trained in this run (not from the cache) */
+} pw_mnistexp;
+
+/* Loads the test split and the report's model (pw_mlp_obtain_report under PW_MLP_CACHE_DIR), and
+ * the training split when need_train or when the model must be trained (otherwise e->train stays
+ * empty); sets OpenBLAS to one thread, and adds warnings (quick model, cache problems) to r.  On
+ * failure calls pw_result_error(r, …) and returns the status.  Release with
+ * pw_mnistexp_release. */
+int pw_mnistexp_load(pw_mnistexp *e, bool quick, bool need_train, pw_result *r);
+void pw_mnistexp_release(pw_mnistexp *e);
+
+/* Publishes the training record: time.training (s), count.epochs, accuracy.train_curve.final,
+ * a "training" chart (accuracy per epoch) and a "training" table. */
+void pw_mnistexp_publish_training(const pw_mnistexp *e, pw_result *r);
+
+/* The 95% Wilson score interval of k successes in n trials. */
+void pw_mnistexp_wilson(size_t k, size_t n, double *lo, double *hi);
+/* Publishes k/n as metric name with its Wilson interval (unit ""); returns the accuracy. */
+double pw_mnistexp_publish_accuracy(pw_result *r, const char *name, size_t k, size_t n);
+
+/* Paired comparison of two classifiers on the same n items: b = items only A gets right,
+ * c = items only B gets right.  p is the exact two-sided McNemar p-value (binomial test of b
+ * against Bin(b + c, 1/2), gsl_cdf_binomial_P); diff = (b − c) / n = acc(A) − acc(B) with a 95%
+ * interval conditional on b + c (Clopper–Pearson on b / (b + c), scaled by (b + c) / n). */
+typedef struct {
+    size_t b, c, n;
+    double p, diff, lo, hi;
+} pw_mnistexp_paired;
+void pw_mnistexp_mcnemar(const uint8_t *pred_a, const uint8_t *pred_b, const uint8_t *labels,
+                         size_t n, pw_mnistexp_paired *out);
+
+#endif

@@ -1,0 +1,134 @@
+/* test_env.c — environment capture: documented keys, a stable fingerprint, and the warnings
+ * derived from synthetic environments. */
+#include "support.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfweave/env.h"
+#include "perfweave/version.h"
+
+static void test_capture_keys(void **state)
+{
+    (void)state;
+    json_t *env = pw_env_capture();
+    assert_non_null(env);
+    assert_int_equal(json_integer_value(json_object_get(env, "schema")), PW_ENV_SCHEMA);
+    static const char *const top[] = {"captured", "host", "cpu", "hypervisor", "memory_bytes",
+                                      "load", "kernel", "compiler", "openblas", "libraries",
+                                      "perfweave", NULL};
+    for (const char *const *k = top; *k; k++) assert_non_null(json_object_get(env, *k));
+    json_t *cpu = json_object_get(env, "cpu");
+    static const char *const cpukeys[] = {"model", "flags", "avx2", "fma", "avx512f", "cores_online",
+                                          "cores_configured", "caches", "governor",
+                                          "scaling_driver", "frequency_scaling", NULL};
+    for (const char *const *k = cpukeys; *k; k++) assert_non_null(json_object_get(cpu, *k));
+    assert_true(json_is_boolean(json_object_get(cpu, "avx2")));
+    assert_true(json_integer_value(json_object_get(cpu, "cores_online")) >= 1);
+    json_t *caches = json_object_get(cpu, "caches");
+    assert_non_null(json_object_get(caches, "l1d"));
+    assert_non_null(json_object_get(caches, "l2"));
+    assert_non_null(json_object_get(caches, "l3"));
+    /* "captured" is ISO 8601 UTC: 2026-11-29T02:40:18Z */
+    const char *when = json_string_value(json_object_get(env, "captured"));
+    assert_non_null(when);
+    assert_int_equal(strlen(when), 20);
+    assert_int_equal(when[10], 'T');
+    assert_int_equal(when[19], 'Z');
+    assert_non_null(json_string_value(json_object_get(json_object_get(env, "kernel"), "release")));
+    assert_non_null(json_string_value(json_object_get(json_object_get(env, "compiler"), "version")));
+    assert_non_null(json_string_value(json_object_get(json_object_get(env, "compiler"), "flags")));
+    json_t *ob = json_object_get(env, "openblas");
+    assert_true(json_is_integer(json_object_get(ob, "threads")));
+    json_t *libs = json_object_get(env, "libraries");
+    assert_string_equal(json_string_value(json_object_get(libs, "jansson")), JANSSON_VERSION);
+    assert_non_null(json_string_value(json_object_get(libs, "gsl")));
+    assert_non_null(json_string_value(json_object_get(libs, "cmark")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(env, "perfweave"), "commit")),
+                        pw_commit());
+    assert_true(json_is_boolean(json_object_get(json_object_get(env, "hypervisor"), "present")));
+    json_decref(env);
+}
+
+static void test_fingerprint_stable(void **state)
+{
+    (void)state;
+    json_t *a = pw_env_capture(), *b = pw_env_capture();
+    char *ha = pw_env_fingerprint_hash(a), *hb = pw_env_fingerprint_hash(b);
+    assert_int_equal(strlen(ha), 16);
+    assert_string_equal(ha, hb);
+    /* Volatile members do not enter the fingerprint... */
+    json_object_set_new(b, "captured", json_string("1999-01-01T00:00:00Z"));
+    json_object_set_new(b, "load", json_pack("[f,f,f]", 9.0, 9.0, 9.0));
+    json_object_set_new(b, "host", json_string("elsewhere"));
+    char *hc = pw_env_fingerprint_hash(b);
+    assert_string_equal(ha, hc);
+    /* ...but the machine does. */
+    json_object_set_new(json_object_get(b, "cpu"), "model", json_string("Another CPU"));
+    char *hd = pw_env_fingerprint_hash(b);
+    assert_string_not_equal(ha, hd);
+    json_t *fp = pw_env_fingerprint(a);
+    assert_non_null(json_object_get(fp, "cpu_model"));
+    assert_non_null(json_object_get(fp, "openblas_core"));
+    assert_null(json_object_get(fp, "load"));
+    json_decref(fp);
+    free(ha), free(hb), free(hc), free(hd);
+    json_decref(a), json_decref(b);
+}
+
+/* A synthetic environment with the members pw_env_warnings reads. */
+static json_t *fake_env(double load1, int cores, const char *governor, int hv)
+{
+    return json_pack("{s:[f,f,f], s:{s:i, s:o}, s:{s:b, s:s}}", "load", load1, load1, load1,
+                     "cpu", "cores_online", cores, "governor",
+                     governor ? json_string(governor) : json_null(),
+                     "hypervisor", "present", hv, "vendor", "KVMKVMKVM");
+}
+
+static bool any_contains(const json_t *arr, const char *word)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) if (strstr(json_string_value(v), word)) return true;
+    return false;
+}
+
+static void test_warnings(void **state)
+{
+    (void)state;
+    json_t *quiet = fake_env(0.1, 4, "performance", 0);
+    json_t *w = pw_env_warnings(quiet, quiet);
+    assert_int_equal(json_array_size(w), 0);
+    json_decref(w);
+
+    json_t *busy = fake_env(3.0, 4, "performance", 0);  /* 0.75 per core */
+    w = pw_env_warnings(quiet, busy);
+    assert_int_equal(json_array_size(w), 1);
+    assert_true(any_contains(w, "busy after"));
+    json_decref(w);
+
+    json_t *noisy = fake_env(0.0, 2, "powersave", 1);
+    w = pw_env_warnings(noisy, NULL);
+    assert_int_equal(json_array_size(w), 2);
+    assert_true(any_contains(w, "powersave"));
+    assert_true(any_contains(w, "hypervisor (KVMKVMKVM)"));
+    json_decref(w);
+
+    json_t *unknown = fake_env(0.0, 2, NULL, 0);
+    w = pw_env_warnings(unknown, unknown);
+    assert_int_equal(json_array_size(w), 1);
+    assert_true(any_contains(w, "unknown"));
+    json_decref(w);
+    json_decref(quiet), json_decref(busy), json_decref(noisy), json_decref(unknown);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_capture_keys),
+        cmocka_unit_test(test_fingerprint_stable),
+        cmocka_unit_test(test_warnings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
