@@ -29,6 +29,12 @@ bool pw_render_shows_table(const pw_directive *d, const char *name);
 void pw_render_directive(pw_buf *b, const pw_directive *d, pw_format fmt, pw_numbering *num,
                          const char *figdir, const char *figrel);
 
+/* A numbered, captioned table from a table object (result.h layout). */
+void pw_render_table(pw_buf *b, const json_t *table, pw_format fmt, pw_numbering *num);
+/* A numbered figure from a chart object whose files are figdir/<stem>.svg|pdf. */
+void pw_render_figure(pw_buf *b, const json_t *chart, const char *stem, pw_format fmt,
+                      pw_numbering *num, const char *figdir, const char *figrel);
+
 /* An inline value: "212× (95% CI 205–219×)" marked up for the format. */
 void pw_render_inline(pw_buf *b, const pw_metric *m, pw_format fmt);
 

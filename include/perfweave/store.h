@@ -30,7 +30,10 @@ const char *pw_impl_file_hash(const char *path);
  *   - the measurement core: every file under src/common/ and src/measure/, and every header under
  *     include/perfweave/ except those of the rendering and storage side (see docs/store.md);
  *   - the experiment's own file src/experiments/<module>.c, module = e->name up to the first '.';
- *   - every path in e->sources (NULL-terminated, may be NULL).
+ *   - every path in e->sources (NULL-terminated).  When e->sources is NULL (dependencies not
+ *     declared) every file under src/kernels/ is taken instead, so that a kernel change can never
+ *     leave a stale result; an experiment that uses no kernel declares an empty list
+ *     (`(const char *const[]){NULL}`) and one that uses some lists exactly those.
  * The weave, the store and the command line are left out: editing how results are rendered or
  * stored does not invalidate measurements.  A path that is not in the build's table enters the
  * hash as missing (so the key still changes when it appears); pw_impl_check reports it. */
@@ -128,9 +131,11 @@ int pw_archive_list(const char *root, json_t **runs);
 /* The summary object pw_archive_list gives for one loaded document (run and path omitted). */
 json_t *pw_archive_summary(const json_t *run_doc);
 
-/* Finds a run: an existing path to a run directory or results.json, a directory name under root,
- * or a unique prefix of one (e.g. "20261129T03").  *path receives its results.json (caller
- * frees).  Returns PW_OK, or PW_ENOTFOUND / PW_EINVAL (ambiguous prefix) with a message. */
+/* Finds a run, trying in turn: a directory name under root, an existing path to a run directory
+ * or results.json, "latest" or "previous" (the last and second-to-last run directories in name,
+ * i.e. time, order), a unique prefix of a directory name (e.g. "20261129T03").  *path receives
+ * its results.json (caller frees).  Returns PW_OK, or PW_ENOTFOUND / PW_EINVAL (ambiguous prefix)
+ * with a message. */
 int pw_archive_resolve(const char *root, const char *run, char **path, char *msg, size_t msgsize);
 
 /* Loads and validates a run found by pw_archive_resolve.  *doc receives a new reference.
@@ -168,7 +173,9 @@ void pw_diff_options_default(pw_diff_options *opt);
  *                    or null), "method": "samples"|"interval"|"exact"|"error", "p", "p_holm",
  *                    "status" } ],
  *     "only_a": [ "id.metric", … ], "only_b": [ … ],
- *     "regressions": n, "improvements": n, "changed": n }
+ *     "regressions": n, "improvements": n, "changed": n,
+ *     "same_machine": whether the two environments have the same fingerprint (pw_env_fingerprint;
+ *                     differences between machines are hardware as much as code) }
  * Returns PW_OK, or PW_EINVAL with a message when a document is invalid. */
 int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt, json_t **out,
                     char *msg, size_t msgsize);

@@ -136,6 +136,9 @@ int pw_cmd_diff(int argc, char **argv)
                json_string_value(json_object_get(json_object_get(d, "a"), "commit")), runs[1],
                json_string_value(json_object_get(json_object_get(d, "b"), "host")),
                json_string_value(json_object_get(json_object_get(d, "b"), "commit")));
+        if (!json_is_true(json_object_get(d, "same_machine")))
+            printf("note: the runs come from different machines or toolchains (their environment "
+                   "fingerprints differ); a difference may be the hardware, not the code\n\n");
         print_table(d);
     }
     code = json_integer_value(json_object_get(d, "regressions")) > 0 ? PW_EXIT_ERROR : PW_EXIT_OK;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "perfweave/common.h"
 #include "perfweave/claims.h"
 #include "perfweave/isolate.h"
 #include "perfweave/weave.h"
@@ -12,17 +13,24 @@
 int pw_cmd_run(int argc, char **argv)
 {
     bool quick = false, json = false;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--quick") == 0) quick = true;
-        else if (strcmp(argv[i], "--json") == 0) json = true;
-        else {
-            fprintf(stderr, "perfweave run: unknown option '%s'\nusage: perfweave run [--quick] [--json] EXPERIMENT [key=value...]\n", argv[i]);
+    /* Options may come before or after the experiment name; key=value never starts with '-'. */
+    char **rest = pw_xcalloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--quick") == 0) quick = true;
+        else if (strcmp(argv[k], "--json") == 0) json = true;
+        else if (argv[k][0] == '-') {
+            fprintf(stderr, "perfweave run: unknown option '%s'\nusage: perfweave run [--quick] [--json] EXPERIMENT [key=value...]\n", argv[k]);
+            free(rest);
             return PW_EXIT_USAGE;
-        }
+        } else rest[nrest++] = argv[k];
     }
+    argv = rest;
+    argc = nrest;
+    int i = 0;
     if (i >= argc) {
         fprintf(stderr, "usage: perfweave run [--quick] [--json] EXPERIMENT [key=value...]\n");
+        free(rest);
         return PW_EXIT_USAGE;
     }
     const pw_experiment *e = pw_registry_find(argv[i]);
@@ -35,6 +43,7 @@ int pw_cmd_run(int argc, char **argv)
         fprintf(stderr, "perfweave run: unknown experiment '%s'%s%s%s\n", argv[i], hint ? " (did you mean '" : " (see perfweave list)",
                 hint ? hint : "", hint ? "'?)" : "");
         free(names);
+        free(rest);
         return PW_EXIT_USAGE;
     }
     pw_diag diag;
@@ -44,6 +53,7 @@ int pw_cmd_run(int argc, char **argv)
         pw_diag_print(&diag);
         pw_diag_release(&diag);
         pw_directive_free(d);
+        free(rest);
         return PW_EXIT_USAGE;
     }
     pw_diag_release(&diag);
@@ -86,5 +96,6 @@ int pw_cmd_run(int argc, char **argv)
     }
     pw_result_free(r);
     pw_directive_free(d);
+    free(rest);
     return code;
 }

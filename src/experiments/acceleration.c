@@ -213,30 +213,13 @@ static int run_matmul(pw_run *run)
     for (size_t v = 0; v < nvars; v++) series[v] = pw_chart_series(chart, vars[v]);
     if (isfinite(peak)) pw_chart_hline(chart, "FMA peak, 1 core (AVX2)", peak);
 
-    /* The speedup table: one column per pair whose variants both ran. */
-    const char *pair_fast[NPAIRS], *pair_slow[NPAIRS];
-    const char *sheaders[NPAIRS + 1];
-    char hbuf[NPAIRS][48];
-    size_t npairs = 0;
-    sheaders[0] = "n";
-    for (size_t p = 0; p < NPAIRS; p++) {
-        bool f = false, s = false;
-        for (size_t v = 0; v < nvars; v++) {
-            f |= strcmp(vars[v], speedup_pairs[p][0]) == 0;
-            s |= strcmp(vars[v], speedup_pairs[p][1]) == 0;
-        }
-        if (!f || !s) continue;
-        pair_fast[npairs] = speedup_pairs[p][0];
-        pair_slow[npairs] = speedup_pairs[p][1];
-        snprintf(hbuf[npairs], sizeof hbuf[npairs], "%s vs %s", pair_fast[npairs],
-                 pair_slow[npairs]);
-        sheaders[npairs + 1] = hbuf[npairs];
-        npairs++;
-    }
+    /* The speedup table, one row per size and pair whose variants both ran (long rather than
+     * wide, so it fits a printed page). */
+    static const char *const sheaders[] = {"n", "comparison", "speedup (95% CI)"};
     pw_table *st = pw_result_table(r, "speedup",
                                    "Speedup of the first kernel over the second (ratio of "
                                    "median times, 95% bootstrap CI)",
-                                   npairs + 1, sheaders);
+                                   3, sheaders);
 
     long capped_at = 0;
     bool quick_capped = false;
@@ -291,24 +274,21 @@ static int run_matmul(pw_run *run)
                 pw_table_rowf(gt, "%ld\t%s\t%.3g (%.3g–%.3g)\t%s", n, vars[v], m.value, m.lo,
                               m.hi, frac);
             }
-            pw_buf row;
-            pw_buf_init(&row);
-            pw_buf_printf(&row, "%ld", n);
-            for (size_t p = 0; p < npairs; p++) {
+            for (size_t p = 0; p < NPAIRS; p++) {
                 size_t f = nvars, sl = nvars;
                 for (size_t v = 0; v < nvars; v++) {
-                    if (ran[v] && strcmp(vars[v], pair_fast[p]) == 0) f = v;
-                    if (ran[v] && strcmp(vars[v], pair_slow[p]) == 0) sl = v;
+                    if (ran[v] && strcmp(vars[v], speedup_pairs[p][0]) == 0) f = v;
+                    if (ran[v] && strcmp(vars[v], speedup_pairs[p][1]) == 0) sl = v;
                 }
-                char name[96], cell[64] = "–";
-                snprintf(name, sizeof name, "speedup.%s_vs_%s.n%ld", pair_fast[p], pair_slow[p], n);
-                if (f < nvars && sl < nvars &&
-                    pw_bench_publish_speedup(bench, idx[f], idx[sl], r, name) == PW_OK)
-                    format_metric(r, name, "×", cell, sizeof cell);
-                pw_buf_printf(&row, "\t%s", cell);
+                if (f == nvars || sl == nvars) continue;
+                char name[96], cell[64];
+                snprintf(name, sizeof name, "speedup.%s_vs_%s.n%ld", speedup_pairs[p][0],
+                         speedup_pairs[p][1], n);
+                if (pw_bench_publish_speedup(bench, idx[f], idx[sl], r, name) != PW_OK) continue;
+                format_metric(r, name, "×", cell, sizeof cell);
+                pw_table_rowf(st, "%ld\t%s vs %s\t%s", n, speedup_pairs[p][0],
+                              speedup_pairs[p][1], cell);
             }
-            pw_table_rowf(st, "%s", row.data);
-            pw_buf_release(&row);
             char prefix[32];
             snprintf(prefix, sizeof prefix, "n%ld.", n);
             pw_bench_record(bench, r, prefix);

@@ -176,15 +176,16 @@ static int read_plan(pw_run *run, plan *p)
     return PW_OK;
 }
 
-/* Deterministic token ids for prompts and filler, from the seed. */
+/* Deterministic token ids for prompts and filler, from the seed (splitmix64). */
 static void fill_tokens(int *seq, int n, int vocab, uint64_t seed)
 {
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+    uint64_t x = seed;
     for (int i = 0; i < n; i++) {
-        x ^= x >> 33;
-        x *= 0xff51afd7ed558ccdull;
-        x ^= x >> 29;
-        seq[i] = (int)(x % (uint64_t)vocab);
+        uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        seq[i] = (int)(z % (uint64_t)vocab);
     }
 }
 
@@ -200,7 +201,8 @@ static void fmt_ci(char *buf, size_t size, const pw_metric *m, double scale, con
 static double metric_value(const pw_result *r, const char *name, pw_metric *m)
 {
     if (pw_result_get_metric(r, name, m) != PW_OK) {
-        m->value = m->lo = m->hi = NAN;
+        m->value = m->lo = m->hi = m->cv = NAN;
+        m->n = 0;
         return NAN;
     }
     return m->value;
@@ -252,6 +254,8 @@ static int measure_memory(const plan *p, const pw_transformer *m, pw_transformer
         double grown = rss1 > rss0 ? (double)(rss1 - rss0) : 0;
         snprintf(name, sizeof name, "bytes.cache.t%d", n);
         pw_result_exact(r, name, (double)bytes, "B");
+        snprintf(name, sizeof name, "mib.cache.t%d", n);
+        pw_result_exact(r, name, (double)bytes / (1024.0 * 1024.0), "MiB");
         snprintf(name, sizeof name, "bytes.rss.t%d", n);
         pw_result_exact(r, name, grown, "B");
         pw_table_rowf(t, "%d\t%zu\t%zu\t%.0f\t%.0f", n, bytes, want, grown, (double)bytes / n);
@@ -274,12 +278,14 @@ static int measure_memory(const plan *p, const pw_transformer *m, pw_transformer
     pw_result_exact(r, "fit.cache_bytes.intercept", fabs(c0) < 1e-6 ? 0 : c0, "B");
     pw_result_exact(r, "fit.cache_bytes.r2", tss > 0 ? 1 - sumsq / tss : 1, "");
     pw_result_exact(r, "bytes.weights", (double)pw_alloc_current(acct, "weights"), "B");
+    pw_result_exact(r, "mib.weights", (double)pw_alloc_current(acct, "weights") / (1024.0 * 1024.0),
+                    "MiB");
     pw_result_note(r, "cache bytes are read from the accounting allocator (requested bytes of the "
                       "K and V blocks, float32) after a cache for N positions was allocated and "
                       "filled by prefill passes; the resident-set column is the growth of the "
-                      "process's resident memory over the same interval (page-granular; every "
-                      "block large enough is mapped separately), an independent check of the "
-                      "element size");
+                      "process's resident memory over the same interval (page-granular and only as "
+                      "exact as the kernel's resident-set counter; every cache block is mapped "
+                      "separately), an independent check of the element size");
     return PW_OK;
 }
 
@@ -565,7 +571,7 @@ static int measure_generation(const plan *p, const pw_transformer *m, pw_transfo
                                    "tokens generated", "seconds", PW_CHART_LOGX | PW_CHART_LOGY);
     pw_series *tf = pw_chart_series(ct, "full recomputation");
     pw_series *tk = pw_chart_series(ct, "KV cache");
-    double xs[MAXLIST], yf[MAXLIST], yk[MAXLIST];
+    double xs[MAXLIST], yf[MAXLIST], yk[MAXLIST], ff[MAXLIST], fk[MAXLIST];
     size_t nfit = 0;
     long crossover = -1;
     for (size_t i = 0; i < nl; i++) {
@@ -620,6 +626,8 @@ static int measure_generation(const plan *p, const pw_transformer *m, pw_transfo
             xs[nfit] = T;
             yf[nfit] = mf.value;
             yk[nfit] = mk.value;
+            ff[nfit] = pw_transformer_flops_generate_full(c, p->prompt, T);
+            fk[nfit] = pw_transformer_flops_generate_cached(c, p->prompt, T);
             nfit++;
         }
     }
@@ -634,6 +642,11 @@ static int measure_generation(const plan *p, const pw_transformer *m, pw_transfo
         pw_stats_powerfit(xs, yk, nfit, &pk) == PW_OK) {
         pw_result_metric(r, "exponent_total.full", pf.exponent, pf.ci95[0], pf.ci95[1], "");
         pw_result_metric(r, "exponent_total.cached", pk.exponent, pk.ci95[0], pk.ci95[1], "");
+    }
+    if (nfit >= 3 && pw_stats_powerfit(xs, ff, nfit, &pf) == PW_OK &&
+        pw_stats_powerfit(xs, fk, nfit, &pk) == PW_OK) {
+        pw_result_exact(r, "exponent_total_flops.full", pf.exponent, "");
+        pw_result_exact(r, "exponent_total_flops.cached", pk.exponent, "");
     }
     pw_result_note(r, "total generation: every timed run really generates the stated number of "
                       "tokens after a %d-token prompt, both ways (the cached run includes its "
@@ -739,7 +752,7 @@ static void publish_prefill_share(const plan *p, pw_result *r)
     /* prefill in ms, totals in s */
     double v = pre.value / 1e3 / tot.value, lo = pre.lo / 1e3 / tot.hi, hi = pre.hi / 1e3 / tot.lo;
     snprintf(name, sizeof name, "share.prefill.t%d", p->max_len);
-    pw_result_metric(r, name, v, lo, hi, "");
+    pw_result_metric(r, name, 100 * v, 100 * lo, 100 * hi, "%");
 }
 
 static int run_generate(pw_run *run)
@@ -836,9 +849,10 @@ static const char *const metrics[] = {
     "exponent.cached", "exponent.drop", "fit.full.r2", "fit.cached.r2", "exponent_flops.full",
     "exponent_flops.cached", "total.full.tN", "total.cached.tN", "speedup.cached_vs_full.tN",
     "speedup_flops.cached_vs_full.tN", "speedup_vs_flops.tN", "crossover.tokens",
-    "exponent_total.full", "exponent_total.cached", "bytes.cache.tN", "bytes.rss.tN",
+    "exponent_total.full", "exponent_total.cached", "exponent_total_flops.full",
+    "exponent_total_flops.cached", "bytes.cache.tN", "mib.cache.tN", "bytes.rss.tN",
     "cache_bytes_exact", "fit.cache_bytes.slope", "fit.cache_bytes.intercept",
-    "fit.cache_bytes.r2", "bytes.weights", "bytes.activations.peak", "time.prefill.pN",
+    "fit.cache_bytes.r2", "bytes.weights", "mib.weights", "bytes.activations.peak", "time.prefill.pN",
     "time.stepwise.pN", "speedup.batched_vs_stepwise.pN", "gflops.prefill.pN",
     "share.prefill.tN", NULL};
 static const pw_param_spec params[] = {

@@ -72,7 +72,10 @@ void pw_mnistexp_publish_training(const pw_mnistexp *e, pw_result *r)
     const pw_mlp_history *h = &e->hist;
     pw_result_exact(r, "time.training", h->train_seconds, "s");
     pw_result_exact(r, "count.epochs", (double)h->nepochs, "");
-    pw_result_exact(r, "count.train_images", (double)(e->cfg.ntrain ? e->cfg.ntrain : 60000), "");
+    if (e->train.n)
+        pw_result_exact(r, "count.train_images",
+                        (double)(e->cfg.ntrain && e->cfg.ntrain < e->train.n ? e->cfg.ntrain
+                                                                              : e->train.n), "");
     pw_chart *c = pw_result_chart(r, "training", "Accuracy after each training epoch",
                                   "epoch", "accuracy", 0);
     pw_series *tr = pw_chart_series(c, "training images (during the epoch)");

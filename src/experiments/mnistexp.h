@@ -28,8 +28,8 @@ typedef struct {
 int pw_mnistexp_load(pw_mnistexp *e, bool quick, bool need_train, pw_result *r);
 void pw_mnistexp_release(pw_mnistexp *e);
 
-/* Publishes the training record: time.training (s), count.epochs, accuracy.train_curve.final,
- * a "training" chart (accuracy per epoch) and a "training" table. */
+/* Publishes the training record: time.training (s), count.epochs, count.train_images (when the
+ * training split is loaded), a "training" chart (accuracy per epoch) and a "training" table. */
 void pw_mnistexp_publish_training(const pw_mnistexp *e, pw_result *r);
 
 /* The 95% Wilson score interval of k successes in n trials. */

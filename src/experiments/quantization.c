@@ -330,6 +330,9 @@ static int run_quant(pw_run *run)
         }
     }
     pw_bench_record(bl, r, "latency.");
+    pw_result_note(r, "Latency: both passes start from the batch's uint8 pixels (fp32 converts "
+                   "them to float as part of its pass; int8 uses them as they are) and end with "
+                   "float logits; one core, OpenBLAS single-threaded, sgemv at batch 1.");
 
     /* --- GEMM level: the model's three layer shapes, sgemm vs each integer kernel ---------- */
     pw_bench_config_default(&cfg, quick);

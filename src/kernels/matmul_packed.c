@@ -2,6 +2,7 @@
  * a 6×16 register microkernel, with A and B copied into contiguous, zero-padded panels so the
  * microkernel streams both with unit stride from L1/L2.  Two microkernels share one contract:
  * AVX2+FMA intrinsics (compiled for that target only, chosen at run time) and portable C. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,15 @@ _Static_assert(MC % MR == 0, "MC must be a multiple of MR");
 _Static_assert(NC % NR == 0, "NC must be a multiple of NR");
 
 /* The microkernel contract: ap is an MR×kc sliver of packed A (MR values per k step), bp a
- * kc×NR sliver of packed B (NR values per k step); computes the full MR×NR product into c (row
- * stride ldc), adding to c when accumulate is nonzero and overwriting it otherwise. */
+ * kc×NR sliver of packed B (NR values per k step); computes the full MR×NR product and stores
+ * its top-left mr×nr corner (mr <= MR, nr <= NR: edge tiles) into c (row stride ldc), adding to
+ * c when accumulate is nonzero and overwriting it otherwise.  Nothing outside that corner is
+ * read or written. */
 typedef void (*ukernel_fn)(size_t kc, const float *restrict ap, const float *restrict bp,
-                           float *restrict c, size_t ldc, int accumulate);
+                           float *restrict c, size_t ldc, size_t mr, size_t nr, int accumulate);
 
 static void ukernel_portable(size_t kc, const float *restrict ap, const float *restrict bp,
-                             float *restrict c, size_t ldc, int accumulate)
+                             float *restrict c, size_t ldc, size_t mr, size_t nr, int accumulate)
 {
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
@@ -39,8 +42,8 @@ static void ukernel_portable(size_t kc, const float *restrict ap, const float *r
         ap += MR;
         bp += NR;
     }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++)
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++)
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
@@ -49,7 +52,7 @@ static void ukernel_portable(size_t kc, const float *restrict ap, const float *r
  * each k step loads two vectors of B, broadcasts six scalars of A and issues twelve FMAs. */
 __attribute__((target("avx2,fma"))) static void
 ukernel_avx2(size_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,
-             size_t ldc, int accumulate)
+             size_t ldc, size_t mr, size_t nr, int accumulate)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -57,7 +60,7 @@ ukernel_avx2(size_t kc, const float *restrict ap, const float *restrict bp, floa
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    for (size_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (size_t p = 0; p < kc; p++) {
         const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
@@ -84,14 +87,31 @@ ukernel_avx2(size_t kc, const float *restrict ap, const float *restrict bp, floa
         bp += NR;
     }
     __m256 r[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    for (int i = 0; i < MR; i++) {
+    if (nr == NR) {
+        for (size_t i = 0; i < mr; i++) {
+            float *ci = c + i * ldc;
+            if (accumulate) {
+                r[i][0] = _mm256_add_ps(r[i][0], _mm256_loadu_ps(ci));
+                r[i][1] = _mm256_add_ps(r[i][1], _mm256_loadu_ps(ci + 8));
+            }
+            _mm256_storeu_ps(ci, r[i][0]);
+            _mm256_storeu_ps(ci + 8, r[i][1]);
+        }
+        return;
+    }
+    /* Edge columns: masked loads and stores touch only the first nr floats of each row. */
+    static const int32_t lane[NR] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const __m256i limit = _mm256_set1_epi32((int32_t)nr);
+    const __m256i m0 = _mm256_cmpgt_epi32(limit, _mm256_loadu_si256((const __m256i *)lane));
+    const __m256i m1 = _mm256_cmpgt_epi32(limit, _mm256_loadu_si256((const __m256i *)(lane + 8)));
+    for (size_t i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
         if (accumulate) {
-            r[i][0] = _mm256_add_ps(r[i][0], _mm256_loadu_ps(ci));
-            r[i][1] = _mm256_add_ps(r[i][1], _mm256_loadu_ps(ci + 8));
+            r[i][0] = _mm256_add_ps(r[i][0], _mm256_maskload_ps(ci, m0));
+            r[i][1] = _mm256_add_ps(r[i][1], _mm256_maskload_ps(ci + 8, m1));
         }
-        _mm256_storeu_ps(ci, r[i][0]);
-        _mm256_storeu_ps(ci + 8, r[i][1]);
+        _mm256_maskstore_ps(ci, m0, r[i][0]);
+        _mm256_maskstore_ps(ci + 8, m1, r[i][1]);
     }
 }
 #endif
@@ -103,6 +123,15 @@ static void pack_a(size_t mc, size_t kc, const float *restrict a, size_t lda,
 {
     for (size_t ir = 0; ir < mc; ir += MR) {
         size_t mr = mc - ir < MR ? mc - ir : MR;
+        if (mr == MR) {
+            /* Full sliver: no bounds tests in the copy loop. */
+            const float *r0 = a + ir * lda;
+            for (size_t p = 0; p < kc; p++) {
+                for (size_t i = 0; i < MR; i++) ap[i] = r0[i * lda + p];
+                ap += MR;
+            }
+            continue;
+        }
         const float *rows[MR];
         for (size_t i = 0; i < MR; i++) rows[i] = a + (ir + (i < mr ? i : 0)) * lda;
         for (size_t p = 0; p < kc; p++) {
@@ -186,13 +215,19 @@ void pw_matmul_packed(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
     pw_matmul_ctx local;
     int own = !ctx || !ctx->apack || !ctx->bpack;
     if (own) {
-        pw_matmul_ctx_init(&local);
-        if (ctx) local.ukernel = ctx->ukernel;
+        /* No workspace given: allocate just what this shape needs (a small product should not
+         * pay for a 4 MiB panel). */
+        size_t mcap = m < MC ? (m + MR - 1) / MR * MR : MC;
+        size_t ncap = n < NC ? (n + NR - 1) / NR * NR : NC;
+        size_t kcap = k < KC ? k : KC;
+        memset(&local, 0, sizeof local);
+        local.ukernel = ctx ? ctx->ukernel : PW_UKERNEL_AUTO;
+        local.apack = alloc_aligned(mcap * kcap * sizeof(float));
+        local.bpack = alloc_aligned(kcap * ncap * sizeof(float));
         ctx = &local;
     }
     const ukernel_fn ukr = choose_ukernel(ctx->ukernel);
     float *restrict ap = ctx->apack, *restrict bp = ctx->bpack;
-    float edge[MR * NR] __attribute__((aligned(64)));
 
     for (size_t jc = 0; jc < n; jc += NC) {                 /* 5th loop: NC columns of B, C */
         size_t nc = n - jc < NC ? n - jc : NC;
@@ -207,18 +242,8 @@ void pw_matmul_packed(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
                     size_t nr = nc - jr < NR ? nc - jr : NR;
                     for (size_t ir = 0; ir < mc; ir += MR) { /* 1st loop: MR-row slivers */
                         size_t mr = mc - ir < MR ? mc - ir : MR;
-                        float *cij = c + (ic + ir) * n + jc + jr;
-                        const float *as = ap + ir * kc, *bs = bp + jr * kc;
-                        if (mr == MR && nr == NR) {
-                            ukr(kc, as, bs, cij, n, accumulate);
-                        } else {
-                            /* Edge tile: full product into a scratch tile, keep the valid part. */
-                            ukr(kc, as, bs, edge, NR, 0);
-                            for (size_t i = 0; i < mr; i++)
-                                for (size_t j = 0; j < nr; j++)
-                                    cij[i * n + j] = accumulate ? cij[i * n + j] + edge[i * NR + j]
-                                                                : edge[i * NR + j];
-                        }
+                        ukr(kc, ap + ir * kc, bp + jr * kc, c + (ic + ir) * n + jc + jr, n,
+                            mr, nr, accumulate);
                     }
                 }
             }

@@ -157,7 +157,18 @@ static void run_portable(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_
         for (; j + 4 <= n; j += 4) {
             const int8_t *b0 = B + j * k, *b1 = b0 + k, *b2 = b1 + k, *b3 = b2 + k;
             int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (size_t p = 0; p < k; p++) {
+            size_t p = 0;
+            /* Blocks of a constant 16 so that compilers vectorise the reduction even under
+             * -O2's cautious cost model; the remainder runs scalar. */
+            for (; p + 16 <= k; p += 16)
+                for (size_t t = 0; t < 16; t++) {
+                    int32_t x = a[p + t];
+                    s0 += x * b0[p + t];
+                    s1 += x * b1[p + t];
+                    s2 += x * b2[p + t];
+                    s3 += x * b3[p + t];
+                }
+            for (; p < k; p++) {
                 int32_t x = a[p];
                 s0 += x * b0[p];
                 s1 += x * b1[p];
@@ -180,9 +191,11 @@ static void run_portable(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_
 
 /* --- SIMD helpers --------------------------------------------------------------------------- */
 /* Stores the valid rows × cols of a 4 × 16 tile of accumulators. */
-__attribute__((target("avx2")))
-static void store_tile(const __m256i acc[MR][2], int32_t *C, size_t ldc, size_t rows, size_t cols)
+__attribute__((target("avx2"), always_inline))
+static inline void store_tile(const __m256i acc[MR][2], int32_t *C, size_t ldc, size_t rows,
+                              size_t cols)
 {
+#pragma GCC unroll 4
     for (size_t r = 0; r < rows; r++) {
         if (cols == NR) {
             _mm256_storeu_si256((__m256i *)(C + r * ldc), acc[r][0]);
@@ -204,10 +217,12 @@ static inline void tile_avx2(const int16_t *a0, size_t kp, const int16_t *panel,
                              size_t ldc, const int R, size_t cols)
 {
     __m256i acc[MR][2];
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (size_t p = 0; p < kp / 2; p++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(panel + p * 2 * NR));
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(panel + p * 2 * NR + 16));
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             int32_t pair;
             memcpy(&pair, a0 + r * kp + 2 * p, 4);
@@ -264,10 +279,12 @@ static inline void tile_vnni(const uint8_t *a0, size_t kp, const int8_t *panel, 
                              size_t ldc, const int R, size_t cols)
 {
     __m256i acc[MR][2];
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (size_t q = 0; q < kp / 4; q++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(panel + q * 4 * NR));
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(panel + q * 4 * NR + 32));
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             int32_t quad;
             memcpy(&quad, a0 + r * kp + 4 * q, 4);

@@ -300,12 +300,25 @@ int pw_archive_resolve(const char *root, const char *run, char **path, char *msg
         *path = pw_xasprintf("%s/%s", run, PW_ARCHIVE_FILE);
         return PW_OK;
     }
-    /* 3. A unique prefix of a directory name under root. */
+    /* 3. "latest" / "previous", or a unique prefix of a directory name under root. */
     char **names;
     size_t n, hits = 0, first = 0;
     if (strchr(run, '/') || run_names(root, &names, &n) != PW_OK) {
         snprintf(msg, msgsize, "unknown run '%s' (not in %s)", run, root);
         return PW_ENOTFOUND;
+    }
+    bool latest = strcmp(run, "latest") == 0, previous = strcmp(run, "previous") == 0;
+    if (latest || previous) {
+        size_t need = latest ? 1 : 2;
+        int status = PW_OK;
+        if (n >= need) {
+            *path = pw_xasprintf("%s/%s/%s", root, names[n - need], PW_ARCHIVE_FILE);
+        } else {
+            snprintf(msg, msgsize, "no %s run in %s (%zu archived)", run, root, n);
+            status = PW_ENOTFOUND;
+        }
+        free_names(names, n);
+        return status;
     }
     pw_buf all;
     pw_buf_init(&all);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "perfweave/common.h"
+#include "perfweave/env.h"
 #include "perfweave/stats.h"
 
 /* Metric families (first dotted component) whose lower values are better, and higher. */
@@ -73,16 +74,29 @@ void pw_diff_options_default(pw_diff_options *opt)
     opt->alpha = 0.05;
 }
 
-/* The result with this id in a run's results, or NULL. */
-static json_t *find_result(const json_t *run, const char *id)
+/* The occurrence-th (from 0) result with this id in a run's results, or NULL.  Ids should be
+ * unique; when one repeats, the k-th occurrence in one run is matched with the k-th in the
+ * other. */
+static json_t *find_result(const json_t *run, const char *id, size_t occurrence)
 {
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(run, "results"), i, r) {
         const char *rid = json_string_value(json_object_get(r, "id"));
-        if (rid && strcmp(rid, id) == 0) return r;
+        if (rid && strcmp(rid, id) == 0 && occurrence-- == 0) return r;
     }
     return NULL;
+}
+
+/* How many results before position pos in run have this id. */
+static size_t occurrence_of(const json_t *run, const char *id, size_t pos)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < pos; i++) {
+        const char *rid = json_string_value(json_object_get(json_array_get(json_object_get(run, "results"), i), "id"));
+        if (rid && strcmp(rid, id) == 0) k++;
+    }
+    return k;
 }
 
 static bool result_ok(const json_t *r)
@@ -260,7 +274,7 @@ int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt
     json_t *ra;
     json_array_foreach(json_object_get(a, "results"), i, ra) {
         const char *id = json_string_value(json_object_get(ra, "id"));
-        json_t *rb = find_result(b, id);
+        json_t *rb = find_result(b, id, occurrence_of(a, id, i));
         if (!rb) {
             const char *name;
             json_t *m;
@@ -286,7 +300,7 @@ int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt
     json_t *rb;
     json_array_foreach(json_object_get(b, "results"), i, rb) {
         const char *id = json_string_value(json_object_get(rb, "id"));
-        if (find_result(a, id)) continue;
+        if (find_result(a, id, occurrence_of(b, id, i))) continue;
         const char *name;
         json_t *m;
         json_object_foreach(json_object_get(rb, "metrics"), name, m)
@@ -331,10 +345,15 @@ int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt
         else if (strcmp(st, "changed") == 0) changed++;
     }
     free(p), free(adj), free(at);
+    char *fa = pw_env_fingerprint_hash(json_object_get(a, "environment"));
+    char *fb = pw_env_fingerprint_hash(json_object_get(b, "environment"));
+    bool same_machine = strcmp(fa, fb) == 0;
+    free(fa), free(fb);
     *out = json_pack("{s:o, s:o, s:f, s:f, s:o, s:o, s:o, s:I, s:I, s:I}", "a", pw_archive_summary(a),
                      "b", pw_archive_summary(b), "threshold", opt->threshold, "alpha", opt->alpha,
                      "metrics", rows, "only_a", only_a, "only_b", only_b, "regressions",
                      (json_int_t)regressions, "improvements", (json_int_t)improvements, "changed",
                      (json_int_t)changed);
+    json_object_set_new(*out, "same_machine", json_boolean(same_machine));
     return PW_OK;
 }

@@ -103,9 +103,9 @@ void pw_render_inline(pw_buf *b, const pw_metric *m, pw_format fmt)
 
 /* --- tables ------------------------------------------------------------------------------- */
 
-static void render_table(pw_buf *b, const json_t *t, const char *caption_prefix, pw_format fmt,
-                         pw_numbering *num)
+void pw_render_table(pw_buf *b, const json_t *t, pw_format fmt, pw_numbering *num)
 {
+    const char *caption_prefix = NULL;
     json_t *cols = json_object_get(t, "columns"), *rows = json_object_get(t, "rows");
     size_t ncols = json_array_size(cols);
     const char *caption = json_string_value(json_object_get(t, "caption"));
@@ -164,8 +164,15 @@ static void render_figure(pw_buf *b, const pw_directive *d, const json_t *chart,
                           pw_numbering *num, const char *figdir, const char *figrel)
 {
     const char *name = json_string_value(json_object_get(chart, "name"));
-    const char *caption = json_string_value(json_object_get(chart, "caption"));
     char *stem = pw_render_chart_stem(d->id, name ? name : "chart");
+    pw_render_figure(b, chart, stem, fmt, num, figdir, figrel);
+    free(stem);
+}
+
+void pw_render_figure(pw_buf *b, const json_t *chart, const char *stem, pw_format fmt,
+                      pw_numbering *num, const char *figdir, const char *figrel)
+{
+    const char *caption = json_string_value(json_object_get(chart, "caption"));
     int no = ++num->figure;
     if (fmt == PW_FMT_HTML) {
         char *path = pw_xasprintf("%s/%s.svg", figdir, stem);
@@ -194,7 +201,6 @@ static void render_figure(pw_buf *b, const pw_directive *d, const json_t *chart,
         esc(b, caption, fmt);
         pw_buf_printf(b, "}\\label{figure-%d}\n\\end{figure}\n", no);
     }
-    free(stem);
 }
 
 /* --- claims -------------------------------------------------------------------------------- */
@@ -388,7 +394,7 @@ void pw_render_directive(pw_buf *b, const pw_directive *d, pw_format fmt, pw_num
         }
         json_array_foreach(json_object_get(doc, "tables"), i, item) {
             const char *name = json_string_value(json_object_get(item, "name"));
-            if (name && pw_render_shows_table(d, name)) render_table(b, item, NULL, fmt, num);
+            if (name && pw_render_shows_table(d, name)) pw_render_table(b, item, fmt, num);
         }
     }
     render_claims(b, d, fmt);

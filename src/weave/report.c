@@ -27,6 +27,28 @@
 #include "perfweave/version.h"
 #include "perfweave/weave.h"
 
+/* Where the templates are: $PERFWEAVE_TEMPLATES, ./templates, or the templates/ folder beside
+ * the build folder of the running executable (build/perfweave → templates/). */
+static const char *default_templates_dir(void)
+{
+    const char *t = getenv("PERFWEAVE_TEMPLATES");
+    if (t && *t) return t;
+    if (access("templates/report.html", R_OK) == 0) return "templates";
+    static char beside[4096]; /* written once, then only read: a path, not state */
+    ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 32);
+    if (n > 0) {
+        beside[n] = '\0';
+        char *slash = strrchr(beside, '/');
+        if (slash) {
+            strcpy(slash, "/../templates");
+            char probe[4096 + 16];
+            snprintf(probe, sizeof probe, "%s/report.html", beside);
+            if (access(probe, R_OK) == 0) return beside;
+        }
+    }
+    return "templates";
+}
+
 void pw_report_options_default(pw_report_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -34,10 +56,25 @@ void pw_report_options_default(pw_report_options *o)
     o->html = o->latex = o->pdf = true;
     o->cache_dir = ".cache/results";
     o->archive_root = "validation_results";
-    const char *t = getenv("PERFWEAVE_TEMPLATES");
-    o->templates_dir = t && *t ? t : "templates";
+    o->templates_dir = default_templates_dir();
     o->progress = true;
 }
+
+/* A fenced block that perfweave fills in besides experiments: `summary` (every claim of the
+ * report), `history` (a metric across archived runs) and `matrix` (a metric across machines). */
+typedef enum { SPECIAL_SUMMARY, SPECIAL_HISTORY, SPECIAL_MATRIX } special_kind;
+
+typedef struct {
+    special_kind kind;
+    cmark_node *node;      /* the code block, then the custom block replacing it */
+    const char *file;
+    int line;
+    char *metric;          /* fnmatch pattern over "id.metric" */
+    char *caption;
+    json_t *object;        /* built chart (history) or table (matrix); NULL when nothing to show */
+    char *stem;            /* figure file stem of a history chart */
+    char *empty;           /* why there is nothing to show */
+} special_block;
 
 typedef struct {
     const pw_report_options *opt;
@@ -55,6 +92,8 @@ typedef struct {
     char *fingerprint;     /* this machine's fingerprint hash */
     size_t measured;       /* experiments actually run (not cached, replayed or frozen) */
     char *started;         /* UTC, ISO 8601, for the archive */
+    special_block *specials;
+    size_t nspecials;
 } report;
 
 /* --- time and environment ------------------------------------------------------------------ */
@@ -132,6 +171,180 @@ static void load_chapters(report *r)
             free(ids);
         }
     }
+}
+
+static void collect_special_blocks(report *r)
+{
+    for (size_t c = 0; c < r->nchapters; c++) {
+        pw_chapter *ch = r->chapters[c];
+        cmark_iter *it = cmark_iter_new(ch->doc);
+        cmark_event_type ev;
+        while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+            cmark_node *node = cmark_iter_get_node(it);
+            const char *info = cmark_node_get_fence_info(node);
+            if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(node) != CMARK_NODE_CODE_BLOCK || !info) continue;
+            special_kind kind;
+            if (strcmp(info, "summary") == 0) kind = SPECIAL_SUMMARY;
+            else if (strcmp(info, "history") == 0) kind = SPECIAL_HISTORY;
+            else if (strcmp(info, "matrix") == 0) kind = SPECIAL_MATRIX;
+            else continue;
+            r->specials = pw_xrealloc(r->specials, (r->nspecials + 1) * sizeof *r->specials);
+            special_block *sb = &r->specials[r->nspecials++];
+            memset(sb, 0, sizeof *sb);
+            sb->kind = kind;
+            sb->node = node;
+            sb->file = ch->path;
+            sb->line = cmark_node_get_start_line(node);
+            /* Body: `metric: PATTERN` and `caption: TEXT` lines. */
+            char *body = pw_xstrdup(cmark_node_get_literal(node));
+            int lineno = sb->line;
+            for (char *line = body, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next) *next++ = '\0';
+                lineno++;
+                while (*line == ' ' || *line == '\t') line++;
+                if (!*line || *line == '#') continue;
+                char *colon = strchr(line, ':');
+                char *value = colon ? colon + 1 : NULL;
+                if (colon) *colon = '\0';
+                while (value && (*value == ' ' || *value == '\t')) value++;
+                if (!colon || !*value) pw_diag_add(&r->diag, ch->path, lineno, "expected 'key: value' in the %s block", info);
+                else if (kind != SPECIAL_SUMMARY && strcmp(line, "metric") == 0) { free(sb->metric); sb->metric = pw_xstrdup(value); }
+                else if (kind != SPECIAL_SUMMARY && strcmp(line, "caption") == 0) { free(sb->caption); sb->caption = pw_xstrdup(value); }
+                else pw_diag_add(&r->diag, ch->path, lineno, "unknown key '%s' in the %s block%s", line, info,
+                                 kind == SPECIAL_SUMMARY ? " (it takes none)" : " (metric, caption)");
+            }
+            free(body);
+            if (kind != SPECIAL_SUMMARY && !sb->metric)
+                pw_diag_add(&r->diag, ch->path, sb->line, "the %s block needs 'metric: ID.METRIC' (a pattern such as accel-spectrum.gflops.*)", info);
+        }
+        cmark_iter_free(it);
+    }
+}
+
+/* Loads every archived run (oldest first); *n receives the count.  The caller decrefs each. */
+static json_t **load_archive(const report *r, size_t *n)
+{
+    *n = 0;
+    json_t *list = NULL;
+    if (!r->opt->archive_root || pw_archive_list(r->opt->archive_root, &list) != PW_OK) return NULL;
+    json_t **runs = pw_xcalloc(json_array_size(list) + 1, sizeof *runs);
+    size_t i;
+    json_t *entry;
+    json_array_foreach(list, i, entry) {
+        json_t *doc = NULL;
+        const char *name = json_string_value(json_object_get(entry, "run"));
+        if (name && pw_archive_load(r->opt->archive_root, name, &doc) == PW_OK) runs[(*n)++] = doc;
+    }
+    json_decref(list);
+    return runs;
+}
+
+/* Builds the chart or table of each history/matrix block from the archive. */
+static void build_special_blocks(report *r)
+{
+    size_t nruns = 0;
+    json_t **runs = NULL;
+    bool loaded = false;
+    for (size_t k = 0; k < r->nspecials; k++) {
+        special_block *sb = &r->specials[k];
+        if (sb->kind == SPECIAL_SUMMARY) continue;
+        if (!loaded) {
+            runs = load_archive(r, &nruns);
+            loaded = true;
+        }
+        if (nruns == 0) {
+            sb->empty = pw_xstrdup("No archived runs yet: the archive fills as the report is measured.");
+            continue;
+        }
+        if (sb->kind == SPECIAL_HISTORY) {
+            json_t *m = pw_archive_matrix(runs, nruns, sb->metric);
+            json_t *rows = json_object_get(m, "rows");
+            pw_result *tmp = pw_result_new("history", "history");
+            char *caption = sb->caption ? pw_xstrdup(sb->caption)
+                                        : pw_xasprintf("%s across %zu archived runs, oldest first", sb->metric, nruns);
+            pw_chart *chart = pw_result_chart(tmp, "history", caption, "archived run (oldest first)", "value", 0);
+            free(caption);
+            size_t i;
+            json_t *row;
+            json_array_foreach(rows, i, row) {
+                pw_series *series = pw_chart_series(chart, json_string_value(json_object_get(row, "metric")));
+                size_t j;
+                json_t *cell;
+                json_array_foreach(json_object_get(row, "cells"), j, cell) {
+                    if (!json_is_object(cell)) continue;
+                    pw_series_point(series, (double)(j + 1), json_number_value(json_object_get(cell, "value")),
+                                    json_number_value(json_object_get(cell, "lo")),
+                                    json_number_value(json_object_get(cell, "hi")));
+                }
+            }
+            if (json_array_size(rows)) {
+                sb->object = json_incref(json_array_get(json_object_get(pw_result_json(tmp), "charts"), 0));
+                sb->stem = pw_xasprintf("history-%zu", k + 1);
+            } else {
+                sb->empty = pw_xasprintf("No archived run has a metric matching %s.", sb->metric);
+            }
+            pw_result_free(tmp);
+            json_decref(m);
+        } else {
+            /* The hardware matrix: the newest run of each machine, side by side. */
+            json_t **latest = pw_xcalloc(nruns, sizeof *latest);
+            size_t nlatest = 0;
+            for (size_t i = nruns; i-- > 0;) {
+                const char *host = json_string_value(json_object_get(json_object_get(runs[i], "environment"), "host"));
+                bool seen = false;
+                for (size_t j = 0; j < nlatest; j++) {
+                    const char *h = json_string_value(json_object_get(json_object_get(latest[j], "environment"), "host"));
+                    if (h && host && strcmp(h, host) == 0) seen = true;
+                }
+                if (!seen) latest[nlatest++] = runs[i];
+            }
+            json_t *m = pw_archive_matrix(latest, nlatest, sb->metric);
+            json_t *cols = json_array(), *rows = json_array();
+            json_array_append_new(cols, json_string("metric"));
+            size_t i;
+            json_t *v;
+            json_array_foreach(json_object_get(m, "columns"), i, v)
+                json_array_append_new(cols, json_sprintf("%s", json_string_value(json_object_get(v, "label"))));
+            json_array_foreach(json_object_get(m, "rows"), i, v) {
+                json_t *row = json_array();
+                json_array_append_new(row, json_string(json_string_value(json_object_get(v, "metric"))));
+                size_t j;
+                json_t *cell;
+                json_array_foreach(json_object_get(v, "cells"), j, cell) {
+                    if (!json_is_object(cell)) {
+                        json_array_append_new(row, json_string("—"));
+                        continue;
+                    }
+                    pw_metric pm = {"", json_number_value(json_object_get(cell, "value")),
+                                    json_number_value(json_object_get(cell, "lo")),
+                                    json_number_value(json_object_get(cell, "hi")),
+                                    json_string_value(json_object_get(v, "unit")), 0, 0};
+                    if (!pm.unit) pm.unit = "";
+                    pw_buf b;
+                    pw_buf_init(&b);
+                    pw_format_metric(&b, &pm);
+                    json_array_append_new(row, json_string(b.data));
+                    pw_buf_release(&b);
+                }
+                json_array_append_new(rows, row);
+            }
+            char *caption = sb->caption ? pw_xstrdup(sb->caption)
+                                        : pw_xasprintf("%s on every machine in the archive (newest run of each)", sb->metric);
+            if (json_array_size(rows))
+                sb->object = json_pack("{s:s, s:s, s:o, s:o}", "name", "matrix", "caption", caption, "columns", cols, "rows", rows);
+            else {
+                json_decref(cols);
+                json_decref(rows);
+                sb->empty = pw_xasprintf("No archived run has a metric matching %s.", sb->metric);
+            }
+            free(caption);
+            free(latest);
+            json_decref(m);
+        }
+    }
+    for (size_t i = 0; i < nruns; i++) json_decref(runs[i]);
+    free(runs);
 }
 
 /* After results exist: every reference names a metric, every chart/table key names one. */
@@ -419,6 +632,15 @@ static void decide_claims(report *r)
 static int render_charts(report *r)
 {
     bool svg = r->opt->html, pdf = r->opt->latex || r->opt->pdf;
+    for (size_t k = 0; k < r->nspecials; k++) {
+        special_block *sb = &r->specials[k];
+        if (sb->kind != SPECIAL_HISTORY || !sb->object) continue;
+        char msg[512];
+        if (pw_plot_render(sb->object, r->figdir, sb->stem, svg, pdf, msg, sizeof msg) != PW_OK) {
+            fprintf(stderr, "perfweave: %s:%d: %s\n", sb->file, sb->line, msg);
+            return PW_ECHILD;
+        }
+    }
     for (size_t c = 0; c < r->nchapters; c++) {
         for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
             pw_directive *d = r->chapters[c]->directives[k];
@@ -461,28 +683,14 @@ static void install_custom_nodes(report *r)
             cmark_node_free(ch->refs[k].node);
             ch->refs[k].node = custom;
         }
-        /* ```summary blocks become the report-wide claim table. */
-        cmark_iter *it = cmark_iter_new(ch->doc);
-        cmark_event_type ev;
-        cmark_node **summaries = NULL;
-        size_t ns = 0;
-        while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
-            cmark_node *node = cmark_iter_get_node(it);
-            const char *info = cmark_node_get_fence_info(node);
-            if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(node) == CMARK_NODE_CODE_BLOCK && info &&
-                strcmp(info, "summary") == 0) {
-                summaries = pw_xrealloc(summaries, (ns + 1) * sizeof *summaries);
-                summaries[ns++] = node;
-            }
-        }
-        cmark_iter_free(it);
-        for (size_t i = 0; i < ns; i++) {
-            cmark_node *custom = cmark_node_new(CMARK_NODE_CUSTOM_BLOCK);
-            cmark_node_set_user_data(custom, (void *)"summary");
-            cmark_node_replace(summaries[i], custom);
-            cmark_node_free(summaries[i]);
-        }
-        free(summaries);
+    }
+    for (size_t k = 0; k < r->nspecials; k++) {
+        special_block *sb = &r->specials[k];
+        cmark_node *custom = cmark_node_new(CMARK_NODE_CUSTOM_BLOCK);
+        cmark_node_set_user_data(custom, sb);
+        cmark_node_replace(sb->node, custom);
+        cmark_node_free(sb->node);
+        sb->node = custom;
     }
 }
 
@@ -501,8 +709,18 @@ static void set_custom_text(report *r, pw_format fmt, pw_numbering *num)
             if (type == CMARK_NODE_CUSTOM_BLOCK) {
                 pw_buf b;
                 pw_buf_init(&b);
-                if (cmark_node_get_user_data(node)) {
+                special_block *sb = cmark_node_get_user_data(node);
+                if (sb && sb->kind == SPECIAL_SUMMARY) {
                     pw_render_claim_summary(&b, r->chapters, r->nchapters, fmt);
+                } else if (sb && sb->object && sb->kind == SPECIAL_HISTORY) {
+                    pw_render_figure(&b, sb->object, sb->stem, fmt, num, r->figdir, figrel);
+                } else if (sb && sb->object) {
+                    pw_render_table(&b, sb->object, fmt, num);
+                } else if (sb) {
+                    pw_buf_puts(&b, fmt == PW_FMT_HTML ? "<p class=\"missing\">" : "\\textit{");
+                    if (fmt == PW_FMT_HTML) pw_escape_html(&b, sb->empty ? sb->empty : "");
+                    else pw_escape_latex(&b, sb->empty ? sb->empty : "");
+                    pw_buf_puts(&b, fmt == PW_FMT_HTML ? "</p>\n" : "}\n");
                 } else {
                     for (size_t k = 0; k < ch->ndirectives; k++)
                         if (ch->directives[k]->node == node)
@@ -841,6 +1059,7 @@ int pw_report_build(const pw_report_options *o)
         goto out;
     }
     load_chapters(&r);
+    collect_special_blocks(&r);
     if (r.diag.n) {
         pw_diag_print(&r.diag);
         fprintf(stderr, "perfweave: %zu error%s; nothing was run or written\n", r.diag.n, r.diag.n == 1 ? "" : "s");
@@ -896,8 +1115,6 @@ int pw_report_build(const pw_report_options *o)
         status = PW_EIO;
         goto out;
     }
-    if ((status = render_charts(&r)) != PW_OK) goto out;
-    install_custom_nodes(&r);
     json_t *all = results_document(&r);
     char *text = json_dumps(all, JSON_INDENT(1));
     pw_buf jb = {text, strlen(text), strlen(text) + 1};
@@ -918,6 +1135,9 @@ int pw_report_build(const pw_report_options *o)
         free(path);
     }
     json_decref(all);
+    build_special_blocks(&r);
+    if ((status = render_charts(&r)) != PW_OK) goto out;
+    install_custom_nodes(&r);
     if (o->latex || o->pdf) {
         if ((status = render_latex(&r, &tex)) != PW_OK) goto out;
         if ((status = write_staged(&r, "report.tex", &tex)) != PW_OK) goto out;
@@ -949,6 +1169,14 @@ out:
     json_decref(r.environment);
     json_decref(r.replay);
     json_decref(r.env_warnings);
+    for (size_t k = 0; k < r.nspecials; k++) {
+        free(r.specials[k].metric);
+        free(r.specials[k].caption);
+        free(r.specials[k].stem);
+        free(r.specials[k].empty);
+        json_decref(r.specials[k].object);
+    }
+    free(r.specials);
     pw_cache_free(r.cache);
     free(r.fingerprint);
     free(r.started);

@@ -94,6 +94,14 @@ values: [1, 2, 3]
 id: two
 values: [4, 5, 6]
 ```
+
+```history
+metric: two.value.n4
+```
+
+```matrix
+metric: one.*
+```
 MD
 measured() { sed -n 's/.*experiments: \([0-9]*\) measured.*/\1/p' "$1"; }
 cache_run() { "$bin" report -f html --cache "$tmp/c/cache" --archive "$tmp/c/archive" -o "$tmp/c/out" "$tmp/c/ch.md" 2>"$1"; }
@@ -120,9 +128,14 @@ expect_status 0 $s "--frozen from a filled cache"
 if [ "$(measured "$tmp/c6")" = 0 ]; then ok; else fail "--frozen measured something"; fi
 "$bin" report -f html --frozen --cache "$tmp/c/empty" -o "$tmp/c/frozen2" "$tmp/c/ch.md" 2>"$tmp/c7"; s=$?
 expect_status 2 $s "--frozen with an empty cache gives ERROR results"
+# The history chart follows two.value.n4 over the archived runs (6, 6, 7, 7: two were archived
+# before the edit); the matrix shows the newest run of each machine.
+if [ -s "$tmp/c/out/figures/history-1.svg" ] && [ "$(grep -c . "$tmp/c/out/figures/history-1.dat")" -ge 4 ]; then ok
+else fail "history chart missing or short"; fi
+expect_grep "on every machine in the archive" "$tmp/c/out/report.html" "hardware matrix table"
 
 # --- perfweave run --json ---------------------------------------------------------------
-"$bin" run --json selftest.fixed values=1,2,3 'claim=value >= 1' >"$tmp/run.json" 2>"$tmp/err7"; s=$?
+"$bin" run selftest.fixed --json values=1,2,3 'claim=value >= 1' >"$tmp/run.json" 2>"$tmp/err7"; s=$?
 expect_status 0 $s "run --json"
 for key in '"experiment"' '"params"' '"metrics"' '"claims"' '"value.n4"' '"ci95"' '"unit"'; do
     expect_grep "$key" "$tmp/run.json" "run --json key $key"

@@ -69,6 +69,8 @@ static void test_impl_hash(void **state)
     const pw_experiment with_src = {"selftest.y", "", NULL, 0, NULL, dummy_run, kernels};
     const pw_experiment other_module = {"nomodule.x", "", NULL, 0, NULL, dummy_run, NULL};
     const pw_experiment with_missing = {"selftest.z", "", NULL, 0, NULL, dummy_run, missing};
+    static const char *const none[] = {NULL};
+    const pw_experiment declared_none = {"selftest.w", "", NULL, 0, NULL, dummy_run, none};
     char *a = pw_impl_hash(&plain), *a2 = pw_impl_hash(&plain), *b = pw_impl_hash(&with_src),
          *c = pw_impl_hash(&other_module), *d = pw_impl_hash(&with_missing);
     assert_int_equal(strlen(a), 64);
@@ -76,6 +78,16 @@ static void test_impl_hash(void **state)
     assert_string_not_equal(a, b);    /* extra sources enter the hash */
     assert_string_not_equal(a, c);    /* so does the experiment's own file */
     assert_string_not_equal(a, d);
+    /* Undeclared sources (NULL) take every kernel; an empty list takes none.  They differ
+     * exactly when the build has kernel files. */
+    char *e = pw_impl_hash(&declared_none);
+    const char *h;
+    bool kernels_exist = false;
+    for (size_t i = 0; pw_impl_generated_file(i, &h); i++)
+        if (strncmp(pw_impl_generated_file(i, &h), "src/kernels/", 12) == 0) kernels_exist = true;
+    if (kernels_exist) assert_string_not_equal(a, e);
+    else assert_string_equal(a, e);
+    free(e);
     char msg[256];
     assert_int_equal(pw_impl_check(&plain, msg, sizeof msg), PW_OK);
     assert_int_equal(pw_impl_check(&with_src, msg, sizeof msg), PW_OK);
@@ -379,6 +391,15 @@ static void test_archive_round_trip(void **state)
     assert_int_equal(json_integer_value(json_object_get(v, "PARTIAL")), 0);
     json_decref(runs);
 
+    /* latest / previous follow time order. */
+    char *lp = NULL;
+    assert_int_equal(pw_archive_resolve(root, "latest", &lp, msg, sizeof msg), PW_OK);
+    assert_non_null(strstr(lp, "20261130T000000Z_other/results.json"));
+    free(lp);
+    assert_int_equal(pw_archive_resolve(root, "previous", &lp, msg, sizeof msg), PW_OK);
+    assert_non_null(strstr(lp, "_my-host-..-x-3/results.json"));
+    free(lp);
+
     /* An interrupted run (directory without results.json) is listed as unreadable. */
     char *empty = pw_xasprintf("%s/20261231T000000Z_x", root);
     assert_int_equal(pw_mkdir_p(empty), PW_OK);
@@ -482,6 +503,7 @@ static void test_diff_fixtures(void **state)
     assert_int_equal(pw_archive_diff(base, noise, NULL, &d, msg, sizeof msg), PW_OK);
     assert_int_equal(json_integer_value(json_object_get(d, "regressions")), 0);
     assert_int_equal(json_integer_value(json_object_get(d, "improvements")), 0);
+    assert_true(json_is_true(json_object_get(d, "same_machine")));
     assert_string_equal(status_of(d, "matmul", "bytes.workspace.n256"), "same");
     assert_string_equal(json_string_value(json_object_get(find_row(d, "matmul", "bytes.workspace.n256"),
                                                           "method")), "exact");
@@ -533,6 +555,25 @@ static void test_diff_fixtures(void **state)
     json_decref(d);
 
     /* Invalid input. */
+    /* A repeated id: the k-th occurrence is matched with the k-th, so a run equals itself. */
+    json_t *dup = json_deep_copy(base);
+    json_t *second = json_deep_copy(json_array_get(json_object_get(dup, "results"), 0));
+    json_object_set_new(json_object_get(json_object_get(second, "metrics"), "gflops.naive.n256"),
+                        "value", json_real(1.0));
+    json_object_set_new(json_object_get(json_object_get(second, "metrics"), "gflops.naive.n256"),
+                        "ci95", json_pack("[f, f]", 0.99, 1.01));
+    json_array_append_new(json_object_get(dup, "results"), second);
+    assert_int_equal(pw_archive_diff(dup, dup, NULL, &d, msg, sizeof msg), PW_OK);
+    assert_int_equal(json_integer_value(json_object_get(d, "regressions")), 0);
+    assert_int_equal(json_integer_value(json_object_get(d, "improvements")), 0);
+    json_decref(d);
+    json_decref(dup);
+
+    json_t *other = load_fixture("20261104T120000Z_hostb");
+    assert_int_equal(pw_archive_diff(base, other, NULL, &d, msg, sizeof msg), PW_OK);
+    assert_true(json_is_false(json_object_get(d, "same_machine")));
+    json_decref(d);
+    json_decref(other);
     json_t *junk = json_pack("{s:i}", "schema", 9);
     assert_int_equal(pw_archive_diff(base, junk, NULL, &d, msg, sizeof msg), PW_EINVAL);
     assert_non_null(strstr(msg, "second run"));
