@@ -78,8 +78,7 @@ int pw_cmd_report(int argc, char **argv)
     if (nchapters == 0) {
         if (glob("chapters/*.md", 0, NULL, &g) == 0) {
             globbed = true;
-            for (size_t i = 0; i < g.gl_pathc && i < (size_t)argc; i++) {
-                if (i >= (size_t)argc) break;
+            for (size_t i = 0; i < g.gl_pathc; i++) {
                 chapters = pw_xrealloc(chapters, (nchapters + 1) * sizeof *chapters);
                 chapters[nchapters++] = g.gl_pathv[i];
             }

@@ -5,6 +5,19 @@
 
 #include "perfweave/weave.h"
 
+/* A whole number with its digits grouped by thousands: 133,632,000. */
+static void group_digits(pw_buf *b, double v)
+{
+    char digits[32];
+    snprintf(digits, sizeof digits, "%.0f", fabs(v));
+    if (v < 0) pw_buf_puts(b, "−");
+    size_t len = strlen(digits);
+    for (size_t i = 0; i < len; i++) {
+        pw_buf_putc(b, digits[i]);
+        if ((len - 1 - i) % 3 == 0 && i + 1 < len) pw_buf_putc(b, ',');
+    }
+}
+
 void pw_format_number(pw_buf *b, double v, int sig)
 {
     if (!isfinite(v)) {
@@ -22,14 +35,7 @@ void pw_format_number(pw_buf *b, double v, int sig)
         if (decimals < 0) decimals = 0;
         /* Large values get digits grouped for reading: 1,048,576. */
         if (decimals == 0 && a >= 10000 && v == floor(v)) {
-            char digits[32];
-            snprintf(digits, sizeof digits, "%.0f", a);
-            if (v < 0) pw_buf_puts(b, "−");
-            size_t len = strlen(digits);
-            for (size_t i = 0; i < len; i++) {
-                pw_buf_putc(b, digits[i]);
-                if ((len - 1 - i) % 3 == 0 && i + 1 < len) pw_buf_putc(b, ',');
-            }
+            group_digits(b, v);
             return;
         }
         if (v < 0) pw_buf_puts(b, "−");
@@ -66,7 +72,9 @@ static int digits_for(const pw_metric *m)
         pw_format_number(&a, m->lo, sig);
         pw_format_number(&v, m->value, sig);
         pw_format_number(&h, m->hi, sig);
-        bool distinct = strcmp(a.data, v.data) != 0 && strcmp(v.data, h.data) != 0;
+        /* A bound equal to the value (an interval touching 100%, say) needs no more digits. */
+        bool distinct = (m->lo == m->value || strcmp(a.data, v.data) != 0) &&
+                        (m->hi == m->value || strcmp(v.data, h.data) != 0);
         pw_buf_release(&a);
         pw_buf_release(&v);
         pw_buf_release(&h);
@@ -79,7 +87,7 @@ void pw_format_value(pw_buf *b, const pw_metric *m)
 {
     /* Exact whole numbers (counts, bytes) are printed in full. */
     if (m->lo == m->hi && m->value == floor(m->value) && fabs(m->value) < 1e15) {
-        if (fabs(m->value) >= 10000) pw_format_number(b, m->value, 1);
+        if (fabs(m->value) >= 10000) group_digits(b, m->value);
         else pw_buf_printf(b, "%.0f", m->value);
     } else {
         pw_format_number(b, m->value, digits_for(m));

@@ -199,6 +199,14 @@ static void test_format(void **state)
     pw_format_metric(&b, &bytes);
     assert_string_equal(b.data, "1,048,576 B");
     pw_buf_reset(&b);
+    pw_metric big = {"flops", 133632000, 133632000, 133632000, "FLOP", 0, 0};
+    pw_format_metric(&b, &big);
+    assert_string_equal(b.data, "133,632,000 FLOP");
+    pw_buf_reset(&b);
+    pw_metric touch = {"rate", 100, 39.76, 100, "%", 0, 0};
+    pw_format_metric(&b, &touch);
+    assert_string_equal(b.data, "100% (95% CI 39.8–100%)");
+    pw_buf_reset(&b);
     pw_metric d = {"drop", -0.0092, -0.0135, -0.0048, "", 0, 0};
     pw_format_metric(&b, &d);
     assert_string_equal(b.data, "−0.00920 (95% CI −0.0135 to −0.00480)");
