@@ -44,6 +44,10 @@ void pw_render_verdict(pw_buf *b, const char *verdict, pw_format fmt);
 /* The table of every claim in the report with module (chapter) verdicts and counts. */
 void pw_render_claim_summary(pw_buf *b, pw_chapter *const *chapters, size_t n, pw_format fmt);
 
+/* "What works, what does not, what we could not decide, what could not be measured": every
+ * claim of the report grouped by its verdict, with its evidence. */
+void pw_render_assessment(pw_buf *b, pw_chapter *const *chapters, size_t n, pw_format fmt);
+
 /* Overall verdict counts; returns the number of claims. */
 size_t pw_render_count_verdicts(pw_chapter *const *chapters, size_t n, size_t counts[5]);
 

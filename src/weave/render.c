@@ -530,3 +530,89 @@ void pw_render_claim_summary(pw_buf *b, pw_chapter *const *chapters, size_t n, p
     }
     pw_buf_puts(b, fmt == PW_FMT_HTML ? "</tbody></table></div>\n" : "\\end{claimlist}\n");
 }
+
+/* --- the generated assessment -------------------------------------------------------------- */
+
+/* One group of the assessment: every claim whose verdict is in verdicts[], as a list. */
+static size_t assessment_group(pw_buf *b, pw_chapter *const *chapters, size_t n, const char *heading,
+                               const char *const *verdicts, size_t nv, const char *none, pw_format fmt)
+{
+    if (fmt == PW_FMT_HTML) {
+        pw_buf_puts(b, "<h3>");
+        esc(b, heading, fmt);
+        pw_buf_puts(b, "</h3>\n<ul class=\"assessment\">\n");
+    } else {
+        pw_buf_puts(b, "\\subsubsection*{");
+        esc(b, heading, fmt);
+        pw_buf_puts(b, "}\n\\begin{claimlist}\n");
+    }
+    size_t count = 0;
+    for (size_t c = 0; c < n; c++) {
+        const pw_chapter *ch = chapters[c];
+        for (size_t k = 0; k < ch->ndirectives; k++) {
+            const pw_directive *d = ch->directives[k];
+            size_t i;
+            json_t *v;
+            json_array_foreach(d->verdicts, i, v) {
+                const char *verdict = json_string_value(json_object_get(v, "verdict"));
+                bool wanted = false;
+                for (size_t j = 0; j < nv; j++)
+                    if (verdict && strcmp(verdict, verdicts[j]) == 0) wanted = true;
+                if (!wanted) continue;
+                count++;
+                pw_buf detail;
+                pw_buf_init(&detail);
+                claim_detail(&detail, v);
+                if (fmt == PW_FMT_HTML) {
+                    pw_buf_puts(b, "<li>");
+                    pw_render_verdict(b, verdict, fmt);
+                    pw_buf_printf(b, " <a href=\"#%s\">", ch->anchor);
+                    esc(b, ch->title, fmt);
+                    pw_buf_puts(b, "</a>: <code>");
+                    esc(b, json_string_value(json_object_get(v, "claim")), fmt);
+                    pw_buf_puts(b, "</code> — <span class=\"evidence\">");
+                    esc(b, detail.data, fmt);
+                    pw_buf_puts(b, "</span></li>\n");
+                } else {
+                    pw_buf_puts(b, "\\item ");
+                    pw_render_verdict(b, verdict, fmt);
+                    pw_buf_puts(b, " \\textit{");
+                    esc(b, ch->title, fmt);
+                    pw_buf_puts(b, "}: \\texttt{");
+                    esc(b, json_string_value(json_object_get(v, "claim")), fmt);
+                    pw_buf_puts(b, "} --- ");
+                    esc(b, detail.data, fmt);
+                    pw_buf_putc(b, '\n');
+                }
+                pw_buf_release(&detail);
+            }
+        }
+    }
+    if (count == 0) {
+        if (fmt == PW_FMT_HTML) {
+            pw_buf_puts(b, "<li class=\"none\">");
+            esc(b, none, fmt);
+            pw_buf_puts(b, "</li>\n");
+        } else {
+            pw_buf_puts(b, "\\item[] ");
+            esc(b, none, fmt);
+            pw_buf_putc(b, '\n');
+        }
+    }
+    pw_buf_puts(b, fmt == PW_FMT_HTML ? "</ul>\n" : "\\end{claimlist}\n");
+    return count;
+}
+
+void pw_render_assessment(pw_buf *b, pw_chapter *const *chapters, size_t n, pw_format fmt)
+{
+    static const char *const works[] = {"PASS"}, *const fails[] = {"FAIL"},
+                             *const open[] = {"PARTIAL", "UNDECIDED"}, *const broken[] = {"ERROR"};
+    assessment_group(b, chapters, n, "What works: claims that held at every point", works, 1,
+                     "No claim held at every point.", fmt);
+    assessment_group(b, chapters, n, "What does not: claims that failed at every point", fails, 1,
+                     "No claim failed outright.", fmt);
+    assessment_group(b, chapters, n, "What we could not decide, or holds only in part", open, 2,
+                     "Every claim was decided one way.", fmt);
+    assessment_group(b, chapters, n, "What could not be measured", broken, 1,
+                     "Every experiment ran and passed its correctness checks.", fmt);
+}

@@ -61,8 +61,9 @@ void pw_report_options_default(pw_report_options *o)
 }
 
 /* A fenced block that perfweave fills in besides experiments: `summary` (every claim of the
- * report), `history` (a metric across archived runs) and `matrix` (a metric across machines). */
-typedef enum { SPECIAL_SUMMARY, SPECIAL_HISTORY, SPECIAL_MATRIX } special_kind;
+ * report), `assessment` (the claims grouped into what works, what does not, what is undecided),
+ * `history` (a metric across archived runs) and `matrix` (a metric across machines). */
+typedef enum { SPECIAL_SUMMARY, SPECIAL_ASSESSMENT, SPECIAL_HISTORY, SPECIAL_MATRIX } special_kind;
 
 typedef struct {
     special_kind kind;
@@ -185,6 +186,7 @@ static void collect_special_blocks(report *r)
             if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(node) != CMARK_NODE_CODE_BLOCK || !info) continue;
             special_kind kind;
             if (strcmp(info, "summary") == 0) kind = SPECIAL_SUMMARY;
+            else if (strcmp(info, "assessment") == 0) kind = SPECIAL_ASSESSMENT;
             else if (strcmp(info, "history") == 0) kind = SPECIAL_HISTORY;
             else if (strcmp(info, "matrix") == 0) kind = SPECIAL_MATRIX;
             else continue;
@@ -209,13 +211,13 @@ static void collect_special_blocks(report *r)
                 if (colon) *colon = '\0';
                 while (value && (*value == ' ' || *value == '\t')) value++;
                 if (!colon || !*value) pw_diag_add(&r->diag, ch->path, lineno, "expected 'key: value' in the %s block", info);
-                else if (kind != SPECIAL_SUMMARY && strcmp(line, "metric") == 0) { free(sb->metric); sb->metric = pw_xstrdup(value); }
-                else if (kind != SPECIAL_SUMMARY && strcmp(line, "caption") == 0) { free(sb->caption); sb->caption = pw_xstrdup(value); }
+                else if (kind >= SPECIAL_HISTORY && strcmp(line, "metric") == 0) { free(sb->metric); sb->metric = pw_xstrdup(value); }
+                else if (kind >= SPECIAL_HISTORY && strcmp(line, "caption") == 0) { free(sb->caption); sb->caption = pw_xstrdup(value); }
                 else pw_diag_add(&r->diag, ch->path, lineno, "unknown key '%s' in the %s block%s", line, info,
-                                 kind == SPECIAL_SUMMARY ? " (it takes none)" : " (metric, caption)");
+                                 kind < SPECIAL_HISTORY ? " (it takes none)" : " (metric, caption)");
             }
             free(body);
-            if (kind != SPECIAL_SUMMARY && !sb->metric)
+            if (kind >= SPECIAL_HISTORY && !sb->metric)
                 pw_diag_add(&r->diag, ch->path, sb->line, "the %s block needs 'metric: ID.METRIC' (a pattern such as accel-spectrum.gflops.*)", info);
         }
         cmark_iter_free(it);
@@ -248,7 +250,7 @@ static void build_special_blocks(report *r)
     bool loaded = false;
     for (size_t k = 0; k < r->nspecials; k++) {
         special_block *sb = &r->specials[k];
-        if (sb->kind == SPECIAL_SUMMARY) continue;
+        if (sb->kind < SPECIAL_HISTORY) continue;
         if (!loaded) {
             runs = load_archive(r, &nruns);
             loaded = true;
@@ -712,6 +714,8 @@ static void set_custom_text(report *r, pw_format fmt, pw_numbering *num)
                 special_block *sb = cmark_node_get_user_data(node);
                 if (sb && sb->kind == SPECIAL_SUMMARY) {
                     pw_render_claim_summary(&b, r->chapters, r->nchapters, fmt);
+                } else if (sb && sb->kind == SPECIAL_ASSESSMENT) {
+                    pw_render_assessment(&b, r->chapters, r->nchapters, fmt);
                 } else if (sb && sb->object && sb->kind == SPECIAL_HISTORY) {
                     pw_render_figure(&b, sb->object, sb->stem, fmt, num, r->figdir, figrel);
                 } else if (sb && sb->object) {
