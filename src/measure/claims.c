@@ -404,6 +404,9 @@ static double min2(double a, double b) { return a < b ? a : b; }
  * point, the smaller of the two directions, which cannot decide it anyway). */
 static double point_p(const pw_claim *c, const pw_metric *m, state st)
 {
+    /* An exact value (a count, a byte size, a rank correlation) has no sampling error: its state
+     * is certain, including a value sitting exactly on a >= or <= threshold. */
+    if (m->lo == m->hi) return st == UNDECIDED ? 1 : 0;
     int lg = use_log(c, m);
     double v = lg ? log(m->value) : m->value;
     double lo = lg ? log(m->lo) : m->lo, hi = lg ? log(m->hi) : m->hi;

@@ -257,6 +257,18 @@ static void test_exact_and_equality(void **state)
     o = eval1("ratio(mem) == 3", r);
     assert_string_equal(verdict(o), "FAIL");
     json_decref(o);
+    /* An exact value sitting on a >= / <= threshold holds with certainty (no sampling error), so
+     * Holm must not demote it: e.g. a rank correlation of exactly 0.6 against tau >= 0.6. */
+    pw_result_exact(r, "tau.min", 0.6, "");
+    o = eval1("tau.min >= 0.6", r);
+    assert_string_equal(verdict(o), "PASS");
+    json_decref(o);
+    o = eval1("tau.min <= 0.6", r);
+    assert_string_equal(verdict(o), "PASS");
+    json_decref(o);
+    o = eval1("tau.min > 0.6", r);
+    assert_string_equal(verdict(o), "FAIL");
+    json_decref(o);
     pw_result_free(r);
 }
 
