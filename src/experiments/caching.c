@@ -398,10 +398,11 @@ out:
     return status;
 }
 
-/* Per-token latency at each position, both paths interleaved in one bench. */
+/* Per-token latency at each position, both paths interleaved in one bench; before timing, the
+ * cached step at each position is checked against the full recomputation (an ERROR otherwise). */
 static int measure_latency(const plan *p, const pw_transformer *m, pw_transformer_work *wfull,
-                           pw_transformer_work *wpre, pw_transformer_work *wdec, pw_alloc *acct, const int *seq, bool quick,
-                           pw_result *r)
+                           pw_transformer_work *wpre, pw_transformer_work *wdec, pw_alloc *acct,
+                           const int *seq, bool quick, pw_result *r)
 {
     const pw_transformer_config *c = &p->cfg;
     const size_t np = p->npositions;
