@@ -208,6 +208,55 @@ static double metric_value(const pw_result *r, const char *name, pw_metric *m)
     return m->value;
 }
 
+/* Accumulates the differences between one step's logits x (the recomputed reference) and y:
+ * the largest absolute difference into *maxdiff, the largest relative to max(1, |x|) into
+ * *worst_rel.  Returns max |x|. */
+static double logit_diff(const float *x, const float *y, int vocab, double *maxdiff,
+                         double *worst_rel)
+{
+    double maxabs = 0;
+    for (int v = 0; v < vocab; v++) {
+        double d = fabs((double)x[v] - y[v]), scale = fmax(1.0, fabs((double)x[v]));
+        *maxdiff = fmax(*maxdiff, d);
+        *worst_rel = fmax(*worst_rel, d / scale);
+        maxabs = fmax(maxabs, fabs((double)x[v]));
+    }
+    return maxabs;
+}
+
+/* How two greedy generations of the same prompt compare. */
+typedef struct {
+    int diverge;  /* the first step whose chosen token differs; steps when none does */
+    double maxdiff, worst_rel, maxabs, margin;  /* over the steps compared; margin: best − second */
+} gen_cmp;
+
+/* Compares two greedy generations of steps tokens after prompt (tokens a from recomputation and
+ * b from the cache, their logits la and lb, steps × vocab) step by step while the sequences
+ * agree; the step at which they diverge is compared too, since its input was still the same.
+ * After that the two paths see different inputs and their logits are no longer comparable. */
+static void compare_generations(const int *a, const int *b, const float *la, const float *lb,
+                                int prompt, int steps, int vocab, gen_cmp *out)
+{
+    gen_cmp g = {steps, 0, 0, 0, INFINITY};
+    for (int s = 0; s < steps; s++)
+        if (a[prompt + s] != b[prompt + s]) {
+            g.diverge = s;
+            break;
+        }
+    const int upto = g.diverge < steps ? g.diverge + 1 : steps;
+    for (int s = 0; s < upto; s++) {
+        const float *x = la + (size_t)s * (size_t)vocab, *y = lb + (size_t)s * (size_t)vocab;
+        g.maxabs = fmax(g.maxabs, logit_diff(x, y, vocab, &g.maxdiff, &g.worst_rel));
+        float best = -INFINITY, second = -INFINITY;
+        for (int v = 0; v < vocab; v++) {
+            if (x[v] > best) second = best, best = x[v];
+            else if (x[v] > second) second = x[v];
+        }
+        g.margin = fmin(g.margin, (double)best - second);
+    }
+    *out = g;
+}
+
 /* --- sections ----------------------------------------------------------------------------- */
 
 /* Cache bytes at each position count: the accountant's figure, the formula and the growth of
@@ -292,7 +341,8 @@ static int measure_memory(const plan *p, const pw_transformer *m, pw_transformer
 /* Both generations from one prompt for check steps: tokens and every step's logits. */
 static int check_exactness(const plan *p, const pw_transformer *m, pw_transformer_work *wfull,
                            pw_transformer_work *wpre, pw_alloc *acct, pw_result *r,
-                           int **ref_out, int *identical, double *maxdiff_out)
+                           int **ref_out, int *identical, int *diverge_out,
+                           double *maxdiff_out)
 {
     const pw_transformer_config *c = &p->cfg;
     const int steps = p->check, total = p->prompt + steps;
@@ -313,29 +363,12 @@ static int check_exactness(const plan *p, const pw_transformer *m, pw_transforme
         pw_result_error(r, "generation failed: %s", msg);
         goto out;
     }
-    /* Compare logits step by step while the two sequences agree (after a divergence the two
-     * paths see different inputs and their logits are no longer comparable). */
-    int same_until = steps;
-    for (int s = 0; s < steps; s++)
-        if (a[p->prompt + s] != b[p->prompt + s]) {
-            same_until = s + 1;  /* step s itself had the same input; its logits compare */
-            break;
-        }
-    double maxdiff = 0, worst_rel = 0, maxabs = 0, margin = INFINITY;
-    for (int s = 0; s < same_until; s++) {
-        const float *x = la + (size_t)s * (size_t)c->vocab, *y = lb + (size_t)s * (size_t)c->vocab;
-        float best = -INFINITY, second = -INFINITY;
-        for (int v = 0; v < c->vocab; v++) {
-            double d = fabs((double)x[v] - y[v]), scale = fmax(1.0, fabs((double)x[v]));
-            maxdiff = fmax(maxdiff, d);
-            worst_rel = fmax(worst_rel, d / scale);
-            maxabs = fmax(maxabs, fabs((double)x[v]));
-            if (x[v] > best) second = best, best = x[v];
-            else if (x[v] > second) second = x[v];
-        }
-        margin = fmin(margin, (double)best - second);
-    }
-    *identical = same_until == steps && a[total - 1] == b[total - 1];
+    gen_cmp g;
+    compare_generations(a, b, la, lb, p->prompt, steps, c->vocab, &g);
+    const double maxdiff = g.maxdiff, worst_rel = g.worst_rel, maxabs = g.maxabs,
+                 margin = g.margin;
+    *identical = g.diverge == steps;
+    *diverge_out = g.diverge;
     *maxdiff_out = maxdiff;
     pw_result_exact(r, "check.steps", steps, "tokens");
     pw_result_exact(r, "logits.max_abs_diff", maxdiff, "");
@@ -353,7 +386,7 @@ static int check_exactness(const plan *p, const pw_transformer *m, pw_transforme
     }
     if (!*identical)
         pw_result_warning(r, "the greedy tokens diverged at step %d although every logit agreed "
-                             "within tolerance: a near tie flipped by rounding", same_until - 1);
+                             "within tolerance: a near tie flipped by rounding", g.diverge);
     *ref_out = a;
     a = NULL;
 out:
@@ -365,16 +398,18 @@ out:
     return status;
 }
 
-/* Per-token latency at each position, both paths interleaved in one bench. */
+/* Per-token latency at each position, both paths interleaved in one bench; before timing, the
+ * cached step at each position is checked against the full recomputation (an ERROR otherwise). */
 static int measure_latency(const plan *p, const pw_transformer *m, pw_transformer_work *wfull,
-                           pw_transformer_work *wpre, pw_transformer_work *wdec, pw_alloc *acct, const int *seq, bool quick,
-                           pw_result *r)
+                           pw_transformer_work *wpre, pw_transformer_work *wdec, pw_alloc *acct,
+                           const int *seq, bool quick, pw_result *r)
 {
     const pw_transformer_config *c = &p->cfg;
     const size_t np = p->npositions;
     job *jobs = pw_xcalloc(2 * np, sizeof *jobs);
     float *logits = pw_xmalloc(sizeof(float) * (size_t)c->vocab * 2 * np);
     int status = PW_OK;
+    double step_maxdiff = 0;
     char msg[256], name[96];
     pw_bench_config bc;
     pw_bench_config_default(&bc, quick);
@@ -394,8 +429,28 @@ static int measure_latency(const plan *p, const pw_transformer *m, pw_transforme
                                             sizeof msg);
             at += chunk;
         }
+        /* Before it is timed, the cached step at this position must give the logits of the
+         * full recomputation of the same n tokens (the exactness check covers only the
+         * positions up to its own length). */
+        if (status == PW_OK)
+            status = pw_transformer_forward_full(m, wfull, seq, n, f->logits, msg, sizeof msg);
+        if (status == PW_OK)
+            status = pw_transformer_decode(m, k->c, wdec, seq[n - 1], k->logits, msg, sizeof msg);
+        if (status == PW_OK && (status = pw_kvcache_truncate(k->c, n - 1)) != PW_OK)
+            snprintf(msg, sizeof msg, "cannot truncate the cache to %d positions", n - 1);
         if (status != PW_OK) {
             pw_result_error(r, "preparing position %d: %s", n, msg);
+            goto out;
+        }
+        double worst_rel = 0, diff = 0;
+        logit_diff(f->logits, k->logits, c->vocab, &diff, &worst_rel);
+        step_maxdiff = fmax(step_maxdiff, diff);
+        if (worst_rel > LOGIT_TOL) {
+            pw_result_error(r, "at position %d the cached step's logits differ from the full "
+                               "recomputation's by %.3g (tolerance %.0e relative to max(1, "
+                               "|logit|)): the cache is wrong, so no latency is timed", n, diff,
+                            LOGIT_TOL);
+            status = PW_EINTERNAL;
             goto out;
         }
         snprintf(name, sizeof name, "full.p%d", n);
@@ -462,9 +517,19 @@ static int measure_latency(const plan *p, const pw_transformer *m, pw_transforme
     }
     pw_result_metric(r, "exponent.full", pf.exponent, pf.ci95[0], pf.ci95[1], "");
     pw_result_metric(r, "exponent.cached", pk.exponent, pk.ci95[0], pk.ci95[1], "");
-    double drop = pf.exponent - pk.exponent;
-    double half = hypot((pf.ci95[1] - pf.ci95[0]) / 2, (pk.ci95[1] - pk.ci95[0]) / 2);
-    pw_result_metric(r, "exponent.drop", drop, drop - half, drop + half, "");
+    /* The drop is the slope of log(full / cached) on log N: least squares is linear in y, so
+     * that slope equals the difference of the two slopes exactly, and its interval comes from
+     * the residuals of the ratio itself.  Combining the two fits' half-widths in quadrature
+     * would treat them as independent, which they are not (same positions, same bench). */
+    double ratio[MAXLIST];
+    for (size_t i = 0; i < np; i++) ratio[i] = yf[i] / yk[i];
+    pw_powerfit pd;
+    if (pw_stats_powerfit(x, ratio, np, &pd) != PW_OK) {
+        pw_result_error(r, "the log-log fit of the per-token speedup against position failed");
+        status = PW_EINTERNAL;
+        goto out;
+    }
+    pw_result_metric(r, "exponent.drop", pd.exponent, pd.ci95[0], pd.ci95[1], "");
     pw_result_exact(r, "fit.full.r2", pf.r2, "");
     pw_result_exact(r, "fit.cached.r2", pk.r2, "");
     pw_result_exact(r, "exponent_flops.full", qf.exponent, "");
@@ -474,8 +539,13 @@ static int measure_latency(const plan *p, const pw_transformer *m, pw_transforme
                       "decodes position N from a cache already holding N − 1 (prepared by "
                       "prefill, outside the timing); exponents are least-squares slopes of log "
                       "latency on log N over %zu positions (95%% interval from the fit's "
-                      "residuals, t with %zu df); exponent.drop's interval combines the two in "
-                      "quadrature", np, np - 2);
+                      "residuals, t with %zu df); exponent.drop is the slope of log(full / "
+                      "cached latency) on log N, which equals the difference of the two "
+                      "exponents, and its interval comes from that fit's own residuals, so the "
+                      "two fits' correlation is accounted for", np, np - 2);
+    pw_result_note(r, "before timing, the cached step at every position was compared with the "
+                      "full recomputation of the same prefix: largest logit difference %.3g "
+                      "(tolerance %.0e relative to max(1, |logit|))", step_maxdiff, LOGIT_TOL);
 out:
     for (size_t i = 0; i < np; i++) pw_kvcache_free(jobs[2 * i + 1].c);
     pw_bench_free(b);
@@ -497,28 +567,120 @@ static int publish_samples(pw_result *r, const char *name, const double *x, size
     return rc;
 }
 
+/* Publishes the geometric mean of x with a Student t interval computed on log scale (which
+ * assumes log-normal noise), the basis (n and the coefficient of variation of x), and keeps the
+ * samples: the summary for lengths with too few runs for a bootstrap. */
+static int publish_logmean(pw_result *r, const char *name, const double *x, size_t n,
+                           uint64_t seed, const char *unit)
+{
+    double *lx = pw_xmalloc(n * sizeof *lx);
+    for (size_t i = 0; i < n; i++) lx[i] = x[i] > 0 ? log(x[i]) : NAN;
+    pw_summary sl, sx;
+    int rc = pw_stats_summarize(lx, n, seed, &sl);
+    if (rc == PW_OK) rc = pw_stats_summarize(x, n, seed, &sx);
+    if (rc == PW_OK) rc = pw_result_metric(r, name, exp(sl.mean), exp(sl.ci95_mean[0]),
+                                           exp(sl.ci95_mean[1]), unit);
+    if (rc == PW_OK) rc = pw_result_metric_basis(r, name, (double)n, sx.cv);
+    pw_result_samples(r, name, x, n);
+    free(lx);
+    return rc;
+}
+
+/* The ratio of the geometric means of a and b with a Welch t interval on log scale
+ * (Welch–Satterthwaite df, the t quantile from GSL). */
+static int ratio_logmean(const double *a, size_t na, const double *b, size_t nb, double *ratio,
+                         double ci[2])
+{
+    double *la = pw_xmalloc(na * sizeof *la), *lb = pw_xmalloc(nb * sizeof *lb);
+    for (size_t i = 0; i < na; i++) la[i] = a[i] > 0 ? log(a[i]) : NAN;
+    for (size_t i = 0; i < nb; i++) lb[i] = b[i] > 0 ? log(b[i]) : NAN;
+    pw_welch w;
+    int rc = pw_stats_welch(la, na, lb, nb, &w);
+    if (rc == PW_OK) {
+        *ratio = exp(w.diff);
+        ci[0] = exp(w.diff_ci95[0]);
+        ci[1] = exp(w.diff_ci95[1]);
+    }
+    free(la);
+    free(lb);
+    return rc;
+}
+
+/* Generates steps tokens both ways again, untimed and keeping every step's logits, after the
+ * timed runs of that length produced tokens f0 (recomputation) and k0 (cache) that differ.
+ * The rerun must reproduce f0 and k0, and the logits must agree within LOGIT_TOL up to the
+ * step at which the tokens diverge; otherwise the cache is wrong and the result an ERROR.
+ * On success *g says where they diverged and by how much the logits differed. */
+static int verify_divergence(const plan *p, const pw_transformer *m, pw_transformer_work *wfull,
+                             pw_transformer_work *wpre, pw_kvcache *kv, const int *f0,
+                             const int *k0, int steps, gen_cmp *g, pw_result *r)
+{
+    const int vocab = p->cfg.vocab, total = p->prompt + steps;
+    int *a = pw_xmalloc(sizeof(int) * (size_t)total), *b = pw_xmalloc(sizeof(int) * (size_t)total);
+    float *la = pw_xmalloc(sizeof(float) * (size_t)steps * (size_t)vocab);
+    float *lb = pw_xmalloc(sizeof(float) * (size_t)steps * (size_t)vocab);
+    memcpy(a, f0, sizeof(int) * (size_t)p->prompt);
+    memcpy(b, f0, sizeof(int) * (size_t)p->prompt);
+    char msg[256];
+    int status = pw_transformer_generate_full(m, wfull, a, p->prompt, steps, la, msg, sizeof msg);
+    if (status == PW_OK)
+        status = pw_transformer_generate_cached(m, kv, wpre, b, p->prompt, steps, lb, msg,
+                                                sizeof msg);
+    if (status != PW_OK) {
+        pw_result_error(r, "checking the generation of %d tokens: %s", steps, msg);
+        goto out;
+    }
+    if (memcmp(a, f0, sizeof(int) * (size_t)total) != 0 ||
+        memcmp(b, k0, sizeof(int) * (size_t)total) != 0) {
+        pw_result_error(r, "generating %d tokens again did not reproduce the timed runs' tokens: "
+                           "a path is not deterministic, so no generation time is published",
+                        steps);
+        status = PW_EINTERNAL;
+        goto out;
+    }
+    compare_generations(a, b, la, lb, p->prompt, steps, vocab, g);
+    if (g->worst_rel > LOGIT_TOL) {
+        pw_result_error(r, "generating %d tokens, the cached path chose a different token at step "
+                           "%d and its logits differ from recomputation's by %.3g (tolerance %.0e "
+                           "relative to max(1, |logit|)): the cache is wrong, so no generation "
+                           "time is published", steps, g->diverge, g->maxdiff, LOGIT_TOL);
+        status = PW_EINTERNAL;
+    }
+out:
+    free(a);
+    free(b);
+    free(la);
+    free(lb);
+    return status;
+}
+
 /* Whole generations of each length both ways.  Not through pw_bench: its calibration and
  * warm-up would each add one more full run, and a 512-token recomputation takes tens of
  * seconds; a single run is in any case far above the clock's resolution.  Instead pairs of runs
- * alternate (full, cached, cached, full, …) at least min_reps times per length, more while the
- * length's share of the budget lasts; the exactness check before this served as warm-up. */
+ * alternate (full, cached, cached, full, …) at least MIN_REPS times per length, more while the
+ * length's share of the budget lasts; the exactness check before this served as warm-up.
+ * Every timed run's tokens are checked: repeated runs of a path must agree, recomputation must
+ * reproduce the checked generation ref, and where the cache's tokens differ from
+ * recomputation's the logits are compared (verify_divergence); a real mismatch is an ERROR and
+ * no generation time is published.  known_diverge is the step at which the exactness check saw
+ * the tokens diverge by a near tie (its logits agreed), or −1. */
 static int measure_generation(const plan *p, const pw_transformer *m, pw_transformer_work *wfull,
                               pw_transformer_work *wpre, pw_alloc *acct, const int *ref,
-                              bool quick, int *identical, pw_result *r)
+                              int known_diverge, int *identical, pw_result *r)
 {
-    enum { MAX_REPS = 30 };
+    enum { MAX_REPS = 30, MIN_REPS = 3, BOOT_MIN = 6 };
     const pw_transformer_config *c = &p->cfg;
-    const size_t nl = p->nlengths;
-    const int min_reps = quick ? 2 : 3;
+    const size_t nl = p->nlengths, cap = (size_t)(p->prompt + p->max_len);
     const double share = p->budget / (double)nl;
     double *samples = pw_xcalloc(2 * nl * MAX_REPS, sizeof *samples);
     int *reps = pw_xcalloc(nl, sizeof *reps);
-    int *seqs = pw_xmalloc(sizeof(int) * 2 * (size_t)(p->prompt + p->max_len));
-    int *sf = seqs, *sk = seqs + p->prompt + p->max_len;
+    int *seqs = pw_xmalloc(sizeof(int) * 4 * cap);
+    int *sf = seqs, *sk = seqs + cap, *f0 = seqs + 2 * cap, *k0 = seqs + 3 * cap;
     pw_kvcache *kv = NULL;
     char msg[256];
-    pw_buf noisy;
+    pw_buf noisy, tlens;
     pw_buf_init(&noisy);
+    pw_buf_init(&tlens);
     int status = pw_kvcache_new(m, p->prompt + p->max_len, acct, &kv, msg, sizeof msg);
     if (status != PW_OK) {
         pw_result_error(r, "%s", msg);
@@ -526,11 +688,12 @@ static int measure_generation(const plan *p, const pw_transformer *m, pw_transfo
     }
     for (size_t i = 0; i < nl; i++) {
         const int T = (int)p->lengths[i], total = p->prompt + T;
+        const size_t bytes = sizeof(int) * (size_t)total;
         double *xf = samples + (2 * i) * MAX_REPS, *xk = samples + (2 * i + 1) * MAX_REPS;
         const double t0 = pw_now();
         int rep;
         for (rep = 0; rep < MAX_REPS; rep++) {
-            if (rep >= min_reps && pw_now() - t0 >= share) break;
+            if (rep >= MIN_REPS && pw_now() - t0 >= share) break;
             for (int k = 0; k < 2; k++) {
                 const int cached = (rep % 2) ? 1 - k : k;
                 int *seq = cached ? sk : sf;
@@ -547,20 +710,57 @@ static int measure_generation(const plan *p, const pw_transformer *m, pw_transfo
                 }
                 (cached ? xk : xf)[rep] = took;
             }
-            /* Every timed run is checked as well: the same tokens both ways, and the same as
-             * the checked generation as far as that went. */
-            const int upto = T < p->check ? total : p->prompt + p->check;
-            if (memcmp(sf, sk, sizeof(int) * (size_t)total) != 0 ||
-                memcmp(sf, ref, sizeof(int) * (size_t)upto) != 0)
-                *identical = 0;
+            /* Every timed run is checked: each path must repeat its first run's tokens. */
+            if (rep == 0) {
+                memcpy(f0, sf, bytes);
+                memcpy(k0, sk, bytes);
+            } else if (memcmp(sf, f0, bytes) != 0 || memcmp(sk, k0, bytes) != 0) {
+                pw_result_error(r, "repeated generations of %d tokens by the %s path chose "
+                                   "different tokens: it is not deterministic, so no generation "
+                                   "time is published", T,
+                                memcmp(sf, f0, bytes) != 0 ? "recomputation" : "cached");
+                status = PW_EINTERNAL;
+                goto out;
+            }
         }
         reps[i] = rep;
+        /* Recomputation must reproduce the checked generation as far as that went, and the
+         * cache must reproduce recomputation; a divergence is accepted only as a near tie
+         * whose logits agree within tolerance (checked once per divergence step). */
+        const int upto = T < p->check ? total : p->prompt + p->check;
+        if (memcmp(f0, ref, sizeof(int) * (size_t)upto) != 0) {
+            pw_result_error(r, "recomputation of %d tokens did not reproduce the checked "
+                               "generation: it is not deterministic, so no generation time is "
+                               "published", T);
+            status = PW_EINTERNAL;
+            goto out;
+        }
+        int d = T;
+        for (int s = 0; s < T; s++)
+            if (f0[p->prompt + s] != k0[p->prompt + s]) {
+                d = s;
+                break;
+            }
+        if (d < T) {
+            *identical = 0;
+            if (d != known_diverge) {
+                gen_cmp g;
+                if ((status = verify_divergence(p, m, wfull, wpre, kv, f0, k0, T, &g, r)) != PW_OK)
+                    goto out;
+                known_diverge = d;
+                pw_result_warning(r, "generating %d tokens, the greedy tokens of the two paths "
+                                     "diverged at step %d although every logit up to it agreed "
+                                     "within tolerance (largest difference %.3g): a near tie "
+                                     "flipped by rounding", T, d, g.maxdiff);
+            }
+        }
     }
 
     static const char *const headers[] = {"tokens", "runs", "full (ms)", "cached (ms)", "speedup",
                                           "FLOP-predicted speedup", "measured / predicted"};
-    pw_table *t = pw_result_table(r, "generation", "Total generation time against length "
-                                  "(median, 95% interval)", 7, headers);
+    pw_table *t = pw_result_table(r, "generation", "Total generation time against length (95% "
+                                  "interval; median or geometric mean, see the note)", 7,
+                                  headers);
     pw_chart *cs = pw_result_chart(r, "speedup", "Speedup of the KV cache over recomputation "
                                    "against generated tokens", "tokens generated", "speedup (×)",
                                    PW_CHART_LOGX | PW_CHART_LOGY);
@@ -586,10 +786,19 @@ static int measure_generation(const plan *p, const pw_transformer *m, pw_transfo
         snprintf(ne, sizeof ne, "speedup_vs_flops.t%d", T);
         const uint64_t seed = 0x5eed0000u + (uint64_t)T;
         double ratio, ci[2];
-        if (publish_samples(r, nf, xf, n, seed, "s") != PW_OK ||
-            publish_samples(r, nk, xk, n, seed + 1, "s") != PW_OK ||
-            pw_stats_ratio_median(xf, n, xk, n, seed + 2, 0.95, &ratio, ci) != PW_OK ||
-            pw_result_metric(r, ns, ratio, ci[0], ci[1], "×") != PW_OK) {
+        int rc;
+        if (n >= BOOT_MIN) {
+            rc = publish_samples(r, nf, xf, n, seed, "s");
+            if (rc == PW_OK) rc = publish_samples(r, nk, xk, n, seed + 1, "s");
+            if (rc == PW_OK) rc = pw_stats_ratio_median(xf, n, xk, n, seed + 2, 0.95, &ratio, ci);
+        } else {
+            /* Too few runs for a percentile bootstrap to reach its nominal coverage. */
+            pw_buf_printf(&tlens, "%s%d", tlens.len ? ", " : "", T);
+            rc = publish_logmean(r, nf, xf, n, seed, "s");
+            if (rc == PW_OK) rc = publish_logmean(r, nk, xk, n, seed + 1, "s");
+            if (rc == PW_OK) rc = ratio_logmean(xf, n, xk, n, &ratio, ci);
+        }
+        if (rc != PW_OK || pw_result_metric(r, ns, ratio, ci[0], ci[1], "×") != PW_OK) {
             pw_result_error(r, "cannot summarise the generation of %d tokens", T);
             status = PW_EINTERNAL;
             goto out;
@@ -652,15 +861,25 @@ static int measure_generation(const plan *p, const pw_transformer *m, pw_transfo
                       "tokens after a %d-token prompt, both ways (the cached run includes its "
                       "prefill; its cache is allocated once, beforehand), and its tokens are "
                       "compared; runs alternate full/cached, at least %d pairs per length and "
-                      "more while %.2g s per length last (budget %.3g s); medians with seeded "
-                      "bootstrap intervals, the speedup as a bootstrap ratio of medians",
-                   p->prompt, min_reps, share, p->budget);
+                      "more while %.2g s per length last (budget %.3g s)",
+                   p->prompt, MIN_REPS, share, p->budget);
+    pw_result_note(r, "total generation intervals: at a length with at least %d pairs, the "
+                      "median with a seeded percentile-bootstrap interval and the speedup as a "
+                      "bootstrap ratio of medians; with fewer pairs a bootstrap of so few runs "
+                      "falls short of 95%% coverage, so there the figure is the geometric mean "
+                      "with a Student t interval of the log times, and the speedup the ratio of "
+                      "geometric means with a Welch t interval of the difference of mean log "
+                      "times (Welch–Satterthwaite df); these t intervals assume normally "
+                      "distributed log times and ignore the pairing%s%s%s",
+                   BOOT_MIN, tlens.len ? " (lengths " : " (no length needed them)",
+                   tlens.len ? tlens.data : "", tlens.len ? ")" : "");
     if (noisy.len)
         pw_result_warning(r, "total generation times vary by more than 5%% (full, cached "
                              "coefficients of variation) at lengths %s; the machine may be busy",
                           noisy.data);
 out:
     pw_buf_release(&noisy);
+    pw_buf_release(&tlens);
     free(samples);
     free(reps);
     free(seqs);
@@ -809,9 +1028,10 @@ static int run_generate(pw_run *run)
     }
     if ((status = measure_memory(&p, m, wpre, acct, r)) != PW_OK) goto out;
 
-    int identical = 0;
+    int identical = 0, diverge = 0;
     double maxdiff = 0;
-    if ((status = check_exactness(&p, m, wfull, wpre, acct, r, &ref, &identical, &maxdiff)) != PW_OK) {
+    if ((status = check_exactness(&p, m, wfull, wpre, acct, r, &ref, &identical, &diverge,
+                                  &maxdiff)) != PW_OK) {
         pw_result_exact(r, "tokens_identical", identical, "");
         goto out;
     }
@@ -820,7 +1040,8 @@ static int run_generate(pw_run *run)
     memcpy(seq, ref, sizeof(int) * (size_t)(p.prompt + p.check));
 
     if ((status = measure_latency(&p, m, wfull, wpre, wdec, acct, seq, quick, r)) != PW_OK) goto out;
-    if ((status = measure_generation(&p, m, wfull, wpre, acct, ref, quick, &identical, r)) != PW_OK)
+    if ((status = measure_generation(&p, m, wfull, wpre, acct, ref, identical ? -1 : diverge,
+                                     &identical, r)) != PW_OK)
         goto out;
     if ((status = measure_prefill(&p, m, wpre, acct, seq, quick, r)) != PW_OK) goto out;
     publish_prefill_share(&p, r);
