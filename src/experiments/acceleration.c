@@ -2,7 +2,8 @@
  * loops to OpenBLAS (`acceleration.matmul`), the block-size sweep of the tiled kernel
  * (`acceleration.blocksize`), OpenBLAS on one core and on all (`acceleration.threads`) and the
  * cost of the backend dispatcher (`acceleration.dispatch`).  Every kernel passes the correctness
- * gate before anything is timed, and every timed output is checked again against OpenBLAS before
+ * gate before anything is timed, and every timed output is checked again against an independent
+ * double-precision product (pw_matmul_verify; never OpenBLAS, so OpenBLAS is checked too) before
  * its figures are published. */
 #include <math.h>
 #include <sched.h>
@@ -123,7 +124,8 @@ static int gate_all(pw_result *r, const char *const *names, size_t count,
     return PW_OK;
 }
 
-/* Checks a timed output against OpenBLAS; on failure marks the result as an ERROR. */
+/* Checks a timed output against the double-precision reference (sampled for large n, see
+ * pw_matmul_verify); on failure marks the result as an ERROR. */
 static int check_output(pw_result *r, const char *variant, const mm_job *j)
 {
     double worst;
@@ -311,11 +313,13 @@ static int run_matmul(pw_run *run)
             pw_result_note(r, "quick mode: a few samples per point, so the intervals are wide");
         pw_result_note(r, "single-threaded OpenBLAS (%d thread%s, core %s); packed uses the %s "
                        "microkernel; blocked uses %zu×%zu tiles; every kernel passed the "
-                       "correctness gate (error within %g·γ_k·|A||B| of OpenBLAS on %zu awkward "
-                       "shapes) before timing, and every timed product was checked again",
+                       "correctness gate (error within γ_k·|A||B| of a double-precision product "
+                       "on %zu awkward shapes) before timing, and every timed product was checked "
+                       "again (every entry up to 2^25 multiply-adds, beyond that the edge rows "
+                       "and columns and %d seeded random entries)",
                        got, got == 1 ? "" : "s", pw_matmul_blas_core(),
                        ctx.ukernel == PW_UKERNEL_AVX2 ? "AVX2+FMA" : "portable C", ctx.block,
-                       ctx.block, PW_MATMUL_GATE_FACTOR, nshapes);
+                       ctx.block, nshapes, (int)PW_MATMUL_VERIFY_SAMPLES);
         if (threads > 1)
             pw_result_note(r, "OpenBLAS ran with %d threads here", got);
     }

@@ -613,7 +613,8 @@ static int event_matmul(pw_run *run, const char *const *names, size_t ns, long r
     pw_matmul_fill(a, n * n, 11);
     pw_matmul_fill(b, n * n, 12);
     /* The accuracy gate, before any timing: the correctness gate on awkward shapes, then the
-     * event's own product, both against OpenBLAS. */
+     * event's own product, both against an independent double-precision product, so the
+     * openblas submission is checked as strictly as the others. */
     for (size_t i = 0; i < ns; i++) {
         const pw_matmul_kernel *kern = pw_matmul_find(names[i]);
         c[i] = pw_xmalloc(n * n * sizeof *c[i]);
