@@ -756,6 +756,16 @@ static int event_mlp(pw_run *run, const char *const *names, size_t ns, long runs
                 status = PW_EINTERNAL;
                 break;
             }
+            /* The integer pass against the independent scalar reference, exactly, before its
+             * accuracy is computed or it is timed. */
+            char why[256];
+            size_t nchk = e.test.n < batch ? e.test.n : batch;
+            if (pw_qmlp_check(q[i], e.test.pixels, nchk, why, sizeof why) != PW_OK) {
+                pw_result_error(r, "the int8 model disagrees with its scalar reference pass "
+                                "(nothing was timed): %s", why);
+                status = PW_EINTERNAL;
+                break;
+            }
             j->kind = 1;
             j->q = q[i];
             j->work = pw_xmalloc(pw_qmlp_work_bytes(q[i], batch));
