@@ -120,6 +120,23 @@ size_t pw_qgemm_work_bytes(const pw_qgemm_b *pb, size_t m);
 void pw_qgemm_run(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, int32_t *C,
                   size_t ldc, void *work);
 
+/* --- checks (run before anything is timed) -------------------------------------------------- */
+/* A GEMM under test with pw_qgemm_ref's contract: C (m × n, stride ldc) = A · Bᵀ. */
+typedef void (*pw_qgemm_fn)(void *ctx, size_t m, size_t n, size_t k, const uint8_t *A,
+                            size_t lda, const int8_t *B, size_t ldb, int32_t *C, size_t ldc);
+/* Runs fn on one m × n × k product of seeded pseudo-random operands (padded strides; the first
+ * row of A all 255 and the first row of B all −127 or 127, the extreme products) and compares
+ * every int32 of C with pw_qgemm_ref exactly.  Returns PW_OK, or PW_ERANGE with a lowercase
+ * description of the first differing entry in msg (msglen bytes, may be 0). */
+int pw_qgemm_check_fn(pw_qgemm_fn fn, void *ctx, size_t m, size_t n, size_t k, uint64_t seed,
+                      char *msg, size_t msglen);
+/* pw_qgemm_check_fn for kernel kind (B packed by pw_qgemm_pack, run by pw_qgemm_run) on a set
+ * of awkward shapes (1×1×1, odd and tile-straddling m, n and k) followed by the caller's shapes
+ * (nshapes triples {m, n, k}, may be 0).  PW_OK, PW_EINVAL when kind is unsupported here, or
+ * PW_ERANGE with the failing shape in msg. */
+int pw_qgemm_gate(pw_qgemm_kind kind, const size_t (*shapes)[3], size_t nshapes, char *msg,
+                  size_t msglen);
+
 /* --- the quantized MLP ---------------------------------------------------------------------- */
 typedef enum { PW_CALIB_MINMAX, PW_CALIB_PERCENTILE } pw_calib;
 
@@ -149,6 +166,17 @@ size_t pw_qmlp_work_bytes(const pw_qmlp *q, size_t n);
 /* Integer forward pass of n images (uint8 pixels) to logits (n × 10 floats: the last layer's
  * int32 accumulators times their scale).  work holds pw_qmlp_work_bytes(q, n) bytes. */
 void pw_qmlp_forward(const pw_qmlp *q, const uint8_t *pixels, size_t n, float *logits, void *work);
+/* The independent reference of pw_qmlp_forward: a scalar pass from the stored model alone (int8
+ * weights, int32 biases, weight scales, activation parameters) through pw_qgemm_ref, with the
+ * zero-point correction, requantization multipliers and output scales recomputed here rather
+ * than taken from the ones pw_qmlp_new derived, and no packing.  It applies the same integer
+ * requantization, so its logits equal pw_qmlp_forward's bit for bit when the kernel is right.
+ * Returns PW_OK, or PW_EINTERNAL when a multiplier cannot be rebuilt (logits then undefined). */
+int pw_qmlp_forward_ref(const pw_qmlp *q, const uint8_t *pixels, size_t n, float *logits);
+/* Checks pw_qmlp_forward against pw_qmlp_forward_ref on n images, exactly (every logit's bits).
+ * Returns PW_OK, PW_ERANGE with the first differing image and class in msg, or PW_EINTERNAL
+ * when the reference cannot rebuild a multiplier. */
+int pw_qmlp_check(const pw_qmlp *q, const uint8_t *pixels, size_t n, char *msg, size_t msglen);
 /* Predicted classes of all d->n images into pred (d->n bytes, may be NULL); returns accuracy. */
 double pw_qmlp_evaluate(const pw_qmlp *q, const pw_mnist *d, uint8_t *pred);
 

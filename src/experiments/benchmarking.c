@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,7 +408,8 @@ typedef struct {
 
 /* Scores ns submissions (subs[0] is the baseline) over runs interleaved runs and publishes the
  * first run's latencies, speedups, memories and scores, the rankings of every run and Kendall's
- * tau between every pair of runs. */
+ * tau between every pair of runs.  A submission that failed its gate is never timed: it gets
+ * score 0 (exact), its memory and the reason, and no latency or speedup. */
 static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
                        const pw_bench_config *cfg, double latency_scale, const char *latency_unit)
 {
@@ -419,7 +421,8 @@ static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
     }
     for (size_t i = 1; i < ns; i++)
         if (!subs[i].gate)
-            pw_result_warning(r, "%s is disqualified (score 0): %s", subs[i].name, subs[i].why);
+            pw_result_note(r, "%s is disqualified (score 0, not timed): %s", subs[i].name,
+                           subs[i].why);
     if (runs > 64) runs = 64;
     double (*scores)[8] = pw_xcalloc((size_t)runs, sizeof *scores);
     bool has_acc = isfinite(subs[0].accuracy);
@@ -435,7 +438,10 @@ static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
         c2.seed = cfg->seed + (uint64_t)run_i;
         pw_bench *bench = pw_bench_new(&c2);
         size_t idx[8];
-        for (size_t i = 0; i < ns; i++) idx[i] = pw_bench_add(bench, subs[i].name, subs[i].fn, subs[i].arg);
+        /* Only submissions that passed their gate are timed. */
+        for (size_t i = 0; i < ns; i++)
+            idx[i] = subs[i].gate ? pw_bench_add(bench, subs[i].name, subs[i].fn, subs[i].arg)
+                                  : SIZE_MAX;
         pw_bench_run(bench);
         pw_result *tmp = run_i == 0 ? r : pw_result_new("benchmarking.events", "run");
         pw_metric sp[8];
@@ -443,6 +449,16 @@ static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
             char name[96];
             memset(&sp[i], 0, sizeof sp[i]);
             sp[i].value = sp[i].lo = sp[i].hi = 1;
+            if (!subs[i].gate) {
+                scores[run_i][i] = 0;
+                if (run_i == 0) {
+                    snprintf(name, sizeof name, "score.%s", subs[i].name);
+                    pw_result_exact(r, name, 0, "");
+                    snprintf(name, sizeof name, "memory.%s", subs[i].name);
+                    pw_result_exact(r, name, subs[i].memory / (1024.0 * 1024.0), "MiB");
+                }
+                continue;
+            }
             if (i > 0) {
                 snprintf(name, sizeof name, "speedup.%s_vs_%s", subs[i].name, subs[0].name);
                 if (pw_bench_publish_speedup(bench, idx[i], idx[0], tmp, name) != PW_OK ||
@@ -477,19 +493,24 @@ static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
             double ranks[8];
             pw_score_rank(scores[0], ns, ranks);
             for (size_t i = 0; i < ns; i++) {
-                char name[96], acc[32] = "–";
+                char name[96], acc[32] = "–", latc[64] = "– (not timed)", spc[64] = "–",
+                     scc[64] = "0";
                 pw_metric lat, sc;
-                snprintf(name, sizeof name, "latency.%s", subs[i].name);
-                pw_result_get_metric(r, name, &lat);
-                snprintf(name, sizeof name, "score.%s", subs[i].name);
-                pw_result_get_metric(r, name, &sc);
+                if (subs[i].gate) {
+                    snprintf(name, sizeof name, "latency.%s", subs[i].name);
+                    if (pw_result_get_metric(r, name, &lat) == PW_OK)
+                        snprintf(latc, sizeof latc, "%.3g (%.3g–%.3g)", lat.value, lat.lo,
+                                 lat.hi);
+                    snprintf(spc, sizeof spc, "%.3g× (%.3g–%.3g)", sp[i].value, sp[i].lo,
+                             sp[i].hi);
+                    snprintf(name, sizeof name, "score.%s", subs[i].name);
+                    if (pw_result_get_metric(r, name, &sc) == PW_OK)
+                        snprintf(scc, sizeof scc, "%.3g (%.3g–%.3g)", sc.value, sc.lo, sc.hi);
+                }
                 if (has_acc) snprintf(acc, sizeof acc, "%.2f%%", 100 * subs[i].accuracy);
-                pw_table_rowf(t, "%s\t%.3g (%.3g–%.3g)\t%.3g× (%.3g–%.3g)\t%.3f\t%s\t"
-                              "%.3g (%.3g–%.3g)\t%g%s%s", subs[i].name, lat.value, lat.lo,
-                              lat.hi, sp[i].value, sp[i].lo, sp[i].hi,
+                pw_table_rowf(t, "%s\t%s\t%s\t%.3f\t%s\t%s\t%g%s%s", subs[i].name, latc, spc,
                               subs[i].memory / (1024.0 * 1024.0), subs[i].gate ? "pass" : "FAIL",
-                              sc.value, sc.lo, sc.hi, ranks[i], has_acc ? "\t" : "",
-                              has_acc ? acc : "");
+                              scc, ranks[i], has_acc ? "\t" : "", has_acc ? acc : "");
             }
             pw_bench_record(bench, r, "");
         } else {
@@ -538,7 +559,7 @@ static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
     }
     pw_result_exact(r, "runs", (double)runs, "");
     pw_result_note(r, "score = sqrt((baseline latency / latency) · (baseline memory / memory)), "
-                   "0 for a submission that fails the accuracy gate; %ld repeated runs of %.2f s "
+                   "0 (and not timed) for a submission that fails its gate; %ld repeated runs of %.2f s "
                    "each, every run a fresh interleaved benchmark", runs, cfg->max_seconds);
     free(scores);
     return PW_OK;
@@ -733,6 +754,16 @@ static int event_mlp(pw_run *run, const char *const *names, size_t ns, long runs
             q[i] = pw_qmlp_new(m, e.train.pixels, ncal, PW_CALIB_MINMAX, 0, pw_qgemm_best());
             if (!q[i]) {
                 pw_result_error(r, "cannot build the int8 model");
+                status = PW_EINTERNAL;
+                break;
+            }
+            /* The integer pass against the independent scalar reference, exactly, before its
+             * accuracy is computed or it is timed. */
+            char why[256];
+            size_t nchk = e.test.n < batch ? e.test.n : batch;
+            if (pw_qmlp_check(q[i], e.test.pixels, nchk, why, sizeof why) != PW_OK) {
+                pw_result_error(r, "the int8 model disagrees with its scalar reference pass "
+                                "(nothing was timed): %s", why);
                 status = PW_EINTERNAL;
                 break;
             }

@@ -11,6 +11,7 @@
 #include "perfweave/bench.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
+#include "perfweave/matmul.h"
 #include "perfweave/quant.h"
 #include "mnistexp.h"
 
@@ -203,6 +204,7 @@ static int run_quant(pw_run *run)
     static const char *const cname[2] = {"minmax", "percentile"};
     pw_qmlp *byc[2] = {NULL, NULL};
     float *lf = pw_xmalloc(nt * K * sizeof(float)), *lq = pw_xmalloc(nt * K * sizeof(float));
+    float *lr = NULL; /* the scalar reference pass's logits of the first ncheck test images */
     uint8_t *pf = pw_xmalloc(nt), *pq = pw_xmalloc(nt);
     pw_bench *bl = NULL, *bg = NULL;
     int kinds[PW_QGEMM_KINDS + 1], nk = 0;
@@ -217,6 +219,65 @@ static int run_quant(pw_run *run)
         }
     }
     const pw_qmlp *q = byc[chosen];
+
+    size_t bmax = 0;
+    for (size_t i = 0; i < nb; i++) bmax = (size_t)batches[i] > bmax ? (size_t)batches[i] : bmax;
+    if (bmax > nt) {
+        pw_result_error(r, "batch %zu exceeds the %zu test images", bmax, nt);
+        st = PW_EINVAL;
+        goto out;
+    }
+    /* The integer kernels compared with sgemm below: the requested supported ones and the
+     * selected one. */
+    for (int k = 0; k < PW_QGEMM_KINDS; k++)
+        if (pw_qgemm_supported(k) && pw_run_has(run, "gemm_kernels", pw_qgemm_name(k)))
+            kinds[nk++] = k;
+    int sel = -1;
+    for (int j = 0; j < nk; j++)
+        if (kinds[j] == (int)kind) sel = j;
+    if (sel < 0) kinds[sel = nk++] = kind;
+
+    /* --- checks, before any int8 figure is computed or anything is timed ------------------- */
+    /* 1. Every kernel that runs below against pw_qgemm_ref, exactly: awkward shapes and the
+     *    model's three layer shapes at a few row counts. */
+    size_t shapes[3 * PW_MLP_LAYERS][3], nsh = 0;
+    static const size_t rows[3] = {1, 3, 37};
+    for (int i = 0; i < 3; i++)
+        for (int l = 0; l < PW_MLP_LAYERS; l++) {
+            shapes[nsh][0] = rows[i];
+            shapes[nsh][1] = m->dims[l + 1];
+            shapes[nsh][2] = m->dims[l];
+            nsh++;
+        }
+    for (int j = 0; j < nk; j++) {
+        char why[256];
+        if (pw_qgemm_gate(kinds[j], (const size_t(*)[3])shapes, nsh, why, sizeof why) != PW_OK) {
+            pw_result_error(r, "the %s integer GEMM fails its check against the reference "
+                            "(nothing was timed): %s", pw_qgemm_name(kinds[j]), why);
+            st = PW_EINTERNAL;
+            goto out;
+        }
+    }
+    /* 2. Both quantized networks against the independent scalar pass (pw_qgemm_ref and the same
+     *    requantization, recomputed from the stored model), every logit's bits, on the first
+     *    ncheck test images (all the timed batches read). */
+    size_t ncheck = bmax > 256 ? bmax : 256;
+    if (ncheck > nt) ncheck = nt;
+    for (int c = 0; c < 2; c++) {
+        char why[256];
+        if (pw_qmlp_check(byc[c], test->pixels, ncheck, why, sizeof why) != PW_OK) {
+            pw_result_error(r, "the int8 network (%s calibration) disagrees with the scalar "
+                            "reference pass (nothing was timed): %s", cname[c], why);
+            st = PW_EINTERNAL;
+            goto out;
+        }
+    }
+    lr = pw_xmalloc(ncheck * K * sizeof(float));
+    if (pw_qmlp_forward_ref(q, test->pixels, ncheck, lr) != PW_OK) {
+        pw_result_error(r, "the scalar reference pass of the int8 network failed");
+        st = PW_EINTERNAL;
+        goto out;
+    }
 
     /* Accuracy on the 10k test images, fp32 vs int8, paired. */
     all_logits_fp32(m, test, lf);
@@ -234,6 +295,12 @@ static int run_quant(pw_run *run)
         free(po);
     }
     all_logits_int8(q, m, test, lq);
+    /* The evaluated logits (batches of 500) are the checked ones. */
+    if (memcmp(lq, lr, ncheck * K * sizeof(float)) != 0) {
+        pw_result_error(r, "the evaluated int8 logits differ from the scalar reference pass");
+        st = PW_EINTERNAL;
+        goto out;
+    }
     predictions(lq, nt, K, pq);
     for (size_t i = 0; i < nt; i++) cq += pq[i] == test->labels[i];
     pw_mnistexp_publish_accuracy(r, "accuracy.int8", cq, nt);
@@ -258,6 +325,22 @@ static int run_quant(pw_run *run)
                    chosen == PW_CALIB_PERCENTILE ? " (percentile clipping)" : "",
                    pw_qgemm_name(kind), mc.b, mc.c, mc.p);
 
+    {
+        pw_buf ks;
+        pw_buf_init(&ks);
+        for (int j = 0; j < nk; j++)
+            pw_buf_printf(&ks, "%s%s", j ? (j + 1 == nk ? " and " : ", ") : "",
+                          pw_qgemm_name(kinds[j]));
+        pw_result_note(r, "Checked before anything was timed: the %s integer GEMM kernel%s "
+                       "the plain triple-loop reference exactly on awkward shapes and on the "
+                       "model's layer shapes; both int8 networks give, bit for bit, the logits "
+                       "of an independent scalar pass (reference GEMM, same integer "
+                       "requantization, offsets and multipliers recomputed from the stored "
+                       "model) on the first %zu test images, which include every timed batch.",
+                       ks.data, nk > 1 ? "s equal" : " equals", ncheck);
+        pw_buf_release(&ks);
+    }
+
     /* Bytes. */
     double bf = (double)pw_mlp_bytes(m), bq = (double)pw_qmlp_bytes(q);
     pw_result_exact(r, "bytes.fp32", bf, "B");
@@ -276,13 +359,6 @@ static int run_quant(pw_run *run)
     cfg.max_seconds *= (double)nb;
     bl = pw_bench_new(&cfg);
     fa = pw_xcalloc(2 * nb, sizeof *fa);
-    size_t bmax = 0;
-    for (size_t i = 0; i < nb; i++) bmax = (size_t)batches[i] > bmax ? (size_t)batches[i] : bmax;
-    if (bmax > nt) {
-        pw_result_error(r, "batch %zu exceeds the %zu test images", bmax, nt);
-        st = PW_EINVAL;
-        goto out;
-    }
     for (size_t i = 0; i < nb; i++) {
         size_t b = (size_t)batches[i];
         char name[64];
@@ -290,10 +366,11 @@ static int run_quant(pw_run *run)
                               pw_xmalloc(pw_mlp_work_floats(m, b) * sizeof(float))};
         fa[2 * i + 1] = (fwd_arg){m, q, test->pixels, b, pw_xmalloc(b * K * sizeof(float)),
                                   pw_xmalloc(pw_qmlp_work_bytes(q, b))};
-        /* Gate: the timed int8 call gives the logits the accuracy above was computed from. */
+        /* Gate: the timed int8 call gives the scalar reference pass's logits exactly. */
         run_int8(&fa[2 * i + 1], 1);
-        if (memcmp(fa[2 * i + 1].logits, lq, b * K * sizeof(float)) != 0) {
-            pw_result_error(r, "int8 forward pass at batch %zu disagrees with the evaluated one", b);
+        if (memcmp(fa[2 * i + 1].logits, lr, b * K * sizeof(float)) != 0) {
+            pw_result_error(r, "the int8 forward pass at batch %zu disagrees with the scalar "
+                            "reference pass (nothing was timed)", b);
             st = PW_EINTERNAL;
             goto out;
         }
@@ -336,13 +413,6 @@ static int run_quant(pw_run *run)
 
     /* --- GEMM level: the model's three layer shapes, sgemm vs each integer kernel ---------- */
     pw_bench_config_default(&cfg, quick);
-    for (int k = 0; k < PW_QGEMM_KINDS; k++)
-        if (pw_qgemm_supported(k) && pw_run_has(run, "gemm_kernels", pw_qgemm_name(k)))
-            kinds[nk++] = k;
-    int sel = -1;
-    for (int j = 0; j < nk; j++)
-        if (kinds[j] == (int)kind) sel = j;
-    if (sel < 0) kinds[sel = nk++] = kind;
     cfg.max_seconds *= quick ? (double)nb : (double)nb * (1 + nk) / 2;
     bg = pw_bench_new(&cfg);
     ga = pw_xcalloc(nb * (size_t)nk, sizeof *ga);
@@ -467,14 +537,31 @@ static int run_quant(pw_run *run)
     free(yf);
     free(yq);
     free(yr);
-    if (slower)
-        pw_result_note(r, "Where int8 is not faster: OpenBLAS's sgemm is a mature AVX-512 "
-                       "kernel doing 16 fp32 multiply-adds per instruction, while the integer "
-                       "path pays for requantization (an int64 multiply, shift and clamp per "
-                       "output), for widening or repacking the activations on every call, and "
-                       "for 256-bit integer instructions; at batch 1 each layer is a "
-                       "matrix-vector product bound by reading the weights, and small shapes "
-                       "(128→10) leave little work to amortize that overhead.");
+    if (slower) {
+        /* Only what this run knows: the OpenBLAS core, the CPU's vector extensions and the
+         * integer kernel that ran. */
+        __builtin_cpu_init();
+        bool a512 = __builtin_cpu_supports("avx512f"), a2 = __builtin_cpu_supports("avx2");
+        const char *kdesc =
+            kind == PW_QGEMM_AVXVNNI
+                ? "vpdpbusd: 32 uint8 × int8 products accumulated into int32 per 256-bit "
+                  "instruction"
+            : kind == PW_QGEMM_AVX2
+                ? "16-bit widening and vpmaddwd: 16 multiplies per 256-bit instruction plus a "
+                  "separate add"
+                : "plain C loops, vectorized only as far as the compiler manages";
+        pw_result_note(r, "Where int8 is not faster: the fp32 baseline is OpenBLAS, which "
+                       "reports its kernel core as %s, on a CPU %s; the int8 pass used the %s "
+                       "kernel (%s).  The integer path also "
+                       "pays for requantization (an int64 multiply, shift and clamp per "
+                       "output) and for widening or repacking the activations on every call; "
+                       "at batch 1 each layer is a matrix-vector product bound by reading the "
+                       "weights, and small shapes (128→10) leave little work to amortize that "
+                       "overhead.", pw_matmul_blas_core(),
+                       a512 ? "that has AVX-512F" : a2 ? "that has AVX2 but not AVX-512F"
+                                                        : "without AVX2",
+                       pw_qgemm_name(kind), kdesc);
+    }
 out:
     if (ga) {
         for (size_t i = 0; i < nb * (size_t)nk; i++) {
@@ -496,6 +583,7 @@ out:
     pw_qmlp_free(byc[1]);
     free(lf);
     free(lq);
+    free(lr);
     free(pf);
     free(pq);
     pw_mnistexp_release(&e);

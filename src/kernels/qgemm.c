@@ -15,6 +15,7 @@
  * and an MR = 4 × NR = 16 microkernel holding 8 ymm accumulators; edges are handled by padding
  * (zeros add nothing) and by storing only the valid part of the last tiles. */
 #include <immintrin.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,4 +343,84 @@ void pw_qgemm_run(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, 
     case PW_QGEMM_AVXVNNI: run_vnni(pb, m, A, lda, C, ldc, work); break;
     default: run_portable(pb, m, A, lda, C, ldc); break;
     }
+}
+
+/* --- checks --------------------------------------------------------------------------------- */
+static uint64_t check_next(uint64_t *s)
+{
+    /* splitmix64: deterministic operands for a seed. */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+int pw_qgemm_check_fn(pw_qgemm_fn fn, void *ctx, size_t m, size_t n, size_t k, uint64_t seed,
+                      char *msg, size_t msglen)
+{
+    /* Padded strides, so that a kernel reading past a row's end or ignoring the stride shows. */
+    size_t lda = k + 3, ldb = k + 5, ldc = n + 2;
+    uint8_t *A = pw_xmalloc(m * lda + 1);
+    int8_t *B = pw_xmalloc(n * ldb + 1);
+    int32_t *C = pw_xmalloc((m * ldc + 1) * sizeof(int32_t));
+    int32_t *R = pw_xmalloc((m * ldc + 1) * sizeof(int32_t));
+    uint64_t s = seed;
+    for (size_t i = 0; i < m * lda; i++) A[i] = (uint8_t)(check_next(&s) & 0xff);
+    for (size_t i = 0; i < n * ldb; i++) B[i] = (int8_t)((int)(check_next(&s) % 255) - 127);
+    for (size_t p = 0; p < k && m && n; p++) {
+        A[p] = 255;
+        B[p] = (int8_t)(p % 2 ? 127 : -127);
+    }
+    /* Sentinels in C's padding and the reference's, which must survive. */
+    for (size_t i = 0; i < m * ldc + 1; i++) C[i] = R[i] = (int32_t)0x5a5a5a5a;
+    pw_qgemm_ref(m, n, k, A, lda, B, ldb, R, ldc);
+    fn(ctx, m, n, k, A, lda, B, ldb, C, ldc);
+    int st = PW_OK;
+    for (size_t i = 0; i < m && st == PW_OK; i++)
+        for (size_t j = 0; j < ldc && st == PW_OK; j++)
+            if (C[i * ldc + j] != R[i * ldc + j]) {
+                if (msglen)
+                    snprintf(msg, msglen, "%zu×%zu×%zu: C[%zu][%zu] = %ld, the reference gives "
+                             "%ld%s", m, n, k, i, j, (long)C[i * ldc + j], (long)R[i * ldc + j],
+                             j >= n ? " (a write past the row's end)" : "");
+                st = PW_ERANGE;
+            }
+    free(A);
+    free(B);
+    free(C);
+    free(R);
+    return st;
+}
+
+/* pw_qgemm_fn of one kernel kind: packs B and runs it. */
+static void check_kind_fn(void *ctx, size_t m, size_t n, size_t k, const uint8_t *A, size_t lda,
+                          const int8_t *B, size_t ldb, int32_t *C, size_t ldc)
+{
+    pw_qgemm_kind kind = *(const pw_qgemm_kind *)ctx;
+    pw_qgemm_b *pb = pw_qgemm_pack(kind, B, n, k, ldb);
+    if (!pb) return;
+    void *work = pw_xmalloc(pw_qgemm_work_bytes(pb, m));
+    pw_qgemm_run(pb, m, A, lda, C, ldc, work);
+    free(work);
+    pw_qgemm_b_free(pb);
+}
+
+int pw_qgemm_gate(pw_qgemm_kind kind, const size_t (*shapes)[3], size_t nshapes, char *msg,
+                  size_t msglen)
+{
+    /* m around the 4-row tile, n around the 16-column panel, k around the 2/4 groups. */
+    static const size_t own[][3] = {{1, 1, 1},   {1, 10, 128}, {3, 5, 7},    {5, 17, 3},
+                                    {4, 16, 4},  {7, 31, 33},  {9, 15, 65},  {13, 33, 130},
+                                    {2, 3, 255}, {17, 47, 1},  {6, 18, 257}};
+    if (!pw_qgemm_supported(kind)) {
+        if (msglen) snprintf(msg, msglen, "the %s kernel is not supported here", pw_qgemm_name(kind));
+        return PW_EINVAL;
+    }
+    size_t nown = sizeof own / sizeof own[0];
+    for (size_t i = 0; i < nown + nshapes; i++) {
+        const size_t *sh = i < nown ? own[i] : shapes[i - nown];
+        int st = pw_qgemm_check_fn(check_kind_fn, &kind, sh[0], sh[1], sh[2], 1000 + i, msg, msglen);
+        if (st != PW_OK) return st;
+    }
+    return PW_OK;
 }

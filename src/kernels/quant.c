@@ -1,6 +1,7 @@
 /* quant.c — quantization formats (uint8 activations, per-channel int8 weights), calibration,
  * round-trip error, fixed-point requantization, and the integer forward pass of the MLP. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -320,4 +321,77 @@ double pw_qmlp_evaluate(const pw_qmlp *q, const pw_mnist *d, uint8_t *pred)
     free(work);
     free(logits);
     return d->n ? (double)correct / (double)d->n : NAN;
+}
+
+/* --- the independent reference pass --------------------------------------------------------- */
+int pw_qmlp_forward_ref(const pw_qmlp *q, const uint8_t *pixels, size_t n, float *logits)
+{
+    const size_t *d = q->dims;
+    int st = PW_OK;
+    size_t widest = 0;
+    for (int l = 1; l <= PW_MLP_LAYERS; l++) widest = d[l] > widest ? d[l] : widest;
+    int32_t *acc = pw_xmalloc((n * widest + 1) * sizeof(int32_t));
+    uint8_t *h[2] = {pw_xmalloc(n * widest + 1), pw_xmalloc(n * widest + 1)};
+    const uint8_t *x = pixels;
+    for (int l = 0; l < PW_MLP_LAYERS && st == PW_OK; l++) {
+        size_t in = d[l], out = d[l + 1];
+        const int8_t *w = q->wq[l];
+        int32_t zin = q->in[l].zero_point;
+        uint8_t *y = h[l % 2];
+        pw_qgemm_ref(n, out, in, x, in, w, in, acc, out);
+        for (size_t o = 0; o < out && st == PW_OK; o++) {
+            /* Σ_k (x − z_in) · w = Σ_k x · w − z_in · Σ_k w, plus the stored bias. */
+            int64_t rowsum = 0;
+            for (size_t k = 0; k < in; k++) rowsum += w[o * in + k];
+            int64_t corr = (int64_t)q->bias[l][o] - (int64_t)zin * rowsum;
+            if (l + 1 < PW_MLP_LAYERS) {
+                pw_requant rq;
+                double M = (double)q->in[l].scale * (double)q->wscale[l][o] /
+                           (double)q->in[l + 1].scale;
+                if (pw_requant_from_real(M, &rq) != PW_OK) {
+                    st = PW_EINTERNAL;
+                    break;
+                }
+                int32_t z = q->in[l + 1].zero_point;
+                for (size_t i = 0; i < n; i++)
+                    y[i * out + o] =
+                        pw_requant_u8((int32_t)((int64_t)acc[i * out + o] + corr), rq, z, z);
+            } else {
+                float s = q->in[l].scale * q->wscale[l][o];
+                for (size_t i = 0; i < n; i++)
+                    logits[i * out + o] = (float)(int32_t)((int64_t)acc[i * out + o] + corr) * s;
+            }
+        }
+        x = y;
+    }
+    free(acc);
+    free(h[0]);
+    free(h[1]);
+    return st;
+}
+
+int pw_qmlp_check(const pw_qmlp *q, const uint8_t *pixels, size_t n, char *msg, size_t msglen)
+{
+    const size_t K = q->dims[PW_MLP_LAYERS];
+    float *got = pw_xmalloc((n * K + 1) * sizeof(float)), *want = pw_xmalloc((n * K + 1) * sizeof(float));
+    void *work = pw_xmalloc(pw_qmlp_work_bytes(q, n));
+    int st = pw_qmlp_forward_ref(q, pixels, n, want);
+    if (st != PW_OK) {
+        if (msglen) snprintf(msg, msglen, "the reference pass cannot rebuild a requantization multiplier");
+    } else {
+        pw_qmlp_forward(q, pixels, n, got, work);
+        for (size_t i = 0; i < n * K; i++)
+            if (memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+                if (msglen)
+                    snprintf(msg, msglen, "image %zu, class %zu: the %s forward pass gives %.9g, "
+                             "the scalar reference %.9g", i / K, i % K, pw_qgemm_name(q->kind),
+                             (double)got[i], (double)want[i]);
+                st = PW_ERANGE;
+                break;
+            }
+    }
+    free(got);
+    free(want);
+    free(work);
+    return st;
 }

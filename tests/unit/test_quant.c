@@ -1,6 +1,7 @@
 /* test_quant.c — quantization round-trip bounds, calibration, fixed-point requantization against
  * 128-bit arithmetic, every integer GEMM kernel against an independent int64 reference on awkward
- * shapes, and the quantized MLP against its fp32 original. */
+ * shapes, the pre-timing gate (and broken kernels it must reject), the quantized MLP against its
+ * fp32 original, and its scalar reference pass against the test's own integer pass. */
 #include "support.h"
 
 #include <math.h>
@@ -267,12 +268,150 @@ static void test_qmlp(void **state)
     pw_mlp_free(m);
 }
 
+/* The test's own scalar integer pass from the public parts (per-channel weights and scales, the
+ * activation parameters, the fp32 biases): Σ (x − z_in) · w in int64, bias round(b / (s_in s_o)),
+ * requantization through pw_requant_from_real / pw_requant_u8 (tested above). */
+static void own_int8_pass(const pw_mlp *m, const pw_qmlp *q, const uint8_t *px, size_t n,
+                          float *logits)
+{
+    const size_t *d = m->dims;
+    uint8_t *x = pw_xmalloc(n * 32), *y = pw_xmalloc(n * 32);
+    memcpy(x, px, n * d[0]);
+    for (int l = 0; l < 3; l++) {
+        size_t in = d[l], out = d[l + 1];
+        assert_true(in <= 32 && out <= 32);
+        const int8_t *w = pw_qmlp_weights(q, l);
+        const float *ws = pw_qmlp_weight_scales(q, l);
+        pw_qparams pin = pw_qmlp_input_params(q, l);
+        for (size_t i = 0; i < n; i++)
+            for (size_t o = 0; o < out; o++) {
+                int64_t acc = 0;
+                for (size_t k = 0; k < in; k++)
+                    acc += ((int64_t)x[i * in + k] - pin.zero_point) * (int64_t)w[o * in + k];
+                acc += (int64_t)round((double)m->b[l][o] / ((double)pin.scale * (double)ws[o]));
+                if (l < 2) {
+                    pw_qparams pout = pw_qmlp_input_params(q, l + 1);
+                    pw_requant rq;
+                    assert_int_equal(pw_requant_from_real((double)pin.scale * (double)ws[o] /
+                                                          (double)pout.scale, &rq), PW_OK);
+                    y[i * out + o] = pw_requant_u8((int32_t)acc, rq, pout.zero_point,
+                                                   pout.zero_point);
+                } else {
+                    logits[i * out + o] = (float)(int32_t)acc * (pin.scale * ws[o]);
+                }
+            }
+        uint8_t *t = x;
+        x = y;
+        y = t;
+    }
+    free(x);
+    free(y);
+}
+
+/* A broken kernel for the gate: the reference with one entry off by one. */
+static void broken_off_by_one(void *ctx, size_t m, size_t n, size_t k, const uint8_t *A,
+                              size_t lda, const int8_t *B, size_t ldb, int32_t *C, size_t ldc)
+{
+    (void)ctx;
+    pw_qgemm_ref(m, n, k, A, lda, B, ldb, C, ldc);
+    if (m && n) C[(m - 1) * ldc + n - 1] += 1;
+}
+
+/* A broken kernel: drops the last k column (a classic edge bug). */
+static void broken_short_k(void *ctx, size_t m, size_t n, size_t k, const uint8_t *A, size_t lda,
+                           const int8_t *B, size_t ldb, int32_t *C, size_t ldc)
+{
+    (void)ctx;
+    pw_qgemm_ref(m, n, k ? k - 1 : 0, A, lda, B, ldb, C, ldc);
+}
+
+/* A broken kernel: right values, but it writes past each row's end into C's padding. */
+static void broken_overrun(void *ctx, size_t m, size_t n, size_t k, const uint8_t *A, size_t lda,
+                           const int8_t *B, size_t ldb, int32_t *C, size_t ldc)
+{
+    (void)ctx;
+    pw_qgemm_ref(m, n, k, A, lda, B, ldb, C, ldc);
+    for (size_t i = 0; i < m && ldc > n; i++) C[i * ldc + n] = 0;
+}
+
+/* The gate accepts every supported kernel and the reference itself, and rejects broken ones. */
+static void test_qgemm_gate(void **state)
+{
+    (void)state;
+    static const size_t extra[][3] = {{3, 256, 784}, {1, 10, 128}, {37, 128, 256}};
+    char msg[256];
+    for (int kind = 0; kind < PW_QGEMM_KINDS; kind++) {
+        int st = pw_qgemm_gate(kind, extra, 3, msg, sizeof msg);
+        if (!pw_qgemm_supported(kind)) {
+            assert_int_equal(st, PW_EINVAL);
+            continue;
+        }
+        if (st != PW_OK) fail_msg("%s: %s", pw_qgemm_name(kind), msg);
+    }
+    static const size_t shapes[][3] = {{1, 1, 1}, {5, 17, 33}, {4, 16, 64}};
+    for (size_t s = 0; s < 3; s++) {
+        const size_t *sh = shapes[s];
+        assert_int_equal(pw_qgemm_check_fn(broken_off_by_one, NULL, sh[0], sh[1], sh[2], 7, msg,
+                                           sizeof msg), PW_ERANGE);
+        assert_non_null(strstr(msg, "the reference gives"));
+        assert_int_equal(pw_qgemm_check_fn(broken_short_k, NULL, sh[0], sh[1], sh[2], 7, msg,
+                                           sizeof msg), PW_ERANGE);
+        assert_int_equal(pw_qgemm_check_fn(broken_overrun, NULL, sh[0], sh[1], sh[2], 7, msg,
+                                           sizeof msg), PW_ERANGE);
+        assert_non_null(strstr(msg, "past the row's end"));
+    }
+}
+
+/* The reference pass equals the test's own integer pass and pw_qmlp_forward bit for bit, with
+ * every kernel and both calibrations; pw_qmlp_check agrees. */
+static void test_qmlp_reference(void **state)
+{
+    (void)state;
+    const size_t dims[4] = {20, 9, 5, 3}, n = 150;
+    pw_mlp *m = pw_mlp_new(dims);
+    for (int l = 0; l < 3; l++) {
+        for (size_t i = 0; i < dims[l] * dims[l + 1]; i++)
+            m->w[l][i] = (float)((unif() - 0.5) * 2 / sqrt((double)dims[l]));
+        for (size_t j = 0; j < dims[l + 1]; j++) m->b[l][j] = (float)(unif() - 0.3);
+    }
+    uint8_t *px = pw_xmalloc(n * dims[0]);
+    for (size_t i = 0; i < n * dims[0]; i++) px[i] = (uint8_t)(rnd() & 255);
+    float *own = pw_xmalloc(n * 3 * sizeof(float)), *ref = pw_xmalloc(n * 3 * sizeof(float));
+    float *got = pw_xmalloc(n * 3 * sizeof(float));
+    char msg[256];
+    for (int kind = 0; kind < PW_QGEMM_KINDS; kind++)
+        for (int meth = 0; meth < 2; meth++) {
+            pw_qmlp *q = pw_qmlp_new(m, px, n, meth, 99.0, kind);
+            if (!q) {
+                assert_false(pw_qgemm_supported(kind));
+                continue;
+            }
+            own_int8_pass(m, q, px, n, own);
+            assert_int_equal(pw_qmlp_forward_ref(q, px, n, ref), PW_OK);
+            assert_memory_equal(own, ref, n * 3 * sizeof(float));
+            void *qw = pw_xmalloc(pw_qmlp_work_bytes(q, n));
+            pw_qmlp_forward(q, px, n, got, qw);
+            assert_memory_equal(got, ref, n * 3 * sizeof(float));
+            int st = pw_qmlp_check(q, px, n, msg, sizeof msg);
+            if (st != PW_OK) fail_msg("%s: %s", pw_qgemm_name(kind), msg);
+            assert_int_equal(pw_qmlp_check(q, px, 1, msg, sizeof msg), PW_OK);
+            free(qw);
+            pw_qmlp_free(q);
+        }
+    free(px);
+    free(own);
+    free(ref);
+    free(got);
+    pw_mlp_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_act_round_trip),   cmocka_unit_test(test_weight_round_trip),
         cmocka_unit_test(test_calibration),      cmocka_unit_test(test_requant),
         cmocka_unit_test(test_qgemm_shapes),     cmocka_unit_test(test_qmlp),
+        cmocka_unit_test(test_qgemm_gate),       cmocka_unit_test(test_qmlp_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
