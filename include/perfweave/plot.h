@@ -20,9 +20,12 @@ void pw_plot_script(pw_buf *b, const json_t *chart, const char *base, const char
 void pw_plot_data(pw_buf *b, const json_t *chart);
 
 /* Writes <dir>/<base>.dat, <dir>/<base>-<fmt>.gp for each requested format and runs gnuplot on
- * them in dir.  Returns PW_OK, or PW_EIO / PW_ECHILD with a message in msg. */
+ * them in dir.  When reuse_dir (the previous report's figures, or NULL) holds the same data and
+ * script byte for byte and the figure they made, that figure is copied instead of re-plotted:
+ * a prose edit does not redraw unchanged charts.  Returns PW_OK, or PW_EIO / PW_ECHILD with a
+ * message in msg. */
 int pw_plot_render(const json_t *chart, const char *dir, const char *base, bool svg, bool pdf,
-                   char *msg, size_t msgsize);
+                   const char *reuse_dir, char *msg, size_t msgsize);
 
 /* Runs argv[0] with argv in directory dir (NULL: current), stdin from /dev/null, stdout and
  * stderr to log_path (NULL: discarded), waiting at most timeout_s.  Returns the exit status

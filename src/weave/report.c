@@ -85,6 +85,7 @@ typedef struct {
     json_t *environment;
     char *staging;         /* outdir/.staging-PID */
     char *figdir;          /* staging/figures */
+    char *prev_figdir;     /* outdir/figures of the previous report (figures reused when unchanged) */
     char *stamp;           /* UTC time of this run, ISO 8601 */
     size_t failed;         /* experiments in ERROR */
     json_t *replay;        /* the replayed run document, when --replay names a file */
@@ -638,7 +639,7 @@ static int render_charts(report *r)
         special_block *sb = &r->specials[k];
         if (sb->kind != SPECIAL_HISTORY || !sb->object) continue;
         char msg[512];
-        if (pw_plot_render(sb->object, r->figdir, sb->stem, svg, pdf, msg, sizeof msg) != PW_OK) {
+        if (pw_plot_render(sb->object, r->figdir, sb->stem, svg, pdf, r->prev_figdir, msg, sizeof msg) != PW_OK) {
             fprintf(stderr, "perfweave: %s:%d: %s\n", sb->file, sb->line, msg);
             return PW_ECHILD;
         }
@@ -654,7 +655,7 @@ static int render_charts(report *r)
                 if (!name || !pw_render_shows_chart(d, name)) continue;
                 char *stem = pw_render_chart_stem(d->id, name);
                 char msg[512];
-                int status = pw_plot_render(chart, r->figdir, stem, svg, pdf, msg, sizeof msg);
+                int status = pw_plot_render(chart, r->figdir, stem, svg, pdf, r->prev_figdir, msg, sizeof msg);
                 free(stem);
                 if (status != PW_OK) {
                     fprintf(stderr, "perfweave: %s:%d: %s\n", d->file, d->line, msg);
@@ -961,12 +962,27 @@ static int write_staged(report *r, const char *name, const pw_buf *b)
     return status;
 }
 
+/* Runs pdflatex in the staging folder, starting from the previous report's .aux so that one pass
+ * usually suffices; a second pass runs only when the .aux (table of contents, labels) changed,
+ * as latexmk would decide. */
 static int run_pdflatex(report *r)
 {
     char *const argv[] = {"pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex", NULL};
     char *log = pw_xasprintf("%s/pdflatex.out", r->staging);
-    int rc = 0;
-    for (int pass = 0; pass < 2 && rc == 0; pass++) rc = pw_spawn(argv, r->staging, log, 300);
+    char *prev_aux = pw_xasprintf("%s/report.aux", r->opt->outdir);
+    char *aux = pw_xasprintf("%s/report.aux", r->staging);
+    size_t before_len = 0;
+    char *before = pw_read_file(prev_aux, &before_len);
+    if (before) pw_write_file_atomic(aux, before, before_len);
+    int rc = pw_spawn(argv, r->staging, log, 300);
+    size_t after_len = 0;
+    char *after = rc == 0 ? pw_read_file(aux, &after_len) : NULL;
+    if (rc == 0 && (!before || !after || before_len != after_len || memcmp(before, after, after_len) != 0))
+        rc = pw_spawn(argv, r->staging, log, 300);
+    free(before);
+    free(after);
+    free(prev_aux);
+    free(aux);
     if (rc < 0)
         fprintf(stderr, "perfweave: warning: pdflatex is not installed; wrote HTML and LaTeX only (make setup installs it)\n");
     else if (rc != 0)
@@ -981,6 +997,23 @@ static int publish(report *r, bool with_pdf)
 {
     char *outfig = pw_xasprintf("%s/figures", r->opt->outdir);
     int status = pw_mkdir_p(outfig);
+    /* Figures of charts that are no longer in the report go, so out/ matches this run; only when
+     * every format was written (an HTML-only run must not strip the PDFs report.tex uses). */
+    DIR *old = r->opt->html && (r->opt->latex || r->opt->pdf) ? opendir(outfig) : NULL;
+    if (old) {
+        struct dirent *e;
+        while ((e = readdir(old))) {
+            if (e->d_name[0] == '.') continue;
+            char *staged = pw_xasprintf("%s/%s", r->figdir, e->d_name);
+            if (access(staged, F_OK) != 0) {
+                char *stale = pw_xasprintf("%s/%s", outfig, e->d_name);
+                unlink(stale);
+                free(stale);
+            }
+            free(staged);
+        }
+        closedir(old);
+    }
     DIR *dir = opendir(r->figdir);
     if (status == PW_OK && dir) {
         struct dirent *e;
@@ -995,7 +1028,8 @@ static int publish(report *r, bool with_pdf)
     }
     if (dir) closedir(dir);
     free(outfig);
-    const char *files[] = {"results.json", "report.tex", "report.log", with_pdf ? "report.pdf" : NULL, "report.html"};
+    const char *files[] = {"results.json", "report.tex", "report.log", "report.aux", with_pdf ? "report.pdf" : NULL,
+                           "report.html"};
     for (size_t i = 0; i < sizeof files / sizeof files[0] && status == PW_OK; i++) {
         if (!files[i]) continue;
         char *from = pw_xasprintf("%s/%s", r->staging, files[i]);
@@ -1114,6 +1148,7 @@ int pw_report_build(const pw_report_options *o)
     remove_stale_staging(o->outdir);
     r.staging = pw_xasprintf("%s/.staging-%ld", o->outdir, (long)getpid());
     r.figdir = pw_xasprintf("%s/figures", r.staging);
+    r.prev_figdir = pw_xasprintf("%s/figures", o->outdir);
     if (pw_mkdir_p(r.figdir) != PW_OK) {
         fprintf(stderr, "perfweave: cannot create %s: %s\n", r.figdir, strerror(errno));
         status = PW_EIO;
@@ -1186,6 +1221,7 @@ out:
     free(r.started);
     free(r.staging);
     free(r.figdir);
+    free(r.prev_figdir);
     free(r.stamp);
     pw_buf_release(&html);
     pw_buf_release(&tex);
