@@ -27,6 +27,13 @@ void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick);
 pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params,
                           const pw_isolate_limits *lim);
 
+/* Installs SIGINT/SIGTERM handlers that only record the signal: a run in progress then kills
+ * its child and returns an ERROR result, and callers check pw_isolate_interrupted() to stop
+ * cleanly (nothing half-written).  For the command line's long-running commands. */
+void pw_isolate_catch_signals(void);
+/* The signal number that interrupted this process, or 0. */
+int pw_isolate_interrupted(void);
+
 /* Runs e in this process (no isolation): for tests and debugging.  The caller frees it. */
 pw_result *pw_isolate_run_inline(const pw_experiment *e, const char *id, json_t *params, bool quick);
 

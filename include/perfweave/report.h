@@ -29,7 +29,9 @@ void pw_report_options_default(pw_report_options *o);
 
 /* Builds the report.  Returns PW_OK; PW_EINVAL after printing file:line diagnostics (nothing
  * written); PW_ECHILD when the report was written but an experiment ended in ERROR; PW_EIO
- * when an output could not be written (the previous report is left as it was). */
+ * when an output could not be written; PW_EINTR after SIGINT/SIGTERM (with
+ * pw_isolate_catch_signals installed): the running experiment is killed, results finished so far
+ * stay cached, nothing is published.  In every failure the previous report is left as it was. */
 int pw_report_build(const pw_report_options *o);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "perfweave/common.h"
+#include "perfweave/isolate.h"
 #include "perfweave/report.h"
 
 static void usage(FILE *out)
@@ -88,8 +89,10 @@ int pw_cmd_report(int argc, char **argv)
     o.nrerun = nrerun;
     o.chapters = chapters;
     o.nchapters = nchapters;
+    pw_isolate_catch_signals();
     switch (pw_report_build(&o)) {
     case PW_OK: code = PW_EXIT_OK; break;
+    case PW_EINTR: code = 128 + pw_isolate_interrupted(); break;
     case PW_EINVAL: code = PW_EXIT_USAGE; break;
     case PW_ECHILD: code = PW_EXIT_ERROR; break;
     default: code = PW_EXIT_INTERNAL; break;

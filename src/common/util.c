@@ -20,6 +20,7 @@ const char *pw_strerror(int status)
     case PW_ENOTFOUND: return "not found";
     case PW_ECHILD: return "experiment process failed";
     case PW_EINTERNAL: return "internal error";
+    case PW_EINTR: return "interrupted";
     default: return "unknown error";
     }
 }

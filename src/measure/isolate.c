@@ -20,6 +20,30 @@
 
 #define STDERR_TAIL 4000
 
+/* The one piece of process state here: the signal handler can only set a flag. */
+static volatile sig_atomic_t interrupted_by;
+
+static void on_signal(int sig)
+{
+    interrupted_by = sig;
+}
+
+void pw_isolate_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: poll() returns EINTR at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int pw_isolate_interrupted(void)
+{
+    return interrupted_by;
+}
+
 void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick)
 {
     lim->timeout_s = quick ? 60 : 900;
@@ -134,6 +158,7 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
         dup2(err[1], STDOUT_FILENO);
         close(err[1]);
         signal(SIGINT, SIG_IGN); /* the parent decides what an interrupt means */
+        signal(SIGTERM, SIG_DFL);
         child_main(e, id, params, lim, out[1]);
     }
     close(out[1]);
@@ -146,6 +171,10 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
     struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
     int open_fds = 2;
     while (open_fds > 0) {
+        if (interrupted_by) {
+            kill(pid, SIGKILL);
+            break;
+        }
         double left = lim->timeout_s > 0 ? lim->timeout_s - (now_s() - start) : 1e9;
         if (left <= 0) {
             timed_out = true;
@@ -183,7 +212,10 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
     double seconds = now_s() - start;
 
     pw_result *r = NULL;
-    if (!timed_out && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && doc.len > 0) {
+    if (interrupted_by) {
+        r = pw_result_new(e->name, id);
+        pw_result_error(r, "interrupted by signal %d before it finished", (int)interrupted_by);
+    } else if (!timed_out && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && doc.len > 0) {
         json_error_t jerr;
         json_t *parsed = json_loads(doc.data, 0, &jerr);
         const char *why = NULL;

@@ -552,7 +552,7 @@ static void obtain_results(report *r)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     double spent = 0;
     for (size_t c = 0; c < r->nchapters; c++) {
-        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++, done++) {
+        for (size_t k = 0; k < r->chapters[c]->ndirectives && !pw_isolate_interrupted(); k++, done++) {
             pw_directive *d = r->chapters[c]->directives[k];
             clock_gettime(CLOCK_MONOTONIC, &t1);
             double elapsed = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
@@ -1126,6 +1126,12 @@ int pw_report_build(const pw_report_options *o)
                     o->cache_dir, strerror(errno));
     }
     obtain_results(&r);
+    if (pw_isolate_interrupted()) {
+        fprintf(stderr, "\nperfweave: interrupted; the previous report is untouched, and the %zu result%s "
+                "measured so far are cached for the next run\n", r.measured, r.measured == 1 ? "" : "s");
+        status = PW_EINTR;
+        goto out;
+    }
     if (!o->replay_dir && r.measured) {
         json_t *after = pw_env_capture();
         r.env_warnings = pw_env_warnings(r.environment, after);
@@ -1186,6 +1192,11 @@ int pw_report_build(const pw_report_options *o)
     if (o->html) {
         if ((status = render_html(&r, &html)) != PW_OK) goto out;
         if ((status = write_staged(&r, "report.html", &html)) != PW_OK) goto out;
+    }
+    if (pw_isolate_interrupted()) {
+        fprintf(stderr, "perfweave: interrupted while rendering; the previous report is untouched\n");
+        status = PW_EINTR;
+        goto out;
     }
     if ((status = publish(&r, pdf_ok)) != PW_OK) goto out;
     if (o->progress) {

@@ -134,6 +134,37 @@ if [ -s "$tmp/c/out/figures/history-1.svg" ] && [ "$(grep -c . "$tmp/c/out/figur
 else fail "history chart missing or short"; fi
 expect_grep "on every machine in the archive" "$tmp/c/out/report.html" "hardware matrix table"
 
+# --- SIGINT during a report: the previous report stays whole, finished results stay cached ----
+mkdir -p "$tmp/i"
+cat >"$tmp/i/ch.md" <<'MD'
+# Interrupted
+
+```experiment selftest.fixed
+id: first
+```
+
+```experiment selftest.crash
+id: stuck
+mode: hang
+timeout: 60
+```
+MD
+mkdir -p "$tmp/i/out"; echo "previous report" >"$tmp/i/out/report.html"
+"$bin" report -f html --cache "$tmp/i/cache" --archive "$tmp/i/archive" -o "$tmp/i/out" "$tmp/i/ch.md" 2>"$tmp/i1" &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid; s=$?
+expect_status 130 $s "report interrupted by SIGINT"
+expect_grep "interrupted" "$tmp/i1" "interruption reported"
+if [ "$(cat "$tmp/i/out/report.html")" = "previous report" ]; then ok; else fail "SIGINT changed the previous report"; fi
+if ls -A "$tmp/i/out" | grep -q staging; then fail "SIGINT left a staging folder"; else ok; fi
+if [ ! -d "$tmp/i/archive" ] || [ -z "$(ls -A "$tmp/i/archive")" ]; then ok; else fail "an interrupted run was archived"; fi
+if pgrep -f "perfweave report -f html --cache $tmp/i/cache" >/dev/null; then fail "a process of the interrupted run survived"; else ok; fi
+sed -i 's/mode: hang/mode: error/' "$tmp/i/ch.md"
+"$bin" report -f html --cache "$tmp/i/cache" --archive "$tmp/i/archive" -o "$tmp/i/out" "$tmp/i/ch.md" 2>"$tmp/i2"
+if [ "$(measured "$tmp/i2")" = 1 ]; then ok; else fail "re-run after SIGINT measured $(measured "$tmp/i2"), expected 1 (first was cached)"; fi
+
 # --- perfweave run --json ---------------------------------------------------------------
 "$bin" run selftest.fixed --json values=1,2,3 'claim=value >= 1' >"$tmp/run.json" 2>"$tmp/err7"; s=$?
 expect_status 0 $s "run --json"
