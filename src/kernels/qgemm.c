@@ -14,6 +14,7 @@
  * dimension interleaved (2 int16 or 4 int8 per 32-bit lane), A copied into a buffer zero-padded in k,
  * and an MR = 4 × NR = 16 microkernel holding 8 ymm accumulators; edges are handled by padding
  * (zeros add nothing) and by storing only the valid part of the last tiles. */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,15 @@ const char *pw_qgemm_name(pw_qgemm_kind kind)
     }
 }
 
+/* AVX-VNNI (VEX-encoded vpdpbusd): CPUID leaf 7, sub-leaf 1, EAX bit 4.  Read with cpuid
+ * directly, since not every compiler's __builtin_cpu_supports knows the name. */
+static bool cpu_has_avxvnni(void)
+{
+    unsigned int a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return (a >> 4) & 1u;
+}
+
 bool pw_qgemm_supported(pw_qgemm_kind kind)
 {
     __builtin_cpu_init();
@@ -52,7 +62,7 @@ bool pw_qgemm_supported(pw_qgemm_kind kind)
     case PW_QGEMM_PORTABLE: return true;
     case PW_QGEMM_AVX2: return __builtin_cpu_supports("avx2");
     case PW_QGEMM_AVXVNNI:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+        return __builtin_cpu_supports("avx2") && cpu_has_avxvnni();
     default: return false;
     }
 }
