@@ -90,6 +90,7 @@ typedef struct {
     size_t failed;         /* experiments in ERROR */
     json_t *replay;        /* the replayed run document, when --replay names a file */
     json_t *env_warnings;  /* noisy conditions seen before/after the measurements */
+    json_t *environment_after; /* captured after the measurements (load, governor), or NULL */
     pw_cache *cache;       /* NULL when caching is off */
     char *fingerprint;     /* this machine's fingerprint hash */
     size_t measured;       /* experiments actually run (not cached, replayed or frozen) */
@@ -1068,6 +1069,7 @@ static json_t *results_document(report *r)
                             "environment", r->environment, "config", "quick", r->opt->quick,
                             "frozen", r->opt->frozen, "chapters", chapters, "results", results);
     if (r->env_warnings) json_object_set(doc, "environment_warnings", r->env_warnings);
+    if (r->environment_after) json_object_set(doc, "environment_after", r->environment_after);
     return doc;
 }
 
@@ -1133,9 +1135,8 @@ int pw_report_build(const pw_report_options *o)
         goto out;
     }
     if (!o->replay_dir && r.measured) {
-        json_t *after = pw_env_capture();
-        r.env_warnings = pw_env_warnings(r.environment, after);
-        json_decref(after);
+        r.environment_after = pw_env_capture();
+        r.env_warnings = pw_env_warnings(r.environment, r.environment_after);
     }
     check_results(&r);
     if (r.diag.n) {
@@ -1219,6 +1220,7 @@ out:
     json_decref(r.environment);
     json_decref(r.replay);
     json_decref(r.env_warnings);
+    json_decref(r.environment_after);
     for (size_t k = 0; k < r.nspecials; k++) {
         free(r.specials[k].metric);
         free(r.specials[k].caption);
