@@ -963,26 +963,59 @@ static int write_staged(report *r, const char *name, const pw_buf *b)
     return status;
 }
 
-/* Runs pdflatex in the staging folder, starting from the previous report's .aux so that one pass
- * usually suffices; a second pass runs only when the .aux (table of contents, labels) changed,
- * as latexmk would decide. */
+/* LaTeX's own auxiliary files, kept in <outdir>/.latex/ between runs. */
+static const char *const latex_aux_files[] = {"report.aux", "report.toc", "report.out"};
+#define NLATEX_AUX (sizeof latex_aux_files / sizeof latex_aux_files[0])
+
+/* Copies each auxiliary file that exists from one folder to another; returns how many. */
+static size_t copy_latex_aux(const char *from_dir, const char *to_dir)
+{
+    size_t copied = 0;
+    for (size_t i = 0; i < NLATEX_AUX; i++) {
+        char *from = pw_xasprintf("%s/%s", from_dir, latex_aux_files[i]);
+        char *to = pw_xasprintf("%s/%s", to_dir, latex_aux_files[i]);
+        size_t len = 0;
+        char *data = pw_read_file(from, &len);
+        if (data && pw_write_file_atomic(to, data, len) == PW_OK) copied++;
+        free(data);
+        free(from);
+        free(to);
+    }
+    return copied;
+}
+
+/* Runs pdflatex in the staging folder.  It starts from the previous report's auxiliary files
+ * (.aux, .toc, .out), so one pass usually suffices; a second pass runs only when the .aux
+ * changed (as latexmk would decide), and a first pass that fails on carried-over files is
+ * repeated from scratch. */
 static int run_pdflatex(report *r)
 {
     char *const argv[] = {"pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex", NULL};
     char *log = pw_xasprintf("%s/pdflatex.out", r->staging);
-    char *prev_aux = pw_xasprintf("%s/report.aux", r->opt->outdir);
+    char *keep = pw_xasprintf("%s/.latex", r->opt->outdir);
     char *aux = pw_xasprintf("%s/report.aux", r->staging);
+    size_t carried = copy_latex_aux(keep, r->staging);
     size_t before_len = 0;
-    char *before = pw_read_file(prev_aux, &before_len);
-    if (before) pw_write_file_atomic(aux, before, before_len);
+    char *before = pw_read_file(aux, &before_len);
     int rc = pw_spawn(argv, r->staging, log, 300);
+    if (rc > 0 && carried) {
+        for (size_t i = 0; i < NLATEX_AUX; i++) {
+            char *path = pw_xasprintf("%s/%s", r->staging, latex_aux_files[i]);
+            unlink(path);
+            free(path);
+        }
+        free(before);
+        before = NULL;
+        rc = pw_spawn(argv, r->staging, log, 300);
+    }
     size_t after_len = 0;
     char *after = rc == 0 ? pw_read_file(aux, &after_len) : NULL;
     if (rc == 0 && (!before || !after || before_len != after_len || memcmp(before, after, after_len) != 0))
         rc = pw_spawn(argv, r->staging, log, 300);
+    if (rc == 0 && pw_mkdir_p(keep) == PW_OK) copy_latex_aux(r->staging, keep);
     free(before);
     free(after);
-    free(prev_aux);
+    free(keep);
     free(aux);
     if (rc < 0)
         fprintf(stderr, "perfweave: warning: pdflatex is not installed; wrote HTML and LaTeX only (make setup installs it)\n");
@@ -1029,8 +1062,7 @@ static int publish(report *r, bool with_pdf)
     }
     if (dir) closedir(dir);
     free(outfig);
-    const char *files[] = {"results.json", "report.tex", "report.log", "report.aux", with_pdf ? "report.pdf" : NULL,
-                           "report.html"};
+    const char *files[] = {"results.json", "report.tex", "report.log", with_pdf ? "report.pdf" : NULL, "report.html"};
     for (size_t i = 0; i < sizeof files / sizeof files[0] && status == PW_OK; i++) {
         if (!files[i]) continue;
         char *from = pw_xasprintf("%s/%s", r->staging, files[i]);
