@@ -343,10 +343,14 @@ static const pw_param_spec matmul_params[] = {
     {"naive_max", PW_PARAM_INT, "512", 1, 4096, NULL,
      "largest n at which the naive loop is timed"},
 };
+/* The kernel and helper sources these results depend on (the cache key hashes them). */
+static const char *const module_sources[] = {"src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c", NULL};
+
 const pw_experiment pw_exp_acceleration_matmul = {
     "acceleration.matmul",
     "GFLOP/s of naive, ikj, blocked, packed (BLIS-style AVX2) and OpenBLAS sgemm, with speedups",
     matmul_params, sizeof matmul_params / sizeof matmul_params[0], matmul_metrics, run_matmul,
+    module_sources,
 };
 
 /* ============================================================================================ */
@@ -493,6 +497,7 @@ const pw_experiment pw_exp_acceleration_blocksize = {
     "GFLOP/s of the cache-tiled matmul over tile edges, against untiled ikj, with cache sizes",
     blocksize_params, sizeof blocksize_params / sizeof blocksize_params[0], blocksize_metrics,
     run_blocksize,
+    module_sources,
 };
 
 /* ============================================================================================ */
@@ -621,6 +626,7 @@ static const pw_param_spec threads_params[] = {
 const pw_experiment pw_exp_acceleration_threads = {
     "acceleration.threads", "OpenBLAS sgemm on one thread against all cores",
     threads_params, 1, threads_metrics, run_threads,
+    module_sources,
 };
 
 /* ============================================================================================ */
@@ -770,4 +776,5 @@ const pw_experiment pw_exp_acceleration_dispatch = {
     "acceleration.dispatch",
     "overhead of the backend dispatcher against calling the chosen kernel directly",
     dispatch_params, 1, dispatch_metrics, run_dispatch,
+    module_sources,
 };

@@ -229,10 +229,14 @@ static const pw_param_spec repro_params[] = {
     {"kernel", PW_PARAM_STRING, "blocked", 0, 0, kernel_names, "the kernel benchmarked"},
     {"budget", PW_PARAM_REAL, "0.5", 0.05, 60, NULL, "seconds of measurement per process"},
 };
+/* The kernel and helper sources these results depend on (the cache key hashes them). */
+static const char *const module_sources[] = {"src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c", "src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/prune.c", "src/kernels/sparse.c", "src/kernels/transformer.c", "src/kernels/tensor_alloc.c", NULL};
+
 const pw_experiment pw_exp_benchmarking_reproducibility = {
     "benchmarking.reproducibility",
     "the same benchmark in K fresh processes: spread of the process medians vs within a process",
     repro_params, sizeof repro_params / sizeof repro_params[0], repro_metrics, run_repro,
+    module_sources,
 };
 
 /* ============================================================================================ */
@@ -390,6 +394,7 @@ const pw_experiment pw_exp_benchmarking_detection = {
     "detection rate of injected 1–20% slowdowns over repeated trials, and the A/A false positives",
     detection_params, sizeof detection_params / sizeof detection_params[0], detection_metrics,
     run_detection,
+    module_sources,
 };
 
 /* ============================================================================================ */
@@ -1022,4 +1027,5 @@ const pw_experiment pw_exp_benchmarking_events = {
     "TinyMLPerf-style events (matmul, mlp, decoding): geometric-mean score with an accuracy gate, "
     "ranking stability",
     events_params, sizeof events_params / sizeof events_params[0], events_metrics, run_events,
+    module_sources,
 };

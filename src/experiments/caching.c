@@ -1101,9 +1101,13 @@ static const pw_param_spec params[] = {
     {"encoding", PW_PARAM_STRING, "learned", 0, 0, encodings, "position encoding"},
     {"seed", PW_PARAM_INT, "1", 0, 4294967295.0, NULL, "seed of the weights and prompt"},
 };
+/* The kernel and helper sources these results depend on (the cache key hashes them). */
+static const char *const module_sources[] = {"src/kernels/transformer.c", "src/kernels/tensor_alloc.c", NULL};
+
 const pw_experiment pw_exp_caching_generate = {
     "caching.generate",
     "greedy generation by a small transformer with and without a KV cache: exactness, latency, "
     "scaling, memory",
     params, sizeof params / sizeof params[0], metrics, run_generate,
+    module_sources,
 };

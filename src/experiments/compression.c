@@ -405,8 +405,12 @@ static const char *const prune_metrics[] = {
     "compression.csr.sN", "bytes.structured.nN", "compression.structured.nN", "time.dense",
     "time.csr.sN", "speedup.csr_vs_dense.sN", "time.structured.nN",
     "speedup.structured_vs_dense.nN", NULL};
+/* The kernel and helper sources these results depend on (the cache key hashes them). */
+static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/prune.c", "src/kernels/sparse.c", NULL};
+
 const pw_experiment pw_exp_compression_prune = {
     "compression.prune",
     "magnitude pruning of the Fashion-MNIST MLP: accuracy vs sparsity, CSR bytes and CSR time",
     prune_params, sizeof prune_params / sizeof prune_params[0], prune_metrics, run_prune,
+    module_sources,
 };

@@ -177,10 +177,14 @@ static const pw_param_spec timer_params[] = {
     {"work", PW_PARAM_INT, "20000", 100, 100000000, NULL,
      "multiply-adds of the reference busy loop"},
 };
+/* The kernel and helper sources these results depend on (the cache key hashes them). */
+static const char *const module_sources[] = {"src/kernels/flops.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c", "src/kernels/transformer.c", "src/kernels/tensor_alloc.c", NULL};
+
 const pw_experiment pw_exp_profiling_timer = {
     "profiling.timer",
     "does the timer detect known differences in work (busy loops at 1.00×, 1.05×, 1.10×, 1.25×)?",
     timer_params, sizeof timer_params / sizeof timer_params[0], timer_metrics, run_timer,
+    module_sources,
 };
 
 /* ============================================================================================ */
@@ -361,6 +365,7 @@ const pw_experiment pw_exp_profiling_memory = {
     "profiling.memory",
     "does the memory accounting report known allocations exactly, and peak RSS within a tolerance?",
     memory_params, sizeof memory_params / sizeof memory_params[0], memory_metrics, run_memory,
+    module_sources,
 };
 
 /* ============================================================================================ */
@@ -727,6 +732,7 @@ const pw_experiment pw_exp_profiling_flops = {
     "profiling.flops",
     "analytical FLOP formulas against instrumented kernels that count what they execute",
     flops_params, sizeof flops_params / sizeof flops_params[0], flops_metrics, run_flops,
+    module_sources,
 };
 
 /* ============================================================================================ */
@@ -1026,4 +1032,5 @@ const pw_experiment pw_exp_profiling_overhead = {
     "what counting FLOPs and profiling every call cost, on small and large matmul/linear sizes",
     overhead_params, sizeof overhead_params / sizeof overhead_params[0], overhead_metrics,
     run_overhead,
+    module_sources,
 };

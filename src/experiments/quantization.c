@@ -615,9 +615,13 @@ static const char *const quant_metrics[] = {
     "sqnr.logits", "time.fp32.bN", "time.int8.bN", "speedup.int8_vs_fp32.bN", "gops.sgemm.bN",
     "gops.qgemm_KERNEL.bN", "speedup.qgemm_vs_sgemm.bN", "speedup.qgemm_KERNEL_vs_sgemm.bN",
     "time.training", "count.epochs", "count.train_images", NULL};
+/* The kernel and helper sources these results depend on (the cache key hashes them). */
+static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c", NULL};
+
 const pw_experiment pw_exp_quantization_mlp = {
     "quantization.mlp",
     "Fashion-MNIST MLP in fp32 vs true int8 (integer GEMM, requantization): accuracy, bytes, "
     "error, latency",
     quant_params, sizeof quant_params / sizeof quant_params[0], quant_metrics, run_quant,
+    module_sources,
 };

@@ -74,9 +74,13 @@ static const pw_param_spec fixed_params[] = {
     {"spread", PW_PARAM_REAL, "0.1", 0, 0.9, NULL, "relative half-width of each interval"},
     {"label", PW_PARAM_STRING, "given", 0, 0, NULL, "legend label of the series"},
 };
+/* The kernel and helper sources these results depend on (the cache key hashes them). */
+static const char *const module_sources[] = {NULL};
+
 const pw_experiment pw_exp_selftest_fixed = {
     "selftest.fixed", "publishes the values it is given (tests the weave; measures nothing)",
     fixed_params, sizeof fixed_params / sizeof fixed_params[0], fixed_metrics, run_fixed,
+    module_sources,
 };
 
 static const char *const crash_modes[] = {"segv", "abort", "hang", "oom", "exit", "error", NULL};
@@ -87,4 +91,5 @@ static const pw_param_spec crash_params[] = {
 const pw_experiment pw_exp_selftest_crash = {
     "selftest.crash", "fails on purpose in the chosen way (tests isolation and ERROR verdicts)",
     crash_params, 1, crash_metrics, run_crash,
+    module_sources,
 };
