@@ -21,21 +21,6 @@
 #include "perfweave/stats.h"
 
 typedef struct {
-    unsigned long work; /* dependent multiply-adds per iteration */
-    volatile double sink;
-} kernel;
-
-/* A dependent chain of multiply-adds: compute-bound, no memory traffic, nothing to elide. */
-static void run_kernel(void *arg, uint64_t iters)
-{
-    kernel *k = arg;
-    double x = 1.0;
-    for (uint64_t it = 0; it < iters; it++)
-        for (unsigned long i = 0; i < k->work; i++) x = x * 0.999999 + 1e-7;
-    k->sink = x;
-}
-
-typedef struct {
     int ci_excludes_1, ci_above_1, welch, mw;
     double seconds;
     size_t n;
@@ -43,14 +28,14 @@ typedef struct {
     double ratio, lo, hi;
 } outcome;
 
-static int compare_once(kernel *fast, kernel *slow, const pw_bench_config *cfg, int trial,
-                        outcome *o)
+static int compare_once(pw_busy_job *fast, pw_busy_job *slow, const pw_bench_config *cfg,
+                        int trial, outcome *o)
 {
     pw_bench_config c = *cfg;
     c.seed = cfg->seed + (uint64_t)trial;
     pw_bench *b = pw_bench_new(&c);
-    size_t f = pw_bench_add(b, "fast", run_kernel, fast);
-    size_t s = pw_bench_add(b, "slow", run_kernel, slow);
+    size_t f = pw_bench_add(b, "fast", pw_busy_run, fast);
+    size_t s = pw_bench_add(b, "slow", pw_busy_run, slow);
     double t0 = pw_now();
     int rc = pw_bench_run(b);
     o->seconds = pw_now() - t0;
@@ -78,8 +63,8 @@ static int compare_once(kernel *fast, kernel *slow, const pw_bench_config *cfg, 
     return rc;
 }
 
-static int experiment(const char *label, kernel *fast, kernel *slow, const pw_bench_config *cfg,
-                      int trials, int want_above)
+static int experiment(const char *label, pw_busy_job *fast, pw_busy_job *slow,
+                      const pw_bench_config *cfg, int trials, int want_above)
 {
     int ci = 0, welch = 0, mw = 0, converged = 0;
     double worst = 0, total = 0;
@@ -134,8 +119,8 @@ int main(int argc, char **argv)
     pw_bench_config cfg;
     pw_bench_config_default(&cfg, 0);
     cfg.max_seconds = budget;
-    kernel a = {work, 0}, a2 = {work, 0};
-    kernel heavier = {(unsigned long)((double)work * (1 + extra) + 0.5), 0};
+    pw_busy_job a = {work, 0}, a2 = {work, 0};
+    pw_busy_job heavier = {(unsigned long)((double)work * (1 + extra) + 0.5), 0};
     if (experiment("A/A", &a, &a2, &cfg, trials, 0)) return 3;
     if (experiment("power", &a, &heavier, &cfg, trials, 1)) return 3;
     return 0;

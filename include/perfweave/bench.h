@@ -78,6 +78,16 @@ int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_res
  * a warning when a variant's CV exceeds 5% or its interval missed the target. */
 void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix);
 
+/* A known amount of pure work for testing the measurement itself: a dependent chain of `work`
+ * multiply-adds per iteration (compute-bound, no memory traffic, time proportional to work;
+ * nothing for the compiler to elide, the result goes through a volatile).  Pass a pw_busy_job as
+ * the argument of pw_busy_run. */
+typedef struct {
+    unsigned long work;
+    volatile double sink;
+} pw_busy_job;
+void pw_busy_run(void *arg, uint64_t iters);
+
 /* Monotonic wall-clock seconds and process CPU seconds. */
 double pw_now(void);
 double pw_cpu_now(void);

@@ -242,20 +242,6 @@ const pw_experiment pw_exp_benchmarking_reproducibility = {
 /* ============================================================================================ */
 /* benchmarking.detection                                                                       */
 
-typedef struct {
-    unsigned long work;
-    volatile double sink;
-} busy_job;
-
-static void run_busy(void *arg, uint64_t iters)
-{
-    busy_job *j = arg;
-    double x = 1.0;
-    for (uint64_t it = 0; it < iters; it++)
-        for (unsigned long i = 0; i < j->work; i++) x = x * 0.999999 + 1e-7;
-    j->sink = x;
-}
-
 enum { RULE_BENCH, RULE_WELCH, RULE_MW, RULE_BANDS, NRULES };
 static const char *const rule_names[NRULES] = {"bench", "welch", "mw", "bands"};
 static const char *const rule_labels[NRULES] = {
@@ -267,10 +253,10 @@ static const char *const rule_labels[NRULES] = {
 static int detect_once(unsigned long work, double slowdown, const pw_bench_config *cfg,
                        bool hits[NRULES], double *seconds, bool *converged)
 {
-    busy_job base = {work, 0}, slow = {(unsigned long)((double)work * (1 + slowdown) + 0.5), 0};
+    pw_busy_job base = {work, 0}, slow = {(unsigned long)((double)work * (1 + slowdown) + 0.5), 0};
     pw_bench *b = pw_bench_new(cfg);
-    size_t f = pw_bench_add(b, "reference", run_busy, &base);
-    size_t s = pw_bench_add(b, "slowed", run_busy, &slow);
+    size_t f = pw_bench_add(b, "reference", pw_busy_run, &base);
+    size_t s = pw_bench_add(b, "slowed", pw_busy_run, &slow);
     double t0 = pw_now();
     pw_bench_run(b);
     *seconds = pw_now() - t0;

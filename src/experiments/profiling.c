@@ -29,22 +29,6 @@
 /* ============================================================================================ */
 /* profiling.timer                                                                              */
 
-/* A dependent chain of multiply-adds: compute-bound, no memory traffic, its time proportional
- * to work; nothing for the compiler to elide (the result is stored through a volatile). */
-typedef struct {
-    unsigned long work;
-    volatile double sink;
-} busy_job;
-
-static void run_busy(void *arg, uint64_t iters)
-{
-    busy_job *j = arg;
-    double x = 1.0;
-    for (uint64_t it = 0; it < iters; it++)
-        for (unsigned long i = 0; i < j->work; i++) x = x * 0.999999 + 1e-7;
-    j->sink = x;
-}
-
 /* The clock itself: its advertised resolution, its smallest observed step and the cost of one
  * read (median of 201 batches of 100 back-to-back reads, with a bootstrap interval). */
 static void measure_clock(pw_result *r)
@@ -94,7 +78,7 @@ static int run_timer(pw_run *run)
     }
     measure_clock(r);
 
-    busy_job jobs[MAXN];
+    pw_busy_job jobs[MAXN];
     size_t idx[MAXN];
     pw_bench_config cfg;
     pw_bench_config_default(&cfg, pw_run_quick(run));
@@ -104,7 +88,7 @@ static int run_timer(pw_run *run)
         jobs[i].work = (unsigned long)((double)work * (double)factors[i] / 100.0 + 0.5);
         jobs[i].sink = 0;
         snprintf(name, sizeof name, "w%ld", factors[i]);
-        idx[i] = pw_bench_add(b, name, run_busy, &jobs[i]);
+        idx[i] = pw_bench_add(b, name, pw_busy_run, &jobs[i]);
     }
     pw_bench_run(b);
 

@@ -405,3 +405,12 @@ void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix)
                           100 * b->cfg.target_rel_ci, b->stop_reason, worst.data);
     pw_buf_release(&worst);
 }
+
+void pw_busy_run(void *arg, uint64_t iters)
+{
+    pw_busy_job *j = arg;
+    double x = 1.0;
+    for (uint64_t it = 0; it < iters; it++)
+        for (unsigned long i = 0; i < j->work; i++) x = x * 0.999999 + 1e-7;
+    j->sink = x;
+}
