@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "perfweave/common.h"
 #include "perfweave/claims.h"
+#include "perfweave/env.h"
 #include "perfweave/isolate.h"
 #include "perfweave/weave.h"
 
@@ -61,9 +62,11 @@ int pw_cmd_run(int argc, char **argv)
     pw_isolate_limits_default(&lim, quick);
     if (d->timeout_s > 0) lim.timeout_s = d->timeout_s;
     if (d->memory_mb > 0) lim.memory_mb = d->memory_mb;
+    json_t *env = pw_env_capture();
     pw_result *r = pw_isolate_run(e, d->id, d->params, &lim);
     json_t *doc = pw_result_json(r);
     json_object_set(doc, "params", d->params);
+    json_object_set_new(doc, "environment", env);
     if (d->nclaims) {
         const pw_result **results = pw_xmalloc(d->nclaims * sizeof *results);
         for (size_t k = 0; k < d->nclaims; k++) results[k] = r;

@@ -163,8 +163,9 @@ static long variant_cap(pw_run *run, const char *variant)
     return cap;
 }
 
-/* Budget for one size: enough rounds for a stable median at small n, bounded at large n; in
- * quick mode the fewest samples that still give an interval. */
+/* Budget for one size: the default floor of rounds (20 in full mode: fewer gave A/A false
+ * positives well above 5%, docs/methodology.md), then a time budget growing with n; in quick
+ * mode the fewest samples that still give an interval. */
 static void matmul_config(pw_bench_config *cfg, bool quick, long n)
 {
     pw_bench_config_default(cfg, quick);
@@ -173,7 +174,6 @@ static void matmul_config(pw_bench_config *cfg, bool quick, long n)
         cfg->max_seconds = n >= 512 ? 0.05 : 0.15;
         return;
     }
-    cfg->min_samples = 8;
     cfg->max_seconds = n <= 128 ? 1.0 : n <= 256 ? 2.0 : n <= 512 ? 3.0 : 4.0;
 }
 

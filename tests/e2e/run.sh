@@ -168,7 +168,7 @@ if [ "$(measured "$tmp/i2")" = 1 ]; then ok; else fail "re-run after SIGINT meas
 # --- perfweave run --json ---------------------------------------------------------------
 "$bin" run selftest.fixed --json values=1,2,3 'claim=value >= 1' >"$tmp/run.json" 2>"$tmp/err7"; s=$?
 expect_status 0 $s "run --json"
-for key in '"experiment"' '"params"' '"metrics"' '"claims"' '"value.n4"' '"ci95"' '"unit"'; do
+for key in '"experiment"' '"environment"' '"params"' '"metrics"' '"claims"' '"value.n4"' '"ci95"' '"unit"'; do
     expect_grep "$key" "$tmp/run.json" "run --json key $key"
 done
 "$bin" run selftest.fixd 2>"$tmp/err8"; s=$?
