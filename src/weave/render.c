@@ -261,7 +261,7 @@ static void render_claims(pw_buf *b, const pw_directive *d, pw_format fmt)
     size_t i;
     json_t *v;
     if (fmt == PW_FMT_HTML) {
-        pw_buf_puts(b, "<table class=\"claims\">\n<thead><tr><th>Claim</th><th>Verdict</th><th>Evidence (95% intervals)</th></tr></thead>\n<tbody>\n");
+        pw_buf_puts(b, "<div class=\"table-wrap\"><table class=\"claims\">\n<thead><tr><th>Claim</th><th>Verdict</th><th>Evidence (95% intervals)</th></tr></thead>\n<tbody>\n");
         json_array_foreach(d->verdicts, i, v) {
             pw_buf_puts(b, "<tr><td><code>");
             esc(b, json_string_value(json_object_get(v, "claim")), fmt);
@@ -275,7 +275,7 @@ static void render_claims(pw_buf *b, const pw_directive *d, pw_format fmt)
             pw_buf_release(&detail);
             pw_buf_puts(b, "</td></tr>\n");
         }
-        pw_buf_puts(b, "</tbody></table>\n");
+        pw_buf_puts(b, "</tbody></table></div>\n");
         return;
     }
     pw_buf_puts(b, "\\begin{claimlist}\n");

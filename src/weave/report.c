@@ -545,6 +545,26 @@ static void progress(const report *r, size_t done, size_t total, const pw_direct
     fflush(stderr);
 }
 
+/* Every distinct noise warning carried by the report's results (measured now or cached). */
+static json_t *collect_env_warnings(const report *r)
+{
+    json_t *all = json_array();
+    for (size_t c = 0; c < r->nchapters; c++)
+        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
+            const pw_directive *d = r->chapters[c]->directives[k];
+            if (!d->result) continue;
+            size_t i, j;
+            json_t *w, *seen;
+            json_array_foreach(json_object_get(pw_result_json(d->result), "environment_warnings"), i, w) {
+                bool dup = false;
+                json_array_foreach(all, j, seen)
+                    if (json_equal(seen, w)) dup = true;
+                if (!dup && json_is_string(w)) json_array_append(all, w);
+            }
+        }
+    return all;
+}
+
 static void obtain_results(report *r)
 {
     size_t total = 0, done = 0, measured = 0;
@@ -577,6 +597,11 @@ static void obtain_results(report *r)
                     json_object_set(run, "host", json_object_get(r->environment, "host"));
                 }
                 json_object_set(doc, "environment", r->environment);
+                /* Noise warnings belong to the measurement, so they travel with the result
+                 * (through the cache too): conditions before the report against after this run. */
+                json_t *after = pw_env_capture();
+                json_object_set_new(doc, "environment_warnings", pw_env_warnings(r->environment, after));
+                json_decref(after);
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 spent += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec) - before;
                 measured++;
@@ -1166,10 +1191,8 @@ int pw_report_build(const pw_report_options *o)
         status = PW_EINTR;
         goto out;
     }
-    if (!o->replay_dir && r.measured) {
-        r.environment_after = pw_env_capture();
-        r.env_warnings = pw_env_warnings(r.environment, r.environment_after);
-    }
+    if (!o->replay_dir && r.measured) r.environment_after = pw_env_capture();
+    r.env_warnings = collect_env_warnings(&r);
     check_results(&r);
     if (r.diag.n) {
         pw_diag_print(&r.diag);
