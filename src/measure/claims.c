@@ -489,6 +489,29 @@ static char *no_match_reason(const pw_claim *c, const pw_result *r)
     return s;
 }
 
+/* Points in a stable order whatever order the metrics were stored in (a result read back from
+ * the cache has its keys sorted): by claim, then name up to the final component, then that
+ * component's letters and its number as a number (n64 before n128). */
+static int point_order(const void *a, const void *b)
+{
+    const point *x = a, *y = b;
+    if (x->claim != y->claim) return x->claim < y->claim ? -1 : 1;
+    const char *dx = strrchr(x->m.name, '.'), *dy = strrchr(y->m.name, '.');
+    size_t lx = dx ? (size_t)(dx - x->m.name) : strlen(x->m.name);
+    size_t ly = dy ? (size_t)(dy - y->m.name) : strlen(y->m.name);
+    int c = strncmp(x->m.name, y->m.name, lx < ly ? lx : ly);
+    if (c != 0 || lx != ly) return c != 0 ? c : (lx < ly ? -1 : 1);
+    char la[32], lb[32];
+    double na, nb;
+    if (dx && dy && split_size(dx + 1, la, sizeof la, &na) && split_size(dy + 1, lb, sizeof lb, &nb)) {
+        c = strcmp(la, lb);
+        if (c != 0) return c;
+        if (na != nb) return na < nb ? -1 : 1;
+        return 0;
+    }
+    return strcmp(x->m.name, y->m.name);
+}
+
 json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *results, size_t m)
 {
     json_t *out = json_array();
@@ -526,6 +549,8 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
         }
         if (npts == before) errors[i] = no_match_reason(&claims[i], r);
     }
+
+    if (npts > 1) qsort(pts, npts, sizeof *pts, point_order);
 
     /* 2. Holm across every point of every claim in this call */
     if (npts) {

@@ -255,6 +255,34 @@ static void claim_detail(pw_buf *b, const json_t *v)
     }
 }
 
+/* The evidence sentence of a claim's verdict object, escaped for the format. */
+static void put_detail(pw_buf *b, const json_t *v, pw_format fmt)
+{
+    pw_buf detail;
+    pw_buf_init(&detail);
+    claim_detail(&detail, v);
+    esc(b, detail.data, fmt);
+    pw_buf_release(&detail);
+}
+
+/* One claim as a LaTeX list item: badge, optional context (a chapter title), the claim, its
+ * evidence. */
+static void latex_claim_item(pw_buf *b, const json_t *v, const char *context)
+{
+    pw_buf_puts(b, "\\item ");
+    pw_render_verdict(b, json_string_value(json_object_get(v, "verdict")), PW_FMT_LATEX);
+    if (context) {
+        pw_buf_puts(b, " \\textit{");
+        esc(b, context, PW_FMT_LATEX);
+        pw_buf_puts(b, "}:");
+    }
+    pw_buf_puts(b, " \\texttt{");
+    esc(b, json_string_value(json_object_get(v, "claim")), PW_FMT_LATEX);
+    pw_buf_puts(b, "} --- ");
+    put_detail(b, v, PW_FMT_LATEX);
+    pw_buf_putc(b, '\n');
+}
+
 static void render_claims(pw_buf *b, const pw_directive *d, pw_format fmt)
 {
     if (!d->verdicts || json_array_size(d->verdicts) == 0) return;
@@ -268,30 +296,14 @@ static void render_claims(pw_buf *b, const pw_directive *d, pw_format fmt)
             pw_buf_puts(b, "</code></td><td>");
             pw_render_verdict(b, json_string_value(json_object_get(v, "verdict")), fmt);
             pw_buf_puts(b, "</td><td>");
-            pw_buf detail;
-            pw_buf_init(&detail);
-            claim_detail(&detail, v);
-            esc(b, detail.data, fmt);
-            pw_buf_release(&detail);
+            put_detail(b, v, fmt);
             pw_buf_puts(b, "</td></tr>\n");
         }
         pw_buf_puts(b, "</tbody></table></div>\n");
         return;
     }
     pw_buf_puts(b, "\\begin{claimlist}\n");
-    json_array_foreach(d->verdicts, i, v) {
-        pw_buf_puts(b, "\\item ");
-        pw_render_verdict(b, json_string_value(json_object_get(v, "verdict")), fmt);
-        pw_buf_puts(b, " \\texttt{");
-        esc(b, json_string_value(json_object_get(v, "claim")), fmt);
-        pw_buf_puts(b, "} --- ");
-        pw_buf detail;
-        pw_buf_init(&detail);
-        claim_detail(&detail, v);
-        esc(b, detail.data, fmt);
-        pw_buf_release(&detail);
-        pw_buf_putc(b, '\n');
-    }
+    json_array_foreach(d->verdicts, i, v) latex_claim_item(b, v, NULL);
     pw_buf_puts(b, "\\end{claimlist}\n");
 }
 
@@ -499,9 +511,6 @@ void pw_render_claim_summary(pw_buf *b, pw_chapter *const *chapters, size_t n, p
             size_t i;
             json_t *v;
             json_array_foreach(d->verdicts, i, v) {
-                pw_buf detail;
-                pw_buf_init(&detail);
-                claim_detail(&detail, v);
                 const char *verdict = json_string_value(json_object_get(v, "verdict"));
                 if (fmt == PW_FMT_HTML) {
                     pw_buf_puts(b, "<tr><td><a href=\"#result-");
@@ -513,18 +522,11 @@ void pw_render_claim_summary(pw_buf *b, pw_chapter *const *chapters, size_t n, p
                     pw_buf_puts(b, "</code></td><td>");
                     pw_render_verdict(b, verdict, fmt);
                     pw_buf_puts(b, "</td><td>");
-                    esc(b, detail.data, fmt);
+                    put_detail(b, v, fmt);
                     pw_buf_puts(b, "</td></tr>\n");
                 } else {
-                    pw_buf_puts(b, "\\item ");
-                    pw_render_verdict(b, verdict, fmt);
-                    pw_buf_puts(b, " \\texttt{");
-                    esc(b, json_string_value(json_object_get(v, "claim")), fmt);
-                    pw_buf_puts(b, "} --- ");
-                    esc(b, detail.data, fmt);
-                    pw_buf_putc(b, '\n');
+                    latex_claim_item(b, v, NULL);
                 }
-                pw_buf_release(&detail);
             }
         }
     }
@@ -560,9 +562,6 @@ static size_t assessment_group(pw_buf *b, pw_chapter *const *chapters, size_t n,
                     if (verdict && strcmp(verdict, verdicts[j]) == 0) wanted = true;
                 if (!wanted) continue;
                 count++;
-                pw_buf detail;
-                pw_buf_init(&detail);
-                claim_detail(&detail, v);
                 if (fmt == PW_FMT_HTML) {
                     pw_buf_puts(b, "<li>");
                     pw_render_verdict(b, verdict, fmt);
@@ -571,20 +570,11 @@ static size_t assessment_group(pw_buf *b, pw_chapter *const *chapters, size_t n,
                     pw_buf_puts(b, "</a>: <code>");
                     esc(b, json_string_value(json_object_get(v, "claim")), fmt);
                     pw_buf_puts(b, "</code> — <span class=\"evidence\">");
-                    esc(b, detail.data, fmt);
+                    put_detail(b, v, fmt);
                     pw_buf_puts(b, "</span></li>\n");
                 } else {
-                    pw_buf_puts(b, "\\item ");
-                    pw_render_verdict(b, verdict, fmt);
-                    pw_buf_puts(b, " \\textit{");
-                    esc(b, ch->title, fmt);
-                    pw_buf_puts(b, "}: \\texttt{");
-                    esc(b, json_string_value(json_object_get(v, "claim")), fmt);
-                    pw_buf_puts(b, "} --- ");
-                    esc(b, detail.data, fmt);
-                    pw_buf_putc(b, '\n');
+                    latex_claim_item(b, v, ch->title);
                 }
-                pw_buf_release(&detail);
             }
         }
     }
