@@ -545,7 +545,21 @@ static void progress(const report *r, size_t done, size_t total, const pw_direct
     fflush(stderr);
 }
 
-/* Every distinct noise warning carried by the report's results (measured now or cached). */
+/* True when a and b differ only in their digits (the same warning with another load figure). */
+static bool same_but_numbers(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a && ((*a >= '0' && *a <= '9') || *a == '.')) a++;
+        while (*b && ((*b >= '0' && *b <= '9') || *b == '.')) b++;
+        if (*a != *b) return false;
+        if (!*a) return true;
+        a++;
+        b++;
+    }
+}
+
+/* Every distinct noise warning carried by the report's results (measured now or cached); the
+ * same warning with other figures is kept once, as first seen. */
 static json_t *collect_env_warnings(const report *r)
 {
     json_t *all = json_array();
@@ -558,7 +572,8 @@ static json_t *collect_env_warnings(const report *r)
             json_array_foreach(json_object_get(pw_result_json(d->result), "environment_warnings"), i, w) {
                 bool dup = false;
                 json_array_foreach(all, j, seen)
-                    if (json_equal(seen, w)) dup = true;
+                    if (json_is_string(w) && same_but_numbers(json_string_value(seen), json_string_value(w)))
+                        dup = true;
                 if (!dup && json_is_string(w)) json_array_append(all, w);
             }
         }

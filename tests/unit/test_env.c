@@ -102,11 +102,25 @@ static void test_warnings(void **state)
     assert_int_equal(json_array_size(w), 0);
     json_decref(w);
 
-    json_t *busy = fake_env(3.0, 4, "performance", 0);  /* 0.75 per core */
+    /* After a measurement the load still holds the measurement itself (1.0): 3.5 on 4 cores is
+     * (3.5 − 1) / 4 = 0.625 per core of other work, above 0.5. */
+    json_t *busy = fake_env(3.5, 4, "performance", 0);
     w = pw_env_warnings(quiet, busy);
     assert_int_equal(json_array_size(w), 1);
     assert_true(any_contains(w, "busy after"));
     json_decref(w);
+    /* 1.1 on 2 cores right after measuring is the measurement's own load: no warning; the same
+     * load before it is someone else's: (1.1 − 0) / 2 = 0.55, a warning. */
+    json_t *own = fake_env(1.1, 2, "performance", 0);
+    json_t *quiet2 = fake_env(0.1, 2, "performance", 0);
+    w = pw_env_warnings(quiet2, own);
+    assert_int_equal(json_array_size(w), 0);
+    json_decref(w);
+    w = pw_env_warnings(own, quiet2);
+    assert_true(any_contains(w, "busy before"));
+    json_decref(w);
+    json_decref(own);
+    json_decref(quiet2);
 
     json_t *noisy = fake_env(0.0, 2, "powersave", 1);
     w = pw_env_warnings(noisy, NULL);
