@@ -17,7 +17,9 @@
  * otherwise.  With several points and claims in one chapter, each point also gets a one-sided
  * p-value (normal approximation on the interval, on log scale for ratios) and a Holm-adjusted
  * p-value across the chapter; a point counts as holding (failing) only when its interval says
- * so and its adjusted p is below 0.05.  Claim verdict: PASS all points hold, FAIL all fail,
+ * so and its adjusted p is below 0.05.  A point on a metric marked undecidable, or of a result
+ * marked disturbed (result.h), is UNDECIDED whatever its interval says, with that reason, and
+ * stays out of the Holm family.  Claim verdict: PASS all points hold, FAIL all fail,
  * UNDECIDED all undecided, PARTIAL any mixture, ERROR when the experiment failed or no point
  * matched. */
 #ifndef PERFWEAVE_CLAIMS_H
@@ -66,7 +68,12 @@ pw_verdict pw_verdict_aggregate(const pw_verdict *v, size_t n);
  *   { "claim": text, "verdict": "PASS"|…, "reason": text (for ERROR/UNDECIDED),
  *     "points": [ { "metric", "value", "lo", "hi", "unit", "state": "holds"|"fails"|"undecided",
  *                   "p", "p_holm", "mde" (relative, when the metric has n and cv),
- *                   "samples_needed" (rough, for undecided points with a basis) } ] } */
+ *                   "samples_needed" (rough, for undecided points with a basis),
+ *                   "why" (undecided points only: "interval" straddles the threshold, "holm"
+ *                   loses significance after correction, or the metric's undecidable code such
+ *                   as "baseline", "too_few_samples", "disturbed"),
+ *                   "reason" (the sentence for a blocked point) } ] }
+ * A claim whose undecided points include blocked ones has a "reason" naming the first. */
 json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *results, size_t m);
 
 #endif

@@ -25,6 +25,8 @@ typedef struct {
     const char *unit;  /* borrowed; "" when dimensionless */
     double n;          /* samples behind the estimate, or 0 when not from samples */
     double cv;         /* coefficient of variation of those samples, or NAN */
+    const char *undecidable_why;    /* NULL, or why this metric may not decide a claim (a code, */
+    const char *undecidable_reason; /* see pw_result_metric_undecidable) and a sentence; borrowed */
 } pw_metric;
 
 /* A new, empty result for the experiment and directive id; the caller frees it. */
@@ -57,6 +59,24 @@ int pw_result_exact(pw_result *r, const char *name, double value, const char *un
 /* Attaches the sample size and coefficient of variation behind an already published metric
  * (used for the minimum detectable effect).  Returns PW_ENOTFOUND for an unknown name. */
 int pw_result_metric_basis(pw_result *r, const char *name, double n, double cv);
+/* --- points that may not decide a claim ---------------------------------------------------- */
+/* Every reason a measured value is shown but must not decide a claim shares one representation:
+ * the metric carries "undecidable": {"why": CODE, "reason": SENTENCE}, and a claim point on it is
+ * UNDECIDED with that code and sentence (claims.h), whatever its interval says.  Codes in use:
+ *   "baseline"         the comparison is against a library running far below the machine's peak
+ *   "too_few_samples"  the interval rests on fewer samples than its method needs
+ *   "disturbed"        the measurement was disturbed (set for a whole result, below)
+ * Marks metric name so (the sentence is printf-style).  Returns PW_ENOTFOUND for an unknown
+ * name, PW_EINVAL for an empty code. */
+int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why,
+                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Marks the whole result as disturbed (contention during its measurement, with the sentence
+ * saying what was seen): none of its metrics decides a claim (code "disturbed"), and the result
+ * must not be cached as a clean measurement.  Calling it again replaces the sentence. */
+void pw_result_set_disturbed(pw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The disturbed sentence, or NULL when the result was not marked; borrowed. */
+const char *pw_result_disturbed(const pw_result *r);
+
 /* Looks a metric up; returns PW_OK and fills *out, or PW_ENOTFOUND. */
 int pw_result_get_metric(const pw_result *r, const char *name, pw_metric *out);
 /* Number of metrics and the i-th in publication order. */

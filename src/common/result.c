@@ -138,6 +138,40 @@ int pw_result_metric_basis(pw_result *r, const char *name, double n, double cv)
     return PW_OK;
 }
 
+int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why,
+                                 const char *fmt, ...)
+{
+    json_t *m = json_object_get(json_object_get(r->doc, "metrics"), name);
+    if (!m) return PW_ENOTFOUND;
+    if (!why || !*why) return PW_EINVAL;
+    pw_buf b;
+    va_list ap;
+    pw_buf_init(&b);
+    va_start(ap, fmt);
+    pw_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    json_object_set_new(m, "undecidable", json_pack("{s:s, s:s}", "why", why, "reason", b.data));
+    pw_buf_release(&b);
+    return PW_OK;
+}
+
+void pw_result_set_disturbed(pw_result *r, const char *fmt, ...)
+{
+    pw_buf b;
+    va_list ap;
+    pw_buf_init(&b);
+    va_start(ap, fmt);
+    pw_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    json_object_set_new(r->doc, "disturbed", json_string(b.data));
+    pw_buf_release(&b);
+}
+
+const char *pw_result_disturbed(const pw_result *r)
+{
+    return json_string_value(json_object_get(r->doc, "disturbed"));
+}
+
 static int fill_metric(const char *name, json_t *m, pw_metric *out)
 {
     json_t *ci = json_object_get(m, "ci95");
@@ -150,6 +184,10 @@ static int fill_metric(const char *name, json_t *m, pw_metric *out)
     json_t *n = json_object_get(m, "n");
     out->n = json_is_number(n) ? json_number_value(n) : 0;
     out->cv = num_or_nan(json_object_get(m, "cv"));
+    json_t *und = json_object_get(m, "undecidable");
+    out->undecidable_why = json_string_value(json_object_get(und, "why"));
+    out->undecidable_reason = out->undecidable_why ? json_string_value(json_object_get(und, "reason")) : NULL;
+    if (out->undecidable_why && !out->undecidable_reason) out->undecidable_reason = out->undecidable_why;
     return isfinite(out->value) ? PW_OK : PW_EINVAL;
 }
 

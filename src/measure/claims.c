@@ -299,9 +299,11 @@ static const char *const state_names[] = {"holds", "fails", "undecided"};
 typedef struct {
     size_t claim;
     pw_metric m;
-    state st;       /* from the interval alone */
+    state st;       /* from the interval alone (UNDECIDED when blocked) */
     double p;       /* one-sided p in the direction the interval points */
     double p_holm;
+    const char *why;    /* NULL, or the code of the reason this point may not decide (result.h) */
+    const char *reason; /* the sentence that goes with why; borrowed from the result */
 } point;
 
 static int cmp_holds(pw_cmp c, double v, double t)
@@ -543,8 +545,13 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
             point *p = &pts[npts++];
             p->claim = i;
             p->m = met;
-            p->st = interval_state(&claims[i], met.lo, met.hi);
-            p->p = point_p(&claims[i], &met, p->st);
+            /* A disturbed measurement, or a metric marked undecidable, shows its interval but
+             * decides nothing; such points stay out of the Holm family below. */
+            p->reason = pw_result_disturbed(r);
+            p->why = p->reason ? "disturbed" : met.undecidable_why;
+            if (!p->reason) p->reason = met.undecidable_reason;
+            p->st = p->why ? UNDECIDED : interval_state(&claims[i], met.lo, met.hi);
+            p->p = p->why ? 1 : point_p(&claims[i], &met, p->st);
             p->p_holm = p->p;
         }
         if (npts == before) errors[i] = no_match_reason(&claims[i], r);
@@ -552,12 +559,16 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
 
     if (npts > 1) qsort(pts, npts, sizeof *pts, point_order);
 
-    /* 2. Holm across every point of every claim in this call */
-    if (npts) {
-        double *p = pw_xmalloc(npts * sizeof *p), *adj = pw_xmalloc(npts * sizeof *adj);
-        for (size_t k = 0; k < npts; k++) p[k] = pts[k].p;
-        if (pw_stats_holm(p, npts, adj) == PW_OK)
-            for (size_t k = 0; k < npts; k++) pts[k].p_holm = adj[k];
+    /* 2. Holm across every decidable point of every claim in this call */
+    size_t nfamily = 0;
+    for (size_t k = 0; k < npts; k++) nfamily += pts[k].why == NULL;
+    if (nfamily) {
+        double *p = pw_xmalloc(nfamily * sizeof *p), *adj = pw_xmalloc(nfamily * sizeof *adj);
+        for (size_t k = 0, j = 0; k < npts; k++)
+            if (!pts[k].why) p[j++] = pts[k].p;
+        if (pw_stats_holm(p, nfamily, adj) == PW_OK)
+            for (size_t k = 0, j = 0; k < npts; k++)
+                if (!pts[k].why) pts[k].p_holm = adj[j++];
         free(adj);
         free(p);
     }
@@ -574,14 +585,22 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
             json_array_append_new(out, obj);
             continue;
         }
-        size_t count[3] = {0}, total = 0, demoted = 0;
+        size_t count[3] = {0}, total = 0, demoted = 0, blocked = 0;
+        const char *first_reason = NULL;
         for (size_t k = 0; k < npts; k++) {
             if (pts[k].claim != i) continue;
             const point *pt = &pts[k];
             state st = pt->st;
-            if (st != UNDECIDED && !(pt->p_holm < ALPHA)) {
+            const char *why = pt->why;
+            if (why) {
+                blocked++;
+                if (!first_reason) first_reason = pt->reason;
+            } else if (st != UNDECIDED && !(pt->p_holm < ALPHA)) {
                 st = UNDECIDED; /* the interval alone said so, but not after correction */
+                why = "holm";
                 demoted++;
+            } else if (st == UNDECIDED) {
+                why = "interval";
             }
             count[st]++;
             total++;
@@ -589,7 +608,9 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
                                   pt->m.name, "value", pt->m.value, "lo", pt->m.lo, "hi",
                                   pt->m.hi, "unit", pt->m.unit, "state", state_names[st], "p",
                                   pt->p, "p_holm", pt->p_holm);
-            if (pt->m.n >= 2 && isfinite(pt->m.cv)) {
+            if (st == UNDECIDED) json_object_set_new(o, "why", json_string(why));
+            if (pt->why) json_object_set_new(o, "reason", json_string(pt->reason ? pt->reason : pt->why));
+            if (!pt->why && pt->m.n >= 2 && isfinite(pt->m.cv)) {
                 double mde = pw_stats_mde(pt->m.cv, (size_t)pt->m.n, ALPHA, POWER);
                 if (isfinite(mde)) json_object_set_new(o, "mde", json_real(mde));
                 double g = gap(c, pt->m.value);
@@ -607,7 +628,14 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
         else if (count[UNDECIDED] == total) v = PW_VERDICT_UNDECIDED;
         else v = PW_VERDICT_PARTIAL;
         json_object_set_new(obj, "verdict", json_string(pw_verdict_name(v)));
-        if (v == PW_VERDICT_UNDECIDED) {
+        if (blocked && v != PW_VERDICT_PASS && v != PW_VERDICT_FAIL) {
+            char *why = blocked == total
+                ? pw_xasprintf("no point can decide the claim: %s", first_reason ? first_reason : "not decidable")
+                : pw_xasprintf("%zu of %zu point%s cannot decide the claim: %s", blocked, total,
+                               total == 1 ? "" : "s", first_reason ? first_reason : "not decidable");
+            json_object_set_new(obj, "reason", json_string(why));
+            free(why);
+        } else if (v == PW_VERDICT_UNDECIDED) {
             char *why = demoted
                 ? pw_xasprintf("%zu of %zu point%s straddle the threshold; %zu more lose "
                                "significance after Holm correction across %zu points",

@@ -356,6 +356,56 @@ static void test_errors(void **state)
     pw_claim_release(&c);
 }
 
+/* Blocked points: a metric marked undecidable, or a disturbed result, is UNDECIDED with its
+ * reason whatever its interval says, and does not enter the Holm family of the others. */
+static void test_blocked_points(void **state)
+{
+    (void)state;
+    pw_result *r = pw_result_new("test.claims", "blocked");
+    /* Both intervals lie far above 1; one is against a handicapped baseline. */
+    pw_result_metric(r, "speedup.fast_vs_lib.n64", 3.0, 2.9, 3.1, "×");
+    pw_result_metric(r, "speedup.fast_vs_lib.n1024", 3.0, 2.9, 3.1, "×");
+    assert_int_equal(pw_result_metric_undecidable(r, "speedup.fast_vs_lib.n1024", "baseline",
+                                                  "lib reached %d%% of the peak", 19), PW_OK);
+    assert_int_equal(pw_result_metric_undecidable(r, "no.such.metric", "baseline", "x"), PW_ENOTFOUND);
+    json_t *o = eval1("speedup(fast, lib) > 1", r);
+    assert_string_equal(verdict(o), "PARTIAL");
+    assert_string_equal(point_state(o, "speedup.fast_vs_lib.n64"), "holds");
+    assert_string_equal(point_state(o, "speedup.fast_vs_lib.n1024"), "undecided");
+    json_t *p = json_array_get(json_object_get(o, "points"), 1);
+    assert_string_equal(json_string_value(json_object_get(p, "why")), "baseline");
+    assert_string_equal(json_string_value(json_object_get(p, "reason")), "lib reached 19% of the peak");
+    assert_non_null(strstr(json_string_value(json_object_get(o, "reason")), "1 of 2 points cannot decide"));
+    /* The blocked point is not part of the Holm family: the other one's p is not multiplied. */
+    json_t *p0 = json_array_get(json_object_get(o, "points"), 0);
+    assert_close(json_number_value(json_object_get(p0, "p_holm")),
+                 json_number_value(json_object_get(p0, "p")), 0);
+    json_decref(o);
+    o = eval1("speedup(fast, lib) > 1 where n >= 1024", r);
+    assert_string_equal(verdict(o), "UNDECIDED");
+    assert_non_null(strstr(json_string_value(json_object_get(o, "reason")), "no point can decide"));
+    json_decref(o);
+    /* A disturbed result decides nothing, even where an interval is far from the threshold. */
+    assert_null(pw_result_disturbed(r));
+    pw_result_set_disturbed(r, "steal time %d%%", 12);
+    assert_string_equal(pw_result_disturbed(r), "steal time 12%");
+    o = eval1("speedup(fast, lib) > 1 where n <= 64", r);
+    assert_string_equal(verdict(o), "UNDECIDED");
+    p = json_array_get(json_object_get(o, "points"), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "why")), "disturbed");
+    assert_string_equal(json_string_value(json_object_get(p, "reason")), "steal time 12%");
+    json_decref(o);
+    /* An ordinary straddling point says why too. */
+    pw_result *s = pw_result_new("test.claims", "straddle");
+    pw_result_metric(s, "gain.a", 1.0, 0.9, 1.1, "");
+    o = eval1("gain(a) > 1", s);
+    p = json_array_get(json_object_get(o, "points"), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "why")), "interval");
+    json_decref(o);
+    pw_result_free(s);
+    pw_result_free(r);
+}
+
 static void test_verdict_helpers(void **state)
 {
     (void)state;
@@ -389,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_p_values),
         cmocka_unit_test(test_holm_demotion),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_blocked_points),
         cmocka_unit_test(test_verdict_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
