@@ -122,7 +122,8 @@ void pw_matmul_blis(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
 void pw_matmul_onednn(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
                       const float *restrict a, const float *restrict b, float *restrict c);
 /* The same products with explicit layouts for the MLP shapes: C (m × n, ldc) = A (m × k, lda) ·
- * Bᵀ where B is n × k (ldb): a layer's activations times its row-major weight matrix. */
+ * Bᵀ where B is n × k (ldb): a layer's activations times its row-major weight matrix (mlp.h's
+ * pw_mlp_gemm_fn).  OpenBLAS's takes sgemv for one row, its faster path there. */
 void pw_sgemm_nt_blis(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
                       size_t ldb, float *c, size_t ldc);
 void pw_sgemm_nt_onednn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,

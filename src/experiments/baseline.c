@@ -4,6 +4,7 @@
  * baseline.h and baselines.h). */
 #include "baseline.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,32 +39,51 @@ static json_t *extra_object(pw_result *r, const char *key)
     return json_object_get(json_object_get(pw_result_json(r), "extra"), key);
 }
 
-int pw_baseline_publish_library(const pw_bench *b, pw_result *r, long n, const char *const *vars,
-                                const bool *ran, const size_t *idx, size_t nvars, pw_table *gt,
-                                pw_table *st)
+int pw_baseline_pick_fastest(pw_result *r, const char *const *metrics, const char *const *labels,
+                             size_t count, bool higher_is_better, const char *derived,
+                             const char *key, const char *suffix)
 {
     int best = -1;
     pw_metric bm = {0};
-    for (size_t v = 0; v < nvars; v++) {
-        if (!ran[v] || !pw_baseline_is_library(vars[v])) continue;
-        char name[96];
+    for (size_t i = 0; i < count; i++) {
         pw_metric m;
-        snprintf(name, sizeof name, "gflops.%s.n%ld", vars[v], n);
-        if (pw_result_get_metric(r, name, &m) != PW_OK) continue;
-        if (best < 0 || m.value > bm.value) {
-            best = (int)v;
+        if (pw_result_get_metric(r, metrics[i], &m) != PW_OK) continue;
+        if (best < 0 || (higher_is_better ? m.value > bm.value : m.value < bm.value)) {
+            best = (int)i;
             bm = m;
         }
     }
     if (best < 0) return -1;
-    char name[96], key[32];
-    snprintf(name, sizeof name, "gflops.library.n%ld", n);
-    if (pw_result_metric(r, name, bm.value, bm.lo, bm.hi, bm.unit) == PW_OK && bm.n > 0)
-        pw_result_metric_basis(r, name, bm.n, bm.cv);
-    snprintf(key, sizeof key, "n%ld", n);
-    json_object_set_new(extra_object(r, "library"), key, json_string(vars[best]));
+    if (pw_result_metric(r, derived, bm.value, bm.lo, bm.hi, bm.unit) == PW_OK && bm.n > 0)
+        pw_result_metric_basis(r, derived, bm.n, bm.cv);
+    json_object_set_new(extra_object(r, key), suffix, json_string(labels[best]));
+    return best;
+}
+
+int pw_baseline_publish_library(const pw_bench *b, pw_result *r, long n, const char *const *vars,
+                                const bool *ran, const size_t *idx, size_t nvars, pw_table *gt,
+                                pw_table *st)
+{
+    char names[8][96], derived[96], suffix[32];
+    const char *metrics[8], *labels[8];
+    size_t which[8], count = 0;
+    for (size_t v = 0; v < nvars && count < 8; v++) {
+        if (!ran[v] || !pw_baseline_is_library(vars[v])) continue;
+        snprintf(names[count], sizeof names[count], "gflops.%s.n%ld", vars[v], n);
+        metrics[count] = names[count];
+        labels[count] = vars[v];
+        which[count++] = v;
+    }
+    snprintf(derived, sizeof derived, "gflops.library.n%ld", n);
+    snprintf(suffix, sizeof suffix, "n%ld", n);
+    int pick = pw_baseline_pick_fastest(r, metrics, labels, count, true, derived, "library", suffix);
+    if (pick < 0) return -1;
+    size_t best = which[pick];
+    pw_metric bm;
+    pw_result_get_metric(r, derived, &bm);
     for (size_t v = 0; v < nvars; v++) {
         if (!ran[v] || pw_baseline_is_library(vars[v])) continue;
+        char name[96];
         snprintf(name, sizeof name, "speedup.%s_vs_library.n%ld", vars[v], n);
         pw_metric sp;
         if (pw_bench_publish_speedup(b, idx[v], idx[best], r, name) == PW_OK && st &&
@@ -74,7 +94,7 @@ int pw_baseline_publish_library(const pw_bench *b, pw_result *r, long n, const c
     if (gt)
         pw_table_rowf(gt, "%ld\tlibrary = %s\t%.3g (%.3g–%.3g)", n, vars[best], bm.value, bm.lo,
                       bm.hi);
-    return best;
+    return (int)best;
 }
 
 /* What one library variant runs, as this process runs it. */
@@ -189,6 +209,106 @@ int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
         pw_baseline_mark(r, vars[v], "library", "library", msg);
     }
     return handicapped;
+}
+
+int pw_baseline_check_code(pw_result *r, const char *const *vars, size_t nvars, const char *alias,
+                           const char *alias_key)
+{
+    if (pw_result_failed(r)) return 0;
+    pw_cpu_info cpu;
+    pw_cpu_detect(&cpu);
+    pw_baseline_machine mach = {NAN, NULL, pw_cpu_widest_isa(&cpu), pw_cpu_widest_floats(&cpu),
+                                PW_BASELINE_FLOOR};
+    json_t *libs = extra_object(r, "libraries");
+    int handicapped = 0;
+    for (size_t v = 0; v < nvars; v++) {
+        if (!pw_baseline_is_library(vars[v])) continue;
+        lib_info info;
+        describe(vars[v], &info);
+        pw_baseline_obs obs = {pw_baseline_library_name(vars[v]), vars[v], info.code, NAN, 0,
+                               info.floats, info.fma};
+        char msg[1024];
+        double fraction;
+        bool bad = pw_baseline_judge(&obs, &mach, msg, sizeof msg, &fraction);
+        if (!json_object_get(libs, vars[v])) json_object_set_new(libs, vars[v], info.doc);
+        else json_decref(info.doc);
+        if (!bad) continue;
+        handicapped++;
+        pw_baseline_mark(r, vars[v], alias, alias_key, msg);
+    }
+    return handicapped;
+}
+
+size_t pw_baseline_fp32_libraries(const char *names[3], pw_mlp_gemm_fn fns[3], char *why,
+                                  size_t whysize)
+{
+    size_t n = 0;
+    pw_buf s;
+    pw_buf_init(&s);
+    names[n] = "openblas";
+    fns[n++] = pw_sgemm_nt_openblas;
+    char msg[256];
+    if (pw_blis_open(msg, sizeof msg) == PW_OK) {
+        names[n] = "blis";
+        fns[n++] = pw_sgemm_nt_blis;
+    } else {
+        pw_buf_printf(&s, "BLIS is not measured: %s. ", msg);
+    }
+    if (pw_onednn_open(msg, sizeof msg) == PW_OK) {
+        names[n] = "onednn";
+        fns[n++] = pw_sgemm_nt_onednn;
+    } else {
+        pw_buf_printf(&s, "oneDNN is not measured: %s. ", msg);
+    }
+    if (why && whysize) snprintf(why, whysize, "%s", s.data);
+    pw_buf_release(&s);
+    return n;
+}
+
+int pw_baseline_check_nt(pw_mlp_gemm_fn fn, const char *name, size_t m, size_t n, size_t k,
+                         uint64_t seed, char *msg, size_t size)
+{
+    size_t lda = k + 1, ldb = k + 3, ldc = n + 2;
+    float *a = pw_xmalloc((m * lda + 1) * sizeof *a), *b = pw_xmalloc((n * ldb + 1) * sizeof *b);
+    float *c = pw_xmalloc((m * ldc + 1) * sizeof *c);
+    pw_matmul_fill(a, m * lda, 2 * seed + 1);
+    pw_matmul_fill(b, n * ldb, 2 * seed + 2);
+    for (size_t i = 0; i < m * ldc + 1; i++) c[i] = NAN;
+    fn(m, n, k, a, lda, b, ldb, c, ldc);
+    /* The bound of pw_matmul_verify: γ_k·(|A||B|ᵀ) plus the double reference's own error. */
+    double g = pw_matmul_gamma(k) + 2.0 * (double)k * ldexp(1.0, -53);
+    int st = PW_OK;
+    for (size_t i = 0; i < m && st == PW_OK; i++)
+        for (size_t j = 0; j < n && st == PW_OK; j++) {
+            double e = 0, mag = 0;
+            for (size_t p = 0; p < k; p++) {
+                double x = (double)a[i * lda + p] * (double)b[j * ldb + p];
+                e += x;
+                mag += fabs(x);
+            }
+            double got = c[i * ldc + j];
+            if (!(fabs(got - e) <= g * mag + FLT_MIN)) {
+                st = PW_ERANGE;
+                if (msg && size)
+                    snprintf(msg, size, "%s fails the correctness check at m=%zu n=%zu k=%zu: "
+                             "c[%zu,%zu] = %.9g, exact %.9g (bound %.3g)", name, m, n, k, i, j,
+                             got, e, g * mag + FLT_MIN);
+            }
+        }
+    /* Nothing past the end of C, and the padding between rows untouched. */
+    if (st == PW_OK)
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = n; j < ldc; j++)
+                if (!isnan(c[i * ldc + j]) && st == PW_OK) {
+                    st = PW_ERANGE;
+                    if (msg && size)
+                        snprintf(msg, size, "%s writes outside C (row %zu, column %zu of the "
+                                 "padding) at m=%zu n=%zu k=%zu", name, i, j, m, n, k);
+                }
+    free(a);
+    free(b);
+    free(c);
+    return st;
 }
 
 void pw_baseline_note(pw_result *r, const char *const *vars, size_t nvars)

@@ -8,13 +8,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "perfweave/bench.h"
+#include "perfweave/mlp.h"
 #include "perfweave/result.h"
 
 /* Whether variant names a library baseline: "openblas", "blis" or "onednn". */
 bool pw_baseline_is_library(const char *variant);
 /* The library's name for the reader: "OpenBLAS", "BLIS", "oneDNN" (variant itself otherwise). */
 const char *pw_baseline_library_name(const char *variant);
+
+/* Among count published metrics (names in metrics, one label each), the one with the highest
+ * median (lowest when higher_is_better is false: times) is copied as metric `derived` (value,
+ * interval, unit, sample basis) and its label recorded in the result's extra[key][suffix].
+ * Returns its index, or -1 when none of the metrics exists. */
+int pw_baseline_pick_fastest(pw_result *r, const char *const *metrics, const char *const *labels,
+                             size_t count, bool higher_is_better, const char *derived,
+                             const char *key, const char *suffix);
 
 /* After one size n was measured and every variant's gflops.<v>.n<n> published: the library
  * variant (among those with ran[v]) with the highest median is `library` at n.  Publishes
@@ -37,6 +48,26 @@ int pw_baseline_publish_library(const pw_bench *b, pw_result *r, long n, const c
  * library's description (baselines.h, as this process runs it) in the result's extra
  * "libraries".  Returns the number of handicapped libraries. */
 int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars, long nmax);
+
+/* ISA-only form of the floor for experiments that measure no peak (quantization's layer shapes
+ * are too small for the measured part): each library in vars whose vector code cannot reach the
+ * floor is handicapped, and the comparisons through alias at the sizes where extra[alias_key]
+ * chose it are marked as by pw_baseline_mark.  Records the descriptions in extra "libraries".
+ * Returns the number of handicapped libraries. */
+int pw_baseline_check_code(pw_result *r, const char *const *vars, size_t nvars, const char *alias,
+                           const char *alias_key);
+
+/* The fp32 libraries this process can call for C = A·Bᵀ (mlp.h's pw_mlp_gemm_fn): OpenBLAS
+ * always, BLIS and oneDNN when they open here; names[i] their variant names.  A library that
+ * does not open is named with its reason in why (a sentence, "" when all opened).  Returns the
+ * count (at most 3). */
+size_t pw_baseline_fp32_libraries(const char *names[3], pw_mlp_gemm_fn fns[3], char *why,
+                                  size_t whysize);
+/* Checks fn on one m × n × k product C = A·Bᵀ (seeded operands, padded leading dimensions, C
+ * poisoned first) against a double-precision loop within γ_k·(|A||B|ᵀ) (matmul.h's bound).
+ * PW_OK, or PW_ERANGE with "<name> fails … at m=… n=… k=…" in msg. */
+int pw_baseline_check_nt(pw_mlp_gemm_fn fn, const char *name, size_t m, size_t n, size_t k,
+                         uint64_t seed, char *msg, size_t size);
 
 /* Marks every speedup metric one of whose sides is variant (or `alias`, when non-NULL, at the
  * sizes listed in extra[alias_key] as having chosen variant) undecidable with why = "baseline"

@@ -24,6 +24,12 @@ void pw_sgemm_nt_openblas(size_t m, size_t n, size_t k, const float *a, size_t l
         for (size_t i = 0; i < m; i++) memset(c + i * ldc, 0, n * sizeof *c);
         return;
     }
+    /* One row is a matrix-vector product, c = B·a: sgemv is OpenBLAS's faster path for it. */
+    if (m == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)k, 1.0f, b, (blasint)ldb, a,
+                    1, 0.0f, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
                 a, (blasint)lda, b, (blasint)ldb, 0.0f, c, (blasint)ldc);
 }

@@ -585,6 +585,85 @@ static void test_check_floor(void **state)
     pw_result_free(r);
 }
 
+/* Deliberately wrong: transposes the wrong operand (computes A·B with B read as k × n). */
+static void wrong_nt(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+                     size_t ldb, float *c, size_t ldc)
+{
+    (void)ldb;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float s = 0;
+            for (size_t p = 0; p < k; p++) s += a[i * lda + p] * b[p * n + j];
+            c[i * ldc + j] = s;
+        }
+}
+
+static void test_check_nt_and_fp32_libraries(void **state)
+{
+    (void)state;
+    const char *names[3];
+    pw_mlp_gemm_fn fns[3];
+    char why[600], msg[512];
+    size_t n = pw_baseline_fp32_libraries(names, fns, why, sizeof why);
+    assert_int_equal(n, 3); /* OpenBLAS, BLIS and oneDNN all open here */
+    assert_string_equal(names[0], "openblas");
+    assert_string_equal(why, "");
+    for (size_t i = 0; i < n; i++) {
+        if (pw_baseline_check_nt(fns[i], names[i], 37, 128, 256, 1, msg, sizeof msg) != PW_OK)
+            fail_msg("%s", msg);
+        if (pw_baseline_check_nt(fns[i], names[i], 1, 10, 128, 2, msg, sizeof msg) != PW_OK)
+            fail_msg("%s", msg);
+    }
+    assert_int_equal(pw_baseline_check_nt(wrong_nt, "wrong", 5, 7, 9, 3, msg, sizeof msg), PW_ERANGE);
+    assert_non_null(strstr(msg, "wrong fails the correctness check at m=5 n=7 k=9"));
+}
+
+static void test_pick_fastest(void **state)
+{
+    (void)state;
+    pw_result *r = pw_result_new("quantization.mlp", "fixture");
+    put(r, "time.fp32_openblas.b32", 0.44);
+    put(r, "time.fp32_blis.b32", 0.47);
+    put(r, "time.fp32_onednn.b32", 0.32);
+    static const char *const ms[] = {"time.fp32_openblas.b32", "time.fp32_blis.b32",
+                                     "time.fp32_onednn.b32", "time.fp32_missing.b32"};
+    static const char *const labels[] = {"openblas", "blis", "onednn", "missing"};
+    assert_int_equal(pw_baseline_pick_fastest(r, ms, labels, 4, false, "time.fp32.b32", "fp32", "b32"), 2);
+    pw_metric m;
+    assert_int_equal(pw_result_get_metric(r, "time.fp32.b32", &m), PW_OK);
+    assert_close(m.value, 0.32, 1e-12);
+    assert_close(m.lo, 0.32 * 0.99, 1e-12);
+    json_t *extra = json_object_get(pw_result_json(r), "extra");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(extra, "fp32"), "b32")), "onednn");
+    assert_int_equal(pw_baseline_pick_fastest(r, ms, labels, 4, true, "rate.b32", "rate", "b32"), 1);
+    assert_int_equal(pw_baseline_pick_fastest(r, ms + 3, labels + 3, 1, true, "none.b32", "none", "b32"), -1);
+    pw_result_free(r);
+}
+
+/* The ISA-only floor follows the core this process really runs (no re-exec in a unit test: on a
+ * CPU OpenBLAS does not know, that is its weak fallback core). */
+static void test_check_code(void **state)
+{
+    (void)state;
+    pw_cpu_info cpu;
+    pw_cpu_detect(&cpu);
+    const pw_openblas_core *core = pw_openblas_core_find(openblas_get_corename());
+    int widest = pw_cpu_widest_floats(&cpu);
+    bool expect = core && core->floats > 0 && widest > 1 &&
+                  core->floats * (core->fma ? 2 : 1) < widest;
+    static const char *const vars[] = {"openblas"};
+    pw_result *r = pw_result_new("quantization.mlp", "fixture");
+    put(r, "speedup.int8_vs_fp32.b32", 1.5);
+    put(r, "speedup.int8_vs_fp32.b256", 1.4);
+    pw_result_set_extra(r, "fp32", json_pack("{s:s, s:s}", "b32", "openblas", "b256", "onednn"));
+    assert_int_equal(pw_baseline_check_code(r, vars, 1, "fp32", "fp32"), expect ? 1 : 0);
+    const char *why = why_of(r, "speedup.int8_vs_fp32.b32");
+    if (expect) assert_string_equal(why, "baseline");
+    else assert_null(why);
+    assert_null(why_of(r, "speedup.int8_vs_fp32.b256"));
+    pw_result_free(r);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--gate-openblas") == 0) return gate_openblas_main();
@@ -604,6 +683,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_floor_rule),
         cmocka_unit_test(test_mark),
         cmocka_unit_test(test_check_floor),
+        cmocka_unit_test(test_check_nt_and_fp32_libraries),
+        cmocka_unit_test(test_pick_fastest),
+        cmocka_unit_test(test_check_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
