@@ -166,8 +166,8 @@ int pw_baselines_ready(const char *name, char *msg, size_t size);
 
 /* === the sanity floor ========================================================================== */
 /* A library baseline is handicapped — and every comparison against it may not decide a claim —
- * when, at the largest size measured (if that is at least PW_BASELINE_FLOOR_MIN_N), its fraction
- * of the machine's peak (of the widest vector unit the CPU and OS enable, not of the ISA the
+ * when, at the size the caller judges (its best size of at least PW_BASELINE_FLOOR_MIN_N,
+ * src/experiments/baseline.c), its fraction of the machine's peak (of the widest vector unit the CPU and OS enable, not of the ISA the
  * library uses) is below PW_BASELINE_FLOOR, or when its vector code cannot reach the floor at
  * all, at any size: floats·(fma ? 2 : 1) over the widest unit's floats·2 (an upper bound of its
  * possible fraction: SSE code without FMA reaches at most 4/32 = 12.5% of an AVX-512 FMA peak).
@@ -183,7 +183,7 @@ typedef struct {
     const char *library;   /* "OpenBLAS", "BLIS", "oneDNN" */
     const char *variant;   /* its variant name: "openblas" */
     const char *code;      /* what it runs: "core Prescott", "kernel set haswell", "ISA avx2" */
-    double gflops;         /* median at the largest size (NAN when not measured) */
+    double gflops;         /* median at the size judged (NAN when not measured) */
     long n;                /* that size (below PW_BASELINE_FLOOR_MIN_N only the ISA bound judges) */
     int floats;            /* its vector width in floats, 0 when unknown */
     bool fma;

@@ -344,9 +344,7 @@ static int run_matmul(pw_run *run)
         if (threads > 1)
             pw_result_note(r, "OpenBLAS ran with %d threads here", got);
         pw_baseline_note(r, vars, nvars);
-        long nmax = 0;
-        for (size_t s = 0; s < nsizes; s++) nmax = sizes[s] > nmax ? sizes[s] : nmax;
-        pw_baseline_check_floor(r, vars, nvars, nmax);
+        pw_baseline_check_floor(r, vars, nvars, sizes, nsizes);
     }
 out_ctx:
     pw_matmul_ctx_release(&ctx);

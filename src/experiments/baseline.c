@@ -170,7 +170,8 @@ int pw_baseline_mark(pw_result *r, const char *variant, const char *alias, const
     return marked;
 }
 
-int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars, long nmax)
+int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
+                            const long *sizes, size_t nsizes)
 {
     if (pw_result_failed(r)) return 0;
     pw_cpu_info cpu;
@@ -197,12 +198,25 @@ int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
         lib_info info;
         describe(vars[v], &info);
         json_object_set_new(libs, vars[v], info.doc);
-        char gname[96], msg[1024];
-        pw_metric g;
-        snprintf(gname, sizeof gname, "gflops.%s.n%ld", vars[v], nmax);
-        if (pw_result_get_metric(r, gname, &g) != PW_OK) continue;
-        pw_baseline_obs obs = {pw_baseline_library_name(vars[v]), vars[v], info.code, g.value,
-                               nmax, info.floats, info.fma};
+        /* The library's best size among those >= PW_BASELINE_FLOOR_MIN_N (one disturbed size
+         * must not condemn it), or its largest size when none is that large. */
+        char msg[1024];
+        long at = 0, largest = 0;
+        double best = NAN;
+        for (size_t s = 0; s < nsizes; s++) {
+            char gname[96];
+            pw_metric g;
+            snprintf(gname, sizeof gname, "gflops.%s.n%ld", vars[v], sizes[s]);
+            if (pw_result_get_metric(r, gname, &g) != PW_OK) continue;
+            if (sizes[s] > largest) largest = sizes[s];
+            if (sizes[s] >= PW_BASELINE_FLOOR_MIN_N && (isnan(best) || g.value > best)) {
+                best = g.value;
+                at = sizes[s];
+            }
+        }
+        if (!largest) continue;
+        pw_baseline_obs obs = {pw_baseline_library_name(vars[v]), vars[v], info.code, best,
+                               at ? at : largest, info.floats, info.fma};
         double fraction;
         if (!pw_baseline_judge(&obs, &mach, msg, sizeof msg, &fraction)) continue;
         handicapped++;

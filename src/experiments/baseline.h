@@ -38,16 +38,19 @@ int pw_baseline_publish_library(const pw_bench *b, pw_result *r, long n, const c
                                 const bool *ran, const size_t *idx, size_t nvars, pw_table *gt,
                                 pw_table *st);
 
-/* After every size: each library variant in vars whose gflops.<v>.n<nmax> exists is judged
- * against the sanity floor (pw_baseline_judge) with the machine's widest peak, read from the
- * metric "peak.fma.<widest ISA>" when the experiment published it and from "peak.fma" (measured
- * on AVX2+FMA, or portable code) otherwise.  A handicapped library gets a sentence in the
- * result's "baseline_warnings" array, and every metric comparing against it —
- * speedup.*_vs_<v>.* and speedup.<v>_vs_*.*, and the `library` pairs at each size where it was
- * the library — is marked undecidable with code "baseline" and that sentence.  Records each
- * library's description (baselines.h, as this process runs it) in the result's extra
- * "libraries".  Returns the number of handicapped libraries. */
-int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars, long nmax);
+/* After every size: each library variant in vars that was measured is judged against the sanity
+ * floor (pw_baseline_judge) on its best GFLOP/s among sizes >= PW_BASELINE_FLOOR_MIN_N (a tuned
+ * library clears the floor at its best size, so one disturbed size cannot condemn it; the
+ * largest size is always among them), with the machine's widest peak, read from the metric
+ * "peak.fma.<widest ISA>" when the experiment published it and from "peak.fma" (measured on
+ * AVX2+FMA, or portable code) otherwise.  A handicapped library gets a sentence in the result's
+ * "baseline_warnings" array, and every metric comparing against it — speedup.*_vs_<v>.* and
+ * speedup.<v>_vs_*.*, and the `library` pairs at each size where it was the library — is marked
+ * undecidable with code "baseline" and that sentence.  Records each library's description
+ * (baselines.h, as this process runs it) in the result's extra "libraries".  Returns the number
+ * of handicapped libraries. */
+int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
+                            const long *sizes, size_t nsizes);
 
 /* ISA-only form of the floor for experiments that measure no peak (quantization's layer shapes
  * are too small for the measured part): each library in vars whose vector code cannot reach the

@@ -153,6 +153,9 @@ bool pw_baseline_judge(const pw_baseline_obs *o, const pw_baseline_machine *m, c
         pw_buf_printf(&s, "it reached %.3g GFLOP/s at n = %ld, %.0f%% of the single-core %s FMA "
                       "peak of %.3g GFLOP/s", o->gflops, o->n, 100 * frac, isa_label(m->peak_isa),
                       m->peak);
+        if (by_measure && !by_isa)
+            pw_buf_puts(&s, " (either its code does not suit this CPU or its measurement was "
+                        "disturbed)");
         if (narrower)
             pw_buf_printf(&s, " (the %s peak is not measured here, so this fraction flatters it)",
                           isa_label(m->widest));

@@ -563,7 +563,8 @@ static void test_check_floor(void **state)
     put(r, "gflops.blis.n1024", 100.0);
     put(r, "speedup.packed_vs_blis.n1024", 9.0);
     put(r, "speedup.packed_vs_openblas.n1024", 1.0);
-    assert_int_equal(pw_baseline_check_floor(r, vars, 2, 1024), 1);
+    static const long sizes[] = {64, 1024};
+    assert_int_equal(pw_baseline_check_floor(r, vars, 2, sizes, 2), 1);
     assert_string_equal(why_of(r, "speedup.packed_vs_blis.n1024"), "baseline");
     assert_null(why_of(r, "speedup.packed_vs_openblas.n1024"));
     json_t *doc = pw_result_json(r);
@@ -579,9 +580,28 @@ static void test_check_floor(void **state)
     put(r, "peak.fma", 100.0);
     put(r, "gflops.blis.n1024", 90.0);
     put(r, "speedup.packed_vs_blis.n1024", 0.8);
-    assert_int_equal(pw_baseline_check_floor(r, vars, 2, 1024), 0);
+    assert_int_equal(pw_baseline_check_floor(r, vars, 2, sizes, 2), 0);
     assert_null(why_of(r, "speedup.packed_vs_blis.n1024"));
     assert_null(json_object_get(pw_result_json(r), "baseline_warnings"));
+    pw_result_free(r);
+    /* One disturbed size does not condemn a library that clears the floor at another size of at
+     * least PW_BASELINE_FLOOR_MIN_N; a small size never counts. */
+    static const long three[] = {128, 256, 1024};
+    r = pw_result_new("acceleration.matmul", "fixture");
+    put(r, "peak.fma", 100.0);
+    put(r, "gflops.blis.n128", 95.0);
+    put(r, "gflops.blis.n256", 80.0);
+    put(r, "gflops.blis.n1024", 20.0);
+    assert_int_equal(pw_baseline_check_floor(r, vars, 2, three, 3), 0);
+    pw_result_free(r);
+    r = pw_result_new("acceleration.matmul", "fixture");
+    put(r, "peak.fma", 100.0);
+    put(r, "gflops.blis.n128", 95.0);
+    put(r, "gflops.blis.n256", 30.0);
+    put(r, "gflops.blis.n1024", 20.0);
+    assert_int_equal(pw_baseline_check_floor(r, vars, 2, three, 3), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(pw_result_json(r), "baseline_warnings"), 0)),
+                           "30 GFLOP/s at n = 256"));
     pw_result_free(r);
 }
 
