@@ -4,7 +4,6 @@
 #include "report_internal.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +21,7 @@ int pw_report_render_charts(pw_report *r)
         if (sb->kind != SPECIAL_HISTORY || !sb->object) continue;
         char msg[512];
         if (pw_plot_render(sb->object, r->figdir, sb->stem, svg, pdf, r->prev_figdir, msg, sizeof msg) != PW_OK) {
-            fprintf(stderr, "perfweave: %s:%d: %s\n", sb->file, sb->line, msg);
+            pw_report_tell(r, PW_REPORT_ERROR, sb->file, sb->line, "%s", msg);
             return PW_ECHILD;
         }
     }
@@ -40,7 +39,7 @@ int pw_report_render_charts(pw_report *r)
                 int status = pw_plot_render(chart, r->figdir, stem, svg, pdf, r->prev_figdir, msg, sizeof msg);
                 free(stem);
                 if (status != PW_OK) {
-                    fprintf(stderr, "perfweave: %s:%d: %s\n", d->file, d->line, msg);
+                    pw_report_tell(r, PW_REPORT_ERROR, d->file, d->line, "%s", msg);
                     return status;
                 }
             }
@@ -143,7 +142,7 @@ static char *read_template(pw_report *r, const char *name)
 {
     char *path = pw_xasprintf("%s/%s", r->opt->templates_dir, name);
     char *text = pw_read_file(path, NULL);
-    if (!text) fprintf(stderr, "perfweave: cannot read template %s: %s\n", path, strerror(errno));
+    if (!text) pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "cannot read template %s: %s", path, strerror(errno));
     free(path);
     return text;
 }
@@ -255,7 +254,7 @@ int pw_report_render_html(pw_report *r, pw_buf *out)
             {"commit", pw_commit()},
         };
         status = pw_template_expand(tmpl, vars, sizeof vars / sizeof vars[0], out, msg, sizeof msg);
-        if (status != PW_OK) fprintf(stderr, "perfweave: %s/report.html:%s\n", r->opt->templates_dir, msg + 4);
+        if (status != PW_OK) pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "%s/report.html:%s", r->opt->templates_dir, msg + 4);
     }
     free(tmpl);
     free(css);
@@ -290,7 +289,7 @@ int pw_report_render_latex(pw_report *r, pw_buf *out)
             {"commit", pw_commit()},
         };
         status = pw_template_expand(tmpl, vars, sizeof vars / sizeof vars[0], out, msg, sizeof msg);
-        if (status != PW_OK) fprintf(stderr, "perfweave: %s/report.tex:%s\n", r->opt->templates_dir, msg + 4);
+        if (status != PW_OK) pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "%s/report.tex:%s", r->opt->templates_dir, msg + 4);
     }
     free(tmpl);
     pw_buf_release(&body);

@@ -1,153 +1,152 @@
-/* obtain.c — the stage that gives every directive its result: replayed, from the result cache,
- * or measured in an isolated child process, with progress on stderr. */
+/* obtain.c — the stage that gives every directive its result, through an executor (exec.h):
+ * every job is submitted first, then completions are collected and attached to their directives
+ * by ticket, so an executor that runs jobs in parallel works unchanged.  The executor's events
+ * become the report's progress and messages; a caught SIGINT/SIGTERM cancels everything. */
 #include "report_internal.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "perfweave/env.h"
 #include "perfweave/isolate.h"
 
-static bool wants_rerun(const pw_report *r, const char *id)
+/* One submitted directive. */
+typedef struct {
+    pw_exec_ticket ticket;
+    pw_directive *d;
+    double started_at;     /* when its STARTED event came, or 0 */
+} submitted;
+
+typedef struct {
+    pw_report *r;
+    submitted *jobs;       /* in submission order */
+    size_t njobs, total;   /* submitted so far, and in all */
+    bool submitting;       /* inside pw_exec_submit for jobs[njobs - 1] */
+    size_t started;        /* STARTED events so far */
+    size_t measured;       /* FINISHED events of results measured by this run */
+    double t0;             /* when the stage began (CLOCK_MONOTONIC) */
+    double spent;          /* seconds between STARTED and FINISHED of those measured */
+} obtaining;
+
+static double monotonic_now(void)
 {
-    for (size_t i = 0; i < r->opt->nrerun; i++)
-        if (strcmp(r->opt->rerun[i], "all") == 0 || strcmp(r->opt->rerun[i], id) == 0) return true;
-    return false;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Loads the replay source once: a run document (out/results.json) indexes its results by id. */
-json_t *pw_report_replay_document(const char *path)
+static submitted *job_of(obtaining *o, pw_exec_ticket ticket)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || S_ISDIR(st.st_mode)) return NULL;
-    json_error_t jerr;
-    return json_load_file(path, 0, &jerr);
+    for (size_t i = 0; i < o->njobs; i++)
+        if (o->jobs[i].ticket == ticket) return &o->jobs[i];
+    return NULL;
 }
 
-static pw_result *replay_result(pw_report *r, pw_directive *d)
+static bool measured_now(const pw_result *res)
 {
-    if (r->replay) {
-        size_t i;
-        json_t *doc;
-        json_array_foreach(json_object_get(r->replay, "results"), i, doc) {
-            if (!json_is_string(json_object_get(doc, "id")) ||
-                strcmp(json_string_value(json_object_get(doc, "id")), d->id) != 0) continue;
-            const char *why = NULL;
-            pw_result *res = pw_result_from_json(doc, &why);
-            if (res) return res;
-            res = pw_result_new(d->experiment_name, d->id);
-            pw_result_error(res, "replayed result is unreadable (%s)", why);
-            return res;
+    const char *source = json_string_value(json_object_get(json_object_get(pw_result_json(res), "run"), "source"));
+    return source && strcmp(source, "measured") == 0;
+}
+
+/* The executor's events, as the report's progress and messages. */
+static void on_event(void *ctx, const pw_exec_event *ev)
+{
+    obtaining *o = ctx;
+    /* QUEUED comes first, from inside pw_exec_submit: it tells the new job's ticket, so that
+     * what an executor reports before submit returns (a cache hit, a replay) finds its job. */
+    if (ev->kind == PW_EXEC_QUEUED && o->submitting) o->jobs[o->njobs - 1].ticket = ev->ticket;
+    submitted *s = ev->ticket ? job_of(o, ev->ticket) : NULL;
+    if (ev->kind == PW_EXEC_WARNING) {
+        pw_report_tell(o->r, PW_REPORT_WARNING, s ? s->d->file : NULL, s ? s->d->line : 0, "%s", ev->message);
+        return;
+    }
+    if (!s) return;
+    if (ev->kind == PW_EXEC_STARTED) {
+        s->started_at = ev->at;
+        size_t done = o->started++;
+        if (!o->r->opt->on_progress) return;
+        pw_report_progress p = {o->started, o->total, s->d->id, s->d->experiment_name, ev->at - o->t0,
+                                o->measured ? o->spent / (double)o->measured * (double)(o->total - done) : NAN,
+                                false};
+        o->r->opt->on_progress(o->r->opt->ctx, &p);
+    } else if (ev->kind == PW_EXEC_FINISHED) {
+        if (measured_now(ev->result)) {
+            o->measured++;
+            if (s->started_at > 0) o->spent += ev->at - s->started_at;
         }
-        pw_result *res = pw_result_new(d->experiment_name, d->id);
-        pw_result_error(res, "%s holds no result with id '%s'", r->opt->replay_dir, d->id);
-        return res;
+        if (pw_result_failed(ev->result))
+            pw_report_tell(o->r, PW_REPORT_FAILED, s->d->file, s->d->line, "%s ERROR: %s", s->d->id,
+                           pw_result_error_reason(ev->result));
     }
-    char *path = pw_xasprintf("%s/%s.json", r->opt->replay_dir, d->id);
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, 0, &jerr);
-    pw_result *res = NULL;
-    const char *why = NULL;
-    if (doc) res = pw_result_from_json(doc, &why);
-    json_decref(doc);
-    if (!res) {
-        res = pw_result_new(d->experiment_name, d->id);
-        pw_result_error(res, "no replayable result at %s (%s)", path, why ? why : jerr.text);
-    }
-    free(path);
-    return res;
 }
 
-/* The cache key and machine-independent family of a directive; the caller frees both. */
-static void cache_keys(const pw_report *r, const pw_directive *d, char **key, char **family)
+/* The executor the options ask for: a replay, or the cache decorator over the local executor. */
+static pw_exec *default_executor(pw_report *r)
 {
-    char *canon = pw_directive_canonical(d);
-    char *impl = pw_impl_hash(d->experiment);
-    *key = pw_cache_key(canon, impl, r->fingerprint, r->opt->quick);
-    *family = pw_cache_family(canon, impl, r->opt->quick);
-    free(canon);
-    free(impl);
+    const pw_report_options *opt = r->opt;
+    if (opt->replay_dir) return pw_exec_replay_new(opt->replay_dir);
+    pw_exec *local = pw_exec_local_new(r->stamp);
+    pw_cache *cache = NULL;
+    if (opt->cache_dir && !(cache = pw_cache_open(opt->cache_dir)))
+        pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "cannot open the result cache %s: %s; running without it",
+                       opt->cache_dir, strerror(errno));
+    pw_exec_cache_options co = {opt->frozen, opt->rerun, opt->nrerun};
+    return pw_exec_cache_new(local, cache, &co);
 }
 
-/* Looks d up in the cache (or, with --frozen, in any machine's entries).  Returns true and sets
- * d->result when a stored result is used; --frozen without one gives an ERROR result. */
-static bool lookup_cached(pw_report *r, pw_directive *d, const char **source)
+void pw_report_obtain(pw_report *r)
 {
-    if (!r->cache || (!r->opt->frozen && wants_rerun(r, d->id))) {
-        if (r->opt->frozen) {
-            d->result = pw_result_new(d->experiment_name, d->id);
-            pw_result_error(d->result, "--frozen without a result cache: nothing to render from");
-            *source = "frozen";
-            return true;
+    pw_exec *x = r->opt->executor ? r->opt->executor : default_executor(r);
+    json_decref(r->environment);
+    r->environment = json_deep_copy(pw_exec_environment(x));
+    obtaining o = {r, NULL, 0, 0, false, 0, 0, monotonic_now(), 0};
+    for (size_t c = 0; c < r->nchapters; c++) o.total += r->chapters[c]->ndirectives;
+    o.jobs = pw_xcalloc(o.total ? o.total : 1, sizeof *o.jobs);
+    pw_exec_observe(x, on_event, &o);
+
+    for (size_t c = 0; c < r->nchapters; c++)
+        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
+            pw_directive *d = r->chapters[c]->directives[k];
+            char *canonical = pw_directive_canonical(d);
+            pw_exec_job job = {d->experiment, d->id, d->params, canonical, r->opt->quick, d->timeout_s, d->memory_mb};
+            submitted *s = &o.jobs[o.njobs++];
+            s->d = d;
+            o.submitting = true;
+            pw_exec_ticket ticket = pw_exec_submit(x, &job);
+            o.submitting = false;
+            s->ticket = ticket;
+            free(canonical);
         }
-        return false;
-    }
-    char *key, *family;
-    cache_keys(r, d, &key, &family);
-    json_t *doc = NULL;
-    char warning[512] = "";
-    int status = pw_cache_get(r->cache, key, &doc, warning, sizeof warning);
-    if (warning[0]) fprintf(stderr, "perfweave: %s:%d: warning: %s\n", d->file, d->line, warning);
-    if (status != PW_OK && r->opt->frozen) {
-        warning[0] = '\0';
-        status = pw_cache_get_family(r->cache, family, &doc, warning, sizeof warning);
-        if (warning[0]) fprintf(stderr, "perfweave: %s:%d: warning: %s\n", d->file, d->line, warning);
-    }
-    free(key);
-    free(family);
-    if (status == PW_OK) {
-        const char *why = NULL;
-        d->result = pw_result_from_json(doc, &why);
-        json_decref(doc);
-        if (d->result) {
-            json_t *run = json_object_get(pw_result_json(d->result), "run");
-            const char *host = json_string_value(json_object_get(run, "host"));
-            const char *here = json_string_value(json_object_get(r->environment, "host"));
-            bool elsewhere = host && here && strcmp(host, here) != 0;
-            *source = r->opt->frozen ? (elsewhere ? "frozen: measured on another machine" : "frozen from cache")
-                                     : "from cache";
-            return true;
+
+    bool cancelled = false;
+    for (;;) {
+        if (!cancelled && pw_isolate_interrupted()) {
+            pw_exec_cancel(x, 0);
+            cancelled = true;
         }
+        pw_exec_ticket ticket;
+        pw_result *res;
+        int status = pw_exec_wait(x, -1, &ticket, &res);
+        if (status == PW_ENOTFOUND) break;
+        if (status != PW_OK) continue;
+        submitted *s = job_of(&o, ticket);
+        if (!s || s->d->result) { /* not a job of this report, or answered twice: a broken executor */
+            pw_result_free(res);
+            continue;
+        }
+        s->d->result = res;
+        if (pw_result_failed(res)) r->failed++;
     }
-    if (r->opt->frozen) {
-        d->result = pw_result_new(d->experiment_name, d->id);
-        pw_result_error(d->result, "--frozen: no stored result for this directive (run the report once without --frozen)");
-        *source = "frozen";
-        return true;
+    r->measured = o.measured;
+    pw_exec_observe(x, NULL, NULL);
+    if (x != r->opt->executor) pw_exec_free(x);
+    free(o.jobs);
+    if (r->opt->on_progress) {
+        pw_report_progress p = {0, o.total, NULL, NULL, monotonic_now() - o.t0, NAN, true};
+        r->opt->on_progress(r->opt->ctx, &p);
     }
-    return false;
-}
-
-/* Stores a fresh result in the cache; failed runs are not stored (they run again next time). */
-static void store_cached(pw_report *r, const pw_directive *d)
-{
-    if (!r->cache || pw_result_failed(d->result)) return;
-    char *key, *family;
-    cache_keys(r, d, &key, &family);
-    if (pw_cache_put_family(r->cache, key, family, pw_result_json(d->result)) != PW_OK)
-        fprintf(stderr, "perfweave: warning: cannot store the result of %s in %s: %s\n", d->id,
-                pw_cache_dir(r->cache), strerror(errno));
-    free(key);
-    free(family);
-}
-
-static void progress(const pw_report *r, size_t done, size_t total, const pw_directive *d, double elapsed,
-                     double spent_measuring, size_t measured)
-{
-    if (!r->opt->progress) return;
-    bool tty = isatty(STDERR_FILENO);
-    double eta = measured ? spent_measuring / (double)measured * (double)(total - done) : NAN;
-    fprintf(stderr, "%s[%zu/%zu] %s (%s)  %.0fs elapsed", tty ? "\r\033[K" : "", done + 1, total,
-            d->id, d->experiment_name, elapsed);
-    if (isfinite(eta)) fprintf(stderr, ", ETA %.0fs", eta);
-    fputs(tty ? "" : "\n", stderr);
-    fflush(stderr);
 }
 
 /* True when a and b differ only in their digits (the same warning with another load figure). */
@@ -185,62 +184,3 @@ json_t *pw_report_env_warnings(const pw_report *r)
     return all;
 }
 
-void pw_report_obtain(pw_report *r)
-{
-    size_t total = 0, done = 0, measured = 0;
-    for (size_t c = 0; c < r->nchapters; c++) total += r->chapters[c]->ndirectives;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    double spent = 0;
-    for (size_t c = 0; c < r->nchapters; c++) {
-        for (size_t k = 0; k < r->chapters[c]->ndirectives && !pw_isolate_interrupted(); k++, done++) {
-            pw_directive *d = r->chapters[c]->directives[k];
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            double elapsed = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-            progress(r, done, total, d, elapsed, spent, measured);
-            const char *source = "measured";
-            if (r->opt->replay_dir) {
-                d->result = replay_result(r, d);
-                source = "replayed";
-            } else if (!lookup_cached(r, d, &source)) {
-                pw_isolate_limits lim;
-                pw_isolate_limits_default(&lim, r->opt->quick);
-                if (d->timeout_s > 0) lim.timeout_s = d->timeout_s;
-                if (d->memory_mb > 0) lim.memory_mb = d->memory_mb;
-                double before = elapsed;
-                d->result = pw_isolate_run(d->experiment, d->id, d->params, &lim);
-                json_t *doc = pw_result_json(d->result);
-                json_object_set(doc, "params", d->params);
-                json_t *run = json_object_get(doc, "run");
-                if (run) {
-                    json_object_set_new(run, "measured_at", json_string(r->stamp));
-                    json_object_set(run, "host", json_object_get(r->environment, "host"));
-                }
-                json_object_set(doc, "environment", r->environment);
-                /* Noise warnings belong to the measurement, so they travel with the result
-                 * (through the cache too): conditions before the report against after this run. */
-                json_t *after = pw_env_capture();
-                json_object_set_new(doc, "environment_warnings", pw_env_warnings(r->environment, after));
-                json_decref(after);
-                clock_gettime(CLOCK_MONOTONIC, &t1);
-                spent += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec) - before;
-                measured++;
-                r->measured++;
-                store_cached(r, d);
-            }
-            json_t *run = json_object_get(pw_result_json(d->result), "run");
-            if (!run) {
-                run = json_object();
-                json_object_set_new(pw_result_json(d->result), "run", run);
-            }
-            json_object_set_new(run, "source", json_string(source));
-            if (pw_result_failed(d->result)) {
-                r->failed++;
-                if (r->opt->progress)
-                    fprintf(stderr, "%s%s:%d: %s ERROR: %s\n", isatty(STDERR_FILENO) ? "\r\033[K" : "",
-                            d->file, d->line, d->id, pw_result_error_reason(d->result));
-            }
-        }
-    }
-    if (r->opt->progress && isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
-}

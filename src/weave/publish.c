@@ -1,5 +1,6 @@
-/* publish.c — the last stage: everything is written into a staging folder (results.json,
- * report.tex, pdflatex's PDF, report.html), then renamed into the output folder, so a failed or
+/* publish.c — where the report's files go: everything is written into a staging folder
+ * (results.json, report.tex, pdflatex's PDF, report.html, figures), the run document is
+ * archived, and at the end the files are renamed into the output folder, so a failed or
  * interrupted run leaves the previous report whole; staging folders of dead runs are removed. */
 #include "report_internal.h"
 
@@ -15,7 +16,7 @@
 
 #include "perfweave/plot.h"
 
-void pw_report_remove_tree(const char *path)
+static void remove_tree(const char *path)
 {
     DIR *dir = opendir(path);
     if (dir) {
@@ -24,7 +25,7 @@ void pw_report_remove_tree(const char *path)
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
             char *child = pw_xasprintf("%s/%s", path, e->d_name);
             struct stat st;
-            if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) pw_report_remove_tree(child);
+            if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(child);
             else unlink(child);
             free(child);
         }
@@ -34,7 +35,7 @@ void pw_report_remove_tree(const char *path)
 }
 
 /* Staging folders of runs that were killed before they could clean up. */
-void pw_report_remove_stale_staging(const char *outdir)
+static void remove_stale_staging(const char *outdir)
 {
     DIR *dir = opendir(outdir);
     if (!dir) return;
@@ -44,17 +45,40 @@ void pw_report_remove_stale_staging(const char *outdir)
         long pid = strtol(e->d_name + 9, NULL, 10);
         if (pid > 0 && kill((pid_t)pid, 0) == 0) continue; /* still running */
         char *path = pw_xasprintf("%s/%s", outdir, e->d_name);
-        pw_report_remove_tree(path);
+        remove_tree(path);
         free(path);
     }
     closedir(dir);
+}
+
+int pw_report_open_staging(pw_report *r)
+{
+    const char *outdir = r->opt->outdir;
+    if (pw_mkdir_p(outdir) != PW_OK) {
+        pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "cannot create %s: %s", outdir, strerror(errno));
+        return PW_EIO;
+    }
+    remove_stale_staging(outdir);
+    r->staging = pw_xasprintf("%s/.staging-%ld", outdir, (long)getpid());
+    r->figdir = pw_xasprintf("%s/figures", r->staging);
+    r->prev_figdir = pw_xasprintf("%s/figures", outdir);
+    if (pw_mkdir_p(r->figdir) != PW_OK) {
+        pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "cannot create %s: %s", r->figdir, strerror(errno));
+        return PW_EIO;
+    }
+    return PW_OK;
+}
+
+void pw_report_close_staging(pw_report *r)
+{
+    if (r->staging) remove_tree(r->staging);
 }
 
 int pw_report_write_staged(pw_report *r, const char *name, const pw_buf *b)
 {
     char *path = pw_xasprintf("%s/%s", r->staging, name);
     int status = pw_write_file_atomic(path, b->data, b->len);
-    if (status != PW_OK) fprintf(stderr, "perfweave: cannot write %s: %s\n", path, strerror(errno));
+    if (status != PW_OK) pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "cannot write %s: %s", path, strerror(errno));
     free(path);
     return status;
 }
@@ -84,7 +108,7 @@ static size_t copy_latex_aux(const char *from_dir, const char *to_dir)
  * (.aux, .toc, .out), so one pass usually suffices; a second pass runs only when the .aux
  * changed (as latexmk would decide), and a first pass that fails on carried-over files is
  * repeated from scratch. */
-int pw_report_run_pdflatex(pw_report *r)
+void pw_report_run_pdflatex(pw_report *r)
 {
     char *const argv[] = {"pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex", NULL};
     char *log = pw_xasprintf("%s/pdflatex.out", r->staging);
@@ -114,16 +138,16 @@ int pw_report_run_pdflatex(pw_report *r)
     free(keep);
     free(aux);
     if (rc < 0)
-        fprintf(stderr, "perfweave: warning: pdflatex is not installed; wrote HTML and LaTeX only (make setup installs it)\n");
+        pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "pdflatex is not installed; wrote HTML and LaTeX only (make setup installs it)");
     else if (rc != 0)
-        fprintf(stderr, "perfweave: warning: pdflatex failed (status %d); see %s/report.log after the run; no PDF written\n",
-                rc, r->opt->outdir);
+        pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "pdflatex failed (status %d); see %s/report.log after the run; no PDF written",
+                       rc, r->opt->outdir);
     free(log);
-    return rc;
+    r->pdf_ok = rc == 0;
 }
 
 /* Moves every staged file into the output folder (rename: each file appears whole). */
-int pw_report_publish(pw_report *r, bool with_pdf)
+int pw_report_publish(pw_report *r)
 {
     char *outfig = pw_xasprintf("%s/figures", r->opt->outdir);
     int status = pw_mkdir_p(outfig);
@@ -158,13 +182,13 @@ int pw_report_publish(pw_report *r, bool with_pdf)
     }
     if (dir) closedir(dir);
     free(outfig);
-    const char *files[] = {"results.json", "report.tex", "report.log", with_pdf ? "report.pdf" : NULL, "report.html"};
+    const char *files[] = {"results.json", "report.tex", "report.log", r->pdf_ok ? "report.pdf" : NULL, "report.html"};
     for (size_t i = 0; i < sizeof files / sizeof files[0] && status == PW_OK; i++) {
         if (!files[i]) continue;
         char *from = pw_xasprintf("%s/%s", r->staging, files[i]);
         char *to = pw_xasprintf("%s/%s", r->opt->outdir, files[i]);
         if (access(from, F_OK) == 0 && rename(from, to) != 0) {
-            fprintf(stderr, "perfweave: cannot move %s to %s: %s\n", from, to, strerror(errno));
+            pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "cannot move %s to %s: %s", from, to, strerror(errno));
             status = PW_EIO;
         }
         free(from);
@@ -173,7 +197,8 @@ int pw_report_publish(pw_report *r, bool with_pdf)
     return status;
 }
 
-json_t *pw_report_results_document(pw_report *r)
+/* The run document: every result with its chapter and line, the environment, the config. */
+static json_t *results_document(pw_report *r)
 {
     json_t *results = json_array();
     for (size_t c = 0; c < r->nchapters; c++)
@@ -199,4 +224,22 @@ json_t *pw_report_results_document(pw_report *r)
     if (r->env_warnings) json_object_set(doc, "environment_warnings", r->env_warnings);
     if (r->environment_after) json_object_set(doc, "environment_after", r->environment_after);
     return doc;
+}
+
+int pw_report_write_results(pw_report *r)
+{
+    json_t *all = results_document(r);
+    char *text = json_dumps(all, JSON_INDENT(1));
+    pw_buf jb = {text, strlen(text), strlen(text) + 1};
+    int status = pw_report_write_staged(r, "results.json", &jb);
+    free(text);
+    /* Fresh measurements are archived (never overwritten); a render from cache adds nothing. */
+    if (status == PW_OK && r->opt->archive_root && r->measured) {
+        if (pw_archive_write(r->opt->archive_root, all, &r->archived) == PW_OK)
+            pw_report_tell(r, PW_REPORT_NOTE, NULL, 0, "archived this run as %s", r->archived);
+        else
+            pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "cannot archive this run under %s", r->opt->archive_root);
+    }
+    json_decref(all);
+    return status;
 }

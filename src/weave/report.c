@@ -5,7 +5,7 @@
  * report whole. */
 #include "report_internal.h"
 
-#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,6 @@
 #include "perfweave/env.h"
 #include "perfweave/isolate.h"
 #include "perfweave/render.h"
-
 
 /* Where the templates are: $PERFWEAVE_TEMPLATES, ./templates, or the templates/ folder beside
  * the build folder of the running executable (build/perfweave → templates/). */
@@ -47,7 +46,6 @@ void pw_report_options_default(pw_report_options *o)
     o->cache_dir = ".cache/results";
     o->archive_root = "validation_results";
     o->templates_dir = default_templates_dir();
-    o->progress = true;
 }
 
 /* --- time and environment ------------------------------------------------------------------ */
@@ -73,169 +71,163 @@ static char *iso_time(time_t t)
     return pw_xstrdup(buf);
 }
 
-int pw_report_build(const pw_report_options *o)
+void pw_report_tell(pw_report *r, pw_report_message_kind kind, const char *file, int line, const char *fmt, ...)
+{
+    if (!r->opt->on_message) return;
+    pw_buf b;
+    pw_buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    pw_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    pw_report_message m = {kind, file, file ? line : 0, b.data};
+    r->opt->on_message(r->opt->ctx, &m);
+    pw_buf_release(&b);
+}
+
+static char *utc_now(void)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    char buf[32];
+    gmtime_r(&now, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return pw_xstrdup(buf);
+}
+
+/* Renders the documents into the staging folder: LaTeX (and the PDF), then HTML. */
+static int render(pw_report *r)
+{
+    const pw_report_options *o = r->opt;
+    pw_buf html, tex;
+    pw_buf_init(&html);
+    pw_buf_init(&tex);
+    int status = pw_report_render_charts(r);
+    if (status != PW_OK) goto out;
+    pw_report_install_custom_nodes(r);
+    if (o->latex || o->pdf) {
+        if ((status = pw_report_render_latex(r, &tex)) != PW_OK) goto out;
+        if ((status = pw_report_write_staged(r, "report.tex", &tex)) != PW_OK) goto out;
+    }
+    if (o->pdf) pw_report_run_pdflatex(r);
+    if (o->html) {
+        if ((status = pw_report_render_html(r, &html)) != PW_OK) goto out;
+        if ((status = pw_report_write_staged(r, "report.html", &html)) != PW_OK) goto out;
+    }
+out:
+    pw_buf_release(&html);
+    pw_buf_release(&tex);
+    return status;
+}
+
+static void report_release(pw_report *r)
+{
+    pw_report_close_staging(r);
+    for (size_t c = 0; c < r->nchapters; c++) pw_chapter_free(r->chapters[c]);
+    free(r->chapters);
+    pw_diag_release(&r->diag);
+    json_decref(r->environment);
+    json_decref(r->env_warnings);
+    json_decref(r->environment_after);
+    for (size_t k = 0; k < r->nspecials; k++) {
+        free(r->specials[k].metric);
+        free(r->specials[k].caption);
+        free(r->specials[k].stem);
+        free(r->specials[k].empty);
+        json_decref(r->specials[k].object);
+    }
+    free(r->specials);
+    free(r->archived);
+    free(r->started);
+    free(r->staging);
+    free(r->figdir);
+    free(r->prev_figdir);
+    free(r->stamp);
+}
+
+int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
 {
     pw_report r;
     memset(&r, 0, sizeof r);
     r.opt = o;
     pw_diag_init(&r.diag);
     r.stamp = iso_time(report_time());
-    {
-        time_t now = time(NULL);
-        struct tm tm;
-        char buf[32];
-        gmtime_r(&now, &tm);
-        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        r.started = pw_xstrdup(buf);
-    }
+    r.started = utc_now();
+    pw_report_stage stage = PW_REPORT_LOAD;
     int status = PW_OK;
-    pw_buf html, tex;
-    pw_buf_init(&html);
-    pw_buf_init(&tex);
 
     if (o->nchapters == 0) {
-        fprintf(stderr, "perfweave: no chapters given (and none in chapters/)\n");
+        pw_report_tell(&r, PW_REPORT_ERROR, NULL, 0, "no chapters given (and none in chapters/)");
         status = PW_EINVAL;
         goto out;
     }
     pw_report_load_chapters(&r);
     pw_report_load_specials(&r);
     if (r.diag.n) {
-        pw_diag_print(&r.diag);
-        fprintf(stderr, "perfweave: %zu error%s; nothing was run or written\n", r.diag.n, r.diag.n == 1 ? "" : "s");
         status = PW_EINVAL;
         goto out;
     }
-    if (o->replay_dir) {
-        r.replay = pw_report_replay_document(o->replay_dir);
-        if (!r.replay) {
-            char *path = pw_xasprintf("%s/environment.json", o->replay_dir);
-            json_error_t jerr;
-            r.environment = json_load_file(path, 0, &jerr);
-            free(path);
-        } else {
-            r.environment = json_incref(json_object_get(r.replay, "environment"));
-        }
-        if (!json_is_object(r.environment)) {
-            json_decref(r.environment);
-            r.environment = json_object();
-        }
-    } else {
-        r.environment = pw_env_capture();
-        r.fingerprint = pw_env_fingerprint_hash(r.environment);
-        if (o->cache_dir && !(r.cache = pw_cache_open(o->cache_dir)))
-            fprintf(stderr, "perfweave: warning: cannot open the result cache %s: %s; running without it\n",
-                    o->cache_dir, strerror(errno));
-    }
+
+    stage = PW_REPORT_OBTAIN;
     pw_report_obtain(&r);
     if (pw_isolate_interrupted()) {
-        fprintf(stderr, "\nperfweave: interrupted; the previous report is untouched, and the %zu result%s "
-                "measured so far are cached for the next run\n", r.measured, r.measured == 1 ? "" : "s");
         status = PW_EINTR;
         goto out;
     }
-    if (!o->replay_dir && r.measured) r.environment_after = pw_env_capture();
+    if (r.measured) r.environment_after = pw_env_capture();
     r.env_warnings = pw_report_env_warnings(&r);
+
+    stage = PW_REPORT_CHECK;
     pw_report_check(&r);
     if (r.diag.n) {
-        pw_diag_print(&r.diag);
-        fprintf(stderr, "perfweave: %zu error%s; nothing was written\n", r.diag.n, r.diag.n == 1 ? "" : "s");
         status = PW_EINVAL;
         goto out;
     }
+
+    stage = PW_REPORT_DECIDE;
     pw_report_decide(&r);
 
-    if (pw_mkdir_p(o->outdir) != PW_OK) {
-        fprintf(stderr, "perfweave: cannot create %s: %s\n", o->outdir, strerror(errno));
-        status = PW_EIO;
-        goto out;
-    }
-    pw_report_remove_stale_staging(o->outdir);
-    r.staging = pw_xasprintf("%s/.staging-%ld", o->outdir, (long)getpid());
-    r.figdir = pw_xasprintf("%s/figures", r.staging);
-    r.prev_figdir = pw_xasprintf("%s/figures", o->outdir);
-    if (pw_mkdir_p(r.figdir) != PW_OK) {
-        fprintf(stderr, "perfweave: cannot create %s: %s\n", r.figdir, strerror(errno));
-        status = PW_EIO;
-        goto out;
-    }
-    json_t *all = pw_report_results_document(&r);
-    char *text = json_dumps(all, JSON_INDENT(1));
-    pw_buf jb = {text, strlen(text), strlen(text) + 1};
-    status = pw_report_write_staged(&r, "results.json", &jb);
-    free(text);
-    if (status != PW_OK) {
-        json_decref(all);
-        goto out;
-    }
-    /* Fresh measurements are archived (never overwritten); a render from cache adds nothing. */
-    if (o->archive_root && r.measured) {
-        char *path = NULL;
-        if (pw_archive_write(o->archive_root, all, &path) == PW_OK) {
-            if (o->progress) fprintf(stderr, "perfweave: archived this run as %s\n", path);
-        } else {
-            fprintf(stderr, "perfweave: warning: cannot archive this run under %s\n", o->archive_root);
-        }
-        free(path);
-    }
-    json_decref(all);
+    stage = PW_REPORT_RENDER;
+    if ((status = pw_report_open_staging(&r)) != PW_OK) goto out;
+    if ((status = pw_report_write_results(&r)) != PW_OK) goto out;
     pw_report_build_specials(&r);
-    if ((status = pw_report_render_charts(&r)) != PW_OK) goto out;
-    pw_report_install_custom_nodes(&r);
-    if (o->latex || o->pdf) {
-        if ((status = pw_report_render_latex(&r, &tex)) != PW_OK) goto out;
-        if ((status = pw_report_write_staged(&r, "report.tex", &tex)) != PW_OK) goto out;
-    }
-    bool pdf_ok = false;
-    if (o->pdf) pdf_ok = pw_report_run_pdflatex(&r) == 0;
-    if (o->html) {
-        if ((status = pw_report_render_html(&r, &html)) != PW_OK) goto out;
-        if ((status = pw_report_write_staged(&r, "report.html", &html)) != PW_OK) goto out;
-    }
+    if ((status = render(&r)) != PW_OK) goto out;
     if (pw_isolate_interrupted()) {
-        fprintf(stderr, "perfweave: interrupted while rendering; the previous report is untouched\n");
         status = PW_EINTR;
         goto out;
     }
-    if ((status = pw_report_publish(&r, pdf_ok)) != PW_OK) goto out;
-    if (o->progress) {
-        size_t counts[5];
-        size_t total = pw_render_count_verdicts(r.chapters, r.nchapters, counts);
-        size_t ndirectives = 0;
-        for (size_t c = 0; c < r.nchapters; c++) ndirectives += r.chapters[c]->ndirectives;
-        fprintf(stderr, "perfweave: %zu experiments: %zu measured, %zu from cache or replay\n", ndirectives,
-                r.measured, ndirectives - r.measured);
-        fprintf(stderr, "perfweave: wrote %s/%s%s%s — %zu claims: %zu PASS, %zu PARTIAL, %zu FAIL, %zu UNDECIDED, %zu ERROR\n",
-                o->outdir, o->html ? "report.html " : "", o->latex ? "report.tex " : "", pdf_ok ? "report.pdf" : "",
-                total, counts[0], counts[1], counts[2], counts[3], counts[4]);
-    }
+
+    stage = PW_REPORT_PUBLISH;
+    if ((status = pw_report_publish(&r)) != PW_OK) goto out;
+    stage = PW_REPORT_DONE;
     if (r.failed) status = PW_ECHILD;
 out:
-    if (r.staging) pw_report_remove_tree(r.staging);
-    for (size_t c = 0; c < r.nchapters; c++) pw_chapter_free(r.chapters[c]);
-    free(r.chapters);
-    pw_diag_release(&r.diag);
-    json_decref(r.environment);
-    json_decref(r.replay);
-    json_decref(r.env_warnings);
-    json_decref(r.environment_after);
-    for (size_t k = 0; k < r.nspecials; k++) {
-        free(r.specials[k].metric);
-        free(r.specials[k].caption);
-        free(r.specials[k].stem);
-        free(r.specials[k].empty);
-        json_decref(r.specials[k].object);
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->stage = stage;
+        out->diag = r.diag; /* handed over */
+        pw_diag_init(&r.diag);
+        for (size_t c = 0; c < r.nchapters; c++) out->experiments += r.chapters[c]->ndirectives;
+        out->measured = r.measured;
+        out->failed = r.failed;
+        if (stage >= PW_REPORT_RENDER)
+            out->claims = pw_render_count_verdicts(r.chapters, r.nchapters, out->verdicts);
+        if (stage == PW_REPORT_DONE) {
+            out->wrote_html = o->html;
+            out->wrote_tex = o->latex || o->pdf;
+            out->wrote_pdf = r.pdf_ok;
+        }
+        out->archive = r.archived;
+        r.archived = NULL;
+        out->signal = status == PW_EINTR ? pw_isolate_interrupted() : 0;
     }
-    free(r.specials);
-    pw_cache_free(r.cache);
-    free(r.fingerprint);
-    free(r.started);
-    free(r.staging);
-    free(r.figdir);
-    free(r.prev_figdir);
-    free(r.stamp);
-    pw_buf_release(&html);
-    pw_buf_release(&tex);
+    report_release(&r);
     return status;
 }
 
+void pw_report_outcome_release(pw_report_outcome *out)
+{
+    pw_diag_release(&out->diag);
+    free(out->archive);
+    out->archive = NULL;
+}

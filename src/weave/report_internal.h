@@ -2,8 +2,9 @@
  * stage to stage, and the stages themselves (one file each), in the order report.c calls them:
  * load.c (chapters, ids, references, special blocks), obtain.c (results), decide.c (checks
  * after results, claims), special.c (history and matrix blocks from the archive), compose.c
- * (charts, custom nodes, HTML and LaTeX documents), publish.c (staging, pdflatex, atomic
- * rename). */
+ * (charts, custom nodes, HTML and LaTeX documents), publish.c (staging, results.json and the
+ * archive, pdflatex, atomic rename).  Stages report through pw_report_tell and r->diag, never
+ * on stderr. */
 #ifndef PERFWEAVE_REPORT_INTERNAL_H
 #define PERFWEAVE_REPORT_INTERNAL_H
 
@@ -39,22 +40,27 @@ typedef struct {
     pw_chapter **chapters;
     size_t nchapters;
     pw_diag diag;
-    json_t *environment;
+    json_t *environment;   /* of the machine the executor measures on (exec.h) */
     char *staging;         /* outdir/.staging-PID */
     char *figdir;          /* staging/figures */
     char *prev_figdir;     /* outdir/figures of the previous report (figures reused when unchanged) */
     char *stamp;           /* UTC time of this run, ISO 8601 */
     size_t failed;         /* experiments in ERROR */
-    json_t *replay;        /* the replayed run document, when --replay names a file */
     json_t *env_warnings;  /* noisy conditions seen before/after the measurements */
     json_t *environment_after; /* captured after the measurements (load, governor), or NULL */
-    pw_cache *cache;       /* NULL when caching is off */
-    char *fingerprint;     /* this machine's fingerprint hash */
-    size_t measured;       /* experiments actually run (not cached, replayed or frozen) */
+    size_t measured;       /* experiments measured by this run (not cached, replayed or frozen) */
     char *started;         /* UTC, ISO 8601, for the archive */
     special_block *specials;
     size_t nspecials;
+    bool pdf_ok;           /* pdflatex made report.pdf */
+    char *archived;        /* this run's results.json in the archive, or NULL */
 } pw_report;
+
+/* --- report.c -------------------------------------------------------------------------------- */
+/* Hands a message to the caller's on_message (nothing when there is none): the library prints
+ * nothing itself.  file may be NULL (line 0). */
+void pw_report_tell(pw_report *r, pw_report_message_kind kind, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* --- load.c ---------------------------------------------------------------------------------- */
 /* The directive with this id in any chapter, or NULL. */
@@ -65,9 +71,10 @@ void pw_report_load_chapters(pw_report *r);
 void pw_report_load_specials(pw_report *r);
 
 /* --- obtain.c -------------------------------------------------------------------------------- */
-/* The replay source when it is a run document (a file), else NULL; the caller decrefs it. */
-json_t *pw_report_replay_document(const char *path);
-/* Gives every directive its result (replay, cache or a child process). */
+/* Gives every directive its result through the executor (the options' or the default stack of
+ * replay, or cache over local), sets r->environment to the executor's, counts r->measured and
+ * r->failed.  After a caught signal every job is cancelled; directives not answered keep a NULL
+ * result. */
 void pw_report_obtain(pw_report *r);
 /* Every distinct noise warning carried by the results (new reference). */
 json_t *pw_report_env_warnings(const pw_report *r);
@@ -92,17 +99,19 @@ int pw_report_render_html(pw_report *r, pw_buf *out);
 int pw_report_render_latex(pw_report *r, pw_buf *out);
 
 /* --- publish.c ------------------------------------------------------------------------------- */
-/* Removes a folder and everything under it. */
-void pw_report_remove_tree(const char *path);
-/* Removes staging folders of runs that died before cleaning up. */
-void pw_report_remove_stale_staging(const char *outdir);
-/* Writes b to staging/name atomically.  PW_OK or PW_EIO. */
+/* Creates the output folder and this run's staging folder (r->staging, r->figdir), removing
+ * staging folders of runs that died.  PW_OK or PW_EIO (an ERROR message). */
+int pw_report_open_staging(pw_report *r);
+/* Removes this run's staging folder, if any (the end of every run, published or not). */
+void pw_report_close_staging(pw_report *r);
+/* Writes b to staging/name atomically.  PW_OK or PW_EIO (an ERROR message). */
 int pw_report_write_staged(pw_report *r, const char *name, const pw_buf *b);
-/* Runs pdflatex in the staging folder; 0 on success (see publish.c). */
-int pw_report_run_pdflatex(pw_report *r);
-/* Moves every staged file into the output folder.  PW_OK or PW_EIO. */
-int pw_report_publish(pw_report *r, bool with_pdf);
-/* The run document (results.json, the archive's schema); new reference. */
-json_t *pw_report_results_document(pw_report *r);
+/* Stages results.json (the run document) and, when something was measured, archives it
+ * (r->archived; a NOTE, or a WARNING when it cannot).  PW_OK or PW_EIO. */
+int pw_report_write_results(pw_report *r);
+/* Runs pdflatex in the staging folder; sets r->pdf_ok (WARNING messages when it cannot). */
+void pw_report_run_pdflatex(pw_report *r);
+/* Moves every staged file into the output folder.  PW_OK or PW_EIO (an ERROR message). */
+int pw_report_publish(pw_report *r);
 
 #endif

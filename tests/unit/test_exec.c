@@ -1,8 +1,10 @@
 /* test_exec.c — the seam where results are obtained (exec.h): the contract on a fake executor
  * (tickets, events, wait when nothing is pending, cancel of queued and running jobs), the cache
  * decorator over it (miss, store, hit, --rerun, --frozen, corrupt entries, failed results not
- * stored) in a temporary cache folder, the replay executor's sources and errors, and the local
- * executor's real children (selftest experiments).  Nothing here is timed. */
+ * stored) in a temporary cache folder, the replay executor's sources and errors, the local
+ * executor's real children (selftest experiments), and the report driver over a fake (every job
+ * submitted before the first wait; messages, progress and the outcome as data).  Nothing here
+ * is timed. */
 #include "support.h"
 
 #include <dirent.h>
@@ -15,6 +17,7 @@
 #include "perfweave/env.h"
 #include "perfweave/exec.h"
 #include "perfweave/experiment.h"
+#include "perfweave/report.h"
 #include "perfweave/result.h"
 #include "perfweave/store.h"
 
@@ -29,7 +32,14 @@ typedef struct {
     char *running_id;
     size_t submitted;            /* how many jobs reached the fake */
     double value;                /* the value its results carry */
+    char calls[512];             /* "submit a, start a, …" */
 } fake_state;
+
+static void called(fake_state *s, const char *what, const char *id)
+{
+    size_t len = strlen(s->calls);
+    snprintf(s->calls + len, sizeof s->calls - len, "%s%s %s", len ? ", " : "", what, id);
+}
 
 static void fake_submit(pw_exec *x, pw_exec_ticket ticket, const pw_exec_job *job)
 {
@@ -38,6 +48,7 @@ static void fake_submit(pw_exec *x, pw_exec_ticket ticket, const pw_exec_job *jo
     s->queue[s->n] = ticket;
     s->ids[s->n++] = pw_xstrdup(job->id);
     s->submitted++;
+    called(s, "submit", job->id);
 }
 
 static pw_result *fake_result(const fake_state *s, const char *id)
@@ -61,6 +72,7 @@ static int fake_wait(pw_exec *x, double timeout_s)
     if (!s->running) {
         s->running = s->queue[s->head];
         s->running_id = s->ids[s->head++];
+        called(s, "start", s->running_id);
         pw_exec_emit(x, PW_EXEC_STARTED, s->running, NULL);
         return PW_EAGAIN;
     }
@@ -243,6 +255,22 @@ static pw_result *obtain(pw_exec *x, const char *id, const char *canonical)
     return r;
 }
 
+/* Job id through a fresh decorator (cache folder dir or none, frozen, one rerun id) over a fake
+ * on (host, cpu) whose results carry value; *submitted receives how many jobs reached the fake.
+ * The caller frees the result. */
+static pw_result *through(const char *host, const char *cpu, double value, const char *dir, bool frozen,
+                          const char *rerun, const char *id, size_t *submitted)
+{
+    fake_state *fs;
+    pw_exec *x = cached(fake_new(host, cpu, value, &fs), dir, frozen, rerun);
+    char *canonical = pw_xasprintf("selftest.fixed %s", id);
+    pw_result *r = obtain(x, id, canonical);
+    *submitted = fs->submitted;
+    free(canonical);
+    pw_exec_free(x);
+    return r;
+}
+
 static double value_of(const pw_result *r)
 {
     pw_metric m;
@@ -297,50 +325,40 @@ static void test_cache_decorator(void **state)
     pw_exec_free(x);
 
     /* --rerun: named (or all) ids go to the inner executor despite their entry. */
+    size_t submitted;
     const char *reruns[] = {"a", "all"};
     for (int i = 0; i < 2; i++) {
-        x = cached(fake_new("here", "cpu A", 8, &fs), cdir, false, reruns[i]);
-        r = obtain(x, "a", "selftest.fixed a");
-        assert_int_equal(fs->submitted, 1);
+        r = through("here", "cpu A", 8, cdir, false, reruns[i], "a", &submitted);
+        assert_int_equal(submitted, 1);
         assert_string_equal(source_of(r), "measured");
         assert_close(value_of(r), 8, 0);
         pw_result_free(r);
-        pw_exec_free(x);
     }
 
-    /* Another machine (fingerprint) misses; --frozen takes any machine's entry, labelled. */
-    x = cached(fake_new("there", "cpu B", 50, &fs), cdir, false, NULL);
-    r = obtain(x, "a", "selftest.fixed a");
-    assert_int_equal(fs->submitted, 1);
+    /* Another machine (fingerprint) misses; --frozen takes any machine's entry, labelled, never
+     * forwards (and ignores --rerun). */
+    r = through("there", "cpu B", 50, cdir, false, NULL, "a", &submitted);
+    assert_int_equal(submitted, 1);
     pw_result_free(r);
-    pw_exec_free(x);
-    x = cached(fake_new("elsewhere", "cpu C", 1, &fs), cdir, true, "a");
-    r = obtain(x, "a", "selftest.fixed a");
-    assert_int_equal(fs->submitted, 0); /* frozen never forwards, and ignores --rerun */
+    r = through("elsewhere", "cpu C", 1, cdir, true, "a", "a", &submitted);
+    assert_int_equal(submitted, 0);
     assert_string_equal(source_of(r), "frozen: measured on another machine");
     pw_result_free(r);
-    r = obtain(x, "never", "selftest.fixed never");
+    r = through("elsewhere", "cpu C", 1, cdir, true, NULL, "never", &submitted);
     assert_true(pw_result_failed(r));
     assert_string_equal(source_of(r), "frozen");
     assert_non_null(strstr(pw_result_error_reason(r), "--frozen: no stored result"));
     pw_result_free(r);
-    pw_exec_free(x);
-    x = cached(fake_new("here", "cpu A", 1, &fs), cdir, true, NULL);
-    r = obtain(x, "a", "selftest.fixed a");
+    r = through("here", "cpu A", 1, cdir, true, NULL, "a", &submitted);
     assert_string_equal(source_of(r), "frozen from cache");
     pw_result_free(r);
-    pw_exec_free(x);
-    x = cached(fake_new("here", "cpu A", 1, &fs), NULL, true, NULL);
-    r = obtain(x, "a", "selftest.fixed a");
+    r = through("here", "cpu A", 1, NULL, true, NULL, "a", &submitted);
     assert_string_equal(pw_result_error_reason(r), "--frozen without a result cache: nothing to render from");
     pw_result_free(r);
-    pw_exec_free(x);
     /* No cache and not frozen: everything goes through. */
-    x = cached(fake_new("here", "cpu A", 3, &fs), NULL, false, NULL);
-    r = obtain(x, "a", "selftest.fixed a");
-    assert_int_equal(fs->submitted, 1);
+    r = through("here", "cpu A", 3, NULL, false, NULL, "a", &submitted);
+    assert_int_equal(submitted, 1);
     pw_result_free(r);
-    pw_exec_free(x);
 
     /* A corrupt entry is a WARNING about that job, then a miss that replaces the entry. */
     DIR *d = opendir(cdir);
@@ -468,7 +486,7 @@ static void test_local(void **state)
     const pw_experiment *fixed = pw_registry_find("selftest.fixed"), *crash = pw_registry_find("selftest.crash");
     json_t *p1 = json_pack("{s:[i], s:[i], s:f, s:s}", "sizes", 1, "values", 42, "spread", 0.1, "label", "l");
     json_t *hang = json_pack("{s:s}", "mode", "hang");
-    json_t *fails = json_pack("{s:s}", "mode", "exit");
+    json_t *fails = json_pack("{s:s}", "mode", "error");
     pw_exec_job j1 = {fixed, "one", p1, "c1", true, 0, 0};
     pw_exec_job j2 = {crash, "stuck", hang, "c2", true, 30, 0};
     pw_exec_job j3 = {crash, "never", fails, "c3", true, 0, 0};
@@ -509,15 +527,108 @@ static void test_local(void **state)
     assert_int_equal(pw_exec_wait(x, -1, &t, &r), PW_ENOTFOUND);
     assert_string_equal(ev.log, "Q1 Q2 Q3 S1 F1 S2 F2");
 
-    /* A child that fails is an ERROR result like pw_isolate_run's (not a signal: cmocka's
-     * handlers, inherited by the child, would catch it). */
+    /* An experiment that fails is an ERROR result like pw_isolate_run's (mode 'error': a crash
+     * or exit() would meet cmocka's signal handlers and LeakSanitizer, inherited by the child). */
     pw_exec_submit(x, &j3);
     while ((status = pw_exec_wait(x, -1, &t, &r)) == PW_EAGAIN) {}
     assert_int_equal(status, PW_OK);
-    assert_non_null(strstr(pw_result_error_reason(r), "exited with status 7"));
+    assert_string_equal(pw_result_error_reason(r), "failed on purpose (mode 'error')");
     pw_result_free(r);
     pw_exec_free(x);
     json_decref(p1), json_decref(hang), json_decref(fails);
+}
+
+/* --- the report driver over the seam ---------------------------------------------------------- */
+
+typedef struct {
+    char text[2048];
+} said;
+
+static void on_message(void *ctx, const pw_report_message *m)
+{
+    said *s = ctx;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof s->text - len, "%d %s:%d %s\n", (int)m->kind, m->file ? m->file : "-", m->line, m->text);
+}
+
+static void on_progress(void *ctx, const pw_report_progress *p)
+{
+    said *s = ctx;
+    size_t len = strlen(s->text);
+    if (p->done) snprintf(s->text + len, sizeof s->text - len, "done\n");
+    else snprintf(s->text + len, sizeof s->text - len, "[%zu/%zu] %s\n", p->index, p->total, p->id);
+}
+
+static void test_report_driver(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *chapter = pw_xasprintf("%s/ch.md", dir), *outdir = pw_xasprintf("%s/out", dir);
+    const char *text = "# Driver\n\n`=a.value.n1`\n\n```experiment selftest.fixed\nid: a\n```\n\n"
+                       "```experiment selftest.fixed\nid: bad\n```\n";
+    assert_int_equal(pw_write_file_atomic(chapter, text, strlen(text)), PW_OK);
+    fake_state *fs;
+    pw_exec *x = fake_new("here", "cpu A", 6, &fs);
+    said s = {""};
+    pw_report_options o;
+    pw_report_options_default(&o);
+    char *chapters[] = {chapter};
+    o.chapters = chapters;
+    o.nchapters = 1;
+    o.outdir = outdir;
+    o.latex = o.pdf = false;
+    o.archive_root = NULL;
+    o.executor = x;
+    o.on_message = on_message;
+    o.on_progress = on_progress;
+    o.ctx = &s;
+    pw_report_outcome out;
+    assert_int_equal(pw_report_build(&o, &out), PW_ECHILD); /* written, one result in ERROR */
+    /* Every job is submitted before the first waits; results attach by ticket. */
+    assert_string_equal(fs->calls, "submit a, submit bad, start a, start bad");
+    char *want = pw_xasprintf("[1/2] a\n[2/2] bad\n%d %s:9 bad ERROR: failed on purpose\ndone\n",
+                              (int)PW_REPORT_FAILED, chapter);
+    assert_string_equal(s.text, want);
+    free(want);
+    assert_int_equal(out.stage, PW_REPORT_DONE);
+    assert_int_equal(out.diag.n, 0);
+    assert_int_equal(out.experiments, 2);
+    assert_int_equal(out.measured, 2);
+    assert_int_equal(out.failed, 1);
+    assert_true(out.wrote_html);
+    assert_false(out.wrote_tex);
+    assert_null(out.archive);
+    char *html = pw_xasprintf("%s/report.html", outdir);
+    char *page = pw_read_file(html, NULL);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "id=\"result-a\""));
+    assert_non_null(strstr(page, "<span class=\"measured\""));
+    free(page);
+    free(html);
+    pw_report_outcome_release(&out);
+
+    /* Bad input: diagnostics in the outcome, nothing submitted, nothing said. */
+    const char *bad = "# Bad\n\n```experiment selftest.fixd\nid: z\n```\n";
+    assert_int_equal(pw_write_file_atomic(chapter, bad, strlen(bad)), PW_OK);
+    fs->calls[0] = '\0';
+    s.text[0] = '\0';
+    assert_int_equal(pw_report_build(&o, &out), PW_EINVAL);
+    assert_int_equal(out.stage, PW_REPORT_LOAD);
+    assert_int_equal(out.diag.n, 1);
+    assert_non_null(strstr(out.diag.lines[0], "ch.md:3: unknown experiment 'selftest.fixd' (did you mean 'selftest.fixed'?)"));
+    assert_string_equal(fs->calls, "");
+    assert_string_equal(s.text, "");
+    pw_report_outcome_release(&out);
+
+    /* No chapters: an ERROR message, no diagnostics. */
+    o.nchapters = 0;
+    assert_int_equal(pw_report_build(&o, NULL), PW_EINVAL);
+    assert_non_null(strstr(s.text, "no chapters given"));
+
+    pw_exec_free(x);
+    free(chapter), free(outdir);
+    pw_test_rmtree(dir);
+    free(dir);
 }
 
 static void test_impl_core(void **state)
@@ -538,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_cache_decorator),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_local),
+        cmocka_unit_test(test_report_driver),
         cmocka_unit_test(test_impl_core),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
