@@ -3,7 +3,7 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS     := libcmark gsl jansson zlib openblas nettle
+PKGS     := libcmark gsl jansson zlib openblas nettle libmicrohttpd
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?= $(OPT) -g
@@ -19,7 +19,7 @@ DEFS     := -DPW_VERSION='"0.1.0"' -DPW_CFLAGS='"$(CC) $(OPT) $(SAN)"'
 
 ALL_FLAGS = $(CPPFLAGS) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(SAN)
 
-LIB_SRC  := $(sort $(wildcard src/common/*.c src/weave/*.c src/measure/*.c src/kernels/*.c src/experiments/*.c src/store/*.c)) \
+LIB_SRC  := $(sort $(wildcard src/common/*.c src/weave/*.c src/measure/*.c src/kernels/*.c src/experiments/*.c src/store/*.c src/preview/*.c)) \
             $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 # build/gen/impl_hashes.c: the SHA-256 of every file under src/ and include/ plus the compile
 # flags (scripts/impl-hashes.sh), compiled into the library for pw_impl_hash (cache keys).
