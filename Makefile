@@ -34,7 +34,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick test unit golden e2e regen check-asan fuzz fuzz-bins bench clean FORCE
+.PHONY: all setup report quick preview test unit golden e2e regen check-asan fuzz fuzz-bins bench clean FORCE
 all: $(BIN)
 
 setup:
@@ -92,6 +92,11 @@ report: $(BIN)
 
 quick: $(BIN)
 	$(BIN) report --quick $(REPORT_FLAGS)
+
+# A live-reloading local server while chapters are written (docs/preview.md); for example
+# `make preview PREVIEW_FLAGS='--quick --port 8080'`.  Ctrl-C stops it.
+preview: $(BIN)
+	$(BIN) preview $(PREVIEW_FLAGS)
 
 # Every test: unit (cmocka), golden renders, command-line errors and the browser/PDF end to end.
 test: unit golden e2e
