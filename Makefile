@@ -34,7 +34,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick preview test unit golden e2e regen check-asan fuzz fuzz-bins bench clean FORCE
+.PHONY: all setup report quick preview test unit golden e2e e2e-preview regen check-asan fuzz fuzz-bins bench clean FORCE
 all: $(BIN)
 
 setup:
@@ -98,8 +98,9 @@ quick: $(BIN)
 preview: $(BIN)
 	$(BIN) preview $(PREVIEW_FLAGS)
 
-# Every test: unit (cmocka), golden renders, command-line errors and the browser/PDF end to end.
-test: unit golden e2e
+# Every test: unit (cmocka), golden renders, command-line errors and the browser/PDF end to end,
+# and `perfweave preview` end to end (curl, and headless Chromium through playwright-core).
+test: unit golden e2e e2e-preview
 
 unit: $(TEST_BIN)
 	@tests/run-unit.sh $(TEST_BIN)
@@ -109,6 +110,11 @@ golden: $(BIN)
 
 e2e: $(BIN)
 	@tests/e2e/run.sh $(BIN)
+
+# Installs playwright-core with `npm ci` from tests/e2e/preview/package-lock.json when node and
+# npm exist (the browser part is skipped, and says so, when they do not).
+e2e-preview: $(BIN)
+	@tests/e2e/preview/run.sh $(BIN)
 
 # Rewrite the golden files from the current renderer, on purpose; review the diff before committing.
 regen: $(BIN)
