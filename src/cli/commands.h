@@ -15,6 +15,7 @@ int pw_cmd_stats(int argc, char **argv);
 int pw_cmd_compare(int argc, char **argv);
 int pw_cmd_history(int argc, char **argv);
 int pw_cmd_diff(int argc, char **argv);
+int pw_cmd_preview(int argc, char **argv);
 
 /* Writes every diagnostic a library call collected to stderr, one per line (diag.c). */
 void pw_cli_print_diag(const pw_diag *d);
