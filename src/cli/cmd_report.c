@@ -1,9 +1,13 @@
 /* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all]
- * [--frozen] [--replay DIR] [--no-cache] [CHAPTER.md…]`. */
+ * [--frozen] [--replay DIR] [--no-cache] [CHAPTER.md…]`: the options, and the report's messages,
+ * progress and outcome (report.h) as lines on stderr — a live progress line with ETA when
+ * stderr is a terminal. */
 #include <glob.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "perfweave/common.h"
@@ -22,6 +26,63 @@ static void usage(FILE *out)
             "  --replay     render the results of a previous out/results.json (runs nothing)\n"
             "  defaults: cache .cache/results, archive validation_results/\n"
             "  default chapters: chapters/*.md in file-name order; default output: out/\n");
+}
+
+/* How the report's messages and progress are shown. */
+typedef struct {
+    bool quiet;   /* -q: errors and warnings only */
+    bool tty;     /* stderr is a terminal: progress rewrites one line */
+} view;
+
+static void show_message(void *ctx, const pw_report_message *m)
+{
+    const view *v = ctx;
+    if (m->kind == PW_REPORT_FAILED) {
+        if (!v->quiet) fprintf(stderr, "%s%s:%d: %s\n", v->tty ? "\r\033[K" : "", m->file, m->line, m->text);
+        return;
+    }
+    if (m->kind == PW_REPORT_NOTE && v->quiet) return;
+    fputs("perfweave: ", stderr);
+    if (m->file && m->line > 0) fprintf(stderr, "%s:%d: ", m->file, m->line);
+    else if (m->file) fprintf(stderr, "%s: ", m->file);
+    if (m->kind == PW_REPORT_WARNING) fputs("warning: ", stderr);
+    fprintf(stderr, "%s\n", m->text);
+}
+
+static void show_progress(void *ctx, const pw_report_progress *p)
+{
+    const view *v = ctx;
+    if (v->quiet) return;
+    if (p->done) {
+        if (v->tty) fputs("\r\033[K", stderr);
+        return;
+    }
+    fprintf(stderr, "%s[%zu/%zu] %s (%s)  %.0fs elapsed", v->tty ? "\r\033[K" : "", p->index, p->total,
+            p->id, p->experiment, p->elapsed_s);
+    if (isfinite(p->eta_s)) fprintf(stderr, ", ETA %.0fs", p->eta_s);
+    fputs(v->tty ? "" : "\n", stderr);
+    fflush(stderr);
+}
+
+/* The end of a report: diagnostics, an interruption, or the summary. */
+static void show_outcome(const view *v, const pw_report_options *o, const pw_report_outcome *out, int status)
+{
+    pw_cli_print_diag(&out->diag);
+    if (out->diag.n)
+        fprintf(stderr, "perfweave: %zu error%s; nothing was %s\n", out->diag.n, out->diag.n == 1 ? "" : "s",
+                out->stage == PW_REPORT_LOAD ? "run or written" : "written");
+    if (status == PW_EINTR && out->stage == PW_REPORT_OBTAIN)
+        fprintf(stderr, "\nperfweave: interrupted; the previous report is untouched, and the %zu result%s "
+                "measured so far are cached for the next run\n", out->measured, out->measured == 1 ? "" : "s");
+    else if (status == PW_EINTR)
+        fprintf(stderr, "perfweave: interrupted while rendering; the previous report is untouched\n");
+    if (out->stage != PW_REPORT_DONE || v->quiet) return;
+    fprintf(stderr, "perfweave: %zu experiments: %zu measured, %zu from cache or replay\n", out->experiments,
+            out->measured, out->experiments - out->measured);
+    fprintf(stderr, "perfweave: wrote %s/%s%s%s — %zu claims: %zu PASS, %zu PARTIAL, %zu FAIL, %zu UNDECIDED, %zu ERROR\n",
+            o->outdir, out->wrote_html ? "report.html " : "", out->wrote_tex && o->latex ? "report.tex " : "",
+            out->wrote_pdf ? "report.pdf" : "", out->claims, out->verdicts[0], out->verdicts[1], out->verdicts[2],
+            out->verdicts[3], out->verdicts[4]);
 }
 
 static int parse_formats(const char *list, pw_report_options *o)
@@ -52,6 +113,7 @@ int pw_cmd_report(int argc, char **argv)
     glob_t g;
     bool globbed = false;
     int code = PW_EXIT_OK;
+    view v = {false, isatty(STDERR_FILENO) != 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_next = i + 1 < argc;
@@ -64,7 +126,7 @@ int pw_cmd_report(int argc, char **argv)
         else if (strcmp(a, "--cache") == 0 && has_next) o.cache_dir = argv[++i];
         else if (strcmp(a, "--archive") == 0 && has_next) o.archive_root = argv[++i];
         else if (strcmp(a, "--no-archive") == 0) o.archive_root = NULL;
-        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.progress = false;
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) v.quiet = true;
         else if (strcmp(a, "--replay") == 0 && has_next) o.replay_dir = argv[++i];
         else if (strcmp(a, "--templates") == 0 && has_next) o.templates_dir = argv[++i];
         else if (strcmp(a, "--rerun") == 0 && has_next) rerun[nrerun++] = argv[++i];
@@ -89,10 +151,17 @@ int pw_cmd_report(int argc, char **argv)
     o.nrerun = nrerun;
     o.chapters = chapters;
     o.nchapters = nchapters;
+    o.on_message = show_message;
+    o.on_progress = show_progress;
+    o.ctx = &v;
     pw_isolate_catch_signals();
-    switch (pw_report_build(&o)) {
+    pw_report_outcome out;
+    int status = pw_report_build(&o, &out);
+    show_outcome(&v, &o, &out, status);
+    pw_report_outcome_release(&out);
+    switch (status) {
     case PW_OK: code = PW_EXIT_OK; break;
-    case PW_EINTR: code = 128 + pw_isolate_interrupted(); break;
+    case PW_EINTR: code = 128 + out.signal; break;
     case PW_EINVAL: code = PW_EXIT_USAGE; break;
     case PW_ECHILD: code = PW_EXIT_ERROR; break;
     default: code = PW_EXIT_INTERNAL; break;

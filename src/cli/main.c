@@ -23,6 +23,7 @@ typedef struct {
 
 static const command commands[] = {
     {"report", pw_cmd_report, "report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all] [--frozen] [CHAPTER.md...]"},
+    {"preview", pw_cmd_preview, "preview [--port N] [--host ADDR] [--quick] [-o DIR] [CHAPTER.md...]  live-reloading local server"},
     {"run", pw_cmd_run, "run [--quick] [--json] EXPERIMENT [key=value...]"},
     {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
     {"stats", pw_cmd_stats, "stats [--json] [FILE|-]       summary statistics of one number per line"},
