@@ -12,7 +12,16 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Werror -Wno-missing-field-initializers
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Iinclude -Itests -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lm -lpthread
+# OpenBLAS first among the libraries (libgsl still pulls libgslcblas.so in as its own
+# dependency, which binds after every direct one; main() checks that cblas_sgemm and friends
+# resolve into OpenBLAS).  BLIS and oneDNN are not linked: src/kernels/{blis,onednn}.c open them
+# with dlopen in the processes that may use them (docs/kernels.md).
+PKG_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null) \
+             $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lm -lpthread -ldl
+# BLIS's serial build (Debian libblis4-serial), opened by path: the default libblis.so.4 is an
+# alternative that may point at a threaded build.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLIS_PATH ?= /usr/lib/$(if $(MULTIARCH),$(MULTIARCH)/)blis-serial/libblis.so.4
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo -dirty)
 DEFS     := -DPW_VERSION='"0.1.0"' -DPW_CFLAGS='"$(CC) $(OPT) $(SAN)"'
@@ -51,6 +60,7 @@ $(BUILD)/%.o: %.c | setup
 # Aligning their functions and loops to 64 bytes makes that placement the same in every build.
 KERNEL_ALIGN := -falign-functions=64 -falign-loops=64
 $(BUILD)/src/kernels/%.o: ALL_FLAGS += $(KERNEL_ALIGN)
+$(BUILD)/src/kernels/blis.o: ALL_FLAGS += -DPW_BLIS_PATH='"$(BLIS_PATH)"'
 
 # The commit is compiled into one object only, rebuilt when HEAD (or dirtiness) changes.
 $(BUILD)/commit.stamp: FORCE

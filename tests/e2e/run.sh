@@ -175,5 +175,43 @@ done
 expect_status 1 $s "run with an unknown experiment"
 expect_grep "did you mean 'selftest.fixed'" "$tmp/err8" "run suggestion"
 
+# --- library baselines: the OpenBLAS core, BLIS, oneDNN, the sanity floor --------------------
+# Nothing here depends on a timing: the weak core is forced, and a core without FMA on a CPU
+# with AVX2 can never reach the floor whatever the clock does.
+jval() { sed -n "s/^ *\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$2" | head -1; }
+"$bin" run --json selftest.fixed values=1,2,3 >"$tmp/env.json" 2>"$tmp/env.err"; s=$?
+expect_status 0 $s "run for the environment"
+by=$(jval chosen_by "$tmp/env.json"); core=$(jval core "$tmp/env.json"); best=$(jval best "$tmp/env.json")
+case "$by" in
+    perfweave) if [ "$(jval took "$tmp/env.json")" = true ] && [ "$core" = "$best" ] && [ "$(jval detected "$tmp/env.json")" != "$core" ]; then ok
+               else fail "perfweave chose core '$best' but OpenBLAS runs '$core' (took: $(jval took "$tmp/env.json"))"; fi ;;
+    library) if [ "$(jval took "$tmp/env.json")" = true ]; then ok; else fail "the library's own core did not take"; fi ;;
+    *) fail "OpenBLAS core chosen by '$by', expected perfweave or library (no OPENBLAS_CORETYPE set)" ;;
+esac
+if grep -q "warning" "$tmp/env.err"; then fail "core choice warned: $(cat "$tmp/env.err")"; else ok; fi
+expect_grep '"cblas_sgemm": ".*openblas' "$tmp/env.json" "cblas_sgemm binds into OpenBLAS"
+
+"$bin" run --quick --json acceleration.matmul sizes=1024 variants=packed,openblas,blis,onednn >"$tmp/libs.json" 2>"$tmp/libs.err"; s=$?
+expect_status 0 $s "matmul with every library"
+for v in packed openblas blis onednn library; do
+    expect_grep "\"gflops.$v.n1024\"" "$tmp/libs.json" "gflops.$v.n1024 published"
+done
+expect_grep '"speedup.packed_vs_library.n1024"' "$tmp/libs.json" "packed against the fastest library"
+expect_grep '"arch": "' "$tmp/libs.json" "BLIS kernel set recorded"
+expect_grep '"isa": "' "$tmp/libs.json" "oneDNN ISA recorded"
+
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+    OPENBLAS_CORETYPE=Prescott "$bin" run --quick --json acceleration.matmul sizes=256 variants=packed,openblas \
+        'claim=speedup(packed, openblas) >= 1' >"$tmp/weak.json" 2>"$tmp/weak.err"; s=$?
+    expect_status 0 $s "matmul on a forced weak core"
+    if [ "$(jval chosen_by "$tmp/weak.json")" = user ] && [ "$(jval core "$tmp/weak.json")" = Prescott ]; then ok
+    else fail "the user's OPENBLAS_CORETYPE=Prescott was not kept and reported (chosen_by $(jval chosen_by "$tmp/weak.json"), core $(jval core "$tmp/weak.json"))"; fi
+    expect_grep "OPENBLAS_CORETYPE=Prescott from the environment is kept" "$tmp/weak.err" "user's core reported"
+    expect_grep '"baseline_warnings"' "$tmp/weak.json" "baseline warning on a weak core"
+    expect_grep 'OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak.json" "warning names the library and core"
+    expect_grep '"verdict": "UNDECIDED"' "$tmp/weak.json" "claim against the weak library undecided"
+    expect_grep '"why": "baseline"' "$tmp/weak.json" "undecided for the baseline reason"
+fi
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
