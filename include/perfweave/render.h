@@ -37,6 +37,8 @@ void pw_render_figure(pw_buf *b, const json_t *chart, const char *stem, pw_forma
 
 /* An inline value: "212× (95% CI 205–219×)" marked up for the format. */
 void pw_render_inline(pw_buf *b, const pw_metric *m, pw_format fmt);
+/* The same for a value of a previous result (a stand-in, exec.h), marked "previous" beside it. */
+void pw_render_stale_inline(pw_buf *b, const pw_metric *m, pw_format fmt);
 
 /* A verdict badge. */
 void pw_render_verdict(pw_buf *b, const char *verdict, pw_format fmt);

@@ -122,8 +122,15 @@ static void set_custom_text(pw_report *r, pw_format fmt, pw_numbering *num)
                     pw_metric m;
                     pw_buf b;
                     pw_buf_init(&b);
-                    if (d && d->result && pw_result_get_metric(d->result, ch->refs[k].metric, &m) == PW_OK)
+                    pw_exec_standin_kind standin = d && d->result ? pw_exec_standin(d->result, NULL, NULL) : PW_EXEC_FRESH;
+                    bool found = d && d->result && pw_result_get_metric(d->result, ch->refs[k].metric, &m) == PW_OK;
+                    if (found && standin == PW_EXEC_STALE) /* a previous value: said so beside it */
+                        pw_render_stale_inline(&b, &m, fmt);
+                    else if (found)
                         pw_render_inline(&b, &m, fmt);
+                    else if (standin != PW_EXEC_FRESH)
+                        pw_buf_puts(&b, fmt == PW_FMT_HTML ? "<span class=\"measured missing\">[not measured yet]</span>"
+                                                           : "\\textbf{[not measured yet]}");
                     else if (fmt == PW_FMT_HTML)
                         pw_buf_puts(&b, "<span class=\"measured missing\">[not measured: the experiment ended in ERROR]</span>");
                     else

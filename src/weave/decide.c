@@ -8,6 +8,13 @@
 
 #include "perfweave/claims.h"
 
+/* A stand-in (exec.h) is not the directive's result: its metrics, charts and tables may not be
+ * the ones the directive will have, so nothing is checked against it. */
+static bool checkable(const pw_directive *d)
+{
+    return d && d->result && !pw_result_failed(d->result) && pw_exec_standin(d->result, NULL, NULL) == PW_EXEC_FRESH;
+}
+
 /* After results exist: every reference names a metric, every chart/table key names one. */
 void pw_report_check(pw_report *r)
 {
@@ -17,7 +24,7 @@ void pw_report_check(pw_report *r)
             pw_ref *ref = &ch->refs[k];
             pw_directive *d = pw_report_find_directive(r, ref->id);
             pw_metric m;
-            if (!d || !d->result || pw_result_failed(d->result)) continue;
+            if (!checkable(d)) continue;
             if (pw_result_get_metric(d->result, ref->metric, &m) == PW_OK) continue;
             size_t n = pw_result_metric_count(d->result);
             const char **names = pw_xmalloc((n ? n : 1) * sizeof *names);
@@ -36,7 +43,7 @@ void pw_report_check(pw_report *r)
         }
         for (size_t k = 0; k < ch->ndirectives; k++) {
             pw_directive *d = ch->directives[k];
-            if (!d->result || pw_result_failed(d->result)) continue;
+            if (!checkable(d)) continue;
             json_t *doc = pw_result_json(d->result);
             for (int kind = 0; kind < 2; kind++) {
                 char **names = kind ? d->tables : d->charts;
@@ -84,9 +91,18 @@ void pw_report_decide(pw_report *r)
         i = 0;
         for (size_t k = 0; k < ch->ndirectives; k++) {
             pw_directive *d = ch->directives[k];
+            const char *reason = NULL;
+            bool unmeasured = d->result && pw_exec_standin(d->result, &reason, NULL) == PW_EXEC_UNMEASURED;
             d->verdicts = json_array();
-            for (size_t j = 0; j < d->nclaims; j++)
-                json_array_append(d->verdicts, json_array_get(verdicts, i++));
+            for (size_t j = 0; j < d->nclaims; j++, i++) {
+                if (unmeasured) /* nothing to decide from: undecided, not an ERROR of the experiment */
+                    json_array_append_new(d->verdicts,
+                                          json_pack("{s:s, s:s, s:s, s:[]}", "claim", d->claims[j].text ? d->claims[j].text : "", "verdict",
+                                                    pw_verdict_name(PW_VERDICT_UNDECIDED), "reason",
+                                                    reason ? reason : "not measured yet", "points"));
+                else
+                    json_array_append(d->verdicts, json_array_get(verdicts, i));
+            }
             json_object_set(pw_result_json(d->result), "claims", d->verdicts);
         }
         json_decref(verdicts);

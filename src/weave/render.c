@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "perfweave/escape.h"
+#include "perfweave/exec.h"
 
 static bool isalnum_ascii(char c)
 {
@@ -99,6 +100,18 @@ void pw_render_inline(pw_buf *b, const pw_metric *m, pw_format fmt)
     }
     pw_buf_release(&value);
     pw_buf_release(&ci);
+}
+
+void pw_render_stale_inline(pw_buf *b, const pw_metric *m, pw_format fmt)
+{
+    if (fmt == PW_FMT_HTML) {
+        pw_buf_puts(b, "<span class=\"stale\" title=\"the previous result, shown until the new one is measured\">");
+        pw_render_inline(b, m, fmt);
+        pw_buf_puts(b, "<sup class=\"stale-tag\">previous</sup></span>");
+    } else {
+        pw_render_inline(b, m, fmt);
+        pw_buf_puts(b, "\\textsuperscript{previous}");
+    }
 }
 
 /* --- tables ------------------------------------------------------------------------------- */
@@ -253,6 +266,10 @@ static void claim_detail(pw_buf *b, const json_t *v)
             if (json_is_number(need)) pw_buf_printf(b, ", about %.0f samples would decide", json_number_value(need));
         }
     }
+    /* Points that may not decide (a stale result, a handicapped baseline) say why once. */
+    bool blocked = false;
+    json_array_foreach(points, i, p) blocked = blocked || json_object_get(p, "reason") != NULL;
+    if (blocked && reason) pw_buf_printf(b, " (%s)", reason);
 }
 
 /* The evidence sentence of a claim's verdict object, escaped for the format. */
@@ -349,16 +366,37 @@ static void run_line(pw_buf *b, const pw_directive *d)
     if (source && strcmp(source, "measured") != 0) pw_buf_printf(b, " (%s)", source);
 }
 
+/* A stand-in (exec.h) says so where the reader sees it: a sentence under the head (and, in HTML,
+ * a class on the box). */
+static void render_standin(pw_buf *b, pw_exec_standin_kind kind, const char *reason, pw_format fmt)
+{
+    if (kind == PW_EXEC_FRESH) return;
+    if (!reason) reason = kind == PW_EXEC_STALE ? "this is the previous result" : "not measured yet";
+    if (fmt == PW_FMT_HTML) {
+        pw_buf_puts(b, "<p class=\"stale-note\">");
+        pw_escape_html(b, reason);
+        pw_buf_puts(b, "</p>\n");
+    } else {
+        pw_buf_puts(b, "\\pwwarning{");
+        pw_escape_latex(b, reason);
+        pw_buf_puts(b, "}\n");
+    }
+}
+
 void pw_render_directive(pw_buf *b, const pw_directive *d, pw_format fmt, pw_numbering *num,
                          const char *figdir, const char *figrel)
 {
     json_t *doc = d->result ? pw_result_json(d->result) : NULL;
     const char *prefix = d->caption;
+    const char *stale_reason = NULL;
+    pw_exec_standin_kind standin = d->result ? pw_exec_standin(d->result, &stale_reason, NULL) : PW_EXEC_FRESH;
     pw_buf info;
     pw_buf_init(&info);
     if (d->result) run_line(&info, d);
     if (fmt == PW_FMT_HTML) {
-        pw_buf_puts(b, "<section class=\"experiment\" id=\"result-");
+        pw_buf_puts(b, standin == PW_EXEC_STALE        ? "<section class=\"experiment stale\" id=\"result-"
+                       : standin == PW_EXEC_UNMEASURED ? "<section class=\"experiment unmeasured\" id=\"result-"
+                                                       : "<section class=\"experiment\" id=\"result-");
         esc(b, d->id, fmt);
         pw_buf_puts(b, "\">\n<div class=\"exp-head\"><span class=\"exp-id\">");
         esc(b, d->id, fmt);
@@ -383,6 +421,7 @@ void pw_render_directive(pw_buf *b, const pw_directive *d, pw_format fmt, pw_num
         }
     }
     pw_buf_release(&info);
+    render_standin(b, standin, stale_reason, fmt);
     if (!d->result || pw_result_failed(d->result)) {
         const char *reason = d->result ? pw_result_error_reason(d->result) : "the experiment did not run";
         if (fmt == PW_FMT_HTML) {
