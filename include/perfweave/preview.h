@@ -96,6 +96,8 @@ void pw_preview_utf8_clean(pw_buf *out, const char *text, size_t len);
 /* True when line (without its newline) is a progress line of `perfweave report`:
  * "[DONE/TOTAL] ID (EXPERIMENT) …". */
 bool pw_preview_is_progress(const char *line);
+/* The ID of a progress line: its length, with *id pointing into line; 0 when line is not one. */
+size_t pw_preview_progress_id(const char *line, const char **id);
 
 /* The diagnostics of a finished `perfweave report` child, for the page: a new JSON array (the
  * caller owns it) of {"text": LINE, "file": PATH|null, "line": N|null}, one per line of output
@@ -108,6 +110,11 @@ bool pw_preview_is_progress(const char *line);
  * Returns an empty array for a render that succeeded (exit 0 or 2). */
 json_t *pw_preview_diagnostics(const char *output, size_t len, int exit_code, int signal);
 
+/* The same from the document a render wrote with `--status-json` (its input "diagnostics" lines
+ * and its "error" messages, as PATH:LINE: message), for a render that exited 1: a new array, or
+ * NULL when the document holds none (the caller then reads the render's output instead). */
+json_t *pw_preview_status_diagnostics(const json_t *status);
+
 /* --- shared state (state.c) --------------------------------------------------------------------- */
 
 /* What the server knows, shared between the main loop (the only writer) and the connection
@@ -116,9 +123,9 @@ json_t *pw_preview_diagnostics(const char *output, size_t len, int exit_code, in
  * the waiters.  Thread-safe. */
 typedef struct pw_preview_state pw_preview_state;
 
-/* The jobs a preview runs as child processes.  Phase 1 runs renders only (a render measures what
- * the cache lacks, in the child); MEASURE is the slot for a background measurement that phase 2
- * runs beside a render from the cache (docs/preview.md, "Phase 2"). */
+/* The jobs a preview runs as child processes: renders (`perfweave report --stale`, which measure
+ * nothing) and, beside them, one background measurement (`perfweave report --measure-only`) of
+ * what a render showed from a stand-in (docs/preview.md). */
 typedef enum { PW_PREVIEW_JOB_RENDER = 0, PW_PREVIEW_JOB_MEASURE = 1, PW_PREVIEW_NJOBS = 2 } pw_preview_job;
 
 /* The caller frees the state with pw_preview_state_free (NULL is a no-op). */
@@ -129,8 +136,12 @@ void pw_preview_state_free(pw_preview_state *st);
  * the output folder has no report.html). */
 void pw_preview_state_set_report(pw_preview_state *st, const char *token);
 /* Marks a job running (progress: its latest progress line, or NULL) or finished (running false
- * clears its progress). */
+ * clears its progress).  Running clears the job's error. */
 void pw_preview_state_set_job(pw_preview_state *st, pw_preview_job job, bool running, const char *progress);
+/* Marks a job finished with an error (a sentence, copied) that stays until it runs again. */
+void pw_preview_state_job_failed(pw_preview_state *st, pw_preview_job job, const char *error);
+/* How many directives the last published render showed from a stand-in (still to be measured). */
+void pw_preview_state_set_pending(pw_preview_state *st, size_t n);
 /* Records a finished render in one change: the report's identity now, its diagnostics (stolen;
  * NULL or an empty array for none) and the render job as finished.  The diagnostics stay until
  * the next finished render. */
@@ -138,7 +149,8 @@ void pw_preview_state_render_done(pw_preview_state *st, const char *token, json_
 
 /* The state as one line of JSON (no newline inside), for /__preview/events and
  * /__preview/state: {"generation", "report": TOKEN|null, "ok": bool, "renders": N,
- * "diagnostics": [...], "jobs": {"render": {"running", "progress"}, "measure": {...}}}.
+ * "pending": N, "diagnostics": [...], "jobs": {"render": {"running", "progress", "error"},
+ * "measure": {...}}}.
  * Sets *generation to the generation it describes.  The caller frees the string. */
 char *pw_preview_state_json(pw_preview_state *st, unsigned long *generation);
 
