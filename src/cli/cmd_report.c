@@ -14,6 +14,7 @@
 #include "perfweave/claims.h"
 #include "perfweave/common.h"
 #include "perfweave/isolate.h"
+#include "perfweave/preview.h"
 #include "perfweave/report.h"
 
 static void usage(FILE *out)
@@ -47,14 +48,27 @@ typedef struct {
 
 static const char *const kind_names[] = {"error", "warning", "failed", "note"};
 
+/* A JSON string of text made valid UTF-8 (a message may quote a chapter's invalid bytes, which
+ * JSON cannot hold); NULL text is null. */
+static json_t *text_json(const char *text)
+{
+    if (!text) return json_null();
+    pw_buf b;
+    pw_buf_init(&b);
+    pw_preview_utf8_clean(&b, text, strlen(text));
+    json_t *j = json_stringn(b.data ? b.data : "", b.len);
+    pw_buf_release(&b);
+    return j;
+}
+
 static void show_message(void *ctx, const pw_report_message *m)
 {
     const view *v = ctx;
     if (v->messages)
         json_array_append_new(v->messages,
-                              json_pack("{s:s, s:o, s:o, s:s}", "kind", kind_names[m->kind], "file",
-                                        m->file ? json_string(m->file) : json_null(), "line",
-                                        m->line > 0 ? json_integer(m->line) : json_null(), "text", m->text));
+                              json_pack("{s:s, s:o, s:o, s:o}", "kind", kind_names[m->kind], "file", text_json(m->file),
+                                        "line", m->line > 0 ? json_integer(m->line) : json_null(), "text",
+                                        text_json(m->text)));
     if (m->kind == PW_REPORT_FAILED) {
         if (!v->quiet) fprintf(stderr, "%s%s:%d: %s\n", v->tty ? "\r\033[K" : "", m->file, m->line, m->text);
         return;
@@ -121,13 +135,13 @@ static const char *const stage_names[] = {"load", "obtain", "check", "decide", "
 static int write_status(const char *path, const view *v, const pw_report_outcome *out, int code)
 {
     json_t *diags = json_array(), *pending = json_array(), *verdicts = json_object();
-    for (size_t i = 0; i < out->diag.n; i++) json_array_append_new(diags, json_string(out->diag.lines[i]));
+    for (size_t i = 0; i < out->diag.n; i++) json_array_append_new(diags, text_json(out->diag.lines[i]));
     for (size_t i = 0; i < out->npending; i++) {
         const pw_report_pending *p = &out->pending[i];
-        json_array_append_new(pending, json_pack("{s:s, s:s, s:s, s:i, s:s, s:o}", "id", p->id, "experiment",
-                                                 p->experiment, "file", p->file, "line", p->line, "state",
-                                                 p->unmeasured ? "unmeasured" : "stale", "key",
-                                                 p->key ? json_string(p->key) : json_null()));
+        json_array_append_new(pending, json_pack("{s:o, s:o, s:o, s:i, s:s, s:o}", "id", text_json(p->id), "experiment",
+                                                 text_json(p->experiment), "file", text_json(p->file), "line", p->line,
+                                                 "state", p->unmeasured ? "unmeasured" : "stale", "key",
+                                                 text_json(p->key)));
     }
     for (int i = 0; i < 5; i++) json_object_set_new(verdicts, pw_verdict_name((pw_verdict)i), json_integer((json_int_t)out->verdicts[i]));
     json_t *doc = json_pack("{s:i, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:O, s:o, s:{s:b, s:b, s:b}, s:o}",
@@ -136,7 +150,7 @@ static int write_status(const char *path, const view *v, const pw_report_outcome
                             "failed", (json_int_t)out->failed, "claims", (json_int_t)out->claims, "verdicts",
                             verdicts, "diagnostics", diags, "messages", v->messages, "pending", pending, "wrote",
                             "html", out->wrote_html, "latex", out->wrote_tex, "pdf", out->wrote_pdf, "archive",
-                            out->archive ? json_string(out->archive) : json_null());
+                            text_json(out->archive));
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     int status = text ? pw_write_file_atomic(path, text, strlen(text)) : PW_EINTERNAL;

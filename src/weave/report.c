@@ -240,7 +240,7 @@ out:
         out->failed = r.failed;
         if (stage >= PW_REPORT_RENDER)
             out->claims = pw_render_count_verdicts(r.chapters, r.nchapters, out->verdicts);
-        if (stage == PW_REPORT_DONE) {
+        if (stage == PW_REPORT_DONE && !o->measure_only) {
             out->wrote_html = o->html;
             out->wrote_tex = o->latex || o->pdf;
             out->wrote_pdf = r.pdf_ok;
