@@ -1,10 +1,12 @@
 /* preview.h — `perfweave preview`: a local HTTP server (libmicrohttpd) that serves a report's
  * output folder while its author writes, re-renders it when a chapter, a template or the
- * perfweave binary changes, and makes the open page reload itself (Server-Sent Events).
+ * perfweave binary changes, measures changed directives in the background, and makes the open
+ * page reload itself (Server-Sent Events).
  *
  * The server never renders or measures in its own process: every render is a child running the
- * perfweave binary (`perfweave report -f html …`, fork + exec by path), whose output is read for
- * `file:line: message` diagnostics.  The pure pieces (request paths, the Host check, the page
+ * perfweave binary (`perfweave report --stale -f html …`, fork + exec by path, which measures
+ * nothing), whose outcome (--status-json) and output give the diagnostics and the directives
+ * still to measure; those are measured by another child (`perfweave report --measure-only`).  The pure pieces (request paths, the Host check, the page
  * script, diagnostics) are separate functions so that unit tests and fuzzers reach them without
  * a socket.  docs/preview.md describes the whole design. */
 #ifndef PERFWEAVE_PREVIEW_H
@@ -227,12 +229,12 @@ typedef struct {
                                       the .md files of chapters/, as `perfweave report` takes them */
     size_t nchapters;
     const char *templates_dir;     /* watched; passed to the renders */
-    char *const *report_args;      /* more arguments for every `perfweave report` child (--quick,
-                                      --cache DIR, --no-archive, …) */
+    char *const *report_args;      /* more arguments for every `perfweave report` child, render
+                                      or measurement (--quick, --cache DIR, --no-archive, …) */
     size_t nreport_args;
     int listen_fd;                 /* listening socket (pw_preview_listen); the loop takes it over */
     int debounce_ms;               /* quiet time after a change before rendering (binary: ×4) */
-    pw_preview_log_fn log;         /* progress and the renders' output, one line at a time */
+    pw_preview_log_fn log;         /* progress and the children's output, one line at a time */
     void *log_ctx;
 } pw_preview_options;
 
@@ -242,10 +244,15 @@ typedef struct {
 } pw_preview_outcome;
 
 /* Renders once, serves, watches and re-renders until a signal (SIGINT, SIGTERM, SIGHUP) or a
- * rebuilt binary that runs (`BINARY --version` exits 0) ends it.  A render still running then is
- * stopped with the same signal (SIGINT for a rebuild) and waited for — `perfweave report`
- * publishes nothing once interrupted, so the output folder stays whole — and killed if it has
- * not ended 20 s later.  A change while a render runs is rendered after it.  The signals are
+ * rebuilt binary that runs (`BINARY --version` exits 0) ends it.  A change while a render runs is
+ * rendered after it.  When a published render showed directives from stand-ins (exec.h) that no
+ * measurement of this run has tried, and none runs, a measurement starts; when it ends, a render
+ * follows; one whose current directive changes under it is stopped (SIGINT) and started again
+ * (docs/preview.md, "Measuring in the background").  At the end, a render or measurement still
+ * running is stopped with the same signal (SIGINT for a rebuild) and waited for — `perfweave
+ * report` publishes nothing once interrupted, so the output folder stays whole — and killed if
+ * it has not ended 20 s later.  Renders and measurements share a private temporary folder,
+ * removed on return.  The signals are
  * blocked in every thread while it runs (the loop reads them from a signalfd) and the caller's
  * mask is restored on return.  Returns PW_OK with *out filled; PW_EINVAL when an input cannot be
  * watched (a missing folder) or PW_EIO when the server or the watcher cannot start, after logging
