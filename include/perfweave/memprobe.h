@@ -12,9 +12,11 @@
  *  - Heap statistics (mallinfo2: arena bytes in use plus mmapped bytes).  One block of `size`
  *    bytes handed out by pw_alloc_malloc is aligned_alloc(64, 64 + ⌈size⌉₆₄): glibc holds for it
  *    the accountant's 64-byte header, the rounding of size up to 64 bytes (< 64), aligned_alloc's
- *    slack (at most the alignment, 64, plus glibc's smallest chunk, 32), glibc's chunk header
- *    (16) and, for a block served by mmap, the rounding of the mapping up to whole pages
- *    (< 1 page).  So the excess of one block lies in [64, 64 + 63 + 96 + 16 + page − 1].
+ *    slack (at most the alignment, 64, plus glibc's smallest chunk, 32), glibc's size fields and
+ *    the rounding of its two requests to 16 bytes (2 · 16 + 8 = 40: glibc 2.36's memalign asks
+ *    its allocator for the aligned request plus the slack) and, for a block served by mmap, the
+ *    rounding of the mapping up to whole pages (< 1 page).  So the excess of one block lies in
+ *    [64, 64 + 63 + 96 + 40 + page − 1].
  *  - Resident set (ru_maxrss, /proc/self/statm).  The kernel counts whole pages and keeps its
  *    per-process counters in per-CPU parts that are folded into the total in batches (Linux ≥ 6.2:
  *    percpu_counter, batch max(32, 2 × online CPUs) pages; older kernels: per-thread caches

@@ -407,8 +407,9 @@ static int run_memory(pw_run *run)
     pw_result_note(r, "glibc's bytes in use (mallinfo2: arena in use + mmapped) were read before "
                    "and after every step; one block of N bytes may hold N plus the profiler's "
                    "64-byte header, up to 63 bytes of rounding, aligned_alloc's slack (64 + 32), "
-                   "glibc's 16-byte chunk header and, when mapped, the rounding of the mapping up "
-                   "to a page (%zu bytes here): the tolerance column", page);
+                   "40 bytes of glibc's size fields and chunk rounding and, when mapped, the "
+                   "rounding of the mapping up to a page (%zu bytes here): the tolerance column",
+                   page);
 
     /* 2. The OS's view: peak RSS of fresh children that hold known amounts through the
      * accountant, against the accountant's peak. */

@@ -19,11 +19,11 @@ size_t pw_memprobe_heap_in_use(void)
 
 void pw_memprobe_block_overhead(size_t size, size_t page, double *lo, double *hi)
 {
-    enum { HEADER = 64, ALIGN = 64, MINCHUNK = 32, CHUNK_HEADER = 16 };
+    enum { HEADER = 64, ALIGN = 64, MINCHUNK = 32, CHUNK_FIELDS = 2 * 16 + 8 };
     /* The accountant charges size; glibc holds at least its header besides. */
     *lo = HEADER;
     double round = (double)((size + ALIGN - 1) / ALIGN * ALIGN - size);
-    *hi = HEADER + round + (ALIGN + MINCHUNK) + CHUNK_HEADER + (double)(page ? page - 1 : 0);
+    *hi = HEADER + round + (ALIGN + MINCHUNK) + CHUNK_FIELDS + (double)(page ? page - 1 : 0);
 }
 
 double pw_memprobe_rss_tolerance(long online_cpus, size_t page)
