@@ -1,9 +1,8 @@
 /* caching.c — the KV-caching experiment (caching.generate): one seeded decoder generates text
  * greedily twice, recomputing the whole prefix at every step and with a KV cache, and the two
  * are compared for exactness, per-token latency against position, total generation time,
- * scaling exponents, cache memory (the accounting allocator, glibc's heap statistics and the
- * resident set against the formula), the
- * speedup the FLOP counts predict, and the cost of prefilling a prompt. */
+ * scaling exponents, cache memory (glibc's heap statistics and the resident set against the
+ * formula), the speedup the FLOP counts predict, and the cost of prefilling a prompt. */
 #include <cblas.h>
 #include <malloc.h>
 #include <math.h>
