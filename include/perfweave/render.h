@@ -4,7 +4,7 @@
  * directive shows, the numbering of tables and figures, the run line of an experiment, the
  * evidence sentence of a claim, the verdict counts and module verdicts, the grouping of claims
  * into the summary and the assessment, the rows of the environment section.  Each output format
- * is one file (src/weave/format_html.c, format_latex.c) that fills a pw_renderer:
+ * is one file (src/weave/format_html.c, format_latex.c, format_text.c) that fills a pw_renderer:
  * it owns all of its markup and escapes every string it is given, where it uses it (STYLE habit
  * 9).  The shared walks below call a renderer's callbacks with plain UTF-8 text; the compose
  * stage (src/weave/compose.c) calls the walks and a renderer's page.  Adding a format is one new
@@ -130,6 +130,7 @@ typedef struct pw_renderer {
 #define PW_RENDER_MAX 8
 extern const pw_renderer pw_render_html;   /* format_html.c: one self-contained page */
 extern const pw_renderer pw_render_latex;  /* format_latex.c: the document pdflatex typesets */
+extern const pw_renderer pw_render_text;   /* format_text.c: verdict counts and claim table */
 extern const pw_renderer *const pw_renderers[];
 
 /* The registered renderer called name, or NULL. */

@@ -1,7 +1,7 @@
-/* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all]
+/* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]
  * [--frozen] [--replay DIR] [--no-cache] [CHAPTER.md…]`: the options, and the report's messages,
  * progress and outcome (report.h) as lines on stderr — a live progress line with ETA when
- * stderr is a terminal.  A plain-text (`terminal`) document is the command's primary output, so
+ * stderr is a terminal.  A plain-text document (`-f text`) is the command's primary output, so
  * it is also printed on stdout. */
 #include <glob.h>
 #include <math.h>
@@ -18,13 +18,14 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: perfweave report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all]\n"
+            "usage: perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]\n"
             "                        [--frozen] [--replay FILE|DIR] [--cache DIR] [--no-cache] [--archive DIR]\n"
             "                        [--no-archive] [-q] [CHAPTER.md...]\n"
             "  --quick      reduced sizes and time budgets (seconds instead of minutes)\n"
             "  --rerun ID   measure this directive again even when its result is cached ('all': every one)\n"
             "  --frozen     run nothing: render from the result cache, from any machine's results\n"
             "  --replay     render the results of a previous out/results.json (runs nothing)\n"
+            "  -f text      also write report.txt (verdict counts, every claim) and print it on stdout\n"
             "  defaults: cache .cache/results, archive validation_results/\n"
             "  default chapters: chapters/*.md in file-name order; default output: out/\n");
 }

@@ -1,6 +1,6 @@
 /* render.c — what the report shows, decided once for every output format, and the walks that
  * hand it to a format's callbacks (see render.h).  No markup lives here: the formats are
- * format_html.c and format_latex.c. */
+ * format_html.c, format_latex.c and format_text.c. */
 #include "perfweave/render.h"
 
 #include <errno.h>
@@ -10,7 +10,7 @@
 
 /* --- the registry -------------------------------------------------------------------------- */
 
-const pw_renderer *const pw_renderers[] = {&pw_render_html, &pw_render_latex, NULL};
+const pw_renderer *const pw_renderers[] = {&pw_render_html, &pw_render_latex, &pw_render_text, NULL};
 
 const pw_renderer *pw_render_find(const char *name)
 {
