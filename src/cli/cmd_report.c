@@ -1,8 +1,9 @@
-/* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all]
+/* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]
  * [--frozen] [--replay DIR] [--no-cache] [--stale|--measure-only] [--status-json FILE]
  * [CHAPTER.md…]`: the options, and the report's messages, progress and outcome (report.h) as
  * lines on stderr — a live progress line with ETA when stderr is a terminal — and, with
- * --status-json, as one JSON document for a program (perfweave preview) to read. */
+ * --status-json, as one JSON document for a program (perfweave preview) to read.  A plain-text
+ * document (`-f text`) is the command's primary output, so it is also printed on stdout. */
 #include <glob.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: perfweave report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all]\n"
+            "usage: perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]\n"
             "                        [--frozen] [--replay FILE|DIR] [--cache DIR] [--no-cache] [--archive DIR]\n"
             "                        [--no-archive] [--stale [--previous FILE]... | --measure-only]\n"
             "                        [--save-results FILE] [--status-json FILE] [-q] [CHAPTER.md...]\n"
@@ -28,6 +29,7 @@ static void usage(FILE *out)
             "  --rerun ID   measure this directive again even when its result is cached ('all': every one)\n"
             "  --frozen     run nothing: render from the result cache, from any machine's results\n"
             "  --replay     render the results of a previous out/results.json (runs nothing)\n"
+            "  -f text      also write report.txt (verdict counts, every claim) and print it on stdout\n"
             "  --stale      measure nothing: a directive missing from the cache is shown from its previous\n"
             "               result (in FILE of --previous, DIR/results.json or the cache), marked so and\n"
             "               deciding no claim, or as not measured yet; each is listed as needing measurement\n"
@@ -122,10 +124,31 @@ static void show_outcome(const view *v, const pw_report_options *o, const pw_rep
         fprintf(stderr, "perfweave: measured only; nothing written into %s (--measure-only)\n", o->outdir);
         return;
     }
-    fprintf(stderr, "perfweave: wrote %s/%s%s%s — %zu claims: %zu PASS, %zu PARTIAL, %zu FAIL, %zu UNDECIDED, %zu ERROR\n",
-            o->outdir, out->wrote_html ? "report.html " : "", out->wrote_tex && o->latex ? "report.tex " : "",
+    fprintf(stderr, "perfweave: wrote %s/", o->outdir);
+    for (size_t i = 0; i < out->ndocuments; i++) fprintf(stderr, "%s ", out->documents[i]->file);
+    fprintf(stderr, "%s — %zu claims: %zu PASS, %zu PARTIAL, %zu FAIL, %zu UNDECIDED, %zu ERROR\n",
             out->wrote_pdf ? "report.pdf" : "", out->claims, out->verdicts[0], out->verdicts[1], out->verdicts[2],
             out->verdicts[3], out->verdicts[4]);
+}
+
+/* The published plain-text documents, on stdout. */
+static int print_terminal_documents(const pw_report_options *o, const pw_report_outcome *out)
+{
+    for (size_t i = 0; i < out->ndocuments; i++) {
+        if (!out->documents[i]->terminal) continue;
+        char *path = pw_xasprintf("%s/%s", o->outdir, out->documents[i]->file);
+        size_t len;
+        char *text = pw_read_file(path, &len);
+        if (!text || fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+            fprintf(stderr, "perfweave: cannot print %s\n", path);
+            free(text);
+            free(path);
+            return -1;
+        }
+        free(text);
+        free(path);
+    }
+    return 0;
 }
 
 static const char *const stage_names[] = {"load", "obtain", "check", "decide", "render", "publish", "done"};
@@ -134,7 +157,7 @@ static const char *const stage_names[] = {"load", "obtain", "check", "decide", "
  * or the previous one). */
 static int write_status(const char *path, const view *v, const pw_report_outcome *out, int code)
 {
-    json_t *diags = json_array(), *pending = json_array(), *verdicts = json_object();
+    json_t *diags = json_array(), *pending = json_array(), *verdicts = json_object(), *wrote = json_array();
     for (size_t i = 0; i < out->diag.n; i++) json_array_append_new(diags, text_json(out->diag.lines[i]));
     for (size_t i = 0; i < out->npending; i++) {
         const pw_report_pending *p = &out->pending[i];
@@ -144,13 +167,14 @@ static int write_status(const char *path, const view *v, const pw_report_outcome
                                                  text_json(p->key)));
     }
     for (int i = 0; i < 5; i++) json_object_set_new(verdicts, pw_verdict_name((pw_verdict)i), json_integer((json_int_t)out->verdicts[i]));
-    json_t *doc = json_pack("{s:i, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:O, s:o, s:{s:b, s:b, s:b}, s:o}",
-                            "schema", 1, "exit", code, "signal", out->signal, "stage", stage_names[out->stage],
-                            "experiments", (json_int_t)out->experiments, "measured", (json_int_t)out->measured,
-                            "failed", (json_int_t)out->failed, "claims", (json_int_t)out->claims, "verdicts",
-                            verdicts, "diagnostics", diags, "messages", v->messages, "pending", pending, "wrote",
-                            "html", out->wrote_html, "latex", out->wrote_tex, "pdf", out->wrote_pdf, "archive",
-                            text_json(out->archive));
+    for (size_t i = 0; i < out->ndocuments; i++) json_array_append_new(wrote, json_string(out->documents[i]->file));
+    if (out->wrote_pdf) json_array_append_new(wrote, json_string("report.pdf"));
+    json_t *doc = json_pack("{s:i, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:O, s:o, s:o, s:o}", "schema", 1,
+                            "exit", code, "signal", out->signal, "stage", stage_names[out->stage], "experiments",
+                            (json_int_t)out->experiments, "measured", (json_int_t)out->measured, "failed",
+                            (json_int_t)out->failed, "claims", (json_int_t)out->claims, "verdicts", verdicts,
+                            "diagnostics", diags, "messages", v->messages, "pending", pending, "wrote", wrote,
+                            "archive", text_json(out->archive));
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     int status = text ? pw_write_file_atomic(path, text, strlen(text)) : PW_EINTERNAL;
@@ -159,22 +183,35 @@ static int write_status(const char *path, const view *v, const pw_report_outcome
     return status;
 }
 
-static int parse_formats(const char *list, pw_report_options *o)
+/* -f: a comma-separated list of registered formats ("tex" is "latex") and "pdf", into formats
+ * (room for every registered one and a NULL); each listed once. */
+static int parse_formats(const char *list, pw_report_options *o, const pw_renderer **formats)
 {
-    o->html = o->latex = o->pdf = false;
+    size_t n = 0;
+    o->pdf = false;
     char *copy = pw_xstrdup(list), *save = NULL;
     int ok = 1;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (strcmp(t, "html") == 0) o->html = true;
-        else if (strcmp(t, "latex") == 0 || strcmp(t, "tex") == 0) o->latex = true;
-        else if (strcmp(t, "pdf") == 0) o->pdf = true;
-        else {
-            fprintf(stderr, "perfweave report: unknown format '%s' (html, latex, pdf)\n", t);
-            ok = 0;
+        if (strcmp(t, "pdf") == 0) {
+            o->pdf = true;
+            continue;
         }
+        const pw_renderer *R = pw_render_find(strcmp(t, "tex") == 0 ? "latex" : t);
+        if (!R) {
+            fprintf(stderr, "perfweave report: unknown format '%s' (", t);
+            for (size_t i = 0; pw_renderers[i]; i++) fprintf(stderr, "%s, ", pw_renderers[i]->name);
+            fprintf(stderr, "pdf)\n");
+            ok = 0;
+            continue;
+        }
+        bool listed = false;
+        for (size_t i = 0; i < n; i++) listed = listed || formats[i] == R;
+        if (!listed) formats[n++] = R; /* the registry holds fewer than PW_RENDER_MAX */
     }
     free(copy);
-    return ok && (o->html || o->latex || o->pdf);
+    formats[n] = NULL;
+    o->formats = formats;
+    return ok && (n || o->pdf);
 }
 
 int pw_cmd_report(int argc, char **argv)
@@ -190,12 +227,13 @@ int pw_cmd_report(int argc, char **argv)
     bool globbed = false;
     int code = PW_EXIT_OK;
     view v = {false, isatty(STDERR_FILENO) != 0, NULL};
+    const pw_renderer *formats[PW_RENDER_MAX];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_next = i + 1 < argc;
         if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && has_next) o.outdir = argv[++i];
         else if ((strcmp(a, "-f") == 0 || strcmp(a, "--formats") == 0) && has_next) {
-            if (!parse_formats(argv[++i], &o)) { code = PW_EXIT_USAGE; goto out; }
+            if (!parse_formats(argv[++i], &o, formats)) { code = PW_EXIT_USAGE; goto out; }
         } else if (strcmp(a, "--quick") == 0) o.quick = true;
         else if (strcmp(a, "--frozen") == 0) o.frozen = true;
         else if (strcmp(a, "--no-cache") == 0) o.cache_dir = NULL;
@@ -255,6 +293,7 @@ int pw_cmd_report(int argc, char **argv)
     pw_report_outcome out;
     int status = pw_report_build(&o, &out);
     show_outcome(&v, &o, &out, status);
+    int printed = out.stage == PW_REPORT_DONE ? print_terminal_documents(&o, &out) : 0;
     switch (status) {
     case PW_OK: code = PW_EXIT_OK; break;
     case PW_EINTR: code = 128 + out.signal; break;
@@ -262,6 +301,7 @@ int pw_cmd_report(int argc, char **argv)
     case PW_ECHILD: code = PW_EXIT_ERROR; break;
     default: code = PW_EXIT_INTERNAL; break;
     }
+    if (printed != 0 && code == PW_EXIT_OK) code = PW_EXIT_INTERNAL;
     if (status_path && write_status(status_path, &v, &out, code) != PW_OK && code == PW_EXIT_OK) code = PW_EXIT_INTERNAL;
     pw_report_outcome_release(&out);
 out:

@@ -752,7 +752,9 @@ static void test_report_driver(void **state)
     o.chapters = chapters;
     o.nchapters = 1;
     o.outdir = outdir;
-    o.latex = o.pdf = false;
+    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
+    o.formats = html_only;
+    o.pdf = false;
     o.archive_root = NULL;
     o.executor = x;
     o.on_message = on_message;
@@ -771,8 +773,9 @@ static void test_report_driver(void **state)
     assert_int_equal(out.experiments, 2);
     assert_int_equal(out.measured, 2);
     assert_int_equal(out.failed, 1);
-    assert_true(out.wrote_html);
-    assert_false(out.wrote_tex);
+    assert_int_equal(out.ndocuments, 1); /* the HTML only */
+    assert_ptr_equal(out.documents[0], &pw_render_html);
+    assert_false(out.wrote_pdf);
     assert_null(out.archive);
     char *html = pw_xasprintf("%s/report.html", outdir);
     char *page = pw_read_file(html, NULL);
@@ -833,7 +836,9 @@ static void test_report_stale_and_measure(void **state)
     o.chapters = chapters;
     o.nchapters = 1;
     o.outdir = outdir;
-    o.latex = o.pdf = false;
+    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
+    o.formats = html_only;
+    o.pdf = false;
     o.cache_dir = cdir;
     o.archive_root = adir;
     o.on_message = on_message;
@@ -872,7 +877,7 @@ static void test_report_stale_and_measure(void **state)
     assert_int_equal(out.measured, 2);
     assert_int_equal(out.npending, 0);
     assert_int_equal(out.stage, PW_REPORT_DONE);
-    assert_false(out.wrote_html);
+    assert_int_equal(out.ndocuments, 0);
     assert_non_null(out.archive);
     pw_report_outcome_release(&out);
     assert_int_equal(count_entries(cdir), 2);
