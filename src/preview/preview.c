@@ -172,8 +172,11 @@ static char **job_argv(const loop *l, pw_preview_job job)
 }
 
 /* Forks and execs argv with stdin from /dev/null and stdout + stderr into a new pipe, whose
- * read end (non-blocking) goes to *fd.  Between fork and exec the child calls only
- * async-signal-safe functions: this process has threads. */
+ * read end (non-blocking) goes to *fd.  The child leads a process group of its own (so that a
+ * SIGKILL reaches the experiment it runs too) and gets the default action for the signals that
+ * stop it, whatever this process inherited (a shell's `&` ignores SIGINT): a stop that arrives
+ * before `perfweave report` catches it ends it instead of being lost.  Between fork and exec the
+ * child calls only async-signal-safe functions: this process has threads. */
 static pid_t spawn(loop *l, char *const argv[], int *fd)
 {
     int p[2];
@@ -190,10 +193,17 @@ static pid_t spawn(loop *l, char *const argv[], int *fd)
         dup2(l->devnull, 0);
         dup2(p[1], 1);
         dup2(p[1], 2);
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL); /* the loop blocks signals to read them from a signalfd */
         execv(argv[0], argv);
         _exit(127);
     }
+    setpgid(pid, pid); /* as the child does: the group exists before either of them goes on */
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     *fd = p[0];
@@ -536,7 +546,7 @@ static void stop_all(loop *l, int sig)
         for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
             child *c = &l->jobs[j];
             int ws;
-            if (c->pid && killed) kill(c->pid, SIGKILL);
+            if (c->pid && killed) kill(-c->pid, SIGKILL); /* its group: the experiment it runs too */
             if (c->pid && waitpid(c->pid, &ws, WNOHANG) == c->pid) finished(l, (pw_preview_job)j, ws);
         }
         poll(p, np, left > 0 ? (left < 100 ? left : 100) : 100);
@@ -552,7 +562,7 @@ static void kill_overdue(loop *l)
     for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
         child *c = &l->jobs[j];
         if (c->pid && c->kill_at > 0 && t >= c->kill_at) {
-            kill(c->pid, SIGKILL);
+            kill(-c->pid, SIGKILL); /* its group: the experiment it runs too */
             c->kill_at = 0;
         }
     }
