@@ -34,7 +34,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick test unit golden e2e regen check-asan fuzz fuzz-bins bench clean FORCE
+.PHONY: all setup report quick test unit golden e2e regen check-asan check-nosimd fuzz fuzz-bins bench tune-ukernels clean FORCE
 all: $(BIN)
 
 setup:
@@ -146,7 +146,17 @@ bench: $(BIN) $(LIBA)
 	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/detect bench/detect.c $(LIBA) $(PKG_LIBS)
 	@bench/run.sh $(BIN) $(BUILD)/bench/detect
 
+# Ranks the packed sgemm's microkernels and blocksizes against OpenBLAS (bench/ukernels.c), pinned
+# to one CPU.  Run it on a quiet machine; on a CPU Debian's OpenBLAS does not know, compare with
+# the best core it can run, e.g. `OPENBLAS_CORETYPE=SkylakeX make tune-ukernels`.  Options go in
+# TUNE_ARGS (e.g. TUNE_ARGS='--kernels avx512_12x32 --kc 192,256,384 --sizes 256,1024').
+TUNE_ARGS ?=
+tune-ukernels: $(LIBA)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/ukernels bench/ukernels.c $(LIBA) $(PKG_LIBS)
+	taskset -c 0 $(BUILD)/bench/ukernels $(TUNE_ARGS)
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-nosimd
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -139,7 +139,7 @@ static int check_output(pw_result *r, const char *variant, const mm_job *j)
 /* acceleration.matmul                                                                          */
 
 static const char *const variant_names[] = {"naive", "ikj", "blocked", "packed", "openblas", NULL};
-static const char *const ukernel_names[] = {"auto", "portable", NULL};
+static const char *const ukernel_names[] = {"auto", "avx512", "avx2", "portable", NULL};
 
 /* The speedup pairs published (fast, slow) when both variants ran. */
 static const char *const speedup_pairs[][2] = {
@@ -215,7 +215,16 @@ static int run_matmul(pw_run *run)
     pw_matmul_ctx ctx;
     pw_matmul_ctx_init(&ctx);
     ctx.block = (size_t)pw_run_int(run, "block");
-    if (strcmp(pw_run_string(run, "microkernel"), "portable") == 0) ctx.ukernel = PW_UKERNEL_PORTABLE;
+    {
+        pw_ukernel which = PW_UKERNEL_AUTO;
+        char why[256];
+        pw_ukernel_from_name(pw_run_string(run, "microkernel"), &which);
+        if (pw_matmul_ctx_set_ukernel(&ctx, which, pw_cpu_host(), why, sizeof why) != PW_OK) {
+            pw_result_error(r, "microkernel: %s", why);
+            status = PW_EINVAL;
+            goto out_ctx;
+        }
+    }
 
     status = gate_all(r, vars, nvars, &ctx);
     if (status != PW_OK) goto out_ctx;
@@ -336,7 +345,7 @@ static int run_matmul(pw_run *run)
                        "again (every entry up to 2^25 multiply-adds, beyond that the edge rows "
                        "and columns and %d seeded random entries)",
                        got, got == 1 ? "" : "s", pw_matmul_blas_core(),
-                       ctx.ukernel == PW_UKERNEL_AVX2 ? "AVX2+FMA" : "portable C", ctx.block,
+                       ctx.uk->name, ctx.block,
                        ctx.block, nshapes, (int)PW_MATMUL_VERIFY_SAMPLES);
         if (threads > 1)
             pw_result_note(r, "OpenBLAS ran with %d threads here", got);
