@@ -161,6 +161,8 @@ void pw_csr_spmm_on(const pw_cpu_info *cpu, const pw_csr *A, const float *X, siz
         spmm_avx2(A, X, n, ldx, Y, ldy);
         return;
     }
+#else
+    (void)cpu;
 #endif
     spmm_portable(A, X, n, ldx, Y, ldy);
 }

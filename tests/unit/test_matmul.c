@@ -619,6 +619,25 @@ static void test_experiment_params(void **state)
     }
     assert_int_not_equal(pw_param_parse(pw_experiment_param(e, "block"), "0", &v, msg,
                                         sizeof msg), PW_OK);
+    const pw_param_spec *uks = pw_experiment_param(e, "microkernels");
+    assert_int_equal(pw_param_parse(uks, "[usable]", &v, msg, sizeof msg), PW_OK);
+    json_decref(v);
+    assert_int_equal(pw_param_parse(uks, "[avx512, avx2, portable]", &v, msg, sizeof msg), PW_OK);
+    json_decref(v);
+    assert_int_not_equal(pw_param_parse(uks, "[auto]", &v, msg, sizeof msg), PW_OK);
+    assert_int_equal(pw_param_parse(pw_experiment_param(e, "roofline"), "true", &v, msg,
+                                    sizeof msg), PW_OK);
+    json_decref(v);
+    /* machine.ceilings: its parts, and a working set that is never negative. */
+    const pw_experiment *mc = pw_registry_find("machine.ceilings");
+    assert_non_null(mc);
+    assert_int_equal(pw_param_parse(pw_experiment_param(mc, "parts"), "[fma, clock]", &v, msg,
+                                    sizeof msg), PW_OK);
+    json_decref(v);
+    assert_int_not_equal(pw_param_parse(pw_experiment_param(mc, "parts"), "[gpu]", &v, msg,
+                                        sizeof msg), PW_OK);
+    assert_int_not_equal(pw_param_parse(pw_experiment_param(mc, "triad_mib"), "-1", &v, msg,
+                                        sizeof msg), PW_OK);
 }
 
 int main(void)
