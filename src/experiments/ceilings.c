@@ -187,8 +187,8 @@ int pw_ceilings_measure(pw_run *run, unsigned what, long triad_mib, pw_ceilings 
                           pw_peak_isa((pw_peak_kind)k));
     if (chains.len)
         pw_result_note(r, "Ceilings: independent chains of one instruction (%s), each width timed "
-                       "on its own; peak.fma is the widest width this CPU and OS run (%s), the "
-                       "roof every fraction_of_peak divides by.%s%s", chains.data,
+                       "on its own; peak.fma is the widest width this CPU, its OS and this build "
+                       "run (%s), the roof every fraction_of_peak divides by.%s%s", chains.data,
                        pw_peak_isa(out->roof), skipped.len ? "  Not measured here: " : "",
                        skipped.data);
     pw_buf_release(&chains);
