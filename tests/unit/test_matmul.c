@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../src/experiments/ceilings.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
@@ -584,6 +585,57 @@ static void test_caches_and_topology(void **state)
     }
 }
 
+/* The roofs drawn for fixture ceilings: min(bandwidth × x, peak) at the ends and at the ridge,
+ * computed here independently, and the peak lines (AVX2 only where it is not the roof). */
+static void test_roofline(void **state)
+{
+    (void)state;
+    pw_ceilings c;
+    memset(&c, 0, sizeof c);
+    for (int k = 0; k < PW_PEAK_KINDS; k++) c.peak[k] = NAN;
+    c.roof = PW_PEAK_AVX512;
+    c.peak[PW_PEAK_AVX512] = c.roof_value = 160.0;
+    c.peak[PW_PEAK_AVX2] = 80.0;
+    c.bw_dram = 8.0;   /* ridge 20 flop/B */
+    c.bw_l2 = 100.0;   /* ridge 1.6 flop/B */
+    pw_result *r = pw_result_new("acceleration.matmul", "t");
+    pw_chart *chart = pw_result_chart(r, "roofline", "", "x", "y", PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_ceilings_roofline(&c, chart, 0.25, 500.0);
+    json_t *ch = json_array_get(json_object_get(pw_result_json(r), "charts"), 0);
+    json_t *series = json_object_get(ch, "series");
+    assert_int_equal(json_array_size(series), 2);
+    const double bw[2] = {8.0, 100.0};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *xs = json_object_get(json_array_get(series, i), "x");
+        json_t *ys = json_object_get(json_array_get(series, i), "y");
+        assert_int_equal(json_array_size(xs), 3);
+        double ridge = 160.0 / bw[i];
+        assert_close(json_number_value(json_array_get(xs, 0)), 0.25, 1e-12);
+        assert_close(json_number_value(json_array_get(ys, 0)), 0.25 * bw[i], 1e-12);
+        assert_close(json_number_value(json_array_get(xs, 1)), ridge, 1e-12);
+        assert_close(json_number_value(json_array_get(ys, 1)), 160.0, 1e-12);
+        assert_close(json_number_value(json_array_get(ys, 2)), 160.0, 1e-12);
+    }
+    json_t *hl = json_object_get(ch, "hlines");
+    assert_int_equal(json_array_size(hl), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(hl, 0), "label")),
+                        "AVX-512 FMA peak, 1 core");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(hl, 1), "label")),
+                        "AVX2 FMA peak, 1 core");
+    /* An AVX2 machine: the roof is AVX2 and no second line is drawn. */
+    pw_result_free(r);
+    r = pw_result_new("acceleration.matmul", "t");
+    chart = pw_result_chart(r, "roofline", "", "x", "y", 0);
+    c.roof = PW_PEAK_AVX2;
+    c.roof_value = 80.0;
+    c.bw_l2 = NAN;
+    pw_ceilings_roofline(&c, chart, 0.25, 500.0);
+    ch = json_array_get(json_object_get(pw_result_json(r), "charts"), 0);
+    assert_int_equal(json_array_size(json_object_get(ch, "series")), 1);
+    assert_int_equal(json_array_size(json_object_get(ch, "hlines")), 1);
+    pw_result_free(r);
+}
+
 /* The experiments are registered, and their schemas accept the chapter's values and reject
  * what they should (running them would time things, so the tests stop at the parameters). */
 static void test_experiment_params(void **state)
@@ -658,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_peak_usable),
         cmocka_unit_test(test_triad),
         cmocka_unit_test(test_caches_and_topology),
+        cmocka_unit_test(test_roofline),
         cmocka_unit_test(test_experiment_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
