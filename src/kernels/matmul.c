@@ -100,7 +100,7 @@ static const pw_matmul_kernel kernels[] = {
     {"blocked", pw_matmul_blocked, "cache tiling (block size a parameter), ikj inside a tile"},
     {"packed", pw_matmul_packed,
      "BLIS-style: packed panels, five loops, a register microkernel with its own blocksizes "
-     "(AVX-512, AVX2/FMA or portable C)"},
+     "(AVX-512, AVX2/FMA or portable C); small products unpacked (AVX-512)"},
     {"openblas", pw_matmul_openblas, "OpenBLAS cblas_sgemm"},
 };
 
