@@ -185,12 +185,15 @@ int pw_ceilings_measure(pw_run *run, unsigned what, long triad_mib, pw_ceilings 
         if (isfinite(out->peak[k]))
             pw_buf_printf(&chains, "%s%d %s", chains.len ? ", " : "", pw_peak_chains((pw_peak_kind)k),
                           pw_peak_isa((pw_peak_kind)k));
+    bool fp32 = isfinite(out->roof_value);
     if (chains.len)
         pw_result_note(r, "Ceilings: independent chains of one instruction (%s), each width timed "
-                       "on its own; peak.fma is the widest width this CPU, its OS and this build "
-                       "run (%s), the roof every fraction_of_peak divides by.%s%s", chains.data,
-                       pw_peak_isa(out->roof), skipped.len ? "  Not measured here: " : "",
-                       skipped.data);
+                       "on its own%s%s%s.%s%s", chains.data,
+                       fp32 ? "; peak.fma is the widest width this CPU, its OS and this build run ("
+                            : "",
+                       fp32 ? pw_peak_isa(out->roof) : "",
+                       fp32 ? "), the roof every fraction_of_peak divides by" : "",
+                       skipped.len ? "  Not measured here: " : "", skipped.data);
     pw_buf_release(&chains);
     pw_buf_release(&skipped);
 

@@ -14,6 +14,7 @@
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
 #include "perfweave/quant.h"
+#include "ceilings.h"
 #include "mnistexp.h"
 
 #define MAXB 8
@@ -113,6 +114,42 @@ static int gemm_kernel_list(pw_run *run, pw_qgemm_kind model, int *kinds, int *s
         pw_result_note(pw_run_result(run), "Integer kernels not run here: %s.", skipped.data);
     pw_buf_release(&skipped);
     return nk;
+}
+
+/* The machine's int8 roof on the GEMM chart: the dot-product peak of every int8 width this CPU
+ * runs (peak.int8.vnni256 / .vnni512, ceilings.h), the widest drawn as a line, and
+ * fraction_of_peak.qgemm_<kernel>.bN of each kernel's gops against it (conservative interval).
+ * On a CPU without VNNI nothing is drawn and a note says so. */
+static void int8_roof(pw_run *run, pw_chart *gc, const long *batches, size_t nb, const int *kinds,
+                      int nk)
+{
+    pw_result *r = pw_run_result(run);
+    pw_ceilings c;
+    pw_ceilings_measure(run, PW_CEIL_INT8, 0, &c);
+    pw_peak_kind roof = isfinite(c.peak[PW_PEAK_VNNI512]) ? PW_PEAK_VNNI512
+                        : isfinite(c.peak[PW_PEAK_VNNI256]) ? PW_PEAK_VNNI256
+                                                            : PW_PEAK_KINDS;
+    if (roof == PW_PEAK_KINDS) {
+        pw_result_note(r, "No int8 dot-product peak is drawn: this CPU runs neither AVX-VNNI nor "
+                       "AVX512-VNNI.");
+        return;
+    }
+    char name[80], label[80];
+    pw_metric pk, g;
+    snprintf(name, sizeof name, "peak.%s", pw_peak_metric(roof));
+    if (pw_result_get_metric(r, name, &pk) != PW_OK || !(pk.lo > 0)) return;
+    snprintf(label, sizeof label, "%s int8 peak, 1 core", pw_ceilings_label(roof));
+    pw_chart_hline(gc, label, pk.value);
+    for (size_t i = 0; i < nb; i++)
+        for (int j = 0; j < nk; j++) {
+            const char *kn = pw_qgemm_name((pw_qgemm_kind)kinds[j]);
+            snprintf(name, sizeof name, "gops.qgemm_%s.b%ld", kn, batches[i]);
+            if (pw_result_get_metric(r, name, &g) != PW_OK) continue;
+            snprintf(name, sizeof name, "fraction_of_peak.qgemm_%s.b%ld", kn, batches[i]);
+            pw_result_metric(r, name, g.value / pk.value, g.lo / pk.hi, g.hi / pk.lo, "");
+        }
+    pw_result_note(r, "fraction_of_peak.qgemm_<kernel>.bN divides each integer kernel's GOP/s by "
+                   "%s (%.3g GOP/s), the widest int8 dot product this CPU runs.", label, pk.value);
 }
 
 static void error_row(pw_table *t, const char *what, const float *x, const float *xq, size_t n,
@@ -549,6 +586,7 @@ static int run_quant(pw_run *run)
             }
         }
         pw_bench_record(bg, r, "gemm.");
+        int8_roof(run, gc, batches, nb, kinds, nk);
         pw_result_note(r, "GEMM level: the three layer products of a batch, OpenBLAS sgemm on "
                        "fp32 (sgemv at batch 1, its faster path) against the integer kernels (uint8 × int8 → int32) on the same "
                        "shapes; weights pre-packed for both (OpenBLAS packs inside each call), "
@@ -647,9 +685,10 @@ static const char *const quant_metrics[] = {
     "ratio.bytes", "sqnr.weights.lN", "sqnr.act_minmax.lN", "sqnr.act_percentile.lN",
     "sqnr.logits", "time.fp32.bN", "time.int8.bN", "speedup.int8_vs_fp32.bN", "gops.sgemm.bN",
     "gops.qgemm_KERNEL.bN", "speedup.qgemm_vs_sgemm.bN", "speedup.qgemm_KERNEL_vs_sgemm.bN",
+    "peak.int8.ISA", "fraction_of_peak.qgemm_KERNEL.bN",
     "time.training", "count.epochs", "count.train_images", NULL};
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
-static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c", "src/kernels/simd.h", NULL};
+static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c", "src/kernels/simd.h", "src/experiments/ceilings.c", "src/experiments/ceilings.h", NULL};
 
 const pw_experiment pw_exp_quantization_mlp = {
     "quantization.mlp",
