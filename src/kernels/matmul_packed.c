@@ -210,33 +210,40 @@ direct_avx512_tile(size_t k, const float *restrict a, size_t lda, const float *r
             _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, mask[v], acc[i][v]);
 }
 
-/* C = A·B for the whole (small) product, tile by tile: MR-row slivers of A outer, so a sliver
- * is reused from L1 by every column block of B; R = the sliver's rows, dispatched to a constant
- * instantiation. */
+/* One column block [j, j + nr) of C for every row: R-row tiles (R <= MR) of an MR × 16·NV
+ * register block, the row remainder dispatched to a constant instantiation. */
 #define DIRECT_CASE(R) \
-    case R: direct_avx512_tile(k, ai, k, b + j, n, c + i * n + j, n, nr, R, DNV); break;
-#define DIRECT_AVX512(MR, NV)                                                                   \
-    PW_TARGET_AVX512 static void direct_avx512_##MR##x##NV(                                     \
-        size_t m, size_t n, size_t k, const float *restrict a, const float *restrict b,         \
-        float *restrict c)                                                                      \
+    case R: direct_avx512_tile(k, a + i * k, k, b + j, n, c + i * n + j, n, nr, R, DNV); break;
+#define DIRECT_COLUMN_BLOCK(NAME, MR, NV, CASES)                                                  \
+    PW_TARGET_AVX512 static void NAME(size_t m, size_t n, size_t k, const float *restrict a,     \
+                                      const float *restrict b, float *restrict c, size_t j,      \
+                                      size_t nr)                                                 \
     {                                                                                           \
         enum { DNV = NV };                                                                      \
         for (size_t i = 0; i < m; i += MR) {                                                    \
-            size_t rows = m - i < MR ? m - i : MR;                                              \
-            const float *ai = a + i * k;                                                        \
-            for (size_t j = 0; j < n; j += 16 * NV) {                                           \
-                size_t nr = n - j < 16 * NV ? n - j : 16 * NV;                                  \
-                switch (rows) {                                                                 \
-                    DIRECT_CASES_##MR                                                           \
-                }                                                                               \
-            }                                                                                   \
+            switch (m - i < MR ? m - i : MR) { CASES }                                          \
         }                                                                                       \
     }
-#define DIRECT_CASES_12                                                                         \
-    DIRECT_CASE(12) DIRECT_CASE(11) DIRECT_CASE(10) DIRECT_CASE(9) DIRECT_CASE(8)               \
-    DIRECT_CASE(7) DIRECT_CASE(6) DIRECT_CASE(5) DIRECT_CASE(4) DIRECT_CASE(3) DIRECT_CASE(2)   \
-    default: direct_avx512_tile(k, ai, k, b + j, n, c + i * n + j, n, nr, 1, DNV); break;
-DIRECT_AVX512(12, 2)
+DIRECT_COLUMN_BLOCK(direct_avx512_6x64, 6, 4,
+                    DIRECT_CASE(6) DIRECT_CASE(5) DIRECT_CASE(4) DIRECT_CASE(3) DIRECT_CASE(2)
+                    default: DIRECT_CASE(1))
+DIRECT_COLUMN_BLOCK(direct_avx512_8x32, 8, 2,
+                    DIRECT_CASE(8) DIRECT_CASE(7) DIRECT_CASE(6) DIRECT_CASE(5) DIRECT_CASE(4)
+                    DIRECT_CASE(3) DIRECT_CASE(2) default: DIRECT_CASE(1))
+
+/* C = A·B for the whole (small) product, one column block after another: blocks of 64 columns
+ * with 6×64 tiles (24 accumulators, 4 loads of B and 6 broadcasts of A per k step), and a last
+ * block of at most 32 columns with 8×32 tiles (16 accumulators), so a narrow edge does not run
+ * a half-masked 64-wide tile.  Within a block the rows go outer, so a block of B is reused from
+ * L1 by every row tile. */
+PW_TARGET_AVX512 static void direct_avx512(size_t m, size_t n, size_t k, const float *restrict a,
+                                           const float *restrict b, float *restrict c)
+{
+    size_t j = 0;
+    for (; j < n && n - j > 32; j += 64)
+        direct_avx512_6x64(m, n, k, a, b, c, j, n - j < 64 ? n - j : 64);
+    if (j < n) direct_avx512_8x32(m, n, k, a, b, c, j, n - j);
+}
 
 #define AVX512_UKERNEL(MR, NV, PF)                                                              \
     PW_TARGET_AVX512 static void ukernel_avx512_##MR##x##NV##p##PF(                             \
@@ -263,7 +270,7 @@ AVX512_UKERNEL(16, 1, 16)
 static const pw_matmul_ukernel ukernels[] = {
 #ifdef PW_X86_SIMD
     {"avx512_12x32", PW_UKERNEL_AVX512, 12, 32, 256, 24, 4096, ukernel_avx512_12x2p16,
-     direct_avx512_12x2, 384.0 * 384 * 384, 512, 1,
+     direct_avx512, 384.0 * 384 * 384, 512, 1,
      "AVX-512: 24 zmm accumulators, 2 loads of B and 12 broadcasts of A per k step; "
      "unpacked up to 384^3"},
     {"avx512_14x32", PW_UKERNEL_AVX512, 14, 32, 256, 28, 4096, ukernel_avx512_14x2p16, NULL, 0,
