@@ -12,10 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "perfweave/baselines.h"
 #include "perfweave/bench.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
+#include "baseline.h"
 #include "ceilings.h"
 
 #define MAXN 32 /* list parameters read at most this many entries */
@@ -89,7 +91,8 @@ static int check_output(pw_result *r, const char *variant, const mm_job *j)
 /* ============================================================================================ */
 /* acceleration.matmul                                                                          */
 
-static const char *const variant_names[] = {"naive", "ikj", "blocked", "packed", "openblas", NULL};
+static const char *const variant_names[] = {"naive", "ikj", "blocked", "packed", "openblas",
+                                            "blis", "onednn", NULL};
 static const char *const ukernel_names[] = {"auto", "avx512", "avx2", "portable", NULL};
 static const char *const ukernels_choices[] = {"none", "usable", "avx512", "avx2", "portable",
                                                NULL};
@@ -129,7 +132,15 @@ static void variant_isa(mm_variant *v)
                  v->ctx.uk->name);
     else if (strcmp(k, "openblas") == 0)
         snprintf(v->isa, sizeof v->isa, "OpenBLAS core %s", pw_matmul_blas_core());
-    else
+    else if (strcmp(k, "blis") == 0 || strcmp(k, "onednn") == 0) {
+        /* Their own detection, read back from the opened library (after the gate opened it). */
+        bool blis = strcmp(k, "blis") == 0;
+        json_t *d = blis ? pw_blis_json() : pw_onednn_json();
+        const char *what = json_string_value(json_object_get(d, blis ? "arch" : "isa"));
+        snprintf(v->isa, sizeof v->isa, "%s %s %s", blis ? "BLIS" : "oneDNN",
+                 blis ? "kernel set" : "ISA", what ? what : "unknown");
+        json_decref(d);
+    } else
         snprintf(v->isa, sizeof v->isa, "library");
 }
 
@@ -147,7 +158,6 @@ static int kernel_variants(pw_result *r, const char *const *names, size_t count,
         snprintf(v->name, sizeof v->name, "%s", names[i]);
         v->kern = kern;
         v->ctx = *ctx;
-        variant_isa(v);
     }
     return PW_OK;
 }
@@ -183,7 +193,6 @@ static int microkernel_variants(pw_run *run, const pw_matmul_ctx *ctx, bool have
         v->kern = pw_matmul_find("packed");
         v->ctx = *ctx;
         v->ctx.uk = uk;
-        variant_isa(v);
     }
     return PW_OK;
 }
@@ -302,6 +311,7 @@ static int run_matmul(pw_run *run)
     pw_matmul_ctx_init(&ctx);
     ctx.block = (size_t)pw_run_int(run, "block");
     mm_variant *vars = pw_xcalloc(MAXVARS, sizeof *vars);
+    const char *vnames[MAXVARS]; /* the variants' names, for the library baselines (baseline.h) */
     size_t nvars = 0;
     {
         pw_ukernel which = PW_UKERNEL_AUTO;
@@ -318,6 +328,7 @@ static int run_matmul(pw_run *run)
     status = kernel_variants(r, names, nnames, &ctx, vars, &nvars);
     if (status == PW_OK) status = microkernel_variants(run, &ctx, have_packed, vars, &nvars);
     if (status != PW_OK) goto out_ctx;
+    for (size_t v = 0; v < nvars; v++) vnames[v] = vars[v].name;
 
     /* The gate, every variant with its own context, before anything is timed. */
     for (size_t v = 0; v < nvars && status == PW_OK; v++) {
@@ -330,6 +341,7 @@ static int run_matmul(pw_run *run)
         }
     }
     if (status != PW_OK) goto out_ctx;
+    for (size_t v = 0; v < nvars; v++) variant_isa(&vars[v]);
 
     pw_ceilings ceil;
     pw_ceilings_measure(run, PW_CEIL_FMA | (roofline ? PW_CEIL_BANDWIDTH : 0),
@@ -427,6 +439,7 @@ static int run_matmul(pw_run *run)
                 pw_table_rowf(st, "%ld\t%s vs %s\t%s", n, speedup_pairs[p][0],
                               speedup_pairs[p][1], cell);
             }
+            pw_baseline_publish_library(bench, r, n, vnames, ran, idx, nvars, gt, st);
             char prefix[32];
             snprintf(prefix, sizeof prefix, "n%ld.", n);
             pw_bench_record(bench, r, prefix);
@@ -491,6 +504,8 @@ static int run_matmul(pw_run *run)
         pw_buf_release(&uks);
         if (threads > 1)
             pw_result_note(r, "OpenBLAS ran with %d threads here", got);
+        pw_baseline_note(r, vnames, nvars);
+        pw_baseline_check_floor(r, vnames, nvars, sizes, nsizes);
     }
 out_ctx:
     free(vars);
@@ -501,12 +516,13 @@ out_ctx:
 static const char *const matmul_metrics[] = {
     "gflops.VARIANT.nN", "speedup.FAST_vs_SLOW.nN", "fraction_of_peak.VARIANT.nN", "peak.fma",
     "peak.fma.ISA", "bandwidth.triad.dram", "bandwidth.triad.l2", "ridge.dram", "ridge.l2",
-    NULL};
+    "gflops.library.nN", "speedup.VARIANT_vs_library.nN", NULL};
 static const pw_param_spec matmul_params[] = {
     {"sizes", PW_PARAM_INT_LIST, "[64, 128, 256, 512, 1024]", 1, 4096, NULL,
      "square matrix sizes n"},
     {"variants", PW_PARAM_STRING_LIST, "[naive, ikj, blocked, packed, openblas]", 0, 0,
-     variant_names, "kernels to time (interleaved within each size)"},
+     variant_names, "kernels to time (interleaved within each size); the fastest library among "
+     "openblas, blis and onednn at each size is also published as `library`"},
     {"block", PW_PARAM_INT, "64", 1, 4096, NULL, "tile edge of the blocked kernel"},
     {"threads", PW_PARAM_INT, "1", 1, 256, NULL, "OpenBLAS threads"},
     {"microkernel", PW_PARAM_STRING, "auto", 0, 0, ukernel_names,
@@ -526,7 +542,9 @@ static const pw_param_spec matmul_params[] = {
 static const char *const module_sources[] = {
     "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
     "src/kernels/bandwidth.c", "src/kernels/simd.h", "src/experiments/ceilings.c",
-    "src/experiments/ceilings.h", NULL};
+    "src/experiments/ceilings.h", "src/kernels/baselines.c", "src/kernels/blis.c",
+    "src/kernels/onednn.c", "src/kernels/openblas_core.c", "src/experiments/baseline.c",
+    "src/experiments/baseline.h", NULL};
 
 const pw_experiment pw_exp_acceleration_matmul = {
     "acceleration.matmul",
