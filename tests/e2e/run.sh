@@ -43,6 +43,11 @@ expect_grep "badmetric.md:7: result 'fine' has no metric 'valeu.n1' (did you mea
 expect_status 1 $s "missing chapter"
 expect_grep "missing-file.md: cannot read chapter" "$tmp/err4" "missing chapter message"
 
+printf '# Notes\n\nWritten in UTF-8 up to here.\n\nCaf\351 saved as Latin-1.\n' >"$tmp/latin1.md"
+"$bin" report -q -o "$tmp/out" "$tmp/latin1.md" 2>"$tmp/err4b"; s=$?
+expect_status 1 $s "invalid UTF-8 chapter"
+expect_grep "$tmp/latin1.md:5: invalid UTF-8 (byte 0xE9)" "$tmp/err4b" "invalid UTF-8 message"
+
 after=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
 if [ "$before" = "$after" ] && [ "$(cat "$tmp/out/report.html")" = "previous report" ]; then ok
 else fail "bad input changed the output folder: before '$before' after '$after'"; fi
