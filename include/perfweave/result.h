@@ -70,6 +70,10 @@ int pw_result_metric_basis(pw_result *r, const char *name, double n, double cv);
  * name, PW_EINVAL for an empty code. */
 int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why,
                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A metric computed from another (an overhead from a speedup, a score from a latency) inherits
+ * what stops that one deciding: when from is marked undecidable, name gets the same code and
+ * sentence.  Returns PW_OK (also when from is not marked) or PW_ENOTFOUND for an unknown name. */
+int pw_result_metric_inherit(pw_result *r, const char *name, const char *from);
 /* Marks the whole result as disturbed (contention during its measurement, with the sentence
  * saying what was seen): none of its metrics decides a claim (code "disturbed"), and the result
  * must not be cached as a clean measurement.  Calling it again replaces the sentence. */

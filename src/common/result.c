@@ -155,6 +155,16 @@ int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why
     return PW_OK;
 }
 
+int pw_result_metric_inherit(pw_result *r, const char *name, const char *from)
+{
+    json_t *metrics = json_object_get(r->doc, "metrics");
+    json_t *m = json_object_get(metrics, name), *src = json_object_get(metrics, from);
+    if (!m || !src) return PW_ENOTFOUND;
+    json_t *und = json_object_get(src, "undecidable");
+    if (und && m != src) json_object_set(m, "undecidable", und);
+    return PW_OK;
+}
+
 void pw_result_set_disturbed(pw_result *r, const char *fmt, ...)
 {
     pw_buf b;

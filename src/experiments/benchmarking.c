@@ -474,6 +474,11 @@ static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
             if (run_i == 0) {
                 snprintf(name, sizeof name, "score.%s", subs[i].name);
                 pw_result_metric(r, name, sc, slo, shi, "");
+                if (i > 0) {
+                    char sname[96];
+                    snprintf(sname, sizeof sname, "speedup.%s_vs_%s", subs[i].name, subs[0].name);
+                    pw_result_metric_inherit(r, name, sname);
+                }
                 snprintf(name, sizeof name, "memory.%s", subs[i].name);
                 pw_result_exact(r, name, subs[i].memory / (1024.0 * 1024.0), "MiB");
                 snprintf(name, sizeof name, "latency.%s", subs[i].name);

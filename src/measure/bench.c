@@ -58,10 +58,11 @@ void pw_bench_config_default(pw_bench_config *cfg, int quick)
     memset(cfg, 0, sizeof *cfg);
     cfg->target_rel_ci = 0.01;
     cfg->seed = 20261129;
+    cfg->quick = quick != 0;
     if (quick) {
         cfg->max_seconds = 0.3;
         cfg->min_sample_seconds = 0.001;
-        cfg->min_samples = 5;
+        cfg->min_samples = PW_BENCH_MIN_DECIDING; /* so a budget-limited quick bench can decide */
         cfg->max_samples = 200;
         cfg->warmup_seconds = 0.02;
     } else {
@@ -301,6 +302,16 @@ static uint64_t seed_for(const pw_bench *b, size_t i)
     return b->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
 }
 
+/* Marks metric undecidable when it rests on fewer than PW_BENCH_MIN_DECIDING samples. */
+static int sample_floor(const pw_bench *b, pw_result *r, const char *metric, size_t n)
+{
+    if (n >= PW_BENCH_MIN_DECIDING) return PW_OK;
+    return pw_result_metric_undecidable(r, metric, "too_few_samples",
+                                        "too few samples%s: %zu, fewer than the %d an interval "
+                                        "needs to decide a claim", b->cfg.quick ? " (quick mode)" : "",
+                                        n, PW_BENCH_MIN_DECIDING);
+}
+
 int pw_bench_publish_time(const pw_bench *b, size_t i, pw_result *r, const char *metric,
                           double scale, const char *unit)
 {
@@ -311,6 +322,7 @@ int pw_bench_publish_time(const pw_bench *b, size_t i, pw_result *r, const char 
     rc = pw_result_metric(r, metric, scale * s.median, scale * s.ci95_median[0],
                           scale * s.ci95_median[1], unit);
     if (rc == PW_OK) rc = pw_result_metric_basis(r, metric, (double)s.n, s.cv);
+    if (rc == PW_OK) rc = sample_floor(b, r, metric, s.n);
     return rc;
 }
 
@@ -326,6 +338,7 @@ int pw_bench_publish_rate(const pw_bench *b, size_t i, pw_result *r, const char 
     rc = pw_result_metric(r, metric, work / s.median, work / s.ci95_median[1],
                           work / s.ci95_median[0], unit);
     if (rc == PW_OK) rc = pw_result_metric_basis(r, metric, (double)s.n, s.cv);
+    if (rc == PW_OK) rc = sample_floor(b, r, metric, s.n);
     return rc;
 }
 
@@ -337,7 +350,7 @@ int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_res
     size_t n = f->n < s->n ? f->n : s->n;
     double ratio, ci[2];
     int rc;
-    if (n >= 6) {
+    if (n >= PW_BENCH_MIN_DECIDING) {
         /* Sample i of every variant comes from round i, so slow[i] / fast[i] compares the two
          * under the same conditions: drift during the run cancels in each ratio.  The speedup is
          * the median of these per-round ratios, and its 95% interval the distribution-free
@@ -366,7 +379,9 @@ int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_res
     double mf = gsl_stats_mean(f->wall, 1, f->n), ms = gsl_stats_mean(s->wall, 1, s->n);
     double cvf = gsl_stats_sd_m(f->wall, 1, f->n, mf) / mf;
     double cvs = gsl_stats_sd_m(s->wall, 1, s->n, ms) / ms;
-    return pw_result_metric_basis(r, metric, (double)n, sqrt((cvf * cvf + cvs * cvs) / 2));
+    rc = pw_result_metric_basis(r, metric, (double)n, sqrt((cvf * cvf + cvs * cvs) / 2));
+    if (rc == PW_OK) rc = sample_floor(b, r, metric, n);
+    return rc;
 }
 
 void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix)
