@@ -15,12 +15,14 @@ static const char *const non_core_headers[] = {
     "include/perfweave/store.h", "include/perfweave/weave.h", "include/perfweave/render.h",
     "include/perfweave/report.h", "include/perfweave/plot.h", "include/perfweave/template.h",
     "include/perfweave/escape.h", "include/perfweave/chapter.h", "include/perfweave/directive.h",
-    "include/perfweave/html.h", "include/perfweave/latex.h", "include/perfweave/claims.h", NULL,
+    "include/perfweave/html.h", "include/perfweave/latex.h", "include/perfweave/claims.h",
+    "include/perfweave/lock.h", NULL,
 };
 
 /* Files under src/measure/ that decide or render rather than measure: claims are evaluated in
- * the parent on every render, from cached results too, so changing them re-runs nothing. */
-static const char *const non_core_measure[] = {"src/measure/claims.c", NULL};
+ * the parent on every render, from cached results too, so changing them re-runs nothing; the
+ * measurement lock only decides when a measurement runs, not what it measures. */
+static const char *const non_core_measure[] = {"src/measure/claims.c", "src/measure/lock.c", NULL};
 
 static bool has_prefix(const char *s, const char *prefix)
 {
