@@ -12,18 +12,25 @@
 typedef struct {
     double timeout_s;      /* wall-clock limit; the child is killed after it (SIGKILL) */
     double memory_mb;      /* address-space limit of the child (RLIMIT_AS) */
-    int cpu;               /* CPU to pin the child to, or -1 to leave affinity alone */
+    int cpu;               /* CPU to pin the child to, -1 to leave affinity alone, or
+                              PW_ISOLATE_CPU_AUTO to choose one (contention.h) */
     bool quick;            /* the experiment's --quick mode */
 } pw_isolate_limits;
 
-/* Defaults: 900 s (60 s quick), 16 GiB, the last online CPU. */
+#define PW_ISOLATE_CPU_AUTO (-2)
+
+/* Defaults: 900 s (60 s quick), 16 GiB, the CPU chosen per run (PW_ISOLATE_CPU_AUTO: $PERFWEAVE_CPU,
+ * else the least busy one this process may use). */
 void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick);
 
 /* Runs e with params (a complete parameter object) in a child and returns its result — never
  * NULL.  When the child crashes (signal), exits without a result, exceeds a limit or writes
  * something that is not a result, the returned result is an ERROR naming the cause and
  * carrying the tail of the child's stderr.  The result's "run" member records wall seconds,
- * peak RSS (KiB) and the exit status.  The caller frees it. */
+ * peak RSS (KiB), the CPU it was pinned to and when it started and finished ("started_at",
+ * "finished_at": seconds since the epoch).  Its "contention" member holds the readings of
+ * contention.h, and a result measured under contention is marked disturbed.  The child is killed
+ * when this process dies (PR_SET_PDEATHSIG).  The caller frees it. */
 pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params,
                           const pw_isolate_limits *lim);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -17,8 +18,10 @@
 #include <unistd.h>
 
 #include "perfweave/common.h"
+#include "perfweave/contention.h"
 
 #define STDERR_TAIL 4000
+_Static_assert(PW_ISOLATE_CPU_AUTO == PW_CONTENTION_AUTO, "one value for 'choose the CPU'");
 
 /* The one piece of process state here: the signal handler can only set a flag. */
 static volatile sig_atomic_t interrupted_by;
@@ -48,8 +51,7 @@ void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick)
 {
     lim->timeout_s = quick ? 60 : 900;
     lim->memory_mb = 16384;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    lim->cpu = ncpu > 0 ? (int)ncpu - 1 : -1;
+    lim->cpu = PW_ISOLATE_CPU_AUTO;
     lim->quick = quick;
 }
 
@@ -57,6 +59,14 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Seconds since the epoch: when a measurement started and ended, comparable across processes. */
+static double epoch_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -141,17 +151,29 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
         pw_result_error(r, "cannot create a pipe: %s", strerror(errno));
         return r;
     }
+    /* Contention (contention.h): choose the measuring CPU and watch the measurement. */
+    pw_contention *ct = pw_contention_begin(lim->cpu);
+    pw_isolate_limits pinned = *lim;
+    pinned.cpu = pw_contention_cpu(ct);
+    lim = &pinned;
+
     fflush(NULL);
-    double start = now_s();
+    double start = now_s(), started_at = epoch_s();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int saved = errno;
+        pw_contention_free(ct);
         close(out[0]); close(out[1]); close(err[0]); close(err[1]);
         pw_result *r = pw_result_new(e->name, id);
         pw_result_error(r, "cannot fork: %s", strerror(saved));
         return r;
     }
     if (pid == 0) {
+        /* Dies with the parent: an orphan would go on measuring (and holding the measurement
+         * lock it inherited) with nobody to enforce its time limit. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(3);
         close(out[0]);
         close(err[0]);
         dup2(err[1], STDERR_FILENO);
@@ -182,7 +204,9 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
             break;
         }
         int ms = left > 1e6 ? 1000000000 : (int)(left * 1000) + 1;
+        if (ms > (int)(PW_CONTENTION_SAMPLE_S * 1000)) ms = (int)(PW_CONTENTION_SAMPLE_S * 1000);
         int n = poll(fds, 2, ms);
+        pw_contention_sample(ct);
         if (n < 0) {
             if (errno == EINTR) continue;
             break;
@@ -209,7 +233,8 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {}
-    double seconds = now_s() - start;
+    double seconds = now_s() - start, finished_at = epoch_s();
+    pw_contention_end(ct, &ru, seconds);
 
     pw_result *r = NULL;
     if (interrupted_by) {
@@ -241,10 +266,14 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
         else
             pw_result_error(r, "ended without writing a result%s%s", *t ? "; its last output: " : "", t);
     }
-    json_t *runinfo = json_pack("{s:f, s:i, s:b, s:i}", "seconds", seconds, "peak_rss_kib",
-                                (json_int_t)ru.ru_maxrss, "quick", lim->quick, "cpu", lim->cpu);
+    json_t *runinfo = json_pack("{s:f, s:i, s:b, s:i, s:f, s:f}", "seconds", seconds,
+                                "peak_rss_kib", (json_int_t)ru.ru_maxrss, "quick", lim->quick,
+                                "cpu", lim->cpu, "started_at", started_at, "finished_at",
+                                finished_at);
     if (tail.len) json_object_set_new(runinfo, "stderr_tail", json_string(tail_text(&tail)));
     json_object_set_new(pw_result_json(r), "run", runinfo);
+    pw_contention_publish(ct, r);
+    pw_contention_free(ct);
     pw_buf_release(&doc);
     pw_buf_release(&tail);
     return r;
