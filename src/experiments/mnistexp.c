@@ -9,6 +9,7 @@
 
 #include "perfweave/common.h"
 #include "perfweave/env.h"
+#include "perfweave/scoring.h"
 #include "perfweave/store.h"
 #include "mnistexp.h"
 
@@ -187,8 +188,9 @@ void pw_mnistexp_mcnemar(const uint8_t *pred_a, const uint8_t *pred_b, const uin
     size_t k = b < c ? b : c;
     double p = 2 * gsl_cdf_binomial_P((unsigned)k, 0.5, (unsigned)d);
     out->p = p > 1 ? 1 : p;
-    double plo = b == 0 ? 0 : gsl_cdf_beta_Pinv(0.025, (double)b, (double)(d - b + 1));
-    double phi = b == d ? 1 : gsl_cdf_beta_Pinv(0.975, (double)(b + 1), (double)(d - b));
+    double cp[2];
+    pw_score_proportion_ci(b, d, 0.95, cp); /* Clopper–Pearson on b / (b + c) */
+    double plo = cp[0], phi = cp[1];
     double f = (double)d / (double)n;
     out->lo = f * (2 * plo - 1);
     out->hi = f * (2 * phi - 1);
