@@ -33,7 +33,7 @@ typedef struct {
     size_t min_samples;        /* per variant, before stopping is considered */
     size_t max_samples;        /* per variant, hard cap */
     double warmup_seconds;     /* per variant, at most; warm-up ends early once timings settle */
-    uint64_t seed;             /* bootstrap seed (reproducible intervals) */
+    uint64_t seed;             /* seed of the bootstrap and of the rounds' order (reproducible) */
     int quick;                 /* set by pw_bench_config_default: named in too-few-samples reasons */
 } pw_bench_config;
 
@@ -53,8 +53,9 @@ pw_bench *pw_bench_new(const pw_bench_config *cfg);
 void pw_bench_free(pw_bench *b);
 /* Registers a variant (name copied); returns its index. */
 size_t pw_bench_add(pw_bench *b, const char *name, pw_bench_fn fn, void *arg);
-/* Calibrates, warms up and samples all variants interleaved (A B C A B C …, the first variant of
- * each round rotating) until each median's interval meets the target or the budget is spent.
+/* Calibrates, warms up and samples all variants interleaved in rounds (every variant once per
+ * round, in an order drawn at random each round from cfg.seed, so reproducible) until each
+ * median's interval meets the target or the budget is spent.
  * min_samples is a floor honoured even past the budget (an experiment whose single iteration is
  * slow must choose its sizes accordingly).  The stopping rule uses the order-statistic interval
  * of the median (cheap); published intervals are seeded bootstraps.  Returns PW_OK. */

@@ -147,7 +147,7 @@ static int run_timer(pw_run *run)
     }
     pw_bench_record(b, r, "");
     pw_result_note(r, "each variant is a dependent chain of multiply-adds (w100 = %lu of them); "
-                   "the variants were sampled interleaved in rotating order by the bench loop; "
+                   "the variants were sampled interleaved, in a random order per round, by the bench loop; "
                    "p-values compare each variant's per-iteration times with w100's (two-sided)",
                    work);
     pw_bench_free(b);

@@ -1,6 +1,6 @@
 /* bench.c — the in-process measurement loop (see bench.h): clock characterisation, calibration
- * of the inner loop, warm-up until timings settle, interleaved rounds with a rotating start, an
- * adaptive stopping rule on the median's interval, and publishing helpers. */
+ * of the inner loop, warm-up until timings settle, interleaved rounds in a random order drawn
+ * afresh each round, an adaptive stopping rule on the median's interval, and publishing helpers. */
 #include "perfweave/bench.h"
 
 #include <gsl/gsl_sort.h>
@@ -37,6 +37,7 @@ struct pw_bench {
     const char *stop_reason;
     double resolution, overhead, sample_target;
     size_t rounds;
+    uint64_t order_state; /* the random order of the rounds, from cfg.seed */
 };
 
 double pw_now(void)
@@ -193,6 +194,27 @@ static void add_sample(variant *v, double wall, double cpu)
     v->n++;
 }
 
+/* splitmix64 (Steele, Lea, Flood 2014): a reproducible stream for the order of the rounds. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* A uniformly random permutation of 0..n-1 into order (Fisher–Yates). */
+static void shuffle(uint64_t *state, size_t *order, size_t n)
+{
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(next_random(state) % i);
+        size_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
 /* Relative half-width of the order-statistic 95% interval of v's median (INFINITY when n is too
  * small).  Bootstrap intervals are for publishing; this one is cheap enough for every round. */
 static double median_rel_ci(const variant *v, double *scratch)
@@ -220,13 +242,19 @@ int pw_bench_run(pw_bench *b)
     for (size_t i = 0; i < b->nv; i++) warm_up(b, &b->v[i], deadline);
 
     double *scratch = pw_xmalloc(b->cfg.max_samples * sizeof *scratch);
+    size_t *order = pw_xmalloc(b->nv * sizeof *order);
+    b->order_state = b->cfg.seed ^ 0x6f72646572ULL; /* "order" */
     b->rounds = 0;
     for (;;) {
-        /* One round: every variant once, starting one later each round so that none is always
-         * first (or always right after the same neighbour's cache footprint). */
-        size_t first = b->rounds % b->nv;
+        /* One round: every variant once, in an order drawn at random for this round.  A fixed
+         * rotation (A B, B A, A B, …) lets a disturbance with a period of about two rounds (a
+         * hypervisor's time slices) hit the same variant round after round, and the per-round
+         * ratios then lean one way; with the order a fair coin per round, under "no difference"
+         * each ratio is above or below 1 with probability ½ whatever the noise, which is exactly
+         * what the order-statistic interval assumes (docs/methodology.md, bench/simulate.c). */
+        shuffle(&b->order_state, order, b->nv);
         for (size_t k = 0; k < b->nv; k++) {
-            variant *v = &b->v[(first + k) % b->nv];
+            variant *v = &b->v[order[k]];
             double wall, cpu;
             time_call(v, v->iters, &wall, &cpu);
             add_sample(v, wall, cpu);
@@ -252,6 +280,7 @@ int pw_bench_run(pw_bench *b)
             break;
         }
     }
+    free(order);
     free(scratch);
     return PW_OK;
 }

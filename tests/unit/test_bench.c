@@ -105,10 +105,10 @@ static void test_interleaving(void **state)
         assert_true(pw_bench_iters(b, i) >= 1);
     }
     /* The last 3·n0 calls are the sampling rounds: each block of 3 holds every variant once,
-     * at its calibrated iteration count, and the first variant of a round rotates. */
+     * at its calibrated iteration count, in an order that changes from round to round. */
     assert_true(log->n >= 3 * n0);
     size_t start = log->n - 3 * n0;
-    int firsts[3] = {0, 0, 0};
+    size_t changes = 0;
     for (size_t r = 0; r < n0; r++) {
         int seen[3] = {0, 0, 0};
         for (size_t k = 0; k < 3; k++) {
@@ -118,11 +118,30 @@ static void test_interleaving(void **state)
             assert_int_equal(log->iters[start + 3 * r + k], pw_bench_iters(b, who));
         }
         assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
-        assert_int_equal(log->who[start + 3 * r], r % 3);
-        firsts[log->who[start + 3 * r]]++;
+        if (r && memcmp(&log->who[start + 3 * r], &log->who[start + 3 * (r - 1)], 3 * sizeof log->who[0]))
+            changes++;
     }
-    assert_true(firsts[0] > 0 && firsts[1] > 0 && firsts[2] > 0);
+    assert_true(changes > 0);
     pw_bench_free(b);
+
+    /* The order is drawn from the seed: the same seed gives the same rounds, another seed others. */
+    size_t orders[2][3 * 6];
+    for (int pass = 0; pass < 3; pass++) {
+        call_log *l2 = pw_xcalloc(1, sizeof *l2);
+        workload w2[3] = {{l2, 0, 0}, {l2, 1, 0}, {l2, 2, 0}};
+        pw_bench_config c2 = tiny();
+        c2.min_samples = c2.max_samples = 6;
+        c2.seed = pass == 2 ? 7 : 99;
+        pw_bench *b2 = pw_bench_new(&c2);
+        for (size_t k = 0; k < 3; k++) pw_bench_add(b2, "v", work, &w2[k]);
+        pw_bench_run(b2);
+        assert_true(l2->n >= 18);
+        if (pass < 2) memcpy(orders[pass], &l2->who[l2->n - 18], sizeof orders[pass]);
+        else assert_memory_not_equal(orders[0], &l2->who[l2->n - 18], sizeof orders[0]);
+        pw_bench_free(b2);
+        free(l2);
+    }
+    assert_memory_equal(orders[0], orders[1], sizeof orders[0]);
     free(log);
 }
 
