@@ -16,7 +16,8 @@ enum {
     PW_ECHILD = 5,    /* a child process crashed, hung or failed */
     PW_EINTERNAL = 6, /* a broken invariant: a bug in perfweave */
     PW_EINTR = 7,     /* interrupted by SIGINT or SIGTERM */
-    PW_EBUSY = 8      /* a resource (the measurement lock) is held by another process */
+    PW_EAGAIN = 8,    /* nothing finished yet: ask again (a wait that timed out) */
+    PW_EBUSY = 9      /* a resource (the measurement lock) is held by another process */
 };
 
 /* A short lowercase description of a status code; static storage. */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "perfweave/lock.h"
+#include "perfweave/weave.h"
 
 enum { PW_EXIT_OK = 0, PW_EXIT_USAGE = 1, PW_EXIT_ERROR = 2, PW_EXIT_INTERNAL = 3, PW_EXIT_BUSY = 4 };
 
@@ -19,6 +20,10 @@ int pw_cmd_stats(int argc, char **argv);
 int pw_cmd_compare(int argc, char **argv);
 int pw_cmd_history(int argc, char **argv);
 int pw_cmd_diff(int argc, char **argv);
+int pw_cmd_preview(int argc, char **argv);
+
+/* Writes every diagnostic a library call collected to stderr, one per line (diag.c). */
+void pw_cli_print_diag(const pw_diag *d);
 
 /* --- the measurement lock on the command line (cli_lock.c) ------------------------------------ */
 /* Recognises --no-wait and --max-wait SECONDS at argv[*i] (advancing *i past a value): returns 1
