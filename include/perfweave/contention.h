@@ -9,7 +9,7 @@
  *
  *     pw_contention *ct = pw_contention_begin(requested_cpu);  // chooses the CPU, reads /proc/stat
  *     int cpu = pw_contention_cpu(ct);                         // pin the child there
- *     ... fork; while the child runs: pw_contention_sample(ct) every PW_CONTENTION_SAMPLE_S ...
+ *     ... fork; while the child runs: pw_contention_sample(ct, pid) every PW_CONTENTION_SAMPLE_S ...
  *     pw_contention_end(ct, &rusage_from_wait4, wall_seconds);
  *     pw_contention_publish(ct, result);                       // "contention" object + the rule
  *     pw_contention_free(ct);
@@ -132,9 +132,11 @@ typedef struct pw_contention pw_contention;
 pw_contention *pw_contention_begin(int requested);
 /* The CPU chosen (pin the child to it), or -1. */
 int pw_contention_cpu(const pw_contention *c);
-/* Samples the runnable tasks (call while the child runs, every PW_CONTENTION_SAMPLE_S; calls
- * closer together than that are ignored, so a busy poll loop does not over-sample). */
-void pw_contention_sample(pw_contention *c);
+/* Samples the runnable tasks other than this process and the threads of the child child_pid
+ * (call while the child runs, every PW_CONTENTION_SAMPLE_S; calls closer together than that are
+ * ignored, so a busy poll loop does not over-sample).  A multithreaded child (a threaded BLAS
+ * with its affinity widened) counts all its threads as its own. */
+void pw_contention_sample(pw_contention *c, long child_pid);
 /* Ends the watch: the after reading, the child's rusage (from wait4; NULL when unknown) and wall
  * seconds; restores the caller's CPU affinity. */
 void pw_contention_end(pw_contention *c, const struct rusage *child, double wall_s);

@@ -14,9 +14,27 @@
 
 #include "perfweave/common.h"
 
-/* The calling process's own runnable tasks while it watches a child: itself (it is running when
- * it reads /proc/loadavg) and the child. */
-#define OWN_RUNNABLE 2
+/* The number of threads of process pid (field 20 of /proc/PID/stat), or 1 when unreadable. */
+static long thread_count(long pid)
+{
+    if (pid <= 0) return 1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    char *text = pw_read_file(path, NULL);
+    if (!text) return 1;
+    long n = 1;
+    const char *s = strrchr(text, ')'); /* the command name may hold spaces and parentheses */
+    if (s) {
+        s++;
+        for (int field = 3; field <= 20 && *s; field++) {
+            while (*s == ' ') s++;
+            if (field == 20) n = strtol(s, NULL, 10);
+            while (*s && *s != ' ') s++;
+        }
+    }
+    free(text);
+    return n > 0 ? n : 1;
+}
 
 static double mono_now(void)
 {
@@ -308,7 +326,7 @@ int pw_contention_cpu(const pw_contention *c)
     return c->cpu;
 }
 
-void pw_contention_sample(pw_contention *c)
+void pw_contention_sample(pw_contention *c, long child_pid)
 {
     double now = mono_now();
     if (c->samples && now - c->last_sample < 0.9 * PW_CONTENTION_SAMPLE_S) return;
@@ -319,7 +337,9 @@ void pw_contention_sample(pw_contention *c)
     double l1, l5, l15;
     long running, total;
     if (sscanf(text, "%lf %lf %lf %ld/%ld", &l1, &l5, &l15, &running, &total) == 5) {
-        double others = running > OWN_RUNNABLE ? (double)(running - OWN_RUNNABLE) : 0;
+        /* Ours: this process (it is running while it reads) and every thread of the child. */
+        long own = 1 + thread_count(child_pid);
+        double others = running > own ? (double)(running - own) : 0;
         c->others_sum += others;
         if (others > c->others_max) c->others_max = others;
         c->samples++;

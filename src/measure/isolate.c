@@ -240,7 +240,7 @@ bool pw_isolate_poll(pw_isolate_child *c, double timeout_s)
         int ms = span > 1e6 ? 1000000000 : (int)(span * 1000) + 1;
         if (ms > (int)(PW_CONTENTION_SAMPLE_S * 1000)) ms = (int)(PW_CONTENTION_SAMPLE_S * 1000);
         int n = poll(c->fds, 2, ms);
-        pw_contention_sample(c->ct);
+        pw_contention_sample(c->ct, (long)c->pid);
         if (n < 0) {
             if (errno == EINTR) continue;
             return true; /* poll itself failed: finish with what was read */

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "perfweave/common.h"
 #include "perfweave/contention.h"
@@ -193,7 +194,7 @@ static void test_json_and_publish(void **state)
         assert_int_equal(sched_getaffinity(0, sizeof during, &during), 0);
         assert_false(CPU_ISSET(cpu0, &during));
     }
-    pw_contention_sample(c);
+    pw_contention_sample(c, (long)getpid()); /* this test process stands for the child */
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     pw_contention_end(c, &ru, 0.001);
