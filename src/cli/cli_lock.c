@@ -26,7 +26,7 @@ static void describe(char *buf, size_t size, const pw_lock_holder *h)
 static void wait_text(char *buf, size_t size, double s)
 {
     if (s >= 120) snprintf(buf, size, "%.0f min", s / 60);
-    else snprintf(buf, size, "%.0f s", s);
+    else snprintf(buf, size, "%.*f s", s < 10 ? 1 : 0, s);
 }
 
 static void notify(void *arg, pw_lock_event ev, const char *path, const pw_lock_holder *h,
@@ -82,9 +82,12 @@ int pw_cli_lock_acquire(pw_lock *l, const char *who)
         return PW_EXIT_OK;
     case PW_EBUSY:
         describe(desc, sizeof desc, &h);
-        fprintf(stderr, "%s: %s, held by %s; %s\n", who, msg, desc,
-                strstr(msg, "after waiting") ? "giving up (--max-wait SECONDS waits longer)"
-                                             : "not waiting (--no-wait)");
+        if (strstr(msg, "after waiting"))
+            fprintf(stderr, "%s: %s, held by %s; giving up (--max-wait SECONDS waits longer)\n",
+                    who, msg, desc);
+        else
+            fprintf(stderr, "%s: the measurement lock %s is held by %s; not waiting (--no-wait)\n",
+                    who, pw_lock_path(l), desc);
         return PW_EXIT_BUSY;
     case PW_EINTR:
         fprintf(stderr, "%s: %s\n", who, msg);

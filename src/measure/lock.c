@@ -296,8 +296,8 @@ int pw_lock_acquire(pw_lock *l, pw_lock_holder *holder, char *msg, size_t msgsiz
         if (!(waited < l->max_wait_s)) {
             last = seen;
             if (l->max_wait_s > 0)
-                set_msg(msg, msgsize, "the measurement lock %s is still held after waiting %.0f s",
-                        l->path, waited);
+                set_msg(msg, msgsize, "the measurement lock %s is still held after waiting %.*f s",
+                        l->path, waited < 10 ? 1 : 0, waited);
             else
                 set_msg(msg, msgsize, "the measurement lock %s is held by another process",
                         l->path);

@@ -275,11 +275,11 @@ p3=$!
 holds $p3 || fail "the holder never recorded itself in the lock"
 "$bin" run --no-wait selftest.fixed >"$tmp/nw.out" 2>"$tmp/nw.err"; s=$?
 expect_status 4 $s "run --no-wait while the lock is held"
-expect_grep "is held by another process, held by pid $p3 .*; not waiting (--no-wait)" "$tmp/nw.err" "--no-wait message"
+expect_grep "the measurement lock $lockfile is held by pid $p3 (.*selftest.spin seconds=3.*; not waiting (--no-wait)" "$tmp/nw.err" "--no-wait message"
 if [ -s "$tmp/nw.out" ]; then fail "--no-wait printed results"; else ok; fi
 "$bin" run --max-wait 0.3 selftest.fixed >/dev/null 2>"$tmp/mw.err"; s=$?
 expect_status 4 $s "run --max-wait 0.3 while the lock is held"
-expect_grep "still held after waiting" "$tmp/mw.err" "--max-wait message"
+expect_grep "still held after waiting 0\.[0-9] s, held by pid $p3 .*; giving up" "$tmp/mw.err" "--max-wait message"
 "$bin" run selftest.fixed >"$tmp/w.out" 2>"$tmp/w.err" &
 p4=$!
 says "$tmp/w.err" "waiting for the measurement lock" || fail "the second run never said it waits"
