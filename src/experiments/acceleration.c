@@ -812,8 +812,10 @@ static int run_threads(pw_run *run)
             if (pw_bench_publish_speedup(bench, ia, i1, r, sname) == PW_OK &&
                 pw_result_get_metric(r, sname, &sp) == PW_OK) {
                 format_metric(r, sname, "×", cell, sizeof cell);
-                snprintf(sname, sizeof sname, "efficiency.all.n%ld", n);
-                pw_result_metric(r, sname, sp.value / all, sp.lo / all, sp.hi / all, "");
+                char ename[96];
+                snprintf(ename, sizeof ename, "efficiency.all.n%ld", n);
+                pw_result_metric(r, ename, sp.value / all, sp.lo / all, sp.hi / all, "");
+                pw_result_metric_inherit(r, ename, sname);
                 snprintf(eff, sizeof eff, "%.0f%%", 100 * sp.value / all);
             }
             pw_table_rowf(t, "%ld\t%.3g\t%.3g\t%s\t%s", n, m1.value, ma.value, cell, eff);
@@ -959,9 +961,11 @@ static int run_dispatch(pw_run *run)
                 pw_result_get_metric(r, mname, &ratio) == PW_OK &&
                 pw_result_get_metric(r, tname, &td) == PW_OK &&
                 pw_result_get_metric(r, xname, &tx) == PW_OK) {
-                snprintf(mname, sizeof mname, "overhead.dispatch.n%ld", n);
-                pw_result_metric(r, mname, ratio.value - 1, ratio.lo - 1, ratio.hi - 1, "");
-                pw_result_metric_basis(r, mname, ratio.n, ratio.cv);
+                char oname[96];
+                snprintf(oname, sizeof oname, "overhead.dispatch.n%ld", n);
+                pw_result_metric(r, oname, ratio.value - 1, ratio.lo - 1, ratio.hi - 1, "");
+                pw_result_metric_basis(r, oname, ratio.n, ratio.cv);
+                pw_result_metric_inherit(r, oname, mname);
                 pw_series_point(ser, (double)n, ratio.value - 1, ratio.lo - 1, ratio.hi - 1);
                 pw_table_rowf(t, "%ld\t%s\t%.4g\t%.4g\t%+.2f%% (%+.2f%% to %+.2f%%)", n,
                               chosen->name, td.value, tx.value, 100 * (ratio.value - 1),

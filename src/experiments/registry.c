@@ -17,6 +17,7 @@ extern const pw_experiment pw_exp_profiling_flops, pw_exp_profiling_memory,
 extern const pw_experiment pw_exp_quantization_mlp;
 extern const pw_experiment pw_exp_selftest_crash;
 extern const pw_experiment pw_exp_selftest_fixed;
+extern const pw_experiment pw_exp_selftest_spin;
 
 static const pw_experiment *const experiments[] = {
     &pw_exp_acceleration_blocksize,
@@ -36,6 +37,7 @@ static const pw_experiment *const experiments[] = {
     &pw_exp_quantization_mlp,
     &pw_exp_selftest_crash,
     &pw_exp_selftest_fixed,
+    &pw_exp_selftest_spin,
 };
 
 const pw_experiment *const *pw_registry_all(size_t *n)

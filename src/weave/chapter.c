@@ -74,6 +74,15 @@ pw_chapter *pw_chapter_load(const char *path, int chapter_number, pw_diag *diag)
         free(text);
         return NULL;
     }
+    /* libcmark would replace invalid bytes by U+FFFD silently (a Latin-1 file renders as
+     * garbage); like pandoc, refuse it and say where. */
+    size_t bad = pw_utf8_check(text, len);
+    if (bad < len) {
+        pw_diag_add(diag, path, pw_line_of_offset(text, len, bad), "invalid UTF-8 (byte 0x%02X)",
+                    (unsigned)(unsigned char)text[bad]);
+        free(text);
+        return NULL;
+    }
     pw_chapter *c = pw_xcalloc(1, sizeof *c);
     c->path = pw_xstrdup(path);
     c->text = text;

@@ -177,6 +177,27 @@ static void test_chapter_refs(void **state)
     free(dir);
 }
 
+/* A chapter saved as Latin-1 is refused with the line of the first bad byte; nothing loads. */
+static void test_chapter_invalid_utf8(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *path = pw_xasprintf("%s/latin1.md", dir);
+    const char *text = "# Caf\xc3\xa9\n\nfine so far\n\ncaf\xe9 in Latin-1\n";
+    assert_int_equal(pw_write_file_atomic(path, text, strlen(text)), PW_OK);
+    pw_diag diag;
+    pw_diag_init(&diag);
+    assert_null(pw_chapter_load(path, 1, &diag));
+    assert_int_equal(diag.n, 1);
+    char *want = pw_xasprintf("%s:5: invalid UTF-8 (byte 0xE9)", path);
+    assert_string_equal(diag.lines[0], want);
+    free(want);
+    pw_diag_release(&diag);
+    pw_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
 static void test_format(void **state)
 {
     (void)state;
@@ -250,7 +271,8 @@ int main(void)
         cmocka_unit_test(test_escape_html),   cmocka_unit_test(test_escape_latex),
         cmocka_unit_test(test_escape_gnuplot), cmocka_unit_test(test_template),
         cmocka_unit_test(test_directive_good), cmocka_unit_test(test_directive_errors),
-        cmocka_unit_test(test_chapter_refs),   cmocka_unit_test(test_format),
+        cmocka_unit_test(test_chapter_refs),   cmocka_unit_test(test_chapter_invalid_utf8),
+        cmocka_unit_test(test_format),
         cmocka_unit_test(test_plot_script),
     };
     return cmocka_run_group_tests_name("weave", tests, NULL, NULL);
