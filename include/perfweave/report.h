@@ -1,7 +1,8 @@
 /* report.h — the whole job of `perfweave report`: load chapters, validate every directive and
  * reference, obtain each result through an executor (exec.h: a child process, the cache, a
- * replay), decide claims, render charts and HTML/LaTeX/PDF, and publish them atomically into
- * the output folder.
+ * replay), decide claims, render charts and each document through its output format's renderer
+ * (render.h: HTML, LaTeX, plain text) and the PDF, and publish them atomically into the output
+ * folder.
  *
  * The library prints nothing (STYLE habit 4): what happens comes back to the caller as data —
  * messages and progress through the callbacks in the options, as they happen (a preview server
@@ -14,6 +15,7 @@
 #include <stddef.h>
 
 #include "perfweave/exec.h"
+#include "perfweave/render.h"
 #include "perfweave/weave.h"
 
 typedef enum {
@@ -44,7 +46,10 @@ typedef struct {
 
 typedef struct {
     const char *outdir;            /* "out" */
-    bool html, latex, pdf;         /* formats to write */
+    /* The documents to write: registered renderers (render.h, pw_render_find), NULL-terminated,
+     * borrowed; NULL for HTML and LaTeX.  Each is written once, whatever the order or repeats. */
+    const pw_renderer *const *formats;
+    bool pdf;                      /* also typeset report.tex with pdflatex (writes the LaTeX) */
     bool quick;                    /* reduced sizes and budgets */
     bool frozen;                   /* never run: use cached results only, from any machine */
     const char *replay_dir;        /* take results from this run document or DIR/<id>.json */
@@ -65,7 +70,7 @@ typedef struct {
     void *ctx;
 } pw_report_options;
 
-/* Fills defaults: out/, HTML+LaTeX+PDF, cache .cache/results, archive validation_results,
+/* Fills defaults: out/, HTML+LaTeX+PDF (formats NULL, pdf), cache .cache/results, archive validation_results,
  * templates/ (or $PERFWEAVE_TEMPLATES), no callbacks. */
 void pw_report_options_default(pw_report_options *o);
 
@@ -88,7 +93,11 @@ typedef struct {
     size_t failed;           /* results in ERROR */
     size_t claims;           /* claims decided, and their verdicts: PASS, PARTIAL, FAIL, */
     size_t verdicts[5];      /* UNDECIDED, ERROR */
-    bool wrote_html, wrote_tex, wrote_pdf;  /* published into outdir */
+    /* The documents published into outdir, in registry order (the LaTeX too when only the PDF
+     * was asked for); borrowed renderers, each names its file. */
+    const pw_renderer *documents[PW_RENDER_MAX];
+    size_t ndocuments;
+    bool wrote_pdf;          /* report.pdf published too */
     char *archive;           /* this run's results.json in the archive, or NULL */
     int signal;              /* the signal that interrupted the run, or 0 */
 } pw_report_outcome;

@@ -1,21 +1,27 @@
 /* compose.c — the report's documents: charts through gnuplot, custom nodes in place of
- * directives and references, their per-format text, and the HTML and LaTeX documents filled
- * into the templates.  (Split by output format next; report.c only calls the entry points.) */
+ * directives, references and special blocks, their text from one output format's renderer
+ * (render.h) — what each node shows is decided here and in render.c, how it looks in the
+ * format's file — and that format's page. */
 #include "report_internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "perfweave/escape.h"
 #include "perfweave/plot.h"
 #include "perfweave/render.h"
-#include "perfweave/template.h"
-#include "perfweave/version.h"
+
+/* True when one of the documents being written refers to chart files of this kind. */
+static bool wants_figures(const pw_report *r, const char *kind)
+{
+    for (size_t i = 0; i < r->nrenderers; i++)
+        if (r->renderers[i]->figures && strcmp(r->renderers[i]->figures, kind) == 0) return true;
+    return false;
+}
 
 int pw_report_render_charts(pw_report *r)
 {
-    bool svg = r->opt->html, pdf = r->opt->latex || r->opt->pdf;
+    bool svg = wants_figures(r, "svg"), pdf = wants_figures(r, "pdf");
+    if (!svg && !pdf) return PW_OK;
     for (size_t k = 0; k < r->nspecials; k++) {
         special_block *sb = &r->specials[k];
         if (sb->kind != SPECIAL_HISTORY || !sb->object) continue;
@@ -78,14 +84,16 @@ void pw_report_install_custom_nodes(pw_report *r)
     }
 }
 
-static void set_custom_text(pw_report *r, pw_format fmt, pw_numbering *num)
+/* Sets the text of every custom node to R's fragment for it, walking each chapter in document
+ * order so that tables and figures are numbered as they appear. */
+static void set_custom_text(pw_report *r, const pw_renderer *R)
 {
-    const char *figrel = "figures";
+    static const char figrel[] = "figures";
+    pw_numbering num = {0, 0};
     for (size_t c = 0; c < r->nchapters; c++) {
         pw_chapter *ch = r->chapters[c];
         cmark_iter *it = cmark_iter_new(ch->doc);
         cmark_event_type ev;
-        /* Walk in document order so that tables and figures are numbered as they appear. */
         while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
             cmark_node *node = cmark_iter_get_node(it);
             if (ev != CMARK_EVENT_ENTER) continue;
@@ -95,22 +103,19 @@ static void set_custom_text(pw_report *r, pw_format fmt, pw_numbering *num)
                 pw_buf_init(&b);
                 special_block *sb = cmark_node_get_user_data(node);
                 if (sb && sb->kind == SPECIAL_SUMMARY) {
-                    pw_render_claim_summary(&b, r->chapters, r->nchapters, fmt);
+                    pw_render_claim_summary(&b, R, r->chapters, r->nchapters);
                 } else if (sb && sb->kind == SPECIAL_ASSESSMENT) {
-                    pw_render_assessment(&b, r->chapters, r->nchapters, fmt);
+                    pw_render_assessment(&b, R, r->chapters, r->nchapters);
                 } else if (sb && sb->object && sb->kind == SPECIAL_HISTORY) {
-                    pw_render_figure(&b, sb->object, sb->stem, fmt, num, r->figdir, figrel);
+                    pw_render_figure(&b, R, &num, sb->object, sb->stem, r->figdir, figrel);
                 } else if (sb && sb->object) {
-                    pw_render_table(&b, sb->object, fmt, num);
+                    pw_render_table(&b, R, &num, sb->object);
                 } else if (sb) {
-                    pw_buf_puts(&b, fmt == PW_FMT_HTML ? "<p class=\"missing\">" : "\\textit{");
-                    if (fmt == PW_FMT_HTML) pw_escape_html(&b, sb->empty ? sb->empty : "");
-                    else pw_escape_latex(&b, sb->empty ? sb->empty : "");
-                    pw_buf_puts(&b, fmt == PW_FMT_HTML ? "</p>\n" : "}\n");
+                    R->missing(&b, sb->empty ? sb->empty : "");
                 } else {
                     for (size_t k = 0; k < ch->ndirectives; k++)
                         if (ch->directives[k]->node == node)
-                            pw_render_directive(&b, ch->directives[k], fmt, num, r->figdir, figrel);
+                            pw_render_directive(&b, R, &num, ch->directives[k], r->figdir, figrel);
                 }
                 cmark_node_set_on_enter(node, b.data);
                 cmark_node_set_on_exit(node, "");
@@ -123,11 +128,9 @@ static void set_custom_text(pw_report *r, pw_format fmt, pw_numbering *num)
                     pw_buf b;
                     pw_buf_init(&b);
                     if (d && d->result && pw_result_get_metric(d->result, ch->refs[k].metric, &m) == PW_OK)
-                        pw_render_inline(&b, &m, fmt);
-                    else if (fmt == PW_FMT_HTML)
-                        pw_buf_puts(&b, "<span class=\"measured missing\">[not measured: the experiment ended in ERROR]</span>");
+                        pw_render_inline(&b, R, &m);
                     else
-                        pw_buf_puts(&b, "\\textbf{[not measured: the experiment ended in ERROR]}");
+                        R->unmeasured(&b, "[not measured: the experiment ended in ERROR]");
                     cmark_node_set_on_enter(node, b.data);
                     cmark_node_set_on_exit(node, "");
                     pw_buf_release(&b);
@@ -138,161 +141,24 @@ static void set_custom_text(pw_report *r, pw_format fmt, pw_numbering *num)
     }
 }
 
-static char *read_template(pw_report *r, const char *name)
+static void page_error(void *ctx, const char *text)
 {
-    char *path = pw_xasprintf("%s/%s", r->opt->templates_dir, name);
-    char *text = pw_read_file(path, NULL);
-    if (!text) pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "cannot read template %s: %s", path, strerror(errno));
-    free(path);
-    return text;
+    pw_report_tell(ctx, PW_REPORT_ERROR, NULL, 0, "%s", text);
 }
 
-/* One row per leaf of the environment document, nested keys dotted ("cpu.model"). */
-static void environment_rows(pw_buf *b, const char *prefix, const json_t *obj, pw_format fmt)
+int pw_report_render_document(pw_report *r, const pw_renderer *R, pw_buf *out)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
-        char *name = prefix ? pw_xasprintf("%s.%s", prefix, key) : pw_xstrdup(key);
-        if (json_is_object(v)) {
-            environment_rows(b, name, v, fmt);
-            free(name);
-            continue;
-        }
-        char *text = json_is_string(v) ? pw_xstrdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (fmt == PW_FMT_HTML) {
-            pw_buf_puts(b, "<tr><th>");
-            pw_escape_html(b, name);
-            pw_buf_puts(b, "</th><td>");
-            pw_escape_html(b, text ? text : "");
-            pw_buf_puts(b, "</td></tr>\n");
-        } else {
-            pw_escape_latex(b, name);
-            pw_buf_puts(b, " & \\parbox[t]{0.7\\linewidth}{\\raggedright\\small ");
-            /* The CPU flag list is long; LaTeX gets its first part. */
-            if (text && strlen(text) > 400) strcpy(text + 396, "...");
-            pw_escape_latex(b, text ? text : "");
-            pw_buf_puts(b, "} \\\\\n");
-        }
-        free(text);
-        free(name);
-    }
-}
-
-static void environment_text(pw_buf *b, const json_t *env, const json_t *warnings, pw_format fmt)
-{
-    if (json_array_size(warnings)) {
-        size_t i;
-        json_t *w;
-        pw_buf_puts(b, fmt == PW_FMT_HTML ? "<ul class=\"warnings\">\n" : "");
-        json_array_foreach(warnings, i, w) {
-            if (fmt == PW_FMT_HTML) {
-                pw_buf_puts(b, "<li>");
-                pw_escape_html(b, json_string_value(w));
-                pw_buf_puts(b, "</li>\n");
-            } else {
-                pw_buf_puts(b, "\\pwwarning{");
-                pw_escape_latex(b, json_string_value(w));
-                pw_buf_puts(b, "}\n");
-            }
-        }
-        pw_buf_puts(b, fmt == PW_FMT_HTML ? "</ul>\n" : "\n");
-    }
-    if (fmt == PW_FMT_HTML) pw_buf_puts(b, "<table class=\"env\"><tbody>\n");
-    else pw_buf_puts(b, "\\begin{longtable}{@{}ll@{}}\n\\toprule\n");
-    environment_rows(b, NULL, env, fmt);
-    pw_buf_puts(b, fmt == PW_FMT_HTML ? "</tbody></table>\n" : "\\bottomrule\n\\end{longtable}\n");
-}
-
-int pw_report_render_html(pw_report *r, pw_buf *out)
-{
-    pw_numbering num = {0, 0};
-    set_custom_text(r, PW_FMT_HTML, &num);
-    pw_buf body, toc, summary, env;
-    pw_buf_init(&body);
-    pw_buf_init(&toc);
-    pw_buf_init(&summary);
-    pw_buf_init(&env);
-    pw_buf_puts(&toc, "<ol>\n");
-    for (size_t c = 0; c < r->nchapters; c++) {
-        pw_chapter *ch = r->chapters[c];
-        char *html = cmark_render_html(ch->doc, CMARK_OPT_DEFAULT);
-        pw_buf_printf(&body, "<section class=\"chapter\" id=\"%s\">\n%s", ch->anchor, html);
-        pw_buf_puts(&body, "<nav class=\"chapter-nav\">");
-        if (c > 0) pw_buf_printf(&body, "<a href=\"#%s\">← previous</a> ", r->chapters[c - 1]->anchor);
-        pw_buf_puts(&body, "<a href=\"#top\">contents</a>");
-        if (c + 1 < r->nchapters) pw_buf_printf(&body, " <a href=\"#%s\">next →</a>", r->chapters[c + 1]->anchor);
-        pw_buf_puts(&body, "</nav>\n</section>\n");
-        free(html);
-        pw_buf_printf(&toc, "<li><a href=\"#%s\">", ch->anchor);
-        pw_escape_html(&toc, ch->title);
-        pw_buf_puts(&toc, "</a></li>\n");
-    }
-    pw_buf_puts(&toc, "</ol>\n");
-    size_t counts[5];
-    size_t total = pw_render_count_verdicts(r->chapters, r->nchapters, counts);
-    static const char *const names[5] = {"PASS", "PARTIAL", "FAIL", "UNDECIDED", "ERROR"};
-    for (int i = 0; i < 5; i++) {
-        pw_buf_printf(&summary, "<span class=\"count\">%zu ", counts[i]);
-        pw_render_verdict(&summary, names[i], PW_FMT_HTML);
-        pw_buf_puts(&summary, "</span> ");
-    }
-    pw_buf_printf(&summary, "<span class=\"total\">of %zu claims</span>", total);
-    if (json_array_size(r->env_warnings))
-        pw_buf_printf(&summary, " <a class=\"noise\" href=\"#environment\">⚠ %zu measurement-environment warning%s</a>",
-                      json_array_size(r->env_warnings), json_array_size(r->env_warnings) == 1 ? "" : "s");
-    environment_text(&env, r->environment, r->env_warnings, PW_FMT_HTML);
-    char *tmpl = read_template(r, "report.html");
-    char *css = read_template(r, "report.css");
-    int status = PW_EIO;
-    if (tmpl && css) {
-        char msg[256];
-        pw_template_var vars[] = {
-            {"title", "perfweave: do ML-systems optimizations deliver?"}, {"css", css},
-            {"toc", toc.data}, {"body", body.data}, {"summary", summary.data},
-            {"environment", env.data}, {"generated", r->stamp}, {"version", PW_VERSION},
-            {"commit", pw_commit()},
-        };
-        status = pw_template_expand(tmpl, vars, sizeof vars / sizeof vars[0], out, msg, sizeof msg);
-        if (status != PW_OK) pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "%s/report.html:%s", r->opt->templates_dir, msg + 4);
-    }
-    free(tmpl);
-    free(css);
-    pw_buf_release(&body);
-    pw_buf_release(&toc);
-    pw_buf_release(&summary);
-    pw_buf_release(&env);
-    return status;
-}
-
-int pw_report_render_latex(pw_report *r, pw_buf *out)
-{
-    pw_numbering num = {0, 0};
-    set_custom_text(r, PW_FMT_LATEX, &num);
-    pw_buf body, env;
-    pw_buf_init(&body);
-    pw_buf_init(&env);
-    for (size_t c = 0; c < r->nchapters; c++) {
-        char *tex = cmark_render_latex(r->chapters[c]->doc, CMARK_OPT_DEFAULT, 0);
-        pw_latex_unicode(&body, tex);
-        pw_buf_puts(&body, "\n\\clearpage\n");
-        free(tex);
-    }
-    environment_text(&env, r->environment, r->env_warnings, PW_FMT_LATEX);
-    char *tmpl = read_template(r, "report.tex");
-    int status = PW_EIO;
-    if (tmpl) {
-        char msg[256];
-        pw_template_var vars[] = {
-            {"title", "perfweave: do ML-systems optimizations deliver?"}, {"body", body.data},
-            {"environment", env.data}, {"generated", r->stamp}, {"version", PW_VERSION},
-            {"commit", pw_commit()},
-        };
-        status = pw_template_expand(tmpl, vars, sizeof vars / sizeof vars[0], out, msg, sizeof msg);
-        if (status != PW_OK) pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "%s/report.tex:%s", r->opt->templates_dir, msg + 4);
-    }
-    free(tmpl);
-    pw_buf_release(&body);
-    pw_buf_release(&env);
-    return status;
+    if (R->prose) set_custom_text(r, R);
+    pw_render_page page = {
+        .chapters = r->chapters,
+        .nchapters = r->nchapters,
+        .environment = r->environment,
+        .env_warnings = r->env_warnings,
+        .title = "perfweave: do ML-systems optimizations deliver?",
+        .generated = r->stamp,
+        .templates_dir = r->opt->templates_dir,
+        .error = page_error,
+        .ctx = r,
+    };
+    return R->page(&page, out);
 }

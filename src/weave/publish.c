@@ -146,14 +146,28 @@ void pw_report_run_pdflatex(pw_report *r)
     r->pdf_ok = rc == 0;
 }
 
+/* True when every registered format that refers to figure files is being written. */
+static bool every_figure_format(const pw_report *r)
+{
+    for (size_t i = 0; pw_renderers[i]; i++) {
+        if (!pw_renderers[i]->figures) continue;
+        bool written = false;
+        for (size_t k = 0; k < r->nrenderers; k++)
+            if (r->renderers[k] == pw_renderers[i]) written = true;
+        if (!written) return false;
+    }
+    return true;
+}
+
 /* Moves every staged file into the output folder (rename: each file appears whole). */
 int pw_report_publish(pw_report *r)
 {
     char *outfig = pw_xasprintf("%s/figures", r->opt->outdir);
     int status = pw_mkdir_p(outfig);
     /* Figures of charts that are no longer in the report go, so out/ matches this run; only when
-     * every format was written (an HTML-only run must not strip the PDFs report.tex uses). */
-    DIR *old = r->opt->html && (r->opt->latex || r->opt->pdf) ? opendir(outfig) : NULL;
+     * every format that refers to figures was written (an HTML-only run must not strip the PDFs
+     * report.tex uses). */
+    DIR *old = every_figure_format(r) ? opendir(outfig) : NULL;
     if (old) {
         struct dirent *e;
         while ((e = readdir(old))) {
@@ -182,8 +196,12 @@ int pw_report_publish(pw_report *r)
     }
     if (dir) closedir(dir);
     free(outfig);
-    const char *files[] = {"results.json", "report.tex", "report.log", r->pdf_ok ? "report.pdf" : NULL, "report.html"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0] && status == PW_OK; i++) {
+    const char *files[PW_RENDER_MAX + 3] = {"results.json"};
+    size_t nfiles = 1;
+    for (size_t i = 0; i < r->nrenderers; i++) files[nfiles++] = r->renderers[i]->file;
+    files[nfiles++] = "report.log";
+    files[nfiles++] = r->pdf_ok ? "report.pdf" : NULL;
+    for (size_t i = 0; i < nfiles && status == PW_OK; i++) {
         if (!files[i]) continue;
         char *from = pw_xasprintf("%s/%s", r->staging, files[i]);
         char *to = pw_xasprintf("%s/%s", r->opt->outdir, files[i]);

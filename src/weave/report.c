@@ -42,7 +42,8 @@ void pw_report_options_default(pw_report_options *o)
 {
     memset(o, 0, sizeof *o);
     o->outdir = "out";
-    o->html = o->latex = o->pdf = true;
+    o->formats = NULL;
+    o->pdf = true;
     o->cache_dir = ".cache/results";
     o->archive_root = "validation_results";
     o->templates_dir = default_templates_dir();
@@ -95,28 +96,41 @@ static char *utc_now(void)
     return pw_xstrdup(buf);
 }
 
-/* Renders the documents into the staging folder: LaTeX (and the PDF), then HTML. */
+/* True when the NULL-terminated list holds R. */
+static bool lists(const pw_renderer *const *list, const pw_renderer *R)
+{
+    for (; *list; list++)
+        if (*list == R) return true;
+    return false;
+}
+
+/* The documents to write, in registry order: the options' formats (HTML and LaTeX when none
+ * are given), and the LaTeX that pdflatex typesets when a PDF is asked for. */
+static void choose_renderers(pw_report *r)
+{
+    static const pw_renderer *const defaults[] = {&pw_render_html, &pw_render_latex, NULL};
+    const pw_renderer *const *asked = r->opt->formats ? r->opt->formats : defaults;
+    for (size_t i = 0; pw_renderers[i] && r->nrenderers < PW_RENDER_MAX; i++)
+        if (lists(asked, pw_renderers[i]) || (r->opt->pdf && pw_renderers[i] == &pw_render_latex))
+            r->renderers[r->nrenderers++] = pw_renderers[i];
+}
+
+/* Renders the documents into the staging folder, one per renderer, then the PDF. */
 static int render(pw_report *r)
 {
-    const pw_report_options *o = r->opt;
-    pw_buf html, tex;
-    pw_buf_init(&html);
-    pw_buf_init(&tex);
+    pw_buf doc;
+    pw_buf_init(&doc);
     int status = pw_report_render_charts(r);
     if (status != PW_OK) goto out;
     pw_report_install_custom_nodes(r);
-    if (o->latex || o->pdf) {
-        if ((status = pw_report_render_latex(r, &tex)) != PW_OK) goto out;
-        if ((status = pw_report_write_staged(r, "report.tex", &tex)) != PW_OK) goto out;
+    for (size_t i = 0; i < r->nrenderers; i++) {
+        pw_buf_reset(&doc);
+        if ((status = pw_report_render_document(r, r->renderers[i], &doc)) != PW_OK) goto out;
+        if ((status = pw_report_write_staged(r, r->renderers[i]->file, &doc)) != PW_OK) goto out;
     }
-    if (o->pdf) pw_report_run_pdflatex(r);
-    if (o->html) {
-        if ((status = pw_report_render_html(r, &html)) != PW_OK) goto out;
-        if ((status = pw_report_write_staged(r, "report.html", &html)) != PW_OK) goto out;
-    }
+    if (r->opt->pdf) pw_report_run_pdflatex(r);
 out:
-    pw_buf_release(&html);
-    pw_buf_release(&tex);
+    pw_buf_release(&doc);
     return status;
 }
 
@@ -150,6 +164,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     pw_report r;
     memset(&r, 0, sizeof r);
     r.opt = o;
+    choose_renderers(&r);
     pw_diag_init(&r.diag);
     r.stamp = iso_time(report_time());
     r.started = utc_now();
@@ -214,8 +229,7 @@ out:
         if (stage >= PW_REPORT_RENDER)
             out->claims = pw_render_count_verdicts(r.chapters, r.nchapters, out->verdicts);
         if (stage == PW_REPORT_DONE) {
-            out->wrote_html = o->html;
-            out->wrote_tex = o->latex || o->pdf;
+            for (size_t i = 0; i < r.nrenderers; i++) out->documents[out->ndocuments++] = r.renderers[i];
             out->wrote_pdf = r.pdf_ok;
         }
         out->archive = r.archived;

@@ -1,10 +1,10 @@
 /* report_internal.h — private to src/weave: the state one `perfweave report` run carries from
  * stage to stage, and the stages themselves (one file each), in the order report.c calls them:
  * load.c (chapters, ids, labels, references, special blocks), obtain.c (results), decide.c
- * (checks after results, claims, conditional text), special.c (history and matrix blocks from the archive), compose.c
- * (charts, custom nodes, HTML and LaTeX documents), publish.c (staging, results.json and the
- * archive, pdflatex, atomic rename).  Stages report through pw_report_tell and r->diag, never
- * on stderr. */
+ * (checks after results, claims, conditional text), special.c (history and matrix blocks from
+ * the archive), compose.c (charts, custom nodes, each document through its format's renderer,
+ * render.h), publish.c (staging, results.json and the archive, pdflatex, atomic rename).
+ * Stages report through pw_report_tell and r->diag, never on stderr. */
 #ifndef PERFWEAVE_REPORT_INTERNAL_H
 #define PERFWEAVE_REPORT_INTERNAL_H
 
@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "perfweave/common.h"
+#include "perfweave/render.h"
 #include "perfweave/report.h"
 #include "perfweave/store.h"
 #include "perfweave/weave.h"
@@ -37,6 +38,8 @@ typedef struct {
 
 typedef struct {
     const pw_report_options *opt;
+    const pw_renderer *renderers[PW_RENDER_MAX]; /* the documents to write, in registry order */
+    size_t nrenderers;
     pw_chapter **chapters;
     size_t nchapters;
     pw_diag diag;
@@ -98,13 +101,14 @@ void pw_report_choose(pw_report *r);
 void pw_report_build_specials(pw_report *r);
 
 /* --- compose.c ------------------------------------------------------------------------------- */
-/* Renders every shown chart (and history chart) into r->figdir.  PW_OK or the failing status. */
+/* Renders every shown chart (and history chart) into r->figdir, as the figure files the
+ * renderers being written refer to (none when none does).  PW_OK or the failing status. */
 int pw_report_render_charts(pw_report *r);
 /* Replaces directive, reference and special block nodes by custom nodes (once). */
 void pw_report_install_custom_nodes(pw_report *r);
-/* The whole HTML (LaTeX) document into out.  PW_OK, PW_EIO or PW_EINVAL (template). */
-int pw_report_render_html(pw_report *r, pw_buf *out);
-int pw_report_render_latex(pw_report *r, pw_buf *out);
+/* R's whole document into out: the custom nodes get R's fragments (when it shows prose), then
+ * its page is made.  PW_OK, PW_EIO or PW_EINVAL (template; an ERROR message). */
+int pw_report_render_document(pw_report *r, const pw_renderer *R, pw_buf *out);
 
 /* --- publish.c ------------------------------------------------------------------------------- */
 /* Creates the output folder and this run's staging folder (r->staging, r->figdir), removing

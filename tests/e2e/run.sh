@@ -2,7 +2,8 @@
 # End-to-end tests of the perfweave command: bad input (file:line messages, exit 1, nothing
 # written and the previous report intact), crashing experiments (ERROR, report still written,
 # exit 2), a real --quick report checked in headless Chromium (the DOM holds the table and the
-# SVG chart) and by pdfinfo (the fixture PDF has the expected page count), and `run --json`.
+# SVG chart) and by pdfinfo (the fixture PDF has the expected page count), the plain-text format
+# on stdout, and `run --json`.
 # Nothing here judges a timing.
 set -u
 bin=$(realpath "$1")
@@ -101,6 +102,25 @@ SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden
     -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
 if [ "${pages:-0}" -eq 6 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 6"; fi
+
+# --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
+SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
+    -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
+expect_status 2 $s "text report of the fixture (one ERROR result)"
+if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
+expect_grep "^10 claims: 7 PASS, 1 PARTIAL, 0 FAIL, 0 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^When an experiment fails  *broken  *value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
+if [ -e "$tmp/text/report.html" ] || [ -e "$tmp/text/report.tex" ]; then fail "-f text wrote another format"; else ok; fi
+# A text-only run over a full report adds report.txt and leaves the others and their figures.
+"$bin" report -q --quick --frozen -f text --cache "$tmp/cache0" -o "$tmp/quick" tests/e2e/chapters/01-small.md \
+    >/dev/null 2>"$tmp/text2.err"; s=$?
+expect_status 0 $s "text report over the quick report"
+for f in report.txt report.html report.tex figures/e2e-matmul-gflops.svg figures/e2e-matmul-gflops.pdf; do
+    if [ -s "$tmp/quick/$f" ]; then ok; else fail "after a text-only run the quick report lacks $f"; fi
+done
+"$bin" report -q -f txt -o "$tmp/text3" tests/golden/chapters/01-demo.md 2>"$tmp/text3.err"; s=$?
+expect_status 1 $s "an unknown format"
+expect_grep "unknown format 'txt' (html, latex, text, pdf)" "$tmp/text3.err" "unknown format message"
 
 # --- the result cache: prose edits run nothing, a directive edit runs only that one ---------
 mkdir -p "$tmp/c"

@@ -1,12 +1,12 @@
 #!/bin/sh
 # Golden render tests: the fixture chapters in tests/golden/chapters are rendered from the
-# fixture results in tests/golden/results.json (--replay: nothing is run or timed) and compared
-# with tests/golden/expected/.  The conditional-text chapter (03-conditional.md, with the
-# summary) is rendered a second time from tests/golden/results-reversed.json, whose speedups are
-# reversed (tests/golden/make-reversed.py), into tests/golden/expected/reversed/; and the two
-# renders must say the opposite where the measurements do, checked sentence by sentence below.
-# `make regen` (this script with --regen) rewrites the expected files on purpose; review the
-# diff before committing it.
+# fixture results in tests/golden/results.json (--replay: nothing is run or timed) in every
+# output format (HTML, LaTeX, plain text) and compared with tests/golden/expected/.  The
+# conditional-text chapter (03-conditional.md, with the summary) is rendered a second time from
+# tests/golden/results-reversed.json, whose speedups are reversed (tests/golden/make-reversed.py),
+# into tests/golden/expected/reversed/; and the two renders must say the opposite where the
+# measurements do, checked sentence by sentence below.  `make regen` (this script with --regen)
+# rewrites the expected files on purpose; review the diff before committing it.
 set -u
 bin=$(realpath "$1"); regen=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,16 +18,18 @@ check() { # name condition-description command...
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
 }
 cd "$here/../.." || exit 1
-# render RESULTS NAME EXPECTED CHAPTER...: replays RESULTS into $tmp/NAME, normalizes each
-# document into $tmp/NAME-report.{html,tex} and compares it with EXPECTED/ (or rewrites it).
+# render RESULTS NAME EXPECTED CHAPTER...: replays RESULTS into $tmp/NAME in every format,
+# normalizes each document into $tmp/NAME-report.{html,tex,txt} and compares it with EXPECTED/
+# (or rewrites it).
 render() {
     r_results=$1 r_name=$2 r_expected=$3; shift 3  # (not $name: check sets it)
-    SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f html,latex --replay "$r_results" \
-        -o "$tmp/$r_name" "$@" 2>"$tmp/$r_name-stderr"
+    SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f html,latex,text --replay "$r_results" \
+        -o "$tmp/$r_name" "$@" >"$tmp/$r_name-stdout" 2>"$tmp/$r_name-stderr"
     status=$?
     check "$r_name: replayed fixture with an ERROR result exits 2 (got $status)" [ "$status" -eq 2 ]
+    check "$r_name: the text report is printed on stdout as written" cmp -s "$tmp/$r_name-stdout" "$tmp/$r_name/report.txt"
     mkdir -p "$here/$r_expected"
-    for f in report.html report.tex; do
+    for f in report.html report.tex report.txt; do
         # The commit and version change with every build; nothing else may.
         sed -e "s/$commit/COMMIT/g" -e 's/perfweave [0-9][0-9.]*/perfweave VERSION/g' "$tmp/$r_name/$f" >"$tmp/$r_name-$f"
         if [ "$regen" = "--regen" ]; then

@@ -576,7 +576,9 @@ static void test_report_driver(void **state)
     o.chapters = chapters;
     o.nchapters = 1;
     o.outdir = outdir;
-    o.latex = o.pdf = false;
+    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
+    o.formats = html_only;
+    o.pdf = false;
     o.archive_root = NULL;
     o.executor = x;
     o.on_message = on_message;
@@ -595,8 +597,9 @@ static void test_report_driver(void **state)
     assert_int_equal(out.experiments, 2);
     assert_int_equal(out.measured, 2);
     assert_int_equal(out.failed, 1);
-    assert_true(out.wrote_html);
-    assert_false(out.wrote_tex);
+    assert_int_equal(out.ndocuments, 1); /* the HTML only */
+    assert_ptr_equal(out.documents[0], &pw_render_html);
+    assert_false(out.wrote_pdf);
     assert_null(out.archive);
     char *html = pw_xasprintf("%s/report.html", outdir);
     char *page = pw_read_file(html, NULL);
