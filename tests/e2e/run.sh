@@ -101,15 +101,16 @@ expect_grep 'class="measured"' "$tmp/dom.html" "DOM has an inline measured value
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
     -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
-if [ "${pages:-0}" -eq 6 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 6"; fi
+if [ "${pages:-0}" -eq 7 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 7"; fi
 
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
     -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
 expect_status 2 $s "text report of the fixture (one ERROR result)"
 if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
-expect_grep "^10 claims: 7 PASS, 1 PARTIAL, 0 FAIL, 0 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
-expect_grep "^When an experiment fails  *broken  *value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
+expect_grep "^11 claims: 6 helped, 2 did not help, 1 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
+expect_grep "^verdicts: 8 PASS, 1 PARTIAL, 0 FAIL, 0 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^could not be measured  *When an experiment fails  *broken: mode segv  *claim: value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
 if [ -e "$tmp/text/report.html" ] || [ -e "$tmp/text/report.tex" ]; then fail "-f text wrote another format"; else ok; fi
 # A text-only run over a full report adds report.txt and leaves the others and their figures.
 "$bin" report -q --quick --frozen -f text --cache "$tmp/cache0" -o "$tmp/quick" tests/e2e/chapters/01-small.md \

@@ -85,6 +85,15 @@ for out in "$tmp/fwd-report" "$tmp/rev-report"; do
     check "$out: the claim of an ERROR experiment reads as not measured (LaTeX)" \
         has "$out.tex" "broken experiment \\textbf{{[}not measured{]}}"
 done
+# The summary groups by what happened to the optimization: a counterclaim that holds did not help.
+grouped() { grep -q -- "^$2  *Prose decided by the measurements  *$3  *$4" "$1"; } # file outcome experiment statement
+check "forward text: packed-large helped" grouped "$tmp/fwd-report.txt" helped cond-matmul "claim packed-large:"
+check "reversed text: packed-large did not help" grouped "$tmp/rev-report.txt" "did not help" cond-matmul "claim packed-large:"
+check "forward text: the counterclaim held, so CSR did not help" grouped "$tmp/fwd-report.txt" "did not help" "cond-prune: batch 32" "counterclaim csr-slow-half:"
+check "reversed text: the counterclaim failed, so CSR helped" grouped "$tmp/rev-report.txt" helped "cond-prune: batch 32" "counterclaim csr-slow-half:"
+check "forward text: the same counterclaim at batch 1 is told apart" grouped "$tmp/fwd-report.txt" "did not help" "cond-prune-b1: batch 1" "counterclaim:"
+check "both directions: int8-accurate is a condition, not in the summary" lacks "$tmp/fwd-report.txt" "int8-accurate"
+check "reversed: no condition in the summary" lacks "$tmp/rev-report.txt" "condition"
 for f in report.html report.tex; do
     for out in "$tmp/fwd-$f" "$tmp/rev-$f"; do
         check "$f: no conditional text is left unchosen" lacks "$out" "?packed-"
