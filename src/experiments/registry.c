@@ -11,6 +11,7 @@ extern const pw_experiment pw_exp_benchmarking_detection, pw_exp_benchmarking_ev
     pw_exp_benchmarking_reproducibility;
 extern const pw_experiment pw_exp_caching_generate;
 extern const pw_experiment pw_exp_compression_prune;
+extern const pw_experiment pw_exp_machine_ceilings;
 extern const pw_experiment pw_exp_profiling_flops, pw_exp_profiling_memory,
     pw_exp_profiling_overhead, pw_exp_profiling_timer;
 extern const pw_experiment pw_exp_quantization_mlp;
@@ -27,6 +28,7 @@ static const pw_experiment *const experiments[] = {
     &pw_exp_benchmarking_reproducibility,
     &pw_exp_caching_generate,
     &pw_exp_compression_prune,
+    &pw_exp_machine_ceilings,
     &pw_exp_profiling_flops,
     &pw_exp_profiling_memory,
     &pw_exp_profiling_overhead,

@@ -258,5 +258,32 @@ if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
     expect_grep '"why": "baseline"' "$tmp/weak.json" "undecided for the baseline reason"
 fi
 
+# --- the kernels this CPU runs, side by side, and the machine's ceilings --------------------
+"$bin" run --quick --json acceleration.matmul sizes=64 variants=packed,openblas microkernels=portable \
+    >"$tmp/mk.json" 2>"$tmp/err9"; s=$?
+expect_status 0 $s "packed beside packed_portable"
+for key in '"gflops.packed.n64"' '"gflops.packed_portable.n64"' '"peak.fma"' '"peak.fma.scalar"' \
+    '"fraction_of_peak.packed_portable.n64"' 'portable: portable_6x16 microkernel' 'OpenBLAS core '; do
+    expect_grep "$key" "$tmp/mk.json" "matmul --json has $key"
+done
+# A forced microkernel this CPU cannot run is an ERROR naming the reason, never a fallback
+# under the forced name.  Which case applies depends on the machine the tests run on.
+"$bin" run --quick --json acceleration.matmul sizes=16 variants=packed microkernel=avx512 \
+    >"$tmp/mk5.json" 2>"$tmp/err10"; s=$?
+if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo \
+    && grep -qw avx512vl /proc/cpuinfo; then
+    expect_status 0 $s "forced avx512 on an AVX-512 CPU"
+    expect_grep 'avx512: avx512_12x32 microkernel' "$tmp/mk5.json" "forced avx512 runs the avx512 kernel"
+else
+    expect_status 2 $s "forced avx512 on a CPU without it"
+    expect_grep 'the avx512 microkernel cannot run here' "$tmp/mk5.json" "forced avx512 refused with the reason"
+fi
+"$bin" run --quick --json machine.ceilings parts=fma,bandwidth triad_mib=64 >"$tmp/ceil.json" 2>"$tmp/err11"; s=$?
+expect_status 0 $s "machine.ceilings"
+for key in '"peak.fma"' '"peak.fma.scalar"' '"bandwidth.triad.dram"' '"bandwidth.triad.l2"' \
+    '"ridge.dram"' '"cpus.cores"' '"roofline"'; do
+    expect_grep "$key" "$tmp/ceil.json" "machine.ceilings has $key"
+done
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
