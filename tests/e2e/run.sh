@@ -45,6 +45,30 @@ expect_grep "badvalue.md:10: unknown result id 'nothing'" "$tmp/err2" "unknown r
 expect_status 1 $s "unknown metric"
 expect_grep "badmetric.md:7: result 'fine' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3" "unknown metric message"
 
+# Labels and conditional text: every mistake at the line of the offending text, before anything runs.
+"$bin" report -q -o "$tmp/out" tests/e2e/bad/conditional.md 2>"$tmp/err3c"; s=$?
+expect_status 1 $s "bad conditional text"
+b=tests/e2e/bad/conditional.md
+for msg in \
+    "$b:6: label 'Big_One' must be lowercase letters, digits and '-'" \
+    "$b:7: a condition needs a label" \
+    "$b:10: malformed key 'claims typo' (only claim, counterclaim and condition take a label; did you mean 'claim'?)" \
+    "$b:13: conditional text '?big|big|small' has 2 alternatives, not 3" \
+    "$b:21: unknown passage 'hold:' (did you mean 'holds:'?)" \
+    "$b:26: text before the first passage of a when block" \
+    "$b:36: passage 'holds:' given twice (first on line 32)" \
+    "$b:46: a passage of a when block cannot hold a \`\`\`experiment block" \
+    "$b:9: duplicate label 'big' (also at $b:5)" \
+    "$b:13: unknown label 'bigg' (did you mean 'big'?)" \
+    "$b:15: unknown label 'smal' (did you mean 'small'?)" \
+    "$b:44: unknown result id 'nothing' in \`=nothing.value.n1\`" \
+    "nothing was run or written"; do
+    expect_grep "$msg" "$tmp/err3c" "conditional-text diagnostic"
+done
+"$bin" report -q -o "$tmp/out" tests/e2e/bad/badpassage.md 2>"$tmp/err3p"; s=$?
+expect_status 1 $s "unknown metric inside a passage"
+expect_grep "badpassage.md:12: result 'fine-passage' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3p" "passage metric message"
+
 "$bin" report -q -o "$tmp/out" tests/e2e/bad/missing-file.md 2>"$tmp/err4"; s=$?
 expect_status 1 $s "missing chapter"
 expect_grep "missing-file.md: cannot read chapter" "$tmp/err4" "missing chapter message"
@@ -87,15 +111,16 @@ expect_grep 'class="measured"' "$tmp/dom.html" "DOM has an inline measured value
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
     -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
-if [ "${pages:-0}" -eq 5 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 5"; fi
+if [ "${pages:-0}" -eq 7 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 7"; fi
 
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
     -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
 expect_status 2 $s "text report of the fixture (one ERROR result)"
 if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
-expect_grep "^5 claims: 3 PASS, 1 PARTIAL, 0 FAIL, 0 UNDECIDED, 1 ERROR$" "$tmp/text.out" "text verdict counts"
-expect_grep "^When an experiment fails  broken  value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
+expect_grep "^11 claims: 6 helped, 2 did not help, 1 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
+expect_grep "^verdicts: 8 PASS, 1 PARTIAL, 0 FAIL, 0 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^could not be measured  *When an experiment fails  *broken: mode segv  *claim: value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
 if [ -e "$tmp/text/report.html" ] || [ -e "$tmp/text/report.tex" ]; then fail "-f text wrote another format"; else ok; fi
 # A text-only run over a full report adds report.txt and leaves the others and their figures.
 # (From the quick report's own results: on a busy machine they are marked disturbed and so are not
