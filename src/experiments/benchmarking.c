@@ -415,7 +415,7 @@ const pw_experiment pw_exp_benchmarking_reproducibility = {
 enum { RULE_BENCH, RULE_WELCH, RULE_MW, RULE_BANDS, NRULES };
 static const char *const rule_names[NRULES] = {"bench", "welch", "mw", "bands"};
 static const char *const rule_labels[NRULES] = {
-    "bench interval (ratio of medians)", "Welch t-test", "Mann–Whitney U",
+    "bench interval (median of paired ratios)", "Welch t-test", "Mann–Whitney U",
     "original rule (mean ± 1.96 SE bands apart)"};
 
 /* One comparison of the reference loop with a slowed one: which rules call it a difference

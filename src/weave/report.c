@@ -221,6 +221,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
 
     stage = PW_REPORT_DECIDE;
     pw_report_decide(&r);
+    pw_report_choose(&r);
 
     if (o->measure_only) { /* the run document goes to the archive (and results_path) only */
         stage = PW_REPORT_RENDER;
