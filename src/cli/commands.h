@@ -13,5 +13,6 @@ int pw_cmd_stats(int argc, char **argv);
 int pw_cmd_compare(int argc, char **argv);
 int pw_cmd_history(int argc, char **argv);
 int pw_cmd_diff(int argc, char **argv);
+int pw_cmd_archive(int argc, char **argv);
 
 #endif
