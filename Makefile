@@ -19,7 +19,7 @@ DEFS     := -DPW_VERSION='"0.1.0"' -DPW_CFLAGS='"$(CC) $(OPT) $(SAN)"'
 
 ALL_FLAGS = $(CPPFLAGS) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(SAN)
 
-LIB_SRC  := $(sort $(wildcard src/common/*.c src/weave/*.c src/measure/*.c src/kernels/*.c src/experiments/*.c src/store/*.c)) \
+LIB_SRC  := $(sort $(wildcard src/common/*.c src/weave/*.c src/measure/*.c src/kernels/*.c src/experiments/*.c src/store/*.c src/exec/*.c)) \
             $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 # build/gen/impl_hashes.c: the SHA-256 of every file under src/ and include/ plus the compile
 # flags (scripts/impl-hashes.sh), compiled into the library for pw_impl_hash (cache keys).
@@ -34,7 +34,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick test unit golden e2e regen check-asan fuzz fuzz-bins bench clean FORCE
+.PHONY: all setup report quick test unit golden e2e test-slurm regen check-asan fuzz fuzz-bins bench clean FORCE
 all: $(BIN)
 
 setup:
@@ -93,8 +93,9 @@ report: $(BIN)
 quick: $(BIN)
 	$(BIN) report --quick $(REPORT_FLAGS)
 
-# Every test: unit (cmocka), golden renders, command-line errors and the browser/PDF end to end.
-test: unit golden e2e
+# Every test: unit (cmocka), golden renders, command-line errors and the browser/PDF end to end,
+# and the Slurm end to end on a real one-node cluster (skipped, saying why, when not root).
+test: unit golden e2e test-slurm
 
 unit: $(TEST_BIN)
 	@tests/run-unit.sh $(TEST_BIN)
@@ -104,6 +105,11 @@ golden: $(BIN)
 
 e2e: $(BIN)
 	@tests/e2e/run.sh $(BIN)
+
+# Starts a one-node Slurm cluster in a temporary folder (tests/slurm/cluster.sh; needs root),
+# runs directives through it and stops every daemon it started.
+test-slurm: $(BIN)
+	@tests/slurm/run.sh $(BIN)
 
 # Rewrite the golden files from the current renderer, on purpose; review the diff before committing.
 regen: $(BIN)

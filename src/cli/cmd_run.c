@@ -9,19 +9,85 @@
 #include "perfweave/claims.h"
 #include "perfweave/env.h"
 #include "perfweave/isolate.h"
+#include "perfweave/slurm.h"
 #include "perfweave/weave.h"
+
+#define USAGE "usage: perfweave run [--quick] [--json] [--slurm PARTITION [--slurm-time MIN] [--slurm-dir DIR]] EXPERIMENT [key=value...]\n"
+#define SLURM_DIR ".cache/slurm"
+
+typedef struct {
+    const char *partition;   /* NULL: run here */
+    int time_min;            /* 0: from the directive's timeout */
+    const char *dir;
+} slurm_opts;
+
+/* The directive as one Slurm job on opt->partition (slurm.h); NULL with *code set when nothing
+ * could be submitted (the controller, the partition, the work folder). */
+static pw_result *run_on_slurm(const pw_experiment *e, const pw_directive *d, bool quick,
+                               const slurm_opts *opt, int *code)
+{
+    char msg[1024];
+    const char *parts[] = {opt->partition};
+    if (pw_slurm_check_partitions(parts, 1, 30, NULL, msg, sizeof msg) != PW_OK) {
+        fprintf(stderr, "perfweave run: %s\n", msg);
+        *code = PW_EXIT_USAGE;
+        return NULL;
+    }
+    pw_slurm_ctx ctx;
+    if (pw_slurm_ctx_init(&ctx, opt->dir, msg, sizeof msg) != PW_OK) {
+        fprintf(stderr, "perfweave run: %s\n", msg);
+        *code = PW_EXIT_USAGE;
+        return NULL;
+    }
+    pw_slurm_measure m = {e, d->id, d->params, quick, d->timeout_s, d->memory_mb};
+    pw_slurm_limits lim;
+    pw_slurm_limits_for(&m, &lim);
+    if (opt->time_min > 0) lim.time_min = opt->time_min;
+    pw_isolate_catch_signals();
+    bool interrupted = false;
+    pw_result *r = pw_slurm_run(&ctx, opt->partition, &m, &lim, &interrupted, msg, sizeof msg);
+    if (!r) {
+        fprintf(stderr, "perfweave run: %s\n", msg);
+        *code = PW_EXIT_USAGE;
+    } else {
+        json_t *sl = json_object_get(json_object_get(pw_result_json(r), "run"), "slurm");
+        fprintf(stderr, "perfweave run: Slurm job %s on node %s (partition %s): %s\n",
+                json_string_value(json_object_get(sl, "job_id")),
+                json_string_value(json_object_get(sl, "node")), opt->partition,
+                json_string_value(json_object_get(sl, "state")));
+        if (interrupted) {
+            fprintf(stderr, "perfweave run: interrupted: Slurm job cancelled\n");
+            pw_result_free(r);
+            r = NULL;
+            *code = 128 + pw_isolate_interrupted();
+        }
+    }
+    pw_slurm_ctx_release(&ctx);
+    return r;
+}
 
 int pw_cmd_run(int argc, char **argv)
 {
     bool quick = false, json = false;
+    slurm_opts so = {NULL, 0, SLURM_DIR};
     /* Options may come before or after the experiment name; key=value never starts with '-'. */
     char **rest = pw_xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--quick") == 0) quick = true;
         else if (strcmp(argv[k], "--json") == 0) json = true;
-        else if (argv[k][0] == '-') {
-            fprintf(stderr, "perfweave run: unknown option '%s'\nusage: perfweave run [--quick] [--json] EXPERIMENT [key=value...]\n", argv[k]);
+        else if ((strcmp(argv[k], "--slurm") == 0 || strcmp(argv[k], "--slurm-time") == 0 ||
+                  strcmp(argv[k], "--slurm-dir") == 0) && k + 1 < argc) {
+            const char *opt = argv[k++];
+            if (strcmp(opt, "--slurm") == 0) so.partition = argv[k];
+            else if (strcmp(opt, "--slurm-dir") == 0) so.dir = argv[k];
+            else if ((so.time_min = atoi(argv[k])) < 1) {
+                fprintf(stderr, "perfweave run: --slurm-time takes whole minutes, not '%s'\n" USAGE, argv[k]);
+                free(rest);
+                return PW_EXIT_USAGE;
+            }
+        } else if (argv[k][0] == '-') {
+            fprintf(stderr, "perfweave run: unknown option '%s'\n" USAGE, argv[k]);
             free(rest);
             return PW_EXIT_USAGE;
         } else rest[nrest++] = argv[k];
@@ -29,8 +95,13 @@ int pw_cmd_run(int argc, char **argv)
     argv = rest;
     argc = nrest;
     int i = 0;
+    if (so.partition && strchr(so.partition, ',')) {
+        fprintf(stderr, "perfweave run: --slurm takes one partition (a report takes several)\n");
+        free(rest);
+        return PW_EXIT_USAGE;
+    }
     if (i >= argc) {
-        fprintf(stderr, "usage: perfweave run [--quick] [--json] EXPERIMENT [key=value...]\n");
+        fputs(USAGE, stderr);
         free(rest);
         return PW_EXIT_USAGE;
     }
@@ -58,12 +129,27 @@ int pw_cmd_run(int argc, char **argv)
         return PW_EXIT_USAGE;
     }
     pw_diag_release(&diag);
-    pw_isolate_limits lim;
-    pw_isolate_limits_default(&lim, quick);
-    if (d->timeout_s > 0) lim.timeout_s = d->timeout_s;
-    if (d->memory_mb > 0) lim.memory_mb = d->memory_mb;
-    json_t *env = pw_env_capture();
-    pw_result *r = pw_isolate_run(e, d->id, d->params, &lim);
+    json_t *env = NULL;
+    pw_result *r;
+    if (so.partition) {
+        int code = PW_EXIT_OK;
+        r = run_on_slurm(e, d, quick, &so, &code);
+        if (!r) {
+            pw_directive_free(d);
+            free(rest);
+            return code;
+        }
+        /* The environment is the node's, as run-job recorded it. */
+        env = json_incref(json_object_get(pw_result_json(r), "environment"));
+        if (!env) env = json_object();
+    } else {
+        pw_isolate_limits lim;
+        pw_isolate_limits_default(&lim, quick);
+        if (d->timeout_s > 0) lim.timeout_s = d->timeout_s;
+        if (d->memory_mb > 0) lim.memory_mb = d->memory_mb;
+        env = pw_env_capture();
+        r = pw_isolate_run(e, d->id, d->params, &lim);
+    }
     json_t *doc = pw_result_json(r);
     json_object_set(doc, "params", d->params);
     json_object_set_new(doc, "environment", env);

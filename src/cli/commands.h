@@ -14,5 +14,7 @@ int pw_cmd_compare(int argc, char **argv);
 int pw_cmd_history(int argc, char **argv);
 int pw_cmd_diff(int argc, char **argv);
 int pw_cmd_archive(int argc, char **argv);
+int pw_cmd_slurm(int argc, char **argv);
+int pw_cmd_run_job(int argc, char **argv);
 
 #endif
