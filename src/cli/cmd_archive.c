@@ -1,6 +1,7 @@
 /* cmd_archive.c — `perfweave archive export RUN > FILE` and `perfweave archive import FILE…`:
  * archived runs as files that travel between machines (format and checks in store.h). */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 
 #define DEFAULT_ROOT "validation_results"
 #define USAGE "usage: perfweave archive export [--root DIR] RUN > FILE\n" \
-              "       perfweave archive import [--root DIR] FILE...\n"
+              "       perfweave archive import [--root DIR] [--skip-present] FILE...\n"
 
 static int usage_error(const char *what, const char *arg)
 {
@@ -22,7 +23,7 @@ static int usage_error(const char *what, const char *arg)
 
 /* Takes --root DIR / --root=DIR out of argv; the rest stays in order in *rest.  Returns 0, or
  * the exit status of a usage error. */
-static int parse_args(int argc, char **argv, const char **root, char ***rest, int *nrest)
+static int parse_args(int argc, char **argv, const char **root, bool *skip, char ***rest, int *nrest)
 {
     *rest = pw_xcalloc((size_t)argc + 1, sizeof **rest);
     *nrest = 0;
@@ -31,6 +32,7 @@ static int parse_args(int argc, char **argv, const char **root, char ***rest, in
             if (++i >= argc) return usage_error("--root needs a directory", NULL);
             *root = argv[i];
         } else if (strncmp(argv[i], "--root=", 7) == 0) *root = argv[i] + 7;
+        else if (strcmp(argv[i], "--skip-present") == 0 && strcmp(argv[1], "import") == 0) *skip = true;
         else if (strcmp(argv[i], "--") == 0) {
             while (++i < argc) (*rest)[(*nrest)++] = argv[i];
         } else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option", argv[i]);
@@ -86,10 +88,13 @@ typedef struct {
     json_t *doc;
     char *run;
     char hash[65];
+    bool present;  /* already in the archive, skipped (--skip-present) */
 } unpacked;
 
-/* Every file is checked before any is imported: one bad file imports nothing. */
-static int do_import(const char *root, char **files, int n)
+/* Every file is checked before any is imported: one bad file imports nothing.  A run already in
+ * the archive is refused too, unless skip_present (for importing a folder of committed archives
+ * again after new ones arrived): then it is skipped with a note. */
+static int do_import(const char *root, bool skip_present, char **files, int n)
 {
     if (n < 1) return usage_error("import needs at least one file", NULL);
     unpacked *u = pw_xcalloc((size_t)n, sizeof *u);
@@ -115,10 +120,11 @@ static int do_import(const char *root, char **files, int n)
         char *present = NULL;
         status = pw_archive_find_content(root, u[i].hash, &present);
         if (status == PW_OK) {
-            fprintf(stderr, "%s: run %s is already in %s as %s (same content)\n", files[i],
-                    u[i].run, root, present);
+            fprintf(stderr, "%s: run %s is already in %s as %s (same content)%s\n", files[i],
+                    u[i].run, root, present, skip_present ? ": skipped" : "");
             free(present);
-            bad++;
+            if (skip_present) u[i].present = true;
+            else bad++;
         } else if (status == PW_EIO) {
             fprintf(stderr, "perfweave archive: cannot read the archive %s\n", root);
             bad++;
@@ -137,6 +143,7 @@ static int do_import(const char *root, char **files, int n)
         code = PW_EXIT_USAGE;
     }
     for (int i = 0; i < n && !bad; i++) {
+        if (u[i].present) continue;
         char *path;
         if (pw_archive_import(root, u[i].doc, u[i].run, &path, msg, sizeof msg) != PW_OK) {
             fprintf(stderr, "%s: %s\n", files[i], msg);
@@ -158,11 +165,12 @@ int pw_cmd_archive(int argc, char **argv)
 {
     if (argc < 2) return usage_error("which action? export or import", NULL);
     const char *root = DEFAULT_ROOT;
+    bool skip = false;
     char **rest;
-    int nrest, code = parse_args(argc, argv, &root, &rest, &nrest);
+    int nrest, code = parse_args(argc, argv, &root, &skip, &rest, &nrest);
     if (code == 0) {
         if (strcmp(argv[1], "export") == 0) code = do_export(root, rest, nrest);
-        else if (strcmp(argv[1], "import") == 0) code = do_import(root, rest, nrest);
+        else if (strcmp(argv[1], "import") == 0) code = do_import(root, skip, rest, nrest);
         else code = usage_error("unknown action", argv[1]);
     }
     free(rest);

@@ -150,6 +150,13 @@ expect_grep "^$first " "$tmp/x3" "history lists the imported run"
 "$bin" archive import --root "$tmp/elsewhere" "$tmp/run.json.gz" >"$tmp/x4" 2>&1; s=$?
 expect_status 1 $s "importing the same run twice"
 expect_grep "is already in $tmp/elsewhere as $first (same content)" "$tmp/x4" "duplicate refused"
+# A folder of committed archives imported again after a new one arrived: the present one skipped.
+second=$(ls "$tmp/c/archive" | sed -n 2p)
+"$bin" archive export --root "$tmp/c/archive" "$second" >"$tmp/run2.json.gz" 2>/dev/null
+"$bin" archive import --root "$tmp/elsewhere" --skip-present "$tmp/run.json.gz" "$tmp/run2.json.gz" >"$tmp/x4b" 2>&1; s=$?
+expect_status 0 $s "import --skip-present"
+expect_grep "already in .*: skipped" "$tmp/x4b" "present run skipped"
+expect_grep "imported .*run2.json.gz as $tmp/elsewhere/$second/results.json" "$tmp/x4b" "new run imported"
 python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[len(d)//2]^=0x20; open(sys.argv[2],'wb').write(d)" \
     "$tmp/run.json.gz" "$tmp/flipped.json.gz"
 zcat "$tmp/run.json.gz" | sed '2s/"results"/"resultz"/' | gzip -n >"$tmp/edited.json.gz"
