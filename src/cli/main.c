@@ -19,8 +19,8 @@ static const command commands[] = {
     {"stats", pw_cmd_stats, "stats [--json] [FILE|-]       summary statistics of one number per line"},
     {"compare", pw_cmd_compare, "compare [--json] A B          two samples: Welch, Mann-Whitney, ratio and difference CIs"},
     {"history", pw_cmd_history, "history [--json] [--root DIR] archived runs with their verdicts"},
-    {"archive", pw_cmd_archive, "archive export [--root DIR] RUN > FILE | archive import [--root DIR] [--skip-present] FILE...  runs that travel"},
     {"diff", pw_cmd_diff, "diff [--json] [--root DIR] [--threshold F] RUN_A RUN_B  regressions between runs"},
+    {"archive", pw_cmd_archive, "archive export [--root DIR] RUN > FILE | archive import [--root DIR] [--skip-present] FILE...  runs that travel"},
     {"slurm", pw_cmd_slurm, "slurm check [--dir DIR] [--json] PARTITION[,PARTITION...]  can perfweave measure there?"},
     /* Hidden: what a Slurm job runs on its node (docs/slurm.md). */
     {"run-job", pw_cmd_run_job, NULL},
