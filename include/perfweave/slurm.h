@@ -248,8 +248,9 @@ void pw_slurm_job_free(pw_slurm_job *job, bool remove_files);
 
 /* Submits one measurement to partition and waits for it (polling every ctx->poll_s), cancelling
  * it when this process is interrupted (pw_isolate_interrupted).  lim NULL = pw_slurm_limits_for.
- * Returns the result (pw_slurm_result; never NULL once submitted), or NULL with a message when
- * nothing could be submitted.  *interrupted (when non-NULL) says whether it was cancelled. */
+ * Returns the result (pw_slurm_result; never NULL once submitted; an ERROR saying so when the
+ * controller stayed silent about the job for ten minutes), or NULL with a message when nothing
+ * could be submitted.  *interrupted (when non-NULL) says whether it was cancelled. */
 pw_result *pw_slurm_run(pw_slurm_ctx *ctx, const char *partition, const pw_slurm_measure *m,
                         const pw_slurm_limits *lim, bool *interrupted, char *msg, size_t msgsize);
 

@@ -352,19 +352,28 @@ static void nap(double s)
     nanosleep(&ts, NULL);
 }
 
+/* How long the controller may stay silent about a job before perfweave stops waiting for it. */
+#define LOST_CONTACT_S 600.0
+
 /* Waits for job to end, polling; on interruption cancels it and waits for its end (bounded).
- * Returns true when it was interrupted. */
-static bool wait_job(pw_slurm_ctx *ctx, pw_slurm_job *job)
+ * Returns true when it was interrupted.  *lost (when the controller did not answer for
+ * LOST_CONTACT_S) receives the last error, else "". */
+static bool wait_job(pw_slurm_ctx *ctx, pw_slurm_job *job, char *lost, size_t lostsize)
 {
     bool ended = false, cancelled = false;
-    double waited_after_cancel = 0;
+    double waited_after_cancel = 0, silent = 0;
     char msg[512];
+    lost[0] = '\0';
     while (!ended) {
         if (pw_isolate_interrupted() && !cancelled) {
             pw_slurm_job_cancel(ctx, job);
             cancelled = true;
         }
-        pw_slurm_job_poll(ctx, job, &ended, msg, sizeof msg);
+        if (pw_slurm_job_poll(ctx, job, &ended, msg, sizeof msg) == PW_OK) silent = 0;
+        else if ((silent += ctx->poll_s) > LOST_CONTACT_S) {
+            snprintf(lost, lostsize, "%s", msg);
+            break;
+        }
         if (ended) break;
         if (cancelled && (waited_after_cancel += ctx->poll_s) > 30) break;
         nap(ctx->poll_s);
@@ -384,11 +393,16 @@ pw_result *pw_slurm_run(pw_slurm_ctx *ctx, const char *partition, const pw_slurm
     int status = pw_slurm_job_submit(ctx, partition, m->id, doc, &l, &job, msg, msgsize);
     json_decref(doc);
     if (status != PW_OK) return NULL;
-    bool cancelled = wait_job(ctx, job);
+    char lost[512];
+    bool cancelled = wait_job(ctx, job, lost, sizeof lost);
     if (interrupted) *interrupted = cancelled;
     pw_result *r = pw_slurm_result(m->experiment->name, m->id, &job->info, job->out_path, job->log_path);
     if (cancelled) pw_result_error(r, "interrupted: Slurm job %s was cancelled", job->job_id);
-    bool clean = !cancelled && !pw_result_failed(r) &&
+    else if (lost[0])
+        pw_result_error(r, "Slurm did not answer about job %s for %.0f s, so perfweave stopped waiting "
+                           "(the job may still run: scancel %s): %s", job->job_id, LOST_CONTACT_S,
+                        job->job_id, lost);
+    bool clean = !cancelled && !lost[0] && !pw_result_failed(r) &&
                  pw_slurm_state_parse(job->info.state)->phase == PW_SLURM_COMPLETED;
     pw_slurm_job_free(job, clean);
     return r;
@@ -442,10 +456,15 @@ int pw_slurm_probe(pw_slurm_ctx *ctx, const char *partition, const char *const *
         free(token_path);
         return PW_EIO;
     }
-    bool cancelled = wait_job(ctx, job);
-    json_t *report = cancelled ? NULL : json_load_file(job->out_path, 0, NULL);
+    char lost[512];
+    bool cancelled = wait_job(ctx, job, lost, sizeof lost);
+    json_t *report = cancelled || lost[0] ? NULL : json_load_file(job->out_path, 0, NULL);
     bool keep = true;
-    if (cancelled) {
+    if (lost[0]) {
+        snprintf(msg, msgsize, "Slurm did not answer about the probe job %s for %.0f s: %s",
+                 job->job_id, LOST_CONTACT_S, lost);
+        status = PW_EIO;
+    } else if (cancelled) {
         snprintf(msg, msgsize, "interrupted: the probe job %s was cancelled", job->job_id);
         status = PW_EINTR;
     } else if (!report) {
