@@ -61,12 +61,17 @@ const pw_slurm_state *pw_slurm_state_parse(const char *text)
 
 /* --- parsers -------------------------------------------------------------------------------- */
 
+/* Copies a field, trimmed, as printable ASCII ('?' for anything else: Slurm prints ASCII, and
+ * the fields go into JSON, which must be valid UTF-8). */
 static void copy_field(char *dst, size_t size, const char *src, size_t n)
 {
     while (n > 0 && isspace((unsigned char)*src)) src++, n--;
     while (n > 0 && isspace((unsigned char)src[n - 1])) n--;
     if (n >= size) n = size - 1;
-    memcpy(dst, src, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
     dst[n] = '\0';
 }
 
@@ -167,7 +172,7 @@ int pw_slurm_parse_scontrol(const char *text, pw_slurm_info *out)
 {
     memset(out, 0, sizeof *out);
     if (!text || !token_value(text, "JobId", out->job_id, sizeof out->job_id) ||
-        !token_value(text, "JobState", out->state, sizeof out->state))
+        !token_value(text, "JobState", out->state, sizeof out->state) || !out->job_id[0] || !out->state[0])
         return PW_ENOTFOUND;
     token_value(text, "Reason", out->reason, sizeof out->reason);
     token_value(text, "NodeList", out->nodes, sizeof out->nodes);

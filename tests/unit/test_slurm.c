@@ -71,6 +71,10 @@ static void test_parse_real_output(void **state)
     assert_string_equal(info.state, "FAILED");
     assert_int_equal(pw_slurm_parse_squeue(sq, "1", &info), PW_ENOTFOUND);
     assert_int_equal(pw_slurm_parse_squeue("", "12", &info), PW_ENOTFOUND);
+    /* Fields go into JSON: anything but printable ASCII becomes '?' (found by fuzz_slurm). */
+    assert_int_equal(pw_slurm_parse_squeue("12|TIME\xffOUT|a\tb|vm|p|1\n", "12", &info), PW_OK);
+    assert_string_equal(info.state, "TIME?OUT");
+    assert_string_equal(info.reason, "a?b");
     free(sq);
 
     char *sc = fixture("scontrol-timeout.txt");
