@@ -49,6 +49,13 @@ trap 'exit 130' INT TERM
 work="$tmp/work"
 run() { "$bin" run --slurm-dir "$work" "$@"; }
 
+# --- the cluster itself: a trivial job completes ----------------------------------------------
+id=$(sbatch --parsable -p pw-b -o "$tmp/trivial.out" --wrap 'echo hello from $(hostname)' 2>"$tmp/e0")
+n=0
+while [ "$(squeue -h -t all -j "$id" -o %T 2>/dev/null)" != COMPLETED ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+if [ -n "$id" ] && grep -q "hello from" "$tmp/trivial.out" 2>/dev/null; then ok
+else fail "a trivial sbatch job did not complete (job '$id'): $(cat "$tmp/e0")"; fi
+
 # --- before anything is submitted: clear errors ----------------------------------------------
 sed 's/^SlurmctldPort=.*/SlurmctldPort=1/' "$SLURM_CONF" >"$tmp/unreachable.conf"
 SLURM_CONF="$tmp/unreachable.conf" run --slurm pw-a selftest.fixed >"$tmp/o1" 2>"$tmp/e1"; s=$?
@@ -63,7 +70,7 @@ expect_grep "unknown Slurm partition 'nope' (this cluster has: pw-a, pw-b)" "$tm
 PATH=/nonexistent "$bin" run --slurm pw-a selftest.fixed 2>"$tmp/e4"; s=$?
 expect_status 1 $s "no Slurm commands"
 expect_grep "Slurm's sinfo is not installed here" "$tmp/e4" "no Slurm commands message"
-if [ -z "$(squeue -h -t all -o %i)" ]; then ok; else fail "a refused run submitted a job"; fi
+if [ "$(squeue -h -t all -o %i)" = "$id" ]; then ok; else fail "a refused run submitted a job"; fi
 
 # --- a directive through sbatch: the node's result, with its job ------------------------------
 run --json --slurm pw-a selftest.fixed values=3,5,7 sizes=1,2,3 >"$tmp/fixed.json" 2>"$tmp/e5"; s=$?
