@@ -3,7 +3,7 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS     := libcmark gsl jansson zlib openblas nettle
+PKGS     := libcmark gsl jansson zlib openblas nettle libmicrohttpd
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?= $(OPT) -g
@@ -12,14 +12,23 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Werror -Wno-missing-field-initializers
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Iinclude -Itests -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lm -lpthread
+# OpenBLAS first among the libraries (libgsl still pulls libgslcblas.so in as its own
+# dependency, which binds after every direct one; main() checks that cblas_sgemm and friends
+# resolve into OpenBLAS).  BLIS and oneDNN are not linked: src/kernels/{blis,onednn}.c open them
+# with dlopen in the processes that may use them (docs/kernels.md).
+PKG_LIBS   = $(shell pkg-config --libs openblas 2>/dev/null) \
+             $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lm -lpthread -ldl
+# BLIS's serial build (Debian libblis4-serial), opened by path: the default libblis.so.4 is an
+# alternative that may point at a threaded build.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLIS_PATH ?= /usr/lib/$(if $(MULTIARCH),$(MULTIARCH)/)blis-serial/libblis.so.4
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo -dirty)
 DEFS     := -DPW_VERSION='"0.1.0"' -DPW_CFLAGS='"$(CC) $(OPT) $(SAN)"'
 
 ALL_FLAGS = $(CPPFLAGS) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(SAN)
 
-LIB_SRC  := $(sort $(wildcard src/common/*.c src/weave/*.c src/measure/*.c src/kernels/*.c src/experiments/*.c src/store/*.c src/exec/*.c)) \
+LIB_SRC  := $(sort $(wildcard src/common/*.c src/weave/*.c src/measure/*.c src/kernels/*.c src/experiments/*.c src/store/*.c src/exec/*.c src/preview/*.c)) \
             $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 # build/gen/impl_hashes.c: the SHA-256 of every file under src/ and include/ plus the compile
 # flags (scripts/impl-hashes.sh), compiled into the library for pw_impl_hash (cache keys).
@@ -34,7 +43,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick test unit golden e2e test-slurm regen check-asan fuzz fuzz-bins bench clean FORCE
+.PHONY: all setup report quick preview test unit golden e2e e2e-preview test-slurm regen check-asan fuzz fuzz-bins bench clean FORCE
 all: $(BIN)
 
 setup:
@@ -51,6 +60,7 @@ $(BUILD)/%.o: %.c | setup
 # Aligning their functions and loops to 64 bytes makes that placement the same in every build.
 KERNEL_ALIGN := -falign-functions=64 -falign-loops=64
 $(BUILD)/src/kernels/%.o: ALL_FLAGS += $(KERNEL_ALIGN)
+$(BUILD)/src/kernels/blis.o: ALL_FLAGS += -DPW_BLIS_PATH='"$(BLIS_PATH)"'
 
 # The commit is compiled into one object only, rebuilt when HEAD (or dirtiness) changes.
 $(BUILD)/commit.stamp: FORCE
@@ -93,9 +103,15 @@ report: $(BIN)
 quick: $(BIN)
 	$(BIN) report --quick $(REPORT_FLAGS)
 
+# A live-reloading local server while chapters are written (docs/preview.md); for example
+# `make preview PREVIEW_FLAGS='--quick --port 8080'`.  Ctrl-C stops it.
+preview: $(BIN)
+	$(BIN) preview $(PREVIEW_FLAGS)
+
 # Every test: unit (cmocka), golden renders, command-line errors and the browser/PDF end to end,
-# and the Slurm end to end on a real one-node cluster (skipped, saying why, when not root).
-test: unit golden e2e test-slurm
+# `perfweave preview` end to end (curl, and headless Chromium through playwright-core), and the
+# Slurm end to end on a real one-node cluster (skipped, saying why, when not root).
+test: unit golden e2e e2e-preview test-slurm
 
 unit: $(TEST_BIN)
 	@tests/run-unit.sh $(TEST_BIN)
@@ -105,6 +121,11 @@ golden: $(BIN)
 
 e2e: $(BIN)
 	@tests/e2e/run.sh $(BIN)
+
+# Installs playwright-core with `npm ci` from tests/e2e/preview/package-lock.json when node and
+# npm exist (the browser part is skipped, and says so, when they do not).
+e2e-preview: $(BIN)
+	@tests/e2e/preview/run.sh $(BIN)
 
 # Starts a one-node Slurm cluster in a temporary folder (tests/slurm/cluster.sh; needs root),
 # runs directives through it and stops every daemon it started.

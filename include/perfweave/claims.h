@@ -68,7 +68,9 @@ pw_verdict pw_verdict_aggregate(const pw_verdict *v, size_t n);
  *   { "claim": text, "verdict": "PASS"|…, "reason": text (for ERROR/UNDECIDED),
  *     "points": [ { "metric", "value", "lo", "hi", "unit", "state": "holds"|"fails"|"undecided",
  *                   "p", "p_holm", "mde" (relative, when the metric has n and cv),
- *                   "samples_needed" (rough, for undecided points with a basis),
+ *                   "samples_needed" (rough, for undecided points whose metric has n),
+ *                   "fixed_sample" (undecided points on a metric so marked, result.h: the
+ *                   sentence saying why more samples cannot decide it; no samples_needed then),
  *                   "why" (undecided points only: "interval" straddles the threshold, "holm"
  *                   loses significance after correction, or the metric's undecidable code such
  *                   as "baseline", "too_few_samples", "disturbed"),

@@ -15,7 +15,8 @@ enum {
     PW_ENOTFOUND = 4, /* a name (experiment, metric, id, file) that does not exist */
     PW_ECHILD = 5,    /* a child process crashed, hung or failed */
     PW_EINTERNAL = 6, /* a broken invariant: a bug in perfweave */
-    PW_EINTR = 7      /* interrupted by SIGINT or SIGTERM */
+    PW_EINTR = 7,     /* interrupted by SIGINT or SIGTERM */
+    PW_EAGAIN = 8     /* nothing finished yet: ask again (a wait that timed out) */
 };
 
 /* A short lowercase description of a status code; static storage. */

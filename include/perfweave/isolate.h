@@ -19,8 +19,34 @@ typedef struct {
 /* Defaults: 900 s (60 s quick), 16 GiB, the last online CPU. */
 void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick);
 
+/* --- one child, step by step (for executors that must not block: src/exec/local.c) ---------- */
+typedef struct pw_isolate_child pw_isolate_child;
+
+/* Starts e with params (a complete parameter object) in a forked child under lim and returns at
+ * once.  Never NULL: when no child could be started (no pipe, no fork) the handle is already
+ * finished and pw_isolate_finish returns the ERROR saying why.  Hand the handle to
+ * pw_isolate_finish exactly once; that frees it. */
+pw_isolate_child *pw_isolate_start(const pw_experiment *e, const char *id, json_t *params,
+                                   const pw_isolate_limits *lim);
+
+/* Collects the child's output for at most timeout_s seconds (< 0: as long as it takes).  Returns
+ * true when the child is done — it closed its pipes, passed its wall-clock limit (it is then
+ * killed) or was killed by pw_isolate_kill — so that pw_isolate_finish will not block on it;
+ * false when timeout_s passed first or a caught signal (pw_isolate_interrupted) is pending:
+ * poll never kills on a signal, the caller decides (pw_isolate_kill). */
+bool pw_isolate_poll(pw_isolate_child *c, double timeout_s);
+
+/* Kills the child (SIGKILL); pw_isolate_finish then reaps it and returns an ERROR result
+ * ("interrupted by signal N" when a signal was caught, else "cancelled").  No-op once done. */
+void pw_isolate_kill(pw_isolate_child *c);
+
+/* Reaps the child (waiting for it to exit), classifies how it ended, frees c and returns the
+ * result as pw_isolate_run describes.  The caller frees the result. */
+pw_result *pw_isolate_finish(pw_isolate_child *c);
+
+/* --- blocking ---------------------------------------------------------------------------- */
 /* Runs e with params (a complete parameter object) in a child and returns its result — never
- * NULL.  When the child crashes (signal), exits without a result, exceeds a limit or writes
+ * NULL; start, poll and finish in one call, killing the child when a caught signal arrives.  When the child crashes (signal), exits without a result, exceeds a limit or writes
  * something that is not a result, the returned result is an ERROR naming the cause and
  * carrying the tail of the child's stderr.  The result's "run" member records wall seconds,
  * peak RSS (KiB) and the exit status.  The caller frees it. */

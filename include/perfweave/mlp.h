@@ -63,6 +63,14 @@ size_t pw_mlp_zero_weights(const pw_mlp *m);
  * cblas_sgemm.  work must hold pw_mlp_work_floats(m, n) floats. */
 size_t pw_mlp_work_floats(const pw_mlp *m, size_t n);
 void pw_mlp_forward(const pw_mlp *m, const uint8_t *pixels, size_t n, float *logits, float *work);
+/* An fp32 product for the dense layers: C (m × n, row stride ldc) = A (m × k, lda) · Bᵀ with B
+ * n × k (ldb), row-major, C overwritten (baselines.h has one per library). */
+typedef void (*pw_mlp_gemm_fn)(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                               const float *b, size_t ldb, float *c, size_t ldc);
+/* pw_mlp_forward with gemm for the three layer products (NULL: pw_mlp_forward's own OpenBLAS
+ * calls), so that the fp32 model can be measured on any fp32 library. */
+void pw_mlp_forward_gemm(const pw_mlp *m, pw_mlp_gemm_fn gemm, const uint8_t *pixels, size_t n,
+                         float *logits, float *work);
 /* Predicted classes of all d->n images (pred receives d->n bytes); returns the accuracy. */
 double pw_mlp_evaluate(const pw_mlp *m, const pw_mnist *d, uint8_t *pred);
 

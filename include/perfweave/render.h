@@ -1,19 +1,142 @@
-/* render.h — experiment output as HTML or LaTeX fragments: numbered captioned tables, figures,
- * claim verdicts, notes and warnings, inline values, and the report-wide claim summary.  Every
- * string taken from a chapter or a result is escaped here, where it is used. */
+/* render.h — what the report shows, decided once, and the interface every output format fills.
+ *
+ * The decisions shared by all formats live in src/weave/render.c: which charts and tables a
+ * directive shows, the numbering of tables and figures, the run line of an experiment, the
+ * evidence sentence of a claim, the verdict counts and module verdicts, the grouping of claims
+ * into the summary and the assessment, the rows of the environment section.  Each output format
+ * is one file (src/weave/format_html.c, format_latex.c, format_text.c) that fills a pw_renderer:
+ * it owns all of its markup and escapes every string it is given, where it uses it (STYLE habit
+ * 9).  The shared walks below call a renderer's callbacks with plain UTF-8 text; the compose
+ * stage (src/weave/compose.c) calls the walks and a renderer's page.  Adding a format is one new
+ * file that defines its pw_renderer plus one line in the registry (pw_renderers, render.c) and
+ * its declaration here. */
 #ifndef PERFWEAVE_RENDER_H
 #define PERFWEAVE_RENDER_H
 
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "perfweave/common.h"
+#include "perfweave/template.h"
 #include "perfweave/weave.h"
 
-typedef enum { PW_FMT_HTML, PW_FMT_LATEX } pw_format;
-
-/* Running numbers of tables and figures across the whole report (one per format pass). */
+/* Running numbers of tables and figures across the whole report (one per document). */
 typedef struct {
     int table;
     int figure;
 } pw_numbering;
+
+/* The verdicts in the order every count is given: PASS, PARTIAL, FAIL, UNDECIDED, ERROR. */
+extern const char *const pw_render_verdicts[5];
+
+/* The kind of a verdict for styling: "pass", "partial", "fail", "undecided", or "error" (also for
+ * NULL and anything unknown).  A static string. */
+const char *pw_render_verdict_kind(const char *verdict);
+
+/* The lists of claims a report shows. */
+typedef enum {
+    PW_CLAIMS_EXPERIMENT,  /* the claims of one experiment, in its box */
+    PW_CLAIMS_SUMMARY,     /* the summary block: every claim, module by module */
+    PW_CLAIMS_ASSESSMENT   /* one group of the assessment block (a heading, its claims) */
+} pw_claim_list;
+
+/* The lists of strings a result carries. */
+typedef enum { PW_ITEMS_WARNINGS, PW_ITEMS_NOTES } pw_item_list;
+
+/* One claim as a list shows it; every pointer is borrowed for the call. */
+typedef struct {
+    const pw_chapter *chapter;      /* its chapter; NULL in an experiment's own list */
+    const pw_directive *directive;  /* its experiment */
+    const char *claim;              /* the claim as written */
+    const char *verdict;            /* PASS … ERROR */
+    const char *evidence;           /* the evidence sentence (pw_render_evidence) */
+} pw_render_claim;
+
+/* What a renderer's page is made from; every pointer is borrowed for the call. */
+typedef struct {
+    pw_chapter *const *chapters;    /* in report order, custom nodes filled for this format when
+                                       the renderer shows prose */
+    size_t nchapters;
+    const json_t *environment;      /* of the machine the results were measured on */
+    const json_t *env_warnings;     /* array of strings: noisy conditions seen */
+    const char *title;              /* of the report */
+    const char *generated;          /* when, "YYYY-MM-DD HH:MM UTC" */
+    const char *templates_dir;      /* the folder of report.html, report.css, report.tex */
+    /* Where a page's errors go (a sentence, lowercase, no final period); ctx is passed back. */
+    void (*error)(void *ctx, const char *text);
+    void *ctx;
+} pw_render_page;
+
+/* An output format.  Every string passed to a callback is plain UTF-8 that the callback escapes
+ * for its format; each appends to b.  The fragment callbacks are called only when prose is true
+ * (and then none may be NULL); page is always called. */
+typedef struct pw_renderer {
+    const char *name;      /* as `-f` names it: "html" */
+    const char *file;      /* the document it writes into the output folder: "report.html" */
+    const char *figures;   /* the chart files its documents refer to ("svg", "pdf"), or NULL */
+    bool prose;            /* it renders the chapters: their custom nodes get its fragments */
+    bool terminal;         /* plain text for a terminal or a CI log: the command also prints it */
+
+    /* --- inline ---------------------------------------------------------------------------- */
+    /* A measured value: metric is its name, interval "95% CI 205–219×" or "" when exact. */
+    void (*value)(pw_buf *b, const char *metric, const char *value, const char *interval);
+    /* A reference whose value does not exist (its experiment ended in ERROR). */
+    void (*unmeasured)(pw_buf *b, const char *text);
+
+    /* --- blocks ---------------------------------------------------------------------------- */
+    /* A special block (history, matrix) with nothing to show, and why. */
+    void (*missing)(pw_buf *b, const char *text);
+    /* Table `number` from a table object (result.h: caption, columns, rows of strings). */
+    void (*table)(pw_buf *b, const json_t *table, int number);
+    /* Figure `number` from a chart object whose files are figdir/<stem>.<figures>; figrel is
+     * how the document refers to figdir ("figures"). */
+    void (*figure)(pw_buf *b, const json_t *chart, const char *stem, int number, const char *figdir,
+                   const char *figrel);
+
+    /* --- the experiment box: open, [error], figures and tables, [claims], [items], close ---- */
+    /* run: the run line (pw_render_run_line), "" without a result; caption may be NULL. */
+    void (*experiment_open)(pw_buf *b, const char *id, const char *run, const char *caption);
+    void (*experiment_error)(pw_buf *b, const char *reason);
+    /* A result's warnings or notes: a non-empty array of strings. */
+    void (*items)(pw_buf *b, pw_item_list kind, const json_t *strings);
+    void (*experiment_close)(pw_buf *b);
+
+    /* --- lists of claims: open, (module | claim)…, [none], close ------------------------------ */
+    /* The verdict counts (in pw_render_verdicts order) and their total, above the summary. */
+    void (*counts)(pw_buf *b, const size_t counts[5], size_t total);
+    /* heading: the assessment group's heading; NULL for the other lists. */
+    void (*claims_open)(pw_buf *b, pw_claim_list kind, const char *heading);
+    /* In the summary, before a chapter's claims: the chapter and its module verdict. */
+    void (*module)(pw_buf *b, const pw_chapter *chapter, const char *verdict);
+    void (*claim)(pw_buf *b, pw_claim_list kind, const pw_render_claim *c);
+    /* An assessment group without claims: what that means. */
+    void (*claims_none)(pw_buf *b, pw_claim_list kind, const char *text);
+    void (*claims_close)(pw_buf *b, pw_claim_list kind);
+
+    /* --- the environment section (pw_render_environment): open, row…, close ----------------- */
+    /* warnings: array of strings, possibly empty. */
+    void (*environment_open)(pw_buf *b, const json_t *warnings);
+    void (*environment_row)(pw_buf *b, const char *name, const char *value);
+    void (*environment_close)(pw_buf *b);
+
+    /* --- the document ------------------------------------------------------------------------ */
+    /* The whole document into out.  PW_OK, or PW_EIO / PW_EINVAL after telling p->error why. */
+    int (*page)(const pw_render_page *p, pw_buf *out);
+} pw_renderer;
+
+/* The formats, one file each, and the registry of them (NULL-terminated, in the order the
+ * command lists their files; fewer than PW_RENDER_MAX). */
+#define PW_RENDER_MAX 8
+extern const pw_renderer pw_render_html;   /* format_html.c: one self-contained page */
+extern const pw_renderer pw_render_latex;  /* format_latex.c: the document pdflatex typesets */
+extern const pw_renderer pw_render_text;   /* format_text.c: verdict counts and claim table */
+extern const pw_renderer *const pw_renderers[];
+
+/* The registered renderer called name, or NULL. */
+const pw_renderer *pw_render_find(const char *name);
+
+/* --- shared decisions ---------------------------------------------------------------------- */
 
 /* The file stem of chart `name` of directive id ("<id>-<name>"), for figures/<stem>.svg|pdf.
  * Caller frees. */
@@ -23,32 +146,51 @@ char *pw_render_chart_stem(const char *id, const char *chart_name);
 bool pw_render_shows_chart(const pw_directive *d, const char *name);
 bool pw_render_shows_table(const pw_directive *d, const char *name);
 
-/* Appends the fragment for one directive with its result and verdicts.  figdir is the folder
- * holding the rendered figures (read for inline SVG in HTML); figrel is how the output refers
- * to it ("figures").  run_info adds a line on when/where/how the result was obtained. */
-void pw_render_directive(pw_buf *b, const pw_directive *d, pw_format fmt, pw_numbering *num,
-                         const char *figdir, const char *figrel);
+/* "selftest.fixed, measured 2026-11-29 03:12 UTC on host in 12.3 s, peak RSS 2.0 MiB (from
+ * cache)": when, where and how d's result was obtained.  d must have a result. */
+void pw_render_run_line(pw_buf *b, const pw_directive *d);
 
-/* A numbered, captioned table from a table object (result.h layout). */
-void pw_render_table(pw_buf *b, const json_t *table, pw_format fmt, pw_numbering *num);
-/* A numbered figure from a chart object whose files are figdir/<stem>.svg|pdf. */
-void pw_render_figure(pw_buf *b, const json_t *chart, const char *stem, pw_format fmt,
-                      pw_numbering *num, const char *figdir, const char *figrel);
+/* The evidence sentence of a claim's verdict object: how many points hold, fail or are
+ * undecided, each point's value with its interval, the detectable effect.  Plain UTF-8. */
+void pw_render_evidence(pw_buf *b, const json_t *verdict);
 
-/* An inline value: "212× (95% CI 205–219×)" marked up for the format. */
-void pw_render_inline(pw_buf *b, const pw_metric *m, pw_format fmt);
-
-/* A verdict badge. */
-void pw_render_verdict(pw_buf *b, const char *verdict, pw_format fmt);
-
-/* The table of every claim in the report with module (chapter) verdicts and counts. */
-void pw_render_claim_summary(pw_buf *b, pw_chapter *const *chapters, size_t n, pw_format fmt);
-
-/* "What works, what does not, what we could not decide, what could not be measured": every
- * claim of the report grouped by its verdict, with its evidence. */
-void pw_render_assessment(pw_buf *b, pw_chapter *const *chapters, size_t n, pw_format fmt);
-
-/* Overall verdict counts; returns the number of claims. */
+/* Overall verdict counts (pw_render_verdicts order; an experiment in ERROR without claims counts
+ * as one ERROR); returns their total. */
 size_t pw_render_count_verdicts(pw_chapter *const *chapters, size_t n, size_t counts[5]);
+
+/* Calls fn for every claim of the chapters in report order (c->chapter set). */
+void pw_render_each_claim(pw_chapter *const *chapters, size_t n,
+                          void (*fn)(void *ctx, const pw_render_claim *c), void *ctx);
+
+/* --- shared walks: they decide what to show and call the renderer ---------------------------- */
+
+/* One directive with its result and verdicts: the experiment box.  figdir is the folder holding
+ * the rendered figures, figrel how the document refers to it. */
+void pw_render_directive(pw_buf *b, const pw_renderer *R, pw_numbering *num, const pw_directive *d,
+                         const char *figdir, const char *figrel);
+/* The next numbered table (a table object), and the next numbered figure (a chart object whose
+ * files are figdir/<stem>.*). */
+void pw_render_table(pw_buf *b, const pw_renderer *R, pw_numbering *num, const json_t *table);
+void pw_render_figure(pw_buf *b, const pw_renderer *R, pw_numbering *num, const json_t *chart,
+                      const char *stem, const char *figdir, const char *figrel);
+/* An inline value: "212×" with "95% CI 205–219×". */
+void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m);
+/* The summary block: the verdict counts, then every chapter with claims (its module verdict)
+ * and its claims. */
+void pw_render_claim_summary(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n);
+/* The assessment block: what works, what does not, what we could not decide, what could not be
+ * measured — every claim in the group of its verdict. */
+void pw_render_assessment(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n);
+/* The environment section: the warnings, then one row per leaf of env, nested keys dotted
+ * ("cpu.model"), non-string values as compact JSON. */
+void pw_render_environment(pw_buf *b, const pw_renderer *R, const json_t *env, const json_t *warnings);
+
+/* --- templates, for pages ---------------------------------------------------------------------- */
+/* The text of template p->templates_dir/name (caller frees), or NULL after telling p->error. */
+char *pw_render_template_read(const pw_render_page *p, const char *name);
+/* Expands template `name` (its text tmpl) with the n vars into out.  PW_OK, or PW_EINVAL after
+ * telling p->error "DIR/NAME:LINE: message". */
+int pw_render_template_fill(const pw_render_page *p, const char *name, const char *tmpl,
+                            const pw_template_var *vars, size_t n, pw_buf *out);
 
 #endif

@@ -1,18 +1,58 @@
 /* report.h — the whole job of `perfweave report`: load chapters, validate every directive and
- * reference, obtain each result (run in a child, or from cache or replay), decide claims, render
- * charts and HTML/LaTeX/PDF, and publish them atomically into the output folder. */
+ * reference, obtain each result through an executor (exec.h: a child process, the cache, a
+ * replay), decide claims, render charts and each document through its output format's renderer
+ * (render.h: HTML, LaTeX, plain text) and the PDF, and publish them atomically into the output
+ * folder.
+ *
+ * The library prints nothing (STYLE habit 4): what happens comes back to the caller as data —
+ * messages and progress through the callbacks in the options, as they happen (a preview server
+ * shows them live), and an outcome at the end (input diagnostics, counts, files written, the
+ * archive path).  src/cli/cmd_report.c turns them into the command's stderr. */
 #ifndef PERFWEAVE_REPORT_H
 #define PERFWEAVE_REPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "perfweave/exec.h"
+#include "perfweave/render.h"
+#include "perfweave/weave.h"
+
+typedef enum {
+    PW_REPORT_ERROR,      /* why the report stops ("cannot create out: …") */
+    PW_REPORT_WARNING,    /* something to know or fix; the report goes on */
+    PW_REPORT_FAILED,     /* an experiment ended in ERROR ("ID ERROR: reason", at its directive) */
+    PW_REPORT_NOTE        /* information ("archived this run as …") */
+} pw_report_message_kind;
+
+typedef struct {
+    pw_report_message_kind kind;
+    const char *file;     /* the file it is about (a chapter) or NULL; borrowed for the call */
+    int line;             /* its line, or 0 */
+    const char *text;     /* lowercase, no final period; borrowed for the call */
+} pw_report_message;
+
+/* Progress of the obtain stage: one call as each experiment starts (run, looked up, replayed),
+ * and a last one with done set when every result is in (or the run was interrupted). */
+typedef struct {
+    size_t index, total;  /* the index-th (1-based) of total experiments; index 0 when done */
+    const char *id;       /* the directive's id and experiment; NULL when done; borrowed */
+    const char *experiment;
+    double elapsed_s;     /* since the stage began */
+    double eta_s;         /* estimated seconds left (measured time so far per measured
+                             experiment × experiments left); NAN before anything was measured */
+    bool done;
+} pw_report_progress;
+
 typedef struct {
     const char *outdir;            /* "out" */
-    bool html, latex, pdf;         /* formats to write */
+    /* The documents to write: registered renderers (render.h, pw_render_find), NULL-terminated,
+     * borrowed; NULL for HTML and LaTeX.  Each is written once, whatever the order or repeats. */
+    const pw_renderer *const *formats;
+    bool pdf;                      /* also typeset report.tex with pdflatex (writes the LaTeX) */
     bool quick;                    /* reduced sizes and budgets */
-    bool frozen;                   /* never run: use cached or archived results only */
-    const char *replay_dir;        /* take results from DIR/<id>.json instead of running */
+    bool frozen;                   /* never run: use cached results only, from any machine */
+    const char *replay_dir;        /* take results from this run document or DIR/<id>.json */
     const char *cache_dir;         /* result cache, or NULL for none */
     const char *archive_root;      /* archive each run here, or NULL */
     char *const *rerun;            /* ids to re-run despite the cache ("all" for every one) */
@@ -20,18 +60,59 @@ typedef struct {
     char *const *chapters;         /* chapter paths in order */
     size_t nchapters;
     const char *templates_dir;     /* folder with report.html, report.css, report.tex */
-    bool progress;                 /* progress lines on stderr */
+    /* Where results come from: NULL for the default (replay_dir when set, else the cache
+     * decorator over the local executor, with frozen and rerun); else this executor, borrowed
+     * (the caller frees it), and replay_dir, cache_dir, frozen and rerun are not used. */
+    pw_exec *executor;
+    /* Called as things happen (each may be NULL); ctx is passed back. */
+    void (*on_message)(void *ctx, const pw_report_message *m);
+    void (*on_progress)(void *ctx, const pw_report_progress *p);
+    void *ctx;
 } pw_report_options;
 
-/* Fills defaults: out/, HTML+LaTeX+PDF, cache .cache/results, archive validation_results,
- * templates/ (or $PERFWEAVE_TEMPLATES), progress on. */
+/* Fills defaults: out/, HTML+LaTeX+PDF (formats NULL, pdf), cache .cache/results, archive validation_results,
+ * templates/ (or $PERFWEAVE_TEMPLATES), no callbacks. */
 void pw_report_options_default(pw_report_options *o);
 
-/* Builds the report.  Returns PW_OK; PW_EINVAL after printing file:line diagnostics (nothing
- * written); PW_ECHILD when the report was written but an experiment ended in ERROR; PW_EIO
- * when an output could not be written; PW_EINTR after SIGINT/SIGTERM (with
- * pw_isolate_catch_signals installed): the running experiment is killed, results finished so far
- * stay cached, nothing is published.  In every failure the previous report is left as it was. */
-int pw_report_build(const pw_report_options *o);
+/* The stages, in order; an outcome names the last one entered. */
+typedef enum {
+    PW_REPORT_LOAD,       /* chapters, directives, references, special blocks */
+    PW_REPORT_OBTAIN,     /* results through the executor */
+    PW_REPORT_CHECK,      /* references and chart/table keys against the results */
+    PW_REPORT_DECIDE,     /* claims */
+    PW_REPORT_RENDER,     /* results.json, archive, charts, documents, pdflatex */
+    PW_REPORT_PUBLISH,    /* staged files renamed into the output folder */
+    PW_REPORT_DONE
+} pw_report_stage;
+
+typedef struct {
+    pw_report_stage stage;   /* the last stage entered (PW_REPORT_DONE: published) */
+    pw_diag diag;            /* input errors, file:line: message (from LOAD or CHECK) */
+    size_t experiments;      /* directives in the report */
+    size_t measured;         /* results measured by this run (not cached or replayed) */
+    size_t failed;           /* results in ERROR */
+    size_t claims;           /* claims decided, and their verdicts: PASS, PARTIAL, FAIL, */
+    size_t verdicts[5];      /* UNDECIDED, ERROR */
+    /* The documents published into outdir, in registry order (the LaTeX too when only the PDF
+     * was asked for); borrowed renderers, each names its file. */
+    const pw_renderer *documents[PW_RENDER_MAX];
+    size_t ndocuments;
+    bool wrote_pdf;          /* report.pdf published too */
+    char *archive;           /* this run's results.json in the archive, or NULL */
+    int signal;              /* the signal that interrupted the run, or 0 */
+} pw_report_outcome;
+
+/* Builds the report.  *out (when non-NULL) is filled in every case; release it with
+ * pw_report_outcome_release.  Returns PW_OK; PW_EINVAL for bad input: out->diag holds the
+ * diagnostics (from the LOAD or CHECK stage) and nothing was written — or no chapters, or a
+ * broken template (an ERROR message); PW_ECHILD when the report was written but an experiment
+ * ended in ERROR; PW_EIO when an output could not be written (an ERROR message); PW_EINTR after
+ * SIGINT/SIGTERM (with pw_isolate_catch_signals installed; out->signal): every running
+ * experiment is cancelled, results finished so far stay cached, nothing is published.  In every
+ * failure the previous report is left as it was. */
+int pw_report_build(const pw_report_options *o, pw_report_outcome *out);
+
+/* Frees what an outcome holds (diagnostics, archive path). */
+void pw_report_outcome_release(pw_report_outcome *out);
 
 #endif

@@ -27,6 +27,7 @@ typedef struct {
     double cv;         /* coefficient of variation of those samples, or NAN */
     const char *undecidable_why;    /* NULL, or why this metric may not decide a claim (a code, */
     const char *undecidable_reason; /* see pw_result_metric_undecidable) and a sentence; borrowed */
+    const char *fixed_sample;       /* NULL, or why more samples cannot narrow the interval */
 } pw_metric;
 
 /* A new, empty result for the experiment and directive id; the caller frees it. */
@@ -59,12 +60,27 @@ int pw_result_exact(pw_result *r, const char *name, double value, const char *un
 /* Attaches the sample size and coefficient of variation behind an already published metric
  * (used for the minimum detectable effect).  Returns PW_ENOTFOUND for an unknown name. */
 int pw_result_metric_basis(pw_result *r, const char *name, double n, double cv);
+/* Gives metric name the basis (n, cv) and fixed-sample mark of metric from, for a metric derived
+ * from another (an error in % of a ratio, a score of a speedup); cv is multiplied by cv_scale
+ * (the derived metric's relative spread per unit of the source's; NAN keeps n only).
+ * PW_ENOTFOUND when either name is unknown. */
+int pw_result_metric_basis_from(pw_result *r, const char *name, const char *from, double cv_scale);
+/* Marks metric name as resting on a fixed sample: measuring again cannot narrow its interval
+ * (the accuracy on the one 10,000-image test set; a fit whose width comes from its residuals),
+ * with a sentence saying why (printf-style).  A claim point on it that stays undecided gives
+ * this sentence instead of a number of samples that would decide it (claims.h).  The metric
+ * member is "fixed_sample": SENTENCE.  Returns PW_ENOTFOUND for an unknown name. */
+int pw_result_metric_fixed_sample(pw_result *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* --- points that may not decide a claim ---------------------------------------------------- */
 /* Every reason a measured value is shown but must not decide a claim shares one representation:
  * the metric carries "undecidable": {"why": CODE, "reason": SENTENCE}, and a claim point on it is
  * UNDECIDED with that code and sentence (claims.h), whatever its interval says.  Codes in use:
  *   "baseline"         the comparison is against a library running far below the machine's peak
  *   "too_few_samples"  the interval rests on fewer samples than its method needs
+ *   "extreme"          an observed extreme (the smallest of several values), not an estimate
+ *   "not_established"  a derived quantity the measurements do not establish (a crossover that
+ *                      no interval confirms)
  *   "disturbed"        the measurement was disturbed (set for a whole result, below)
  * Marks metric name so (the sentence is printf-style).  Returns PW_ENOTFOUND for an unknown
  * name, PW_EINVAL for an empty code. */

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The score above of one submission: baseline[0..m) and value[0..m) must be positive and finite
  * (m >= 1); gate false gives 0.  Returns PW_OK or PW_EINVAL (nothing written). */
@@ -31,6 +32,19 @@ int pw_score_rank(const double *score, size_t n, double *rank);
  * O(n²), for the handful of submissions of an event.  Returns PW_EINVAL for n < 2, non-finite
  * values or a constant x or y (undefined). */
 int pw_score_kendall_tau(const double *x, const double *y, size_t n, double *tau);
+
+/* The stability of a ranking over repeated runs: runs rows of ns scores (scores[r·ns + i] is
+ * submission i in run r).  *mean is the mean of Kendall's tau-b over every pair of distinct runs
+ * (the estimate of the tau between two independent runs); ci is its seeded percentile-bootstrap
+ * interval at the given level, resampling whole runs with replacement (resamples times) and
+ * averaging over the pairs of distinct draws that are not the same run drawn twice.  Pairs whose
+ * tau is undefined (a run of tied scores) are left out; *pairs counts the pairs used.  The
+ * bootstrap sees only the variation among the runs taken: when every pair agrees, the interval
+ * is [1, 1] however few the runs.  Returns PW_EINVAL for runs < 2, ns < 2, resamples < 10 or no
+ * pair with a defined tau. */
+int pw_score_tau_mean_ci(const double *scores, size_t runs, size_t ns, uint64_t seed,
+                         size_t resamples, double level, double *mean, double ci[2],
+                         size_t *pairs);
 
 /* Exact (Clopper–Pearson) interval of a proportion with k successes in n trials at the given
  * level (0.95 normally): it covers the true rate with at least that probability for every rate.

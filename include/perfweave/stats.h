@@ -80,6 +80,19 @@ double pw_stats_mde(double cv, size_t n, double alpha, double power);
 typedef struct { double exponent, ci95[2], log_c, r2; } pw_powerfit;
 int pw_stats_powerfit(const double *x, const double *y, size_t n, pw_powerfit *out);
 
+/* Where a measured curve crosses a threshold for good.  Over points 0..n) in increasing order of
+ * their size, with values v and 95% intervals [lo, hi], and a threshold t that the curve should
+ * end up above (below, when below is true):
+ *   *est    the first point from which on every value lies beyond t (the estimate);
+ *   *first  the first point from which on no interval rules that out (the earliest the crossing
+ *           can be, given the intervals);
+ *   *sure   the first point from which on every interval lies beyond t (the latest it can be).
+ * Each is n when there is no such point; first <= est <= sure.  Reported as the sizes of those
+ * points, [first, sure] is the interval of the crossover on the grid of sizes measured.
+ * Returns PW_OK, or PW_EINVAL for n == 0 or an interval that does not contain its value. */
+int pw_stats_crossover(const double *v, const double *lo, const double *hi, size_t n, double t,
+                       int below, size_t *first, size_t *est, size_t *sure);
+
 /* The complexity class among 1, log n, n, n log n, n², n³ whose one-parameter fit y ≈ c·f(x)
  * has the least residual sum of squares on log scale.  Returns a static name ("1", "log n", "n",
  * "n log n", "n^2", "n^3"), or "unknown" for fewer than 2 points or non-positive values; the log

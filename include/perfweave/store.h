@@ -28,15 +28,17 @@ const char *pw_impl_file_hash(const char *path);
 
 /* The implementation hash of experiment e (64 hex digits; the caller frees it): SHA-256 over the
  * compile flags and the build-time hashes of
- *   - the measurement core: every file under src/common/ and src/measure/, and every header under
- *     include/perfweave/ except those of the rendering and storage side (see docs/store.md);
+ *   - the measurement core: every file under src/common/ and src/measure/ (except claims.c, which
+ *     decides rather than measures), src/exec/local.c (the local executor: the child's limits and
+ *     what a measured result carries), and every header under include/perfweave/ except those
+ *     of the rendering, storage and executor side (see docs/store.md);
  *   - the experiment's own file src/experiments/<module>.c, module = e->name up to the first '.';
  *   - every path in e->sources (NULL-terminated).  When e->sources is NULL (dependencies not
  *     declared) every file under src/kernels/ is taken instead, so that a kernel change can never
  *     leave a stale result; an experiment that uses no kernel declares an empty list
  *     (`(const char *const[]){NULL}`) and one that uses some lists exactly those.
- * The weave, the store and the command line are left out: editing how results are rendered or
- * stored does not invalidate measurements.  A path that is not in the build's table enters the
+ * The weave, the store, the rest of src/exec/ and the command line are left out: editing how
+ * results are rendered, stored or routed does not invalidate measurements.  A path that is not in the build's table enters the
  * hash as missing (so the key still changes when it appears); pw_impl_check reports it. */
 char *pw_impl_hash(const pw_experiment *e);
 

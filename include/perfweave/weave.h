@@ -15,7 +15,8 @@
 #include "perfweave/result.h"
 
 /* --- diagnostics ---------------------------------------------------------------------------- */
-/* A list of `file:line: message` diagnostics, printed together so one run shows every error. */
+/* A list of `file:line: message` diagnostics, collected so that one run shows every error; the
+ * command line prints them (the library never does). */
 typedef struct {
     char **lines;
     size_t n, cap;
@@ -26,8 +27,6 @@ void pw_diag_release(pw_diag *d);
 /* Records "file:line: message" (line 0 → "file: message"). */
 void pw_diag_add(pw_diag *d, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Writes every diagnostic to stderr, one per line. */
-void pw_diag_print(const pw_diag *d);
 
 /* --- directives ----------------------------------------------------------------------------- */
 /* Keys every directive accepts in addition to its experiment's parameters. */

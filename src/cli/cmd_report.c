@@ -1,9 +1,14 @@
-/* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all]
- * [--frozen] [--replay DIR] [--no-cache] [CHAPTER.md…]`. */
+/* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]
+ * [--frozen] [--replay DIR] [--no-cache] [CHAPTER.md…]`: the options, and the report's messages,
+ * progress and outcome (report.h) as lines on stderr — a live progress line with ETA when
+ * stderr is a terminal.  A plain-text document (`-f text`) is the command's primary output, so
+ * it is also printed on stdout. */
 #include <glob.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "perfweave/common.h"
@@ -13,33 +18,125 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: perfweave report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all]\n"
+            "usage: perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]\n"
             "                        [--frozen] [--replay FILE|DIR] [--cache DIR] [--no-cache] [--archive DIR]\n"
             "                        [--no-archive] [-q] [CHAPTER.md...]\n"
             "  --quick      reduced sizes and time budgets (seconds instead of minutes)\n"
             "  --rerun ID   measure this directive again even when its result is cached ('all': every one)\n"
             "  --frozen     run nothing: render from the result cache, from any machine's results\n"
             "  --replay     render the results of a previous out/results.json (runs nothing)\n"
+            "  -f text      also write report.txt (verdict counts, every claim) and print it on stdout\n"
             "  defaults: cache .cache/results, archive validation_results/\n"
             "  default chapters: chapters/*.md in file-name order; default output: out/\n");
 }
 
-static int parse_formats(const char *list, pw_report_options *o)
+/* How the report's messages and progress are shown. */
+typedef struct {
+    bool quiet;   /* -q: errors and warnings only */
+    bool tty;     /* stderr is a terminal: progress rewrites one line */
+} view;
+
+static void show_message(void *ctx, const pw_report_message *m)
 {
-    o->html = o->latex = o->pdf = false;
+    const view *v = ctx;
+    if (m->kind == PW_REPORT_FAILED) {
+        if (!v->quiet) fprintf(stderr, "%s%s:%d: %s\n", v->tty ? "\r\033[K" : "", m->file, m->line, m->text);
+        return;
+    }
+    if (m->kind == PW_REPORT_NOTE && v->quiet) return;
+    fputs("perfweave: ", stderr);
+    if (m->file && m->line > 0) fprintf(stderr, "%s:%d: ", m->file, m->line);
+    else if (m->file) fprintf(stderr, "%s: ", m->file);
+    if (m->kind == PW_REPORT_WARNING) fputs("warning: ", stderr);
+    fprintf(stderr, "%s\n", m->text);
+}
+
+static void show_progress(void *ctx, const pw_report_progress *p)
+{
+    const view *v = ctx;
+    if (v->quiet) return;
+    if (p->done) {
+        if (v->tty) fputs("\r\033[K", stderr);
+        return;
+    }
+    fprintf(stderr, "%s[%zu/%zu] %s (%s)  %.0fs elapsed", v->tty ? "\r\033[K" : "", p->index, p->total,
+            p->id, p->experiment, p->elapsed_s);
+    if (isfinite(p->eta_s)) fprintf(stderr, ", ETA %.0fs", p->eta_s);
+    fputs(v->tty ? "" : "\n", stderr);
+    fflush(stderr);
+}
+
+/* The end of a report: diagnostics, an interruption, or the summary. */
+static void show_outcome(const view *v, const pw_report_options *o, const pw_report_outcome *out, int status)
+{
+    pw_cli_print_diag(&out->diag);
+    if (out->diag.n)
+        fprintf(stderr, "perfweave: %zu error%s; nothing was %s\n", out->diag.n, out->diag.n == 1 ? "" : "s",
+                out->stage == PW_REPORT_LOAD ? "run or written" : "written");
+    if (status == PW_EINTR && out->stage == PW_REPORT_OBTAIN)
+        fprintf(stderr, "\nperfweave: interrupted; the previous report is untouched, and the %zu result%s "
+                "measured so far are cached for the next run\n", out->measured, out->measured == 1 ? "" : "s");
+    else if (status == PW_EINTR)
+        fprintf(stderr, "perfweave: interrupted while rendering; the previous report is untouched\n");
+    if (out->stage != PW_REPORT_DONE || v->quiet) return;
+    fprintf(stderr, "perfweave: %zu experiments: %zu measured, %zu from cache or replay\n", out->experiments,
+            out->measured, out->experiments - out->measured);
+    fprintf(stderr, "perfweave: wrote %s/", o->outdir);
+    for (size_t i = 0; i < out->ndocuments; i++) fprintf(stderr, "%s ", out->documents[i]->file);
+    fprintf(stderr, "%s — %zu claims: %zu PASS, %zu PARTIAL, %zu FAIL, %zu UNDECIDED, %zu ERROR\n",
+            out->wrote_pdf ? "report.pdf" : "", out->claims, out->verdicts[0], out->verdicts[1], out->verdicts[2],
+            out->verdicts[3], out->verdicts[4]);
+}
+
+/* The published plain-text documents, on stdout. */
+static int print_terminal_documents(const pw_report_options *o, const pw_report_outcome *out)
+{
+    for (size_t i = 0; i < out->ndocuments; i++) {
+        if (!out->documents[i]->terminal) continue;
+        char *path = pw_xasprintf("%s/%s", o->outdir, out->documents[i]->file);
+        size_t len;
+        char *text = pw_read_file(path, &len);
+        if (!text || fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+            fprintf(stderr, "perfweave: cannot print %s\n", path);
+            free(text);
+            free(path);
+            return -1;
+        }
+        free(text);
+        free(path);
+    }
+    return 0;
+}
+
+/* -f: a comma-separated list of registered formats ("tex" is "latex") and "pdf", into formats
+ * (room for every registered one and a NULL); each listed once. */
+static int parse_formats(const char *list, pw_report_options *o, const pw_renderer **formats)
+{
+    size_t n = 0;
+    o->pdf = false;
     char *copy = pw_xstrdup(list), *save = NULL;
     int ok = 1;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (strcmp(t, "html") == 0) o->html = true;
-        else if (strcmp(t, "latex") == 0 || strcmp(t, "tex") == 0) o->latex = true;
-        else if (strcmp(t, "pdf") == 0) o->pdf = true;
-        else {
-            fprintf(stderr, "perfweave report: unknown format '%s' (html, latex, pdf)\n", t);
-            ok = 0;
+        if (strcmp(t, "pdf") == 0) {
+            o->pdf = true;
+            continue;
         }
+        const pw_renderer *R = pw_render_find(strcmp(t, "tex") == 0 ? "latex" : t);
+        if (!R) {
+            fprintf(stderr, "perfweave report: unknown format '%s' (", t);
+            for (size_t i = 0; pw_renderers[i]; i++) fprintf(stderr, "%s, ", pw_renderers[i]->name);
+            fprintf(stderr, "pdf)\n");
+            ok = 0;
+            continue;
+        }
+        bool listed = false;
+        for (size_t i = 0; i < n; i++) listed = listed || formats[i] == R;
+        if (!listed) formats[n++] = R; /* the registry holds fewer than PW_RENDER_MAX */
     }
     free(copy);
-    return ok && (o->html || o->latex || o->pdf);
+    formats[n] = NULL;
+    o->formats = formats;
+    return ok && (n || o->pdf);
 }
 
 int pw_cmd_report(int argc, char **argv)
@@ -52,19 +149,21 @@ int pw_cmd_report(int argc, char **argv)
     glob_t g;
     bool globbed = false;
     int code = PW_EXIT_OK;
+    view v = {false, isatty(STDERR_FILENO) != 0};
+    const pw_renderer *formats[PW_RENDER_MAX];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_next = i + 1 < argc;
         if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && has_next) o.outdir = argv[++i];
         else if ((strcmp(a, "-f") == 0 || strcmp(a, "--formats") == 0) && has_next) {
-            if (!parse_formats(argv[++i], &o)) { code = PW_EXIT_USAGE; goto out; }
+            if (!parse_formats(argv[++i], &o, formats)) { code = PW_EXIT_USAGE; goto out; }
         } else if (strcmp(a, "--quick") == 0) o.quick = true;
         else if (strcmp(a, "--frozen") == 0) o.frozen = true;
         else if (strcmp(a, "--no-cache") == 0) o.cache_dir = NULL;
         else if (strcmp(a, "--cache") == 0 && has_next) o.cache_dir = argv[++i];
         else if (strcmp(a, "--archive") == 0 && has_next) o.archive_root = argv[++i];
         else if (strcmp(a, "--no-archive") == 0) o.archive_root = NULL;
-        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.progress = false;
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) v.quiet = true;
         else if (strcmp(a, "--replay") == 0 && has_next) o.replay_dir = argv[++i];
         else if (strcmp(a, "--templates") == 0 && has_next) o.templates_dir = argv[++i];
         else if (strcmp(a, "--rerun") == 0 && has_next) rerun[nrerun++] = argv[++i];
@@ -89,14 +188,23 @@ int pw_cmd_report(int argc, char **argv)
     o.nrerun = nrerun;
     o.chapters = chapters;
     o.nchapters = nchapters;
+    o.on_message = show_message;
+    o.on_progress = show_progress;
+    o.ctx = &v;
     pw_isolate_catch_signals();
-    switch (pw_report_build(&o)) {
+    pw_report_outcome out;
+    int status = pw_report_build(&o, &out);
+    show_outcome(&v, &o, &out, status);
+    int printed = out.stage == PW_REPORT_DONE ? print_terminal_documents(&o, &out) : 0;
+    pw_report_outcome_release(&out);
+    switch (status) {
     case PW_OK: code = PW_EXIT_OK; break;
-    case PW_EINTR: code = 128 + pw_isolate_interrupted(); break;
+    case PW_EINTR: code = 128 + out.signal; break;
     case PW_EINVAL: code = PW_EXIT_USAGE; break;
     case PW_ECHILD: code = PW_EXIT_ERROR; break;
     default: code = PW_EXIT_INTERNAL; break;
     }
+    if (printed != 0 && code == PW_EXIT_OK) code = PW_EXIT_INTERNAL;
 out:
     if (globbed) globfree(&g);
     free(rerun);

@@ -122,7 +122,7 @@ int pw_cmd_run(int argc, char **argv)
     pw_diag_init(&diag);
     pw_directive *d = pw_directive_from_args(e, argv + i + 1, argc - i - 1, &diag);
     if (diag.n) {
-        pw_diag_print(&diag);
+        pw_cli_print_diag(&diag);
         pw_diag_release(&diag);
         pw_directive_free(d);
         free(rest);

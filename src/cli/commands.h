@@ -4,6 +4,8 @@
 #ifndef PERFWEAVE_CLI_COMMANDS_H
 #define PERFWEAVE_CLI_COMMANDS_H
 
+#include "perfweave/weave.h"
+
 enum { PW_EXIT_OK = 0, PW_EXIT_USAGE = 1, PW_EXIT_ERROR = 2, PW_EXIT_INTERNAL = 3 };
 
 int pw_cmd_list(int argc, char **argv);
@@ -16,5 +18,9 @@ int pw_cmd_diff(int argc, char **argv);
 int pw_cmd_archive(int argc, char **argv);
 int pw_cmd_slurm(int argc, char **argv);
 int pw_cmd_run_job(int argc, char **argv);
+int pw_cmd_preview(int argc, char **argv);
+
+/* Writes every diagnostic a library call collected to stderr, one per line (diag.c). */
+void pw_cli_print_diag(const pw_diag *d);
 
 #endif

@@ -1,9 +1,18 @@
-/* main.c — the perfweave command: dispatches to one subcommand (src/cli/cmd_*.c). */
+/* main.c — the perfweave command: settles which libraries the process measures with (the
+ * OpenBLAS core, one CBLAS, no oneDNN in this forking process), then dispatches to one
+ * subcommand (src/cli/cmd_*.c). */
+#include <cblas.h>
+#include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "perfweave/baselines.h"
+#include "perfweave/cpu.h"
 #include "perfweave/version.h"
 
 typedef struct {
@@ -14,6 +23,7 @@ typedef struct {
 
 static const command commands[] = {
     {"report", pw_cmd_report, "report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all] [--frozen] [CHAPTER.md...]"},
+    {"preview", pw_cmd_preview, "preview [--port N] [--host ADDR] [--quick] [-o DIR] [CHAPTER.md...]  live-reloading local server"},
     {"run", pw_cmd_run, "run [--quick] [--json] [--slurm PARTITION [--slurm-time MIN] [--slurm-dir DIR]] EXPERIMENT [key=value...]"},
     {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
     {"stats", pw_cmd_stats, "stats [--json] [FILE|-]       summary statistics of one number per line"},
@@ -36,8 +46,60 @@ static void usage(FILE *out)
                  "2 an experiment ERROR or a regression, 3 internal failure\n");
 }
 
+/* A DYNAMIC_ARCH OpenBLAS picks its kernels in a load-time constructor, before main, and the
+ * measuring children are forked from this process without exec: the only way to a better core
+ * is to run this program again with OPENBLAS_CORETYPE set, once (PW_OPENBLAS_MARKER guards
+ * against a loop and tells the new image what the library had detected).  A user's own
+ * OPENBLAS_CORETYPE is kept.  Returns unless it re-executes. */
+static void choose_openblas_core(char **argv)
+{
+    pw_cpu_info cpu;
+    pw_cpu_detect(&cpu);
+    const char *user = getenv("OPENBLAS_CORETYPE"), *marker = getenv(PW_OPENBLAS_MARKER);
+    const char *core = openblas_get_corename(), *config = openblas_get_config();
+    if (!core) core = "Unknown";
+    if (marker) {
+        if (!user || strcasecmp(core, user) != 0)
+            fprintf(stderr, "perfweave: warning: OpenBLAS runs core %s although perfweave asked "
+                    "for %s (the library detected %s on this CPU): the OpenBLAS baseline stays "
+                    "on its weaker core, and the report says so\n", core, user ? user : "?",
+                    marker);
+        return;
+    }
+    const char *best = pw_openblas_best_core(&cpu, config);
+    if (user) {
+        const pw_openblas_core *b = pw_openblas_core_find(best), *c = pw_openblas_core_find(core);
+        if (b && (!c || b->rank > c->rank))
+            fprintf(stderr, "perfweave: note: OPENBLAS_CORETYPE=%s from the environment is kept "
+                    "(OpenBLAS runs core %s; the best core for this CPU is %s)\n", user, core,
+                    best);
+        return;
+    }
+    pw_openblas_plan plan;
+    pw_openblas_plan_decide(&cpu, config, core, user, marker, &plan);
+    if (!plan.reexec) return;
+    setenv("OPENBLAS_CORETYPE", plan.core, 1);
+    setenv(PW_OPENBLAS_MARKER, core, 1);
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    int e = errno;
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv(PW_OPENBLAS_MARKER);
+    fprintf(stderr, "perfweave: warning: cannot run itself again to switch OpenBLAS from core %s "
+            "to %s (%s): the OpenBLAS baseline stays on its weaker core, and the report says so\n",
+            core, plan.core, strerror(e));
+}
+
 int main(int argc, char **argv)
 {
+    choose_openblas_core(argv);
+    char why[512];
+    if (pw_cblas_check(why, sizeof why) != 0) {
+        fprintf(stderr, "perfweave: %s\n", why);
+        return PW_EXIT_INTERNAL;
+    }
+    /* This process forks every measuring child: oneDNN's OpenMP runtime may live only in them. */
+    pw_onednn_forbid_here();
     gsl_set_error_handler_off();
     if (argc < 2) {
         usage(stderr);

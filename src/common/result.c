@@ -138,6 +138,35 @@ int pw_result_metric_basis(pw_result *r, const char *name, double n, double cv)
     return PW_OK;
 }
 
+int pw_result_metric_basis_from(pw_result *r, const char *name, const char *from, double cv_scale)
+{
+    json_t *metrics = json_object_get(r->doc, "metrics");
+    json_t *m = json_object_get(metrics, name), *src = json_object_get(metrics, from);
+    if (!m || !src) return PW_ENOTFOUND;
+    json_t *n = json_object_get(src, "n"), *fixed = json_object_get(src, "fixed_sample");
+    if (json_is_number(n)) {
+        json_object_set_new(m, "n", json_real(json_number_value(n)));
+        json_object_set_new(m, "cv", jnum(cv_scale * num_or_nan(json_object_get(src, "cv"))));
+    }
+    if (json_is_string(fixed)) json_object_set(m, "fixed_sample", fixed);
+    return PW_OK;
+}
+
+int pw_result_metric_fixed_sample(pw_result *r, const char *name, const char *fmt, ...)
+{
+    json_t *m = json_object_get(json_object_get(r->doc, "metrics"), name);
+    if (!m) return PW_ENOTFOUND;
+    pw_buf b;
+    va_list ap;
+    pw_buf_init(&b);
+    va_start(ap, fmt);
+    pw_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    json_object_set_new(m, "fixed_sample", json_string(b.data));
+    pw_buf_release(&b);
+    return PW_OK;
+}
+
 int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why,
                                  const char *fmt, ...)
 {
@@ -188,6 +217,7 @@ static int fill_metric(const char *name, json_t *m, pw_metric *out)
     out->undecidable_why = json_string_value(json_object_get(und, "why"));
     out->undecidable_reason = out->undecidable_why ? json_string_value(json_object_get(und, "reason")) : NULL;
     if (out->undecidable_why && !out->undecidable_reason) out->undecidable_reason = out->undecidable_why;
+    out->fixed_sample = json_string_value(json_object_get(m, "fixed_sample"));
     return isfinite(out->value) ? PW_OK : PW_EINVAL;
 }
 

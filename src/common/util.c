@@ -21,6 +21,7 @@ const char *pw_strerror(int status)
     case PW_ECHILD: return "experiment process failed";
     case PW_EINTERNAL: return "internal error";
     case PW_EINTR: return "interrupted";
+    case PW_EAGAIN: return "not finished yet";
     default: return "unknown error";
     }
 }

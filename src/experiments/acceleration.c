@@ -16,6 +16,7 @@
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
+#include "baseline.h"
 
 #define MAXN 32 /* list parameters read at most this many entries */
 
@@ -138,7 +139,8 @@ static int check_output(pw_result *r, const char *variant, const mm_job *j)
 /* ============================================================================================ */
 /* acceleration.matmul                                                                          */
 
-static const char *const variant_names[] = {"naive", "ikj", "blocked", "packed", "openblas", NULL};
+static const char *const variant_names[] = {"naive", "ikj", "blocked", "packed", "openblas",
+                                            "blis", "onednn", NULL};
 static const char *const ukernel_names[] = {"auto", "portable", NULL};
 
 /* The speedup pairs published (fast, slow) when both variants ran. */
@@ -309,6 +311,7 @@ static int run_matmul(pw_run *run)
                 pw_table_rowf(st, "%ld\t%s vs %s\t%s", n, speedup_pairs[p][0],
                               speedup_pairs[p][1], cell);
             }
+            pw_baseline_publish_library(bench, r, n, vars, ran, idx, nvars, gt, st);
             char prefix[32];
             snprintf(prefix, sizeof prefix, "n%ld.", n);
             pw_bench_record(bench, r, prefix);
@@ -340,6 +343,8 @@ static int run_matmul(pw_run *run)
                        ctx.block, nshapes, (int)PW_MATMUL_VERIFY_SAMPLES);
         if (threads > 1)
             pw_result_note(r, "OpenBLAS ran with %d threads here", got);
+        pw_baseline_note(r, vars, nvars);
+        pw_baseline_check_floor(r, vars, nvars, sizes, nsizes);
     }
 out_ctx:
     pw_matmul_ctx_release(&ctx);
@@ -348,12 +353,13 @@ out_ctx:
 
 static const char *const matmul_metrics[] = {
     "gflops.VARIANT.nN", "speedup.FAST_vs_SLOW.nN", "fraction_of_peak.VARIANT.nN", "peak.fma",
-    NULL};
+    "gflops.library.nN", "speedup.VARIANT_vs_library.nN", NULL};
 static const pw_param_spec matmul_params[] = {
     {"sizes", PW_PARAM_INT_LIST, "[64, 128, 256, 512, 1024]", 1, 4096, NULL,
      "square matrix sizes n"},
     {"variants", PW_PARAM_STRING_LIST, "[naive, ikj, blocked, packed, openblas]", 0, 0,
-     variant_names, "kernels to time (interleaved within each size)"},
+     variant_names, "kernels to time (interleaved within each size); the fastest library among "
+     "openblas, blis and onednn at each size is also published as `library`"},
     {"block", PW_PARAM_INT, "64", 1, 4096, NULL, "tile edge of the blocked kernel"},
     {"threads", PW_PARAM_INT, "1", 1, 256, NULL, "OpenBLAS threads"},
     {"microkernel", PW_PARAM_STRING, "auto", 0, 0, ukernel_names,
@@ -362,7 +368,9 @@ static const pw_param_spec matmul_params[] = {
      "largest n at which the naive loop is timed"},
 };
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
-static const char *const module_sources[] = {"src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c", NULL};
+static const char *const module_sources[] = {"src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
+                                             "src/kernels/baselines.c", "src/kernels/blis.c", "src/kernels/onednn.c",
+                                             "src/kernels/openblas_core.c", "src/experiments/baseline.c", "src/experiments/baseline.h", NULL};
 
 const pw_experiment pw_exp_acceleration_matmul = {
     "acceleration.matmul",

@@ -6,13 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <gsl/gsl_cblas.h>
 
+#include "perfweave/baselines.h"
 #include "perfweave/bench.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
 #include "perfweave/quant.h"
+#include "baseline.h"
 #include "mnistexp.h"
 
 #define MAXB 8
@@ -25,12 +26,14 @@ typedef struct {
     size_t n;
     float *logits;
     void *work;
+    pw_mlp_gemm_fn gemm;  /* fp32 only: the library's product (NULL: OpenBLAS, pw_mlp_forward) */
 } fwd_arg;
 
 static void run_fp32(void *arg, uint64_t iters)
 {
     fwd_arg *a = arg;
-    for (uint64_t i = 0; i < iters; i++) pw_mlp_forward(a->m, a->pixels, a->n, a->logits, a->work);
+    for (uint64_t i = 0; i < iters; i++)
+        pw_mlp_forward_gemm(a->m, a->gemm, a->pixels, a->n, a->logits, a->work);
 }
 
 static void run_int8(void *arg, uint64_t iters)
@@ -39,13 +42,16 @@ static void run_int8(void *arg, uint64_t iters)
     for (uint64_t i = 0; i < iters; i++) pw_qmlp_forward(a->q, a->pixels, a->n, a->logits, a->work);
 }
 
-/* The three layer GEMMs of one batch: fp32 through sgemm (sgemv for one row), or int8 through one qgemm kernel. */
+/* The three layer GEMMs of one batch: fp32 through one library (OpenBLAS takes sgemv for one
+ * row), int8 through one qgemm kernel, or int8 through oneDNN's u8s8s32 GEMM. */
 typedef struct {
     size_t n, dims[PW_MLP_LAYERS + 1];
     const float *xf[PW_MLP_LAYERS];    /* fp32 layer inputs, n × dims[l] */
     const float *wf[PW_MLP_LAYERS];
     const uint8_t *xq[PW_MLP_LAYERS];  /* uint8 layer inputs */
+    const int8_t *wq[PW_MLP_LAYERS];   /* int8 weights, dims[l + 1] × dims[l] (oneDNN) */
     pw_qgemm_b *pb[PW_MLP_LAYERS];
+    pw_mlp_gemm_fn fp32;
     float *yf;
     int32_t *yq;
     void *work;
@@ -56,13 +62,17 @@ static void run_sgemm(void *arg, uint64_t iters)
     gemm_arg *a = arg;
     for (uint64_t it = 0; it < iters; it++)
         for (int l = 0; l < PW_MLP_LAYERS; l++)
-            if (a->n == 1)
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)a->dims[l + 1], (int)a->dims[l],
-                            1.0f, a->wf[l], (int)a->dims[l], a->xf[l], 1, 0.0f, a->yf, 1);
-            else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->n, (int)a->dims[l + 1],
-                        (int)a->dims[l], 1.0f, a->xf[l], (int)a->dims[l], a->wf[l],
-                        (int)a->dims[l], 0.0f, a->yf, (int)a->dims[l + 1]);
+            a->fp32(a->n, a->dims[l + 1], a->dims[l], a->xf[l], a->dims[l], a->wf[l], a->dims[l],
+                    a->yf, a->dims[l + 1]);
+}
+
+static void run_onednn_int8(void *arg, uint64_t iters)
+{
+    gemm_arg *a = arg;
+    for (uint64_t it = 0; it < iters; it++)
+        for (int l = 0; l < PW_MLP_LAYERS; l++)
+            pw_onednn_gemm_u8s8s32(a->n, a->dims[l + 1], a->dims[l], a->xq[l], a->dims[l],
+                                   a->wq[l], a->dims[l], a->yq, a->dims[l + 1]);
 }
 
 static void run_qgemm(void *arg, uint64_t iters)
@@ -209,7 +219,13 @@ static int run_quant(pw_run *run)
     pw_bench *bl = NULL, *bg = NULL;
     int kinds[PW_QGEMM_KINDS + 1], nk = 0;
     fwd_arg *fa = NULL;
-    gemm_arg *ga = NULL;
+    gemm_arg *ga = NULL, *gf = NULL, *go = NULL;
+    size_t *fidx = NULL;
+    /* The fp32 libraries the model is measured on: the fastest at each batch is "fp32"/"sgemm". */
+    const char *libs[3];
+    pw_mlp_gemm_fn lfn[3];
+    char libwhy[600];
+    size_t nl = pw_baseline_fp32_libraries(libs, lfn, libwhy, sizeof libwhy);
     for (int c = 0; c < 2; c++) {
         byc[c] = pw_qmlp_new(m, e.train.pixels, ncal, (pw_calib)c, pct, kind);
         if (!byc[c]) {
@@ -258,6 +274,17 @@ static int run_quant(pw_run *run)
             goto out;
         }
     }
+    /* 1b. Every fp32 library against a double-precision product on the same shapes. */
+    for (size_t L = 0; L < nl; L++)
+        for (size_t i = 0; i < nsh; i++) {
+            char why[256];
+            if (pw_baseline_check_nt(lfn[L], libs[L], shapes[i][0], shapes[i][1], shapes[i][2],
+                                     i, why, sizeof why) != PW_OK) {
+                pw_result_error(r, "the fp32 baseline fails its check (nothing was timed): %s", why);
+                st = PW_EINTERNAL;
+                goto out;
+            }
+        }
     /* 2. Both quantized networks against the independent scalar pass (pw_qgemm_ref and the same
      *    requantization, recomputed from the stored model), every logit's bits, on the first
      *    ncheck test images (all the timed batches read). */
@@ -353,69 +380,110 @@ static int run_quant(pw_run *run)
 
     roundtrip_table(r, m, byc, cname, chosen, test, lf, lq, nt * K);
 
-    /* --- latency: whole forward pass per batch, fp32 (OpenBLAS) vs int8 ------------------- */
+    /* --- latency: whole forward pass per batch, fp32 (each library) vs int8 --------------- */
+    /* Per batch: the fp32 pass on each library, then the int8 pass (stride F in fa). */
+    const size_t F = nl + 1;
     pw_bench_config cfg;
     pw_bench_config_default(&cfg, quick);
-    cfg.max_seconds *= (double)nb;
+    cfg.max_seconds *= (double)nb * (double)F / 2;
     bl = pw_bench_new(&cfg);
-    fa = pw_xcalloc(2 * nb, sizeof *fa);
-    for (size_t i = 0; i < nb; i++) {
+    fa = pw_xcalloc(F * nb, sizeof *fa);
+    for (size_t i = 0; i < nb && st == PW_OK; i++) {
         size_t b = (size_t)batches[i];
         char name[64];
-        fa[2 * i] = (fwd_arg){m, q, test->pixels, b, pw_xmalloc(b * K * sizeof(float)),
-                              pw_xmalloc(pw_mlp_work_floats(m, b) * sizeof(float))};
-        fa[2 * i + 1] = (fwd_arg){m, q, test->pixels, b, pw_xmalloc(b * K * sizeof(float)),
-                                  pw_xmalloc(pw_qmlp_work_bytes(q, b))};
-        /* Gate: the timed int8 call gives the scalar reference pass's logits exactly. */
-        run_int8(&fa[2 * i + 1], 1);
-        if (memcmp(fa[2 * i + 1].logits, lr, b * K * sizeof(float)) != 0) {
+        for (size_t L = 0; L <= nl; L++) {
+            bool int8 = L == nl;
+            fa[F * i + L] = (fwd_arg){m, q, test->pixels, b, pw_xmalloc(b * K * sizeof(float)),
+                                      int8 ? pw_xmalloc(pw_qmlp_work_bytes(q, b))
+                                           : pw_xmalloc(pw_mlp_work_floats(m, b) * sizeof(float)),
+                                      int8 || L == 0 ? NULL : lfn[L]};
+        }
+        /* Gate: the timed int8 call gives the scalar reference pass's logits exactly; each
+         * library's fp32 pass gives OpenBLAS's logits up to float rounding (a wiring check: the
+         * products themselves were checked above). */
+        run_int8(&fa[F * i + nl], 1);
+        if (memcmp(fa[F * i + nl].logits, lr, b * K * sizeof(float)) != 0) {
             pw_result_error(r, "the int8 forward pass at batch %zu disagrees with the scalar "
                             "reference pass (nothing was timed)", b);
             st = PW_EINTERNAL;
-            goto out;
+            break;
         }
-        snprintf(name, sizeof name, "fp32.b%zu", b);
-        pw_bench_add(bl, name, run_fp32, &fa[2 * i]);
-        snprintf(name, sizeof name, "int8.b%zu", b);
-        pw_bench_add(bl, name, run_int8, &fa[2 * i + 1]);
+        for (size_t L = 0; L < nl; L++) run_fp32(&fa[F * i + L], 1);
+        for (size_t L = 1; L < nl && st == PW_OK; L++) {
+            double top = 1, diff = 0;
+            for (size_t e = 0; e < b * K; e++) {
+                double x = fa[F * i].logits[e], y = fa[F * i + L].logits[e];
+                top = fabs(x) > top ? fabs(x) : top;
+                diff = isfinite(y) ? (fabs(x - y) > diff ? fabs(x - y) : diff) : INFINITY;
+            }
+            if (!(diff <= 1e-3 * top)) {
+                pw_result_error(r, "the fp32 forward pass on %s differs from OpenBLAS's at batch "
+                                "%zu by %.3g (largest logit %.3g; nothing was timed)", libs[L], b,
+                                diff, top);
+                st = PW_EINTERNAL;
+            }
+        }
+        for (size_t L = 0; L <= nl && st == PW_OK; L++) {
+            if (L < nl) snprintf(name, sizeof name, "fp32_%s.b%zu", libs[L], b);
+            else snprintf(name, sizeof name, "int8.b%zu", b);
+            pw_bench_add(bl, name, L < nl ? run_fp32 : run_int8, &fa[F * i + L]);
+        }
     }
+    if (st != PW_OK) goto out;
     pw_bench_run(bl);
     pw_chart *lc = pw_result_chart(r, "latency", "Forward pass time per batch (one core)",
                                    "batch size", "ms per batch", PW_CHART_LOGX | PW_CHART_LOGY);
-    pw_series *sf = pw_chart_series(lc, "fp32 (OpenBLAS sgemm)");
+    pw_series *sf = pw_chart_series(lc, "fp32 (fastest fp32 library at each batch)");
     pw_series *sq = pw_chart_series(lc, "int8 (integer GEMM + requantization)");
-    static const char *const lhdr[] = {"batch", "fp32 ms", "int8 ms", "speedup int8 vs fp32"};
-    pw_table *lt = pw_result_table(r, "latency", "Forward pass per batch, fp32 vs int8", 4, lhdr);
+    static const char *const lhdr[] = {"batch", "fp32 ms (library)", "int8 ms",
+                                       "speedup int8 vs fp32"};
+    pw_table *lt = pw_result_table(r, "latency", "Forward pass per batch, fp32 (fastest library) "
+                                   "vs int8", 4, lhdr);
     int slower = 0;
     for (size_t i = 0; i < nb; i++) {
-        char a[64], b[64], s[64];
+        char a[64], b[64], s[64], suffix[32], lname[3][64];
+        const char *lm[3];
+        snprintf(suffix, sizeof suffix, "b%ld", batches[i]);
+        for (size_t L = 0; L < nl; L++) {
+            snprintf(lname[L], sizeof lname[L], "time.fp32_%s.b%ld", libs[L], batches[i]);
+            pw_bench_publish_time(bl, F * i + L, r, lname[L], 1e3, "ms");
+            lm[L] = lname[L];
+        }
         snprintf(a, sizeof a, "time.fp32.b%ld", batches[i]);
         snprintf(b, sizeof b, "time.int8.b%ld", batches[i]);
         snprintf(s, sizeof s, "speedup.int8_vs_fp32.b%ld", batches[i]);
-        pw_bench_publish_time(bl, 2 * i, r, a, 1e3, "ms");
-        pw_bench_publish_time(bl, 2 * i + 1, r, b, 1e3, "ms");
-        pw_bench_publish_speedup(bl, 2 * i + 1, 2 * i, r, s);
+        int pick = pw_baseline_pick_fastest(r, lm, libs, nl, false, a, "fp32", suffix);
+        pw_bench_publish_time(bl, F * i + nl, r, b, 1e3, "ms");
+        if (pick >= 0) pw_bench_publish_speedup(bl, F * i + nl, F * i + (size_t)pick, r, s);
         pw_metric ma, mb, ms;
-        if (pw_result_get_metric(r, a, &ma) == PW_OK && pw_result_get_metric(r, b, &mb) == PW_OK &&
-            pw_result_get_metric(r, s, &ms) == PW_OK) {
+        if (pick >= 0 && pw_result_get_metric(r, a, &ma) == PW_OK &&
+            pw_result_get_metric(r, b, &mb) == PW_OK && pw_result_get_metric(r, s, &ms) == PW_OK) {
             pw_series_point(sf, (double)batches[i], ma.value, ma.lo, ma.hi);
             pw_series_point(sq, (double)batches[i], mb.value, mb.lo, mb.hi);
-            pw_table_rowf(lt, "%ld\t%.4g [%.4g, %.4g]\t%.4g [%.4g, %.4g]\t%.3g× [%.3g, %.3g]",
-                          batches[i], ma.value, ma.lo, ma.hi, mb.value, mb.lo, mb.hi, ms.value,
-                          ms.lo, ms.hi);
+            pw_table_rowf(lt, "%ld\t%.4g [%.4g, %.4g] (%s)\t%.4g [%.4g, %.4g]\t%.3g× [%.3g, %.3g]",
+                          batches[i], ma.value, ma.lo, ma.hi, libs[pick], mb.value, mb.lo, mb.hi,
+                          ms.value, ms.lo, ms.hi);
             if (ms.hi < 1) slower = 1;
         }
     }
     pw_bench_record(bl, r, "latency.");
     pw_result_note(r, "Latency: both passes start from the batch's uint8 pixels (fp32 converts "
                    "them to float as part of its pass; int8 uses them as they are) and end with "
-                   "float logits; one core, OpenBLAS single-threaded, sgemv at batch 1.");
+                   "float logits; one core.  The fp32 pass ran on each fp32 library (every one "
+                   "single-threaded; OpenBLAS through sgemv at batch 1) and fp32 is the fastest "
+                   "of them at each batch (time.fp32_LIBRARY.bN are all of them).");
 
-    /* --- GEMM level: the model's three layer shapes, sgemm vs each integer kernel ---------- */
+    /* --- GEMM level: the model's three layer shapes, each fp32 library vs each integer kernel
+     *     and oneDNN's integer GEMM ---------------------------------------------------------- */
+    char anchor_why[256] = "";
+    bool anchor = pw_onednn_open(anchor_why, sizeof anchor_why) == PW_OK;
     pw_bench_config_default(&cfg, quick);
-    cfg.max_seconds *= quick ? (double)nb : (double)nb * (1 + nk) / 2;
+    cfg.max_seconds *= quick ? (double)nb : (double)nb * (double)(nl + (size_t)nk + anchor) / 2;
     bg = pw_bench_new(&cfg);
     ga = pw_xcalloc(nb * (size_t)nk, sizeof *ga);
+    gf = pw_xcalloc(nb * nl, sizeof *gf);
+    go = pw_xcalloc(nb, sizeof *go);
+    fidx = pw_xcalloc(nb * (nl + (size_t)nk + 1), sizeof *fidx);
     /* Real layer inputs of the first bmax test images: fp32 activations and their uint8 codes. */
     float *xf[PW_MLP_LAYERS];
     uint8_t *xq[PW_MLP_LAYERS];
@@ -434,6 +502,8 @@ static int run_quant(pw_run *run)
     float *yf = pw_xmalloc(bmax * widest * sizeof(float));
     int32_t *yq = pw_xmalloc(bmax * widest * sizeof(int32_t)),
             *yr = pw_xmalloc(bmax * widest * sizeof(int32_t));
+    /* Bench indices per batch: fp32 libraries, integer kernels, oneDNN int8 (stride G). */
+    const size_t G = nl + (size_t)nk + 1;
     for (size_t i = 0; i < nb && st == PW_OK; i++) {
         size_t b = (size_t)batches[i];
         char name[64];
@@ -467,12 +537,49 @@ static int run_quant(pw_run *run)
             }
         }
         if (st != PW_OK) break;
-        snprintf(name, sizeof name, "sgemm.b%zu", b);
-        pw_bench_add(bg, name, run_sgemm, &ga[i * (size_t)nk]);
+        gemm_arg *o = &go[i];
+        o->n = b;
+        memcpy(o->dims, m->dims, sizeof o->dims);
+        for (int l = 0; l < PW_MLP_LAYERS; l++) {
+            o->xq[l] = xq[l];
+            o->wq[l] = pw_qmlp_weights(q, l);
+        }
+        o->yq = yq;
+        /* Gate: oneDNN's integer GEMM equals the reference exactly too, or it is not the anchor
+         * (on CPUs without VNNI its u8·s8 pairs are summed in saturating 16-bit arithmetic). */
+        for (int l = 0; l < PW_MLP_LAYERS && anchor; l++) {
+            pw_qgemm_ref(b, m->dims[l + 1], m->dims[l], xq[l], m->dims[l], pw_qmlp_weights(q, l),
+                         m->dims[l], yr, m->dims[l + 1]);
+            if (pw_onednn_gemm_u8s8s32(b, m->dims[l + 1], m->dims[l], xq[l], m->dims[l],
+                                       pw_qmlp_weights(q, l), m->dims[l], yq,
+                                       m->dims[l + 1]) != PW_OK ||
+                memcmp(yq, yr, b * m->dims[l + 1] * sizeof(int32_t)) != 0) {
+                anchor = false;
+                snprintf(anchor_why, sizeof anchor_why, "oneDNN's u8s8s32 GEMM differs from the "
+                         "integer reference on layer %d at batch %zu", l + 1, b);
+            }
+        }
+        for (size_t L = 0; L < nl; L++) {
+            gemm_arg *g = &gf[i * nl + L];
+            *g = (gemm_arg){.n = b, .fp32 = lfn[L], .yf = yf};
+            memcpy(g->dims, m->dims, sizeof g->dims);
+            for (int l = 0; l < PW_MLP_LAYERS; l++) {
+                g->xf[l] = xf[l];
+                g->wf[l] = m->w[l];
+            }
+            snprintf(name, sizeof name, "sgemm_%s.b%zu", libs[L], b);
+            fidx[i * G + L] = pw_bench_add(bg, name, run_sgemm, g);
+        }
         for (int j = 0; j < nk; j++) {
             snprintf(name, sizeof name, "qgemm_%s.b%zu", pw_qgemm_name(kinds[j]), b);
-            pw_bench_add(bg, name, run_qgemm, &ga[i * (size_t)nk + (size_t)j]);
+            fidx[i * G + nl + (size_t)j] = pw_bench_add(bg, name, run_qgemm, &ga[i * (size_t)nk + (size_t)j]);
         }
+    }
+    /* The anchor is timed only where it passed its check at every batch. */
+    for (size_t i = 0; i < nb && st == PW_OK && anchor; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "onednn_int8.b%ld", batches[i]);
+        fidx[i * G + G - 1] = pw_bench_add(bg, name, run_onednn_int8, &go[i]);
     }
     if (st == PW_OK) {
         pw_bench_run(bg);
@@ -481,55 +588,105 @@ static int run_quant(pw_run *run)
         pw_chart *gc = pw_result_chart(r, "gemm", "GEMM throughput on the model's layer shapes "
                                        "(784→256, 256→128, 128→10)", "batch size",
                                        "GOP/s (2 ops per multiply-add)", PW_CHART_LOGX);
-        pw_series *ss[1 + PW_QGEMM_KINDS];
-        ss[0] = pw_chart_series(gc, "sgemm (OpenBLAS, fp32)");
+        pw_series *ss[2 + PW_QGEMM_KINDS];
+        ss[0] = pw_chart_series(gc, "sgemm (fastest fp32 library, fp32)");
         for (int j = 0; j < nk; j++) {
             char lab[64];
             snprintf(lab, sizeof lab, "qgemm %s (int8)", pw_qgemm_name(kinds[j]));
             ss[1 + j] = pw_chart_series(gc, lab);
         }
-        static const char *const ghdr[] = {"batch", "kernel", "GOP/s", "speedup vs sgemm"};
-        pw_table *gt = pw_result_table(r, "gemm", "Integer GEMM vs sgemm on the model's layer "
-                                       "shapes", 4, ghdr);
+        ss[1 + nk] = anchor ? pw_chart_series(gc, "oneDNN u8s8s32 (int8)") : NULL;
+        static const char *const ghdr[] = {"batch", "kernel", "GOP/s", "speedup vs sgemm",
+                                           "speedup vs oneDNN int8"};
+        pw_table *gt = pw_result_table(r, "gemm", "Integer GEMM vs the fastest fp32 library and "
+                                       "oneDNN's integer GEMM on the model's layer shapes", 5, ghdr);
         for (size_t i = 0; i < nb; i++) {
             long b = batches[i];
             double work = 2.0 * macs_per_image * (double)b / 1e9;
-            size_t base = i * (size_t)(1 + nk);
-            char name[80];
+            const size_t *bi = &fidx[i * G];
+            char name[80], suffix[32], lname[3][80];
+            const char *lm[3];
             pw_metric mm;
+            snprintf(suffix, sizeof suffix, "b%ld", b);
+            for (size_t L = 0; L < nl; L++) {
+                snprintf(lname[L], sizeof lname[L], "gops.sgemm_%s.b%ld", libs[L], b);
+                pw_bench_publish_rate(bg, bi[L], r, lname[L], work, "GOP/s");
+                lm[L] = lname[L];
+            }
             snprintf(name, sizeof name, "gops.sgemm.b%ld", b);
-            pw_bench_publish_rate(bg, base, r, name, work, "GOP/s");
-            if (pw_result_get_metric(r, name, &mm) == PW_OK) {
+            int pick = pw_baseline_pick_fastest(r, lm, libs, nl, true, name, "sgemm", suffix);
+            for (size_t L = 0; L < nl; L++)
+                if (pw_result_get_metric(r, lname[L], &mm) == PW_OK)
+                    pw_table_rowf(gt, "%ld\tsgemm %s%s\t%.3g\t%s", b, libs[L],
+                                  (int)L == pick ? " (fastest)" : "", mm.value,
+                                  (int)L == pick ? "1" : "–");
+            if (pick < 0) continue;
+            if (pw_result_get_metric(r, name, &mm) == PW_OK)
                 pw_series_point(ss[0], (double)b, mm.value, mm.lo, mm.hi);
-                pw_table_rowf(gt, "%ld\tsgemm\t%.3g\t1", b, mm.value);
+            size_t fp = bi[pick], oi = bi[G - 1];
+            if (anchor) {
+                snprintf(name, sizeof name, "gops.onednn_int8.b%ld", b);
+                pw_bench_publish_rate(bg, oi, r, name, work, "GOP/s");
+                if (pw_result_get_metric(r, name, &mm) == PW_OK) {
+                    pw_series_point(ss[1 + nk], (double)b, mm.value, mm.lo, mm.hi);
+                    pw_table_rowf(gt, "%ld\toneDNN u8s8s32\t%.3g\t–\t1", b, mm.value);
+                }
             }
             for (int j = 0; j < nk; j++) {
                 const char *kn = pw_qgemm_name(kinds[j]);
+                size_t qi = bi[nl + (size_t)j];
                 snprintf(name, sizeof name, "gops.qgemm_%s.b%ld", kn, b);
-                pw_bench_publish_rate(bg, base + 1 + (size_t)j, r, name, work, "GOP/s");
+                pw_bench_publish_rate(bg, qi, r, name, work, "GOP/s");
                 double g = NAN;
                 if (pw_result_get_metric(r, name, &mm) == PW_OK) {
                     pw_series_point(ss[1 + j], (double)b, mm.value, mm.lo, mm.hi);
                     g = mm.value;
                 }
+                char vs_f[64] = "–", vs_o[64] = "–";
                 snprintf(name, sizeof name, "speedup.qgemm_%s_vs_sgemm.b%ld", kn, b);
-                pw_bench_publish_speedup(bg, base + 1 + (size_t)j, base, r, name);
+                pw_bench_publish_speedup(bg, qi, fp, r, name);
                 if (pw_result_get_metric(r, name, &mm) == PW_OK)
-                    pw_table_rowf(gt, "%ld\tqgemm %s\t%.3g\t%.3g× [%.3g, %.3g]", b, kn, g,
-                                  mm.value, mm.lo, mm.hi);
+                    snprintf(vs_f, sizeof vs_f, "%.3g× [%.3g, %.3g]", mm.value, mm.lo, mm.hi);
+                if (anchor) {
+                    snprintf(name, sizeof name, "speedup.qgemm_%s_vs_onednn.b%ld", kn, b);
+                    pw_bench_publish_speedup(bg, qi, oi, r, name);
+                    if (pw_result_get_metric(r, name, &mm) == PW_OK)
+                        snprintf(vs_o, sizeof vs_o, "%.3g× [%.3g, %.3g]", mm.value, mm.lo, mm.hi);
+                }
+                pw_table_rowf(gt, "%ld\tqgemm %s\t%.3g\t%s\t%s", b, kn, g, vs_f, vs_o);
                 if (j == sel) {
                     snprintf(name, sizeof name, "speedup.qgemm_vs_sgemm.b%ld", b);
-                    pw_bench_publish_speedup(bg, base + 1 + (size_t)j, base, r, name);
+                    pw_bench_publish_speedup(bg, qi, fp, r, name);
+                    if (anchor) {
+                        snprintf(name, sizeof name, "speedup.qgemm_vs_onednn.b%ld", b);
+                        pw_bench_publish_speedup(bg, qi, oi, r, name);
+                    }
                 }
             }
         }
         pw_bench_record(bg, r, "gemm.");
-        pw_result_note(r, "GEMM level: the three layer products of a batch, OpenBLAS sgemm on "
-                       "fp32 (sgemv at batch 1, its faster path) against the integer kernels (uint8 × int8 → int32) on the same "
-                       "shapes; weights pre-packed for both (OpenBLAS packs inside each call), "
-                       "each integer kernel checked equal to the reference before timing.  "
-                       "speedup.qgemm_vs_sgemm uses the %s kernel.", pw_qgemm_name(kind));
+        pw_result_note(r, "GEMM level: the three layer products of a batch, on fp32 through each "
+                       "fp32 library (sgemm is the fastest of them at each batch; OpenBLAS through "
+                       "sgemv at batch 1, its faster path) against the integer kernels (uint8 × "
+                       "int8 → int32) on the same shapes; weights pre-packed for the integer "
+                       "kernels (the libraries pack inside each call), each integer kernel "
+                       "checked equal to the reference and each fp32 library checked against a "
+                       "double-precision product before timing.  speedup.qgemm_vs_sgemm and "
+                       "speedup.qgemm_vs_onednn use the %s kernel.", pw_qgemm_name(kind));
+        if (anchor)
+            pw_result_note(r, "The int8 anchor is oneDNN's u8s8s32 GEMM (dnnl_gemm_u8s8s32, one "
+                           "thread, weights as stored, no offsets), checked equal to the integer "
+                           "reference on every layer at every batch before it was timed.");
+        else
+            pw_result_warning(r, "no int8 library anchor: %s; speedup.qgemm_vs_onednn is not "
+                              "published", anchor_why);
     }
+    if (libwhy[0]) pw_result_warning(r, "%s", libwhy);
+    pw_baseline_note(r, libs, nl);
+    /* No peak is measured here (and these layer shapes are too small for the measured part of
+     * the floor): what each library's vector code can reach decides alone. */
+    pw_baseline_check_code(r, libs, nl, "sgemm", "sgemm");
+    pw_baseline_check_code(r, libs, nl, "fp32", "fp32");
     for (int l = 0; l < PW_MLP_LAYERS; l++) {
         free(xf[l]);
         free(xq[l]);
@@ -550,9 +707,9 @@ static int run_quant(pw_run *run)
                 ? "16-bit widening and vpmaddwd: 16 multiplies per 256-bit instruction plus a "
                   "separate add"
                 : "plain C loops, vectorized only as far as the compiler manages";
-        pw_result_note(r, "Where int8 is not faster: the fp32 baseline is OpenBLAS, which "
-                       "reports its kernel core as %s, on a CPU %s; the int8 pass used the %s "
-                       "kernel (%s).  The integer path also "
+        pw_result_note(r, "Where int8 is not faster: the fp32 baseline is the fastest fp32 "
+                       "library at each batch (OpenBLAS reports its kernel core as %s), on a CPU "
+                       "%s; the int8 pass used the %s kernel (%s).  The integer path also "
                        "pays for requantization (an int64 multiply, shift and clamp per "
                        "output) and for widening or repacking the activations on every call; "
                        "at batch 1 each layer is a matrix-vector product bound by reading the "
@@ -563,6 +720,9 @@ static int run_quant(pw_run *run)
                        pw_qgemm_name(kind), kdesc);
     }
 out:
+    free(gf);
+    free(go);
+    free(fidx);
     if (ga) {
         for (size_t i = 0; i < nb * (size_t)nk; i++) {
             for (int l = 0; l < PW_MLP_LAYERS; l++) pw_qgemm_b_free(ga[i].pb[l]);
@@ -571,7 +731,7 @@ out:
         free(ga);
     }
     if (fa) {
-        for (size_t i = 0; i < 2 * nb; i++) {
+        for (size_t i = 0; i < (nl + 1) * nb; i++) {
             free(fa[i].logits);
             free(fa[i].work);
         }
@@ -612,11 +772,15 @@ static const char *const quant_metrics[] = {
     "agreement.int8_vs_fp32", "drop.accuracy.int8_vs_fp32", "pvalue.mcnemar.int8_vs_fp32",
     "count.fp32_only_correct", "count.int8_only_correct", "bytes.fp32", "bytes.int8",
     "ratio.bytes", "sqnr.weights.lN", "sqnr.act_minmax.lN", "sqnr.act_percentile.lN",
-    "sqnr.logits", "time.fp32.bN", "time.int8.bN", "speedup.int8_vs_fp32.bN", "gops.sgemm.bN",
-    "gops.qgemm_KERNEL.bN", "speedup.qgemm_vs_sgemm.bN", "speedup.qgemm_KERNEL_vs_sgemm.bN",
+    "sqnr.logits", "time.fp32.bN", "time.fp32_LIBRARY.bN", "time.int8.bN",
+    "speedup.int8_vs_fp32.bN", "gops.sgemm.bN", "gops.sgemm_LIBRARY.bN", "gops.qgemm_KERNEL.bN",
+    "gops.onednn_int8.bN", "speedup.qgemm_vs_sgemm.bN", "speedup.qgemm_KERNEL_vs_sgemm.bN",
+    "speedup.qgemm_vs_onednn.bN", "speedup.qgemm_KERNEL_vs_onednn.bN",
     "time.training", "count.epochs", "count.train_images", NULL};
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
-static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c", NULL};
+static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
+                                             "src/kernels/baselines.c", "src/kernels/blis.c", "src/kernels/onednn.c", "src/kernels/openblas_core.c",
+                                             "src/experiments/baseline.c", "src/experiments/baseline.h", NULL};
 
 const pw_experiment pw_exp_quantization_mlp = {
     "quantization.mlp",

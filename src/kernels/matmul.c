@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "perfweave/baselines.h"
 #include "perfweave/common.h"
 #include "perfweave/matmul.h"
 
@@ -101,6 +102,8 @@ static const pw_matmul_kernel kernels[] = {
     {"packed", pw_matmul_packed,
      "BLIS-style: packed panels, five loops, 6x16 register microkernel (AVX2/FMA or portable C)"},
     {"openblas", pw_matmul_openblas, "OpenBLAS cblas_sgemm"},
+    {"blis", pw_matmul_blis, "BLIS bli_sgemm (serial build, its own API; baselines.h)"},
+    {"onednn", pw_matmul_onednn, "oneDNN dnnl_sgemm (one OpenMP thread; baselines.h)"},
 };
 
 const pw_matmul_kernel *pw_matmul_kernels(size_t *n)
@@ -302,6 +305,13 @@ const size_t (*pw_matmul_gate_shapes(size_t *n))[3]
 int pw_matmul_gate(const pw_matmul_kernel *kern, const pw_matmul_ctx *ctx, char *msg,
                    size_t msgsize)
 {
+    /* A library that cannot be opened here (missing, or not allowed in this process) fails the
+     * gate with the loader's reason rather than with the NaNs its kernel leaves. */
+    char why[256];
+    if (pw_baselines_ready(kern->name, why, sizeof why) != PW_OK) {
+        if (msg) snprintf(msg, msgsize, "kernel '%s' cannot run here: %s", kern->name, why);
+        return PW_ENOTFOUND;
+    }
     int status = PW_OK;
     for (size_t s = 0; s < sizeof gate_shapes / sizeof gate_shapes[0] && status == PW_OK; s++) {
         size_t m = gate_shapes[s][0], k = gate_shapes[s][1], n = gate_shapes[s][2];

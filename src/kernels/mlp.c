@@ -132,12 +132,14 @@ size_t pw_mlp_zero_weights(const pw_mlp *m)
     return z;
 }
 
-/* y (n × out) = x (n × in) · wᵀ + b, then ReLU when relu. */
-static void dense(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
-                  float *y, int relu)
+/* y (n × out) = x (n × in) · wᵀ + b, then ReLU when relu; the product through gemm when given. */
+static void dense(pw_mlp_gemm_fn gemm, const float *x, size_t n, size_t in, const float *w,
+                  const float *b, size_t out, float *y, int relu)
 {
     /* One row is a matrix-vector product: sgemv is OpenBLAS's faster path for it. */
-    if (n == 1)
+    if (gemm)
+        gemm(n, out, in, x, in, w, in, y, out);
+    else if (n == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0f, w, (int)in, x, 1, 0.0f,
                     y, 1);
     else
@@ -157,14 +159,20 @@ size_t pw_mlp_work_floats(const pw_mlp *m, size_t n)
     return n * (m->dims[0] + m->dims[1] + m->dims[2]);
 }
 
-void pw_mlp_forward(const pw_mlp *m, const uint8_t *pixels, size_t n, float *logits, float *work)
+void pw_mlp_forward_gemm(const pw_mlp *m, pw_mlp_gemm_fn gemm, const uint8_t *pixels, size_t n,
+                         float *logits, float *work)
 {
     const size_t *d = m->dims;
     float *x = work, *a1 = x + n * d[0], *a2 = a1 + n * d[1];
     for (size_t i = 0; i < n * d[0]; i++) x[i] = (float)pixels[i] * (1.0f / 255.0f);
-    dense(x, n, d[0], m->w[0], m->b[0], d[1], a1, 1);
-    dense(a1, n, d[1], m->w[1], m->b[1], d[2], a2, 1);
-    dense(a2, n, d[2], m->w[2], m->b[2], d[3], logits, 0);
+    dense(gemm, x, n, d[0], m->w[0], m->b[0], d[1], a1, 1);
+    dense(gemm, a1, n, d[1], m->w[1], m->b[1], d[2], a2, 1);
+    dense(gemm, a2, n, d[2], m->w[2], m->b[2], d[3], logits, 0);
+}
+
+void pw_mlp_forward(const pw_mlp *m, const uint8_t *pixels, size_t n, float *logits, float *work)
+{
+    pw_mlp_forward_gemm(m, NULL, pixels, n, logits, work);
 }
 
 static size_t argmax(const float *v, size_t n)
@@ -255,9 +263,9 @@ int pw_mlp_train(pw_mlp *m, const pw_mlp_config *cfg, int init, const pw_mnist *
                 const uint8_t *px = train->pixels + order[s + i] * d[0];
                 for (size_t j = 0; j < d[0]; j++) x[i * d[0] + j] = (float)px[j] * (1.0f / 255.0f);
             }
-            dense(x, n, d[0], m->w[0], m->b[0], d[1], a1, 1);
-            dense(a1, n, d[1], m->w[1], m->b[1], d[2], a2, 1);
-            dense(a2, n, d[2], m->w[2], m->b[2], d[3], p, 0);
+            dense(NULL, x, n, d[0], m->w[0], m->b[0], d[1], a1, 1);
+            dense(NULL, a1, n, d[1], m->w[1], m->b[1], d[2], a2, 1);
+            dense(NULL, a2, n, d[2], m->w[2], m->b[2], d[3], p, 0);
             /* Softmax cross-entropy; p becomes dL/dz3 = (softmax − onehot) / n. */
             double bl = 0;
             for (size_t i = 0; i < n; i++) {

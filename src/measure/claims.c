@@ -610,16 +610,21 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
                                   pt->p, "p_holm", pt->p_holm);
             if (st == UNDECIDED) json_object_set_new(o, "why", json_string(why));
             if (pt->why) json_object_set_new(o, "reason", json_string(pt->reason ? pt->reason : pt->why));
-            if (!pt->why && pt->m.n >= 2 && isfinite(pt->m.cv)) {
-                double mde = pw_stats_mde(pt->m.cv, (size_t)pt->m.n, ALPHA, POWER);
-                if (isfinite(mde)) json_object_set_new(o, "mde", json_real(mde));
+            if (!pt->why && pt->m.n >= 2) {
+                if (isfinite(pt->m.cv)) {
+                    double mde = pw_stats_mde(pt->m.cv, (size_t)pt->m.n, ALPHA, POWER);
+                    if (isfinite(mde)) json_object_set_new(o, "mde", json_real(mde));
+                }
                 double g = gap(c, pt->m.value);
-                if (st == UNDECIDED && g > 0) {
+                if (st == UNDECIDED && g > 0 && !pt->m.fixed_sample) {
                     double ratio = (pt->m.hi - pt->m.lo) / 2 / g;
                     double need = ceil(pt->m.n * ratio * ratio);
                     if (isfinite(need)) json_object_set_new(o, "samples_needed", json_real(need));
                 }
             }
+            /* Why more samples cannot decide it (a fixed test set, a fit's residuals). */
+            if (st == UNDECIDED && !pt->why && pt->m.fixed_sample)
+                json_object_set_new(o, "fixed_sample", json_string(pt->m.fixed_sample));
             json_array_append_new(jp, o);
         }
         pw_verdict v;

@@ -1,8 +1,8 @@
-/* env.c — captures the machine and software environment of a measurement, reduces it to a
- * stable machine fingerprint, and names the conditions that make timings noisy (see env.h). */
+/* env.c — captures the machine and software environment of a measurement, splits it into what
+ * identifies the hardware and what only makes a cached result stale (the software), and names
+ * the conditions that make timings noisy (see env.h). */
 #include "perfweave/env.h"
 
-#include <cblas.h>
 #include <cmark.h>
 #include <ctype.h>
 #include <gsl/gsl_version.h>
@@ -19,7 +19,9 @@
 #include <cpuid.h>
 #endif
 
+#include "perfweave/baselines.h"
 #include "perfweave/common.h"
+#include "perfweave/cpu.h"
 #include "perfweave/version.h"
 
 #if defined(__clang__)
@@ -166,6 +168,52 @@ static char *cpuid_hypervisor(bool *bit)
 #endif
 }
 
+/* Number of CPUs in a sysfs CPU list such as "0-1,4,6-7"; 0 when unreadable. */
+static int list_count(const char *list)
+{
+    int count = 0;
+    for (const char *p = list; p && *p;) {
+        char *end;
+        long a = strtol(p, &end, 10);
+        if (end == p) return 0;
+        long b = a;
+        if (*end == '-') {
+            p = end + 1;
+            b = strtol(p, &end, 10);
+            if (end == p || b < a) return 0;
+        }
+        count += (int)(b - a + 1);
+        p = *end == ',' ? end + 1 : end;
+        if (*p && *p != ',' && !isdigit((unsigned char)*p)) break;
+    }
+    return count;
+}
+
+/* Simultaneous multithreading as the kernel shows it: the most hardware threads sharing one core
+ * among the configured CPUs (thread_siblings_list), cpu0's siblings, and whether SMT is active
+ * (/sys/devices/system/cpu/smt/active); null where unreadable. */
+static json_t *capture_smt(void)
+{
+    int most = 0;
+    long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+    for (long i = 0; i < ncpu && i < 1024; i++) {
+        char *path = pw_xasprintf("/sys/devices/system/cpu/cpu%ld/topology/thread_siblings_list", i);
+        char *list = read_line(path);
+        int c = list_count(list);
+        if (c > most) most = c;
+        free(list);
+        free(path);
+    }
+    char *cpu0 = read_line("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list");
+    char *active = read_line("/sys/devices/system/cpu/smt/active");
+    json_t *smt = json_pack("{s:o, s:o, s:o}", "threads_per_core", most > 0 ? json_integer(most) : json_null(),
+                            "cpu0_siblings", string_or_null(cpu0),
+                            "active", active ? json_boolean(strcmp(active, "1") == 0) : json_null());
+    free(cpu0);
+    free(active);
+    return smt;
+}
+
 static json_t *capture_cpu(const char *cpuinfo, bool *hv_flag)
 {
     char *model = cpuinfo ? cpuinfo_value(cpuinfo, "model name") : NULL;
@@ -186,6 +234,10 @@ static json_t *capture_cpu(const char *cpuinfo, bool *hv_flag)
                             "scaling_driver", string_or_null(driver),
                             "frequency_scaling", governor ? "known" : "unknown");
     free(model), free(flags), free(governor), free(driver);
+    pw_cpu_info id;
+    pw_cpu_detect(&id);
+    json_object_set_new(cpu, "cpuid", pw_cpu_json(&id));
+    json_object_set_new(cpu, "smt", capture_smt());
     return cpu;
 }
 
@@ -245,19 +297,22 @@ json_t *pw_env_capture(void)
                                                 "release", u.release, "version", u.version,
                                                 "machine", u.machine)
                                     : json_null();
-    const char *core = openblas_get_corename(), *config = openblas_get_config();
-    json_t *openblas = json_pack("{s:o, s:o, s:i}", "core", string_or_null(core), "config",
-                                 string_or_null(config), "threads", openblas_get_num_threads());
     json_t *libraries = json_pack("{s:s, s:s, s:s}", "gsl", GSL_VERSION, "cmark",
                                   cmark_version_string(), "jansson", JANSSON_VERSION);
+    /* BLIS and oneDNN are described by a forked child: this process must not load oneDNN. */
+    json_t *probe = pw_baselines_probe();
 
-    return json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:s, s:s, s:s}, s:o, s:o, s:{s:s, s:s}}",
+    json_t *env = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:s, s:s, s:s}, s:o, s:O, s:O, s:o, s:o, s:{s:s, s:s}}",
                      "schema", PW_ENV_SCHEMA, "captured", captured, "host", host, "cpu", cpu,
                      "hypervisor", capture_hypervisor(hv_flag), "memory_bytes", capture_memory(),
                      "load", loadj, "kernel", kernel,
                      "compiler", "name", COMPILER_NAME, "version", __VERSION__, "flags", PW_CFLAGS,
-                     "openblas", openblas, "libraries", libraries,
+                     "openblas", pw_openblas_json(), "blis", json_object_get(probe, "blis"),
+                     "onednn", json_object_get(probe, "onednn"), "cblas", pw_cblas_json(),
+                     "libraries", libraries,
                      "perfweave", "version", pw_version(), "commit", pw_commit());
+    json_decref(probe);
+    return env;
 }
 
 /* A deep copy of env's member at path (a.b), or null when absent. */
@@ -268,26 +323,61 @@ static json_t *pick(const json_t *env, const char *a, const char *b)
     return v ? json_deep_copy(v) : json_null();
 }
 
-json_t *pw_env_fingerprint(const json_t *env)
+/* memory_bytes rounded to whole GiB: MemTotal moves by a few MiB with the kernel's reservations. */
+static json_t *memory_gib(const json_t *env)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "cpu_model", pick(env, "cpu", "model"), "cpu_flags", pick(env, "cpu", "flags"),
+    json_t *m = json_object_get(env, "memory_bytes");
+    if (!json_is_integer(m)) return json_null();
+    return json_integer((json_integer_value(m) + (1LL << 29)) >> 30);
+}
+
+json_t *pw_env_hardware(const json_t *env)
+{
+    const json_t *id = json_object_get(json_object_get(env, "cpu"), "cpuid");
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "cpu_vendor", pick(id, "vendor", NULL), "cpu_family", pick(id, "family", NULL),
+                     "cpu_model_number", pick(id, "model", NULL),
+                     "cpu_stepping", pick(id, "stepping", NULL),
+                     "cpu_model", pick(env, "cpu", "model"), "isa", pick(id, "isa", NULL),
                      "caches", pick(env, "cpu", "caches"),
                      "cores_online", pick(env, "cpu", "cores_online"),
+                     "threads_per_core", pick(json_object_get(env, "cpu"), "smt", "threads_per_core"),
+                     "memory_gib", memory_gib(env),
                      "hypervisor", pick(env, "hypervisor", "present"),
                      "hypervisor_vendor", pick(env, "hypervisor", "vendor"),
+                     "machine", pick(env, "kernel", "machine"),
+                     /* Environments recorded before cpuid existed identify the CPU by its flags. */
+                     "cpu_flags", id ? json_null() : pick(env, "cpu", "flags"));
+}
+
+json_t *pw_env_software(const json_t *env)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                      "compiler", pick(env, "compiler", "name"),
                      "compiler_version", pick(env, "compiler", "version"),
                      "compiler_flags", pick(env, "compiler", "flags"),
+                     "openblas_version", pick(env, "openblas", "version"),
+                     "openblas_config", pick(env, "openblas", "config"),
                      "openblas_core", pick(env, "openblas", "core"),
-                     "machine", pick(env, "kernel", "machine"));
+                     "blis_version", pick(env, "blis", "version"),
+                     "blis_arch", pick(env, "blis", "arch"),
+                     "onednn_version", pick(env, "onednn", "version"),
+                     "onednn_isa", pick(env, "onednn", "isa"),
+                     "gsl", pick(env, "libraries", "gsl"),
+                     "cblas", pick(env, "cblas", NULL));
 }
 
-char *pw_env_fingerprint_hash(const json_t *env)
+json_t *pw_env_fingerprint(const json_t *env)
 {
-    json_t *fp = pw_env_fingerprint(env);
-    char *text = json_dumps(fp, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(fp);
+    return json_pack("{s:o, s:o}", "hardware", pw_env_hardware(env), "software",
+                     pw_env_software(env));
+}
+
+/* The first 64 bits of the SHA-256 of doc's canonical JSON as 16 hex digits; consumes doc. */
+static char *short_hash(json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
     struct sha256_ctx ctx;
     uint8_t digest[SHA256_DIGEST_SIZE];
     sha256_init(&ctx);
@@ -297,6 +387,16 @@ char *pw_env_fingerprint_hash(const json_t *env)
     char *hex = pw_xmalloc(17);
     for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     return hex;
+}
+
+char *pw_env_hardware_hash(const json_t *env)
+{
+    return short_hash(pw_env_hardware(env));
+}
+
+char *pw_env_fingerprint_hash(const json_t *env)
+{
+    return short_hash(pw_env_fingerprint(env));
 }
 
 /* Appends a load warning when env's 1-minute load per online core, less own (the load the

@@ -1,9 +1,12 @@
 /* isolate.c — one experiment per child process: fork, pin, limit, collect the JSON result from
- * a pipe and the stderr tail from another, classify how the child ended (see isolate.h). */
+ * a pipe and the stderr tail from another, classify how the child ended (see isolate.h).  A run
+ * is three steps (start, poll, finish) so that an executor can wait for it without blocking;
+ * pw_isolate_run chains them. */
 #include "perfweave/isolate.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -125,21 +128,39 @@ static const char *tail_text(pw_buf *tail)
     return tail->data;
 }
 
-pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params,
-                          const pw_isolate_limits *lim)
+/* One child in flight.  A start that failed before the child existed (no pipe, no fork) carries
+ * its ERROR result in `early` and no process. */
+struct pw_isolate_child {
+    pid_t pid;                 /* 0 when the start failed */
+    struct pollfd fds[2];      /* the result pipe and the stderr/stdout pipe; fd -1 once closed */
+    int open_fds;
+    pw_buf doc, tail;
+    double start;
+    bool timed_out;
+    bool killed;               /* by pw_isolate_kill */
+    pw_isolate_limits lim;
+    char *experiment, *id;
+    pw_result *early;
+};
+
+static pw_isolate_child *child_failed(const pw_experiment *e, const char *id, const char *what, int err)
+{
+    pw_isolate_child *c = pw_xcalloc(1, sizeof *c);
+    c->early = pw_result_new(e->name, id);
+    pw_result_error(c->early, "%s: %s", what, strerror(err));
+    return c;
+}
+
+pw_isolate_child *pw_isolate_start(const pw_experiment *e, const char *id, json_t *params,
+                                   const pw_isolate_limits *lim)
 {
     int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        pw_result *r = pw_result_new(e->name, id);
-        pw_result_error(r, "cannot create a pipe: %s", strerror(errno));
-        return r;
-    }
+    if (pipe2(out, O_CLOEXEC) != 0) return child_failed(e, id, "cannot create a pipe", errno);
     if (pipe2(err, O_CLOEXEC) != 0) {
+        int saved = errno;
         close(out[0]);
         close(out[1]);
-        pw_result *r = pw_result_new(e->name, id);
-        pw_result_error(r, "cannot create a pipe: %s", strerror(errno));
-        return r;
+        return child_failed(e, id, "cannot create a pipe", saved);
     }
     fflush(NULL);
     double start = now_s();
@@ -147,9 +168,7 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
     if (pid < 0) {
         int saved = errno;
         close(out[0]); close(out[1]); close(err[0]); close(err[1]);
-        pw_result *r = pw_result_new(e->name, id);
-        pw_result_error(r, "cannot fork: %s", strerror(saved));
-        return r;
+        return child_failed(e, id, "cannot fork", saved);
     }
     if (pid == 0) {
         close(out[0]);
@@ -163,73 +182,107 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
     }
     close(out[1]);
     close(err[1]);
+    pw_isolate_child *c = pw_xcalloc(1, sizeof *c);
+    c->pid = pid;
+    c->fds[0] = (struct pollfd){out[0], POLLIN, 0};
+    c->fds[1] = (struct pollfd){err[0], POLLIN, 0};
+    c->open_fds = 2;
+    pw_buf_init(&c->doc);
+    pw_buf_init(&c->tail);
+    c->start = start;
+    c->lim = *lim;
+    c->experiment = pw_xstrdup(e->name);
+    c->id = pw_xstrdup(id);
+    return c;
+}
 
-    pw_buf doc, tail;
-    pw_buf_init(&doc);
-    pw_buf_init(&tail);
-    bool timed_out = false;
-    struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    int open_fds = 2;
-    while (open_fds > 0) {
-        if (interrupted_by) {
-            kill(pid, SIGKILL);
-            break;
-        }
-        double left = lim->timeout_s > 0 ? lim->timeout_s - (now_s() - start) : 1e9;
+bool pw_isolate_poll(pw_isolate_child *c, double timeout_s)
+{
+    if (c->early || c->killed) return true;
+    double until = timeout_s >= 0 ? now_s() + timeout_s : INFINITY;
+    while (c->open_fds > 0) {
+        if (interrupted_by) return false;
+        double now = now_s();
+        double left = c->lim.timeout_s > 0 ? c->lim.timeout_s - (now - c->start) : 1e9;
         if (left <= 0) {
-            timed_out = true;
-            kill(pid, SIGKILL);
-            break;
+            c->timed_out = true;
+            kill(c->pid, SIGKILL);
+            return true;
         }
-        int ms = left > 1e6 ? 1000000000 : (int)(left * 1000) + 1;
-        int n = poll(fds, 2, ms);
+        double span = until - now < left ? until - now : left;
+        if (span < 0) return false;
+        int ms = span > 1e6 ? 1000000000 : (int)(span * 1000) + 1;
+        int n = poll(c->fds, 2, ms);
         if (n < 0) {
             if (errno == EINTR) continue;
-            break;
+            return true; /* poll itself failed: finish with what was read */
         }
+        if (n == 0 && now_s() >= until) return false;
         for (int i = 0; i < 2; i++) {
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            if (c->fds[i].fd < 0 || !(c->fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             char chunk[65536];
-            ssize_t got = read(fds[i].fd, chunk, sizeof chunk);
+            ssize_t got = read(c->fds[i].fd, chunk, sizeof chunk);
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
-                close(fds[i].fd);
-                fds[i].fd = -1;
-                open_fds--;
+                close(c->fds[i].fd);
+                c->fds[i].fd = -1;
+                c->open_fds--;
                 continue;
             }
-            if (i == 0) pw_buf_put(&doc, chunk, (size_t)got);
-            else keep_tail(&tail, chunk, (size_t)got);
+            if (i == 0) pw_buf_put(&c->doc, chunk, (size_t)got);
+            else keep_tail(&c->tail, chunk, (size_t)got);
         }
     }
+    return true;
+}
+
+void pw_isolate_kill(pw_isolate_child *c)
+{
+    if (c->early || c->killed) return;
+    c->killed = true;
+    kill(c->pid, SIGKILL);
+}
+
+pw_result *pw_isolate_finish(pw_isolate_child *c)
+{
+    if (c->early) {
+        pw_result *r = c->early;
+        free(c);
+        return r;
+    }
     for (int i = 0; i < 2; i++)
-        if (fds[i].fd >= 0) close(fds[i].fd);
+        if (c->fds[i].fd >= 0) close(c->fds[i].fd);
 
     int wstatus = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {}
-    double seconds = now_s() - start;
+    while (wait4(c->pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {}
+    double seconds = now_s() - c->start;
 
     pw_result *r = NULL;
+    const pw_isolate_limits *lim = &c->lim;
+    pw_buf *doc = &c->doc, *tail = &c->tail;
     if (interrupted_by) {
-        r = pw_result_new(e->name, id);
+        r = pw_result_new(c->experiment, c->id);
         pw_result_error(r, "interrupted by signal %d before it finished", (int)interrupted_by);
-    } else if (!timed_out && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && doc.len > 0) {
+    } else if (c->killed) {
+        r = pw_result_new(c->experiment, c->id);
+        pw_result_error(r, "cancelled after %.0f s, before it finished", seconds);
+    } else if (!c->timed_out && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && doc->len > 0) {
         json_error_t jerr;
-        json_t *parsed = json_loads(doc.data, 0, &jerr);
+        json_t *parsed = json_loads(doc->data, 0, &jerr);
         const char *why = NULL;
         if (parsed) r = pw_result_from_json(parsed, &why);
         json_decref(parsed);
         if (!r) {
-            r = pw_result_new(e->name, id);
+            r = pw_result_new(c->experiment, c->id);
             pw_result_error(r, "the experiment wrote an unreadable result (%s)",
                             why ? why : jerr.text);
         }
     } else {
-        r = pw_result_new(e->name, id);
-        const char *t = tail_text(&tail);
-        if (timed_out)
+        r = pw_result_new(c->experiment, c->id);
+        const char *t = tail_text(tail);
+        if (c->timed_out)
             pw_result_error(r, "timed out after %.0f s (limit %.0f s; raise it with 'timeout:')",
                             seconds, lim->timeout_s);
         else if (WIFSIGNALED(wstatus))
@@ -243,9 +296,21 @@ pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params
     }
     json_t *runinfo = json_pack("{s:f, s:i, s:b, s:i}", "seconds", seconds, "peak_rss_kib",
                                 (json_int_t)ru.ru_maxrss, "quick", lim->quick, "cpu", lim->cpu);
-    if (tail.len) json_object_set_new(runinfo, "stderr_tail", json_string(tail_text(&tail)));
+    if (tail->len) json_object_set_new(runinfo, "stderr_tail", json_string(tail_text(tail)));
     json_object_set_new(pw_result_json(r), "run", runinfo);
-    pw_buf_release(&doc);
-    pw_buf_release(&tail);
+    pw_buf_release(doc);
+    pw_buf_release(tail);
+    free(c->experiment);
+    free(c->id);
+    free(c);
     return r;
+}
+
+pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params,
+                          const pw_isolate_limits *lim)
+{
+    pw_isolate_child *c = pw_isolate_start(e, id, params, lim);
+    while (!pw_isolate_poll(c, -1))
+        if (interrupted_by) pw_isolate_kill(c);
+    return pw_isolate_finish(c);
 }

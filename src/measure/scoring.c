@@ -2,6 +2,9 @@
 #include "perfweave/scoring.h"
 
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 
 #include "perfweave/common.h"
@@ -66,4 +69,59 @@ int pw_score_proportion_ci(size_t k, size_t n, double level, double ci[2])
     ci[0] = k == 0 ? 0.0 : gsl_cdf_beta_Pinv(a, (double)k, (double)(n - k + 1));
     ci[1] = k == n ? 1.0 : gsl_cdf_beta_Pinv(1 - a, (double)(k + 1), (double)(n - k));
     return PW_OK;
+}
+
+int pw_score_tau_mean_ci(const double *scores, size_t runs, size_t ns, uint64_t seed,
+                         size_t resamples, double level, double *mean, double ci[2],
+                         size_t *pairs)
+{
+    if (runs < 2 || ns < 2 || resamples < 10 || !(level > 0 && level < 1)) return PW_EINVAL;
+    /* tau of every pair of runs once; NAN where undefined */
+    double *tau = pw_xmalloc(runs * runs * sizeof *tau);
+    double sum = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < runs; i++)
+        for (size_t j = i + 1; j < runs; j++) {
+            double t;
+            if (pw_score_kendall_tau(scores + i * ns, scores + j * ns, ns, &t) != PW_OK) t = NAN;
+            tau[i * runs + j] = tau[j * runs + i] = t;
+            if (isfinite(t)) sum += t, used++;
+        }
+    if (used == 0) {
+        free(tau);
+        return PW_EINVAL;
+    }
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, (unsigned long)seed);
+    size_t *draw = pw_xmalloc(runs * sizeof *draw);
+    double *boot = pw_xmalloc(resamples * sizeof *boot);
+    size_t nb = 0;
+    for (size_t b = 0; b < resamples; b++) {
+        for (size_t k = 0; k < runs; k++) draw[k] = (size_t)gsl_rng_uniform_int(rng, runs);
+        double s = 0;
+        size_t c = 0;
+        for (size_t k = 0; k < runs; k++)
+            for (size_t l = k + 1; l < runs; l++) {
+                if (draw[k] == draw[l]) continue;
+                double t = tau[draw[k] * runs + draw[l]];
+                if (isfinite(t)) s += t, c++;
+            }
+        if (c) boot[nb++] = s / (double)c;
+    }
+    int rc = PW_EINVAL;
+    if (nb >= 10) {
+        gsl_sort(boot, 1, nb);
+        ci[0] = gsl_stats_quantile_from_sorted_data(boot, 1, nb, (1 - level) / 2);
+        ci[1] = gsl_stats_quantile_from_sorted_data(boot, 1, nb, 1 - (1 - level) / 2);
+        *mean = sum / (double)used;
+        if (ci[0] > *mean) ci[0] = *mean;
+        if (ci[1] < *mean) ci[1] = *mean;
+        if (pairs) *pairs = used;
+        rc = PW_OK;
+    }
+    free(boot);
+    free(draw);
+    gsl_rng_free(rng);
+    free(tau);
+    return rc;
 }

@@ -311,6 +311,26 @@ static const growth classes[] = {
     {"n log n", 1, g_nlog}, {"n^2", 0, g_sq},  {"n^3", 0, g_cube},
 };
 
+int pw_stats_crossover(const double *v, const double *lo, const double *hi, size_t n, double t,
+                       int below, size_t *first, size_t *est, size_t *sure)
+{
+    if (n == 0) return PW_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!(lo[i] <= v[i] && v[i] <= hi[i])) return PW_EINVAL;
+    /* Scanning back from the largest size, each index moves down while its condition holds. */
+    size_t f = n, e = n, s = n;
+    for (size_t i = n; i-- > 0;) {
+        int far = below ? lo[i] < t : hi[i] > t;   /* beyond t is possible */
+        int mid = below ? v[i] < t : v[i] > t;     /* beyond t by the estimate */
+        int near = below ? hi[i] < t : lo[i] > t;  /* beyond t for certain */
+        if (far && f == i + 1) f = i;
+        if (mid && e == i + 1) e = i;
+        if (near && s == i + 1) s = i;
+    }
+    *first = f, *est = e, *sure = s;
+    return PW_OK;
+}
+
 const char *pw_stats_complexity_class(const double *x, const double *y, size_t n)
 {
     if (!x || !y || n < 2) return "unknown";

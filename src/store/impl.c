@@ -15,12 +15,19 @@ static const char *const non_core_headers[] = {
     "include/perfweave/store.h", "include/perfweave/weave.h", "include/perfweave/render.h",
     "include/perfweave/report.h", "include/perfweave/plot.h", "include/perfweave/template.h",
     "include/perfweave/escape.h", "include/perfweave/chapter.h", "include/perfweave/directive.h",
-    "include/perfweave/html.h", "include/perfweave/latex.h", "include/perfweave/claims.h", NULL,
+    "include/perfweave/html.h", "include/perfweave/latex.h", "include/perfweave/claims.h",
+    "include/perfweave/exec.h", NULL,
 };
 
 /* Files under src/measure/ that decide or render rather than measure: claims are evaluated in
  * the parent on every render, from cached results too, so changing them re-runs nothing. */
 static const char *const non_core_measure[] = {"src/measure/claims.c", NULL};
+
+/* Files outside src/common/ and src/measure/ that are part of how a result is measured: the
+ * local executor chooses the limits its child runs under and what a measured result carries
+ * (environment, noise warnings).  The rest of src/exec/ (the seam, the cache decorator, replay)
+ * only moves results around and is left out like the store. */
+static const char *const core_elsewhere[] = {"src/exec/local.c", NULL};
 
 static bool has_prefix(const char *s, const char *prefix)
 {
@@ -31,6 +38,8 @@ bool pw_impl_is_core(const char *path)
 {
     for (const char *const *f = non_core_measure; *f; f++)
         if (strcmp(path, *f) == 0) return false;
+    for (const char *const *f = core_elsewhere; *f; f++)
+        if (strcmp(path, *f) == 0) return true;
     if (has_prefix(path, "src/common/") || has_prefix(path, "src/measure/")) return true;
     if (!has_prefix(path, "include/perfweave/")) return false;
     for (const char *const *h = non_core_headers; *h; h++)

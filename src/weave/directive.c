@@ -43,11 +43,6 @@ void pw_diag_add(pw_diag *d, const char *file, int line, const char *fmt, ...)
     pw_buf_release(&b);
 }
 
-void pw_diag_print(const pw_diag *d)
-{
-    for (size_t i = 0; i < d->n; i++) fprintf(stderr, "%s\n", d->lines[i]);
-}
-
 static char *trim(char *s)
 {
     while (isspace((unsigned char)*s)) s++;

@@ -2,7 +2,8 @@
 # End-to-end tests of the perfweave command: bad input (file:line messages, exit 1, nothing
 # written and the previous report intact), crashing experiments (ERROR, report still written,
 # exit 2), a real --quick report checked in headless Chromium (the DOM holds the table and the
-# SVG chart) and by pdfinfo (the fixture PDF has the expected page count), and `run --json`.
+# SVG chart) and by pdfinfo (the fixture PDF has the expected page count), the plain-text format
+# on stdout, and `run --json`.
 # Nothing here judges a timing.
 set -u
 bin=$(realpath "$1")
@@ -77,6 +78,25 @@ SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden
     -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
 if [ "${pages:-0}" -eq 5 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 5"; fi
+
+# --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
+SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
+    -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
+expect_status 2 $s "text report of the fixture (one ERROR result)"
+if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
+expect_grep "^5 claims: 3 PASS, 1 PARTIAL, 0 FAIL, 0 UNDECIDED, 1 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^When an experiment fails  broken  value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
+if [ -e "$tmp/text/report.html" ] || [ -e "$tmp/text/report.tex" ]; then fail "-f text wrote another format"; else ok; fi
+# A text-only run over a full report adds report.txt and leaves the others and their figures.
+"$bin" report -q --quick --frozen -f text --cache "$tmp/cache0" -o "$tmp/quick" tests/e2e/chapters/01-small.md \
+    >/dev/null 2>"$tmp/text2.err"; s=$?
+expect_status 0 $s "text report over the quick report"
+for f in report.txt report.html report.tex figures/e2e-matmul-gflops.svg figures/e2e-matmul-gflops.pdf; do
+    if [ -s "$tmp/quick/$f" ]; then ok; else fail "after a text-only run the quick report lacks $f"; fi
+done
+"$bin" report -q -f txt -o "$tmp/text3" tests/golden/chapters/01-demo.md 2>"$tmp/text3.err"; s=$?
+expect_status 1 $s "an unknown format"
+expect_grep "unknown format 'txt' (html, latex, text, pdf)" "$tmp/text3.err" "unknown format message"
 
 # --- the result cache: prose edits run nothing, a directive edit runs only that one ---------
 mkdir -p "$tmp/c"
@@ -211,6 +231,44 @@ done
 "$bin" run selftest.fixd 2>"$tmp/err8"; s=$?
 expect_status 1 $s "run with an unknown experiment"
 expect_grep "did you mean 'selftest.fixed'" "$tmp/err8" "run suggestion"
+
+# --- library baselines: the OpenBLAS core, BLIS, oneDNN, the sanity floor --------------------
+# Nothing here depends on a timing: the weak core is forced, and a core without FMA on a CPU
+# with AVX2 can never reach the floor whatever the clock does.
+jval() { sed -n "s/^ *\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$2" | head -1; }
+"$bin" run --json selftest.fixed values=1,2,3 >"$tmp/env.json" 2>"$tmp/env.err"; s=$?
+expect_status 0 $s "run for the environment"
+by=$(jval chosen_by "$tmp/env.json"); core=$(jval core "$tmp/env.json"); best=$(jval best "$tmp/env.json")
+case "$by" in
+    perfweave) if [ "$(jval took "$tmp/env.json")" = true ] && [ "$core" = "$best" ] && [ "$(jval detected "$tmp/env.json")" != "$core" ]; then ok
+               else fail "perfweave chose core '$best' but OpenBLAS runs '$core' (took: $(jval took "$tmp/env.json"))"; fi ;;
+    library) if [ "$(jval took "$tmp/env.json")" = true ]; then ok; else fail "the library's own core did not take"; fi ;;
+    *) fail "OpenBLAS core chosen by '$by', expected perfweave or library (no OPENBLAS_CORETYPE set)" ;;
+esac
+if grep -q "warning" "$tmp/env.err"; then fail "core choice warned: $(cat "$tmp/env.err")"; else ok; fi
+expect_grep '"cblas_sgemm": ".*openblas' "$tmp/env.json" "cblas_sgemm binds into OpenBLAS"
+
+"$bin" run --quick --json acceleration.matmul sizes=1024 variants=packed,openblas,blis,onednn >"$tmp/libs.json" 2>"$tmp/libs.err"; s=$?
+expect_status 0 $s "matmul with every library"
+for v in packed openblas blis onednn library; do
+    expect_grep "\"gflops.$v.n1024\"" "$tmp/libs.json" "gflops.$v.n1024 published"
+done
+expect_grep '"speedup.packed_vs_library.n1024"' "$tmp/libs.json" "packed against the fastest library"
+expect_grep '"arch": "' "$tmp/libs.json" "BLIS kernel set recorded"
+expect_grep '"isa": "' "$tmp/libs.json" "oneDNN ISA recorded"
+
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+    OPENBLAS_CORETYPE=Prescott "$bin" run --quick --json acceleration.matmul sizes=256 variants=packed,openblas \
+        'claim=speedup(packed, openblas) >= 1' >"$tmp/weak.json" 2>"$tmp/weak.err"; s=$?
+    expect_status 0 $s "matmul on a forced weak core"
+    if [ "$(jval chosen_by "$tmp/weak.json")" = user ] && [ "$(jval core "$tmp/weak.json")" = Prescott ]; then ok
+    else fail "the user's OPENBLAS_CORETYPE=Prescott was not kept and reported (chosen_by $(jval chosen_by "$tmp/weak.json"), core $(jval core "$tmp/weak.json"))"; fi
+    expect_grep "OPENBLAS_CORETYPE=Prescott from the environment is kept" "$tmp/weak.err" "user's core reported"
+    expect_grep '"baseline_warnings"' "$tmp/weak.json" "baseline warning on a weak core"
+    expect_grep 'OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak.json" "warning names the library and core"
+    expect_grep '"verdict": "UNDECIDED"' "$tmp/weak.json" "claim against the weak library undecided"
+    expect_grep '"why": "baseline"' "$tmp/weak.json" "undecided for the baseline reason"
+fi
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -406,6 +406,60 @@ static void test_blocked_points(void **state)
     pw_result_free(r);
 }
 
+/* What an undecided point says about more samples: with a basis of n alone (no cv) it still
+ * gets samples_needed, without an mde; on a metric marked as a fixed sample it gets that
+ * sentence instead of a number of samples.  A derived metric takes its basis (cv scaled) and
+ * its fixed-sample mark from its source. */
+static void test_more_samples(void **state)
+{
+    (void)state;
+    pw_result *r = pw_result_new("test.claims", "samples");
+    pw_result_metric(r, "tau.mean", 0.75, 0.5, 1.0, "");
+    assert_int_equal(pw_result_metric_basis(r, "tau.mean", 10, NAN), PW_OK);
+    pw_result_metric(r, "drop.accuracy.a_vs_b", 0.01, 0.005, 0.015, "");
+    assert_int_equal(pw_result_metric_fixed_sample(r, "drop.accuracy.a_vs_b", "the %d-image "
+                                                   "test set is all there is", 10000), PW_OK);
+    assert_int_equal(pw_result_metric_fixed_sample(r, "no.such", "x"), PW_ENOTFOUND);
+    pw_result_metric(r, "speedup.a_vs_b", 2.0, 1.8, 2.2, "×");
+    pw_result_metric_basis(r, "speedup.a_vs_b", 20, 0.2);
+    pw_result_metric(r, "score.a", 1.41, 1.34, 1.48, "");
+    assert_int_equal(pw_result_metric_basis_from(r, "score.a", "speedup.a_vs_b", 0.5), PW_OK);
+    assert_int_equal(pw_result_metric_basis_from(r, "score.a", "no.such", 1), PW_ENOTFOUND);
+    pw_metric m;
+    assert_int_equal(pw_result_get_metric(r, "score.a", &m), PW_OK);
+    assert_close(m.n, 20, 0);
+    assert_close(m.cv, 0.1, 1e-15);
+    assert_null(m.fixed_sample);
+    pw_result_metric(r, "error.a", 0.5, -0.5, 1.5, "%");
+    assert_int_equal(pw_result_metric_basis_from(r, "error.a", "drop.accuracy.a_vs_b", NAN), PW_OK);
+    assert_int_equal(pw_result_get_metric(r, "error.a", &m), PW_OK);
+    assert_string_equal(m.fixed_sample, "the 10000-image test set is all there is");
+
+    /* n 10, half-width 0.25, gap 0.125: 10 · (0.25 / 0.125)² = 40 runs; no cv, so no mde. */
+    json_t *o = eval1("tau.mean >= 0.625", r);
+    assert_string_equal(verdict(o), "UNDECIDED");
+    json_t *p = json_array_get(json_object_get(o, "points"), 0);
+    assert_close(json_number_value(json_object_get(p, "samples_needed")), 40, 1e-9);
+    assert_null(json_object_get(p, "mde"));
+    assert_null(json_object_get(p, "fixed_sample"));
+    json_decref(o);
+
+    o = eval1("drop.accuracy.a_vs_b < 0.012", r);
+    assert_string_equal(verdict(o), "UNDECIDED");
+    p = json_array_get(json_object_get(o, "points"), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "fixed_sample")),
+                        "the 10000-image test set is all there is");
+    assert_null(json_object_get(p, "samples_needed"));
+    assert_string_equal(json_string_value(json_object_get(p, "why")), "interval");
+    json_decref(o);
+    /* Decided points carry no such sentence. */
+    o = eval1("drop.accuracy.a_vs_b < 0.02", r);
+    assert_string_equal(verdict(o), "PASS");
+    assert_null(json_object_get(json_array_get(json_object_get(o, "points"), 0), "fixed_sample"));
+    json_decref(o);
+    pw_result_free(r);
+}
+
 static void test_verdict_helpers(void **state)
 {
     (void)state;
@@ -440,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_holm_demotion),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_blocked_points),
+        cmocka_unit_test(test_more_samples),
         cmocka_unit_test(test_verdict_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,12 +69,90 @@ static void test_fingerprint_stable(void **state)
     char *hd = pw_env_fingerprint_hash(b);
     assert_string_not_equal(ha, hd);
     json_t *fp = pw_env_fingerprint(a);
-    assert_non_null(json_object_get(fp, "cpu_model"));
-    assert_non_null(json_object_get(fp, "openblas_core"));
+    json_t *hw = json_object_get(fp, "hardware"), *sw = json_object_get(fp, "software");
+    assert_non_null(json_object_get(hw, "cpu_model"));
+    assert_non_null(json_object_get(sw, "openblas_core"));
     assert_null(json_object_get(fp, "load"));
     json_decref(fp);
     free(ha), free(hb), free(hc), free(hd);
     json_decref(a), json_decref(b);
+}
+
+/* The hardware identity and the software that only makes a result stale are kept apart: a
+ * library upgrade or another OpenBLAS core changes the fingerprint (so the cache re-measures) but
+ * not the hardware hash (so the hardware matrix still groups the runs as one machine). */
+static void test_hardware_software_split(void **state)
+{
+    (void)state;
+    json_t *a = pw_env_capture();
+    json_t *hw = pw_env_hardware(a), *sw = pw_env_software(a);
+    static const char *const hwkeys[] = {"cpu_vendor", "cpu_family", "cpu_model_number",
+                                         "cpu_stepping", "isa", "cores_online",
+                                         "threads_per_core", "memory_gib", "caches", NULL};
+    for (const char *const *k = hwkeys; *k; k++) assert_non_null(json_object_get(hw, *k));
+#if defined(__x86_64__) || defined(__i386__)
+    assert_true(json_is_integer(json_object_get(hw, "cpu_family")));
+    assert_true(json_is_array(json_object_get(hw, "isa")));
+#endif
+    static const char *const swkeys[] = {"compiler_version", "openblas_version", "openblas_config",
+                                         "openblas_core", "blis_version", "blis_arch",
+                                         "onednn_version", "onednn_isa", "gsl", "cblas", NULL};
+    for (const char *const *k = swkeys; *k; k++) assert_non_null(json_object_get(sw, *k));
+    assert_null(json_object_get(hw, "openblas_core"));
+    assert_null(json_object_get(sw, "cpu_model"));
+    json_decref(hw);
+    json_decref(sw);
+
+    char *fa = pw_env_fingerprint_hash(a), *ha = pw_env_hardware_hash(a);
+    /* Another OpenBLAS core, another oneDNN: a stale result, the same hardware. */
+    json_t *b = json_deep_copy(a);
+    json_object_set_new(json_object_get(b, "openblas"), "core", json_string("Haswell"));
+    json_object_set_new(json_object_get(b, "onednn"), "version", json_string("3.0.0"));
+    char *fb = pw_env_fingerprint_hash(b), *hb = pw_env_hardware_hash(b);
+    assert_string_not_equal(fa, fb);
+    assert_string_equal(ha, hb);
+    /* Another stepping: another machine. */
+    json_t *c = json_deep_copy(a);
+    json_t *id = json_object_get(json_object_get(c, "cpu"), "cpuid");
+    json_object_set_new(id, "stepping", json_integer(json_integer_value(json_object_get(id, "stepping")) + 1));
+    char *hc = pw_env_hardware_hash(c);
+    assert_string_not_equal(ha, hc);
+    free(fa), free(ha), free(fb), free(hb), free(hc);
+    json_decref(a), json_decref(b), json_decref(c);
+}
+
+/* The libraries as used: OpenBLAS's record says who chose its core and whether it took; BLIS and
+ * oneDNN are described by a forked child (this process never loads oneDNN for it); the CBLAS
+ * symbols bind into OpenBLAS. */
+static void test_capture_libraries(void **state)
+{
+    (void)state;
+    json_t *env = pw_env_capture();
+    json_t *ob = json_object_get(env, "openblas");
+    static const char *const obkeys[] = {"version", "config", "core", "detected", "best",
+                                         "chosen_by", "requested", "took", "threads", "vector",
+                                         "summary", "library", NULL};
+    for (const char *const *k = obkeys; *k; k++) assert_non_null(json_object_get(ob, *k));
+    const char *by = json_string_value(json_object_get(ob, "chosen_by"));
+    assert_true(strcmp(by, "library") == 0 || strcmp(by, "perfweave") == 0 || strcmp(by, "user") == 0);
+    for (const char *lib = "blis"; lib; lib = strcmp(lib, "blis") == 0 ? "onednn" : NULL) {
+        json_t *d = json_object_get(env, lib);
+        assert_true(json_is_object(d));
+        if (!json_is_true(json_object_get(d, "available")))
+            fail_msg("%s not available: %s", lib, json_string_value(json_object_get(d, "error")));
+        assert_non_null(json_string_value(json_object_get(d, "version")));
+        assert_int_equal(json_integer_value(json_object_get(d, "threads")), 1);
+    }
+    assert_non_null(json_string_value(json_object_get(json_object_get(env, "blis"), "arch")));
+    assert_non_null(json_string_value(json_object_get(json_object_get(env, "onednn"), "isa")));
+    json_t *cb = json_object_get(env, "cblas");
+    const char *lib = json_string_value(json_object_get(ob, "library"));
+    assert_non_null(lib);
+    assert_string_equal(json_string_value(json_object_get(cb, "cblas_sgemm")), lib);
+    assert_string_equal(json_string_value(json_object_get(cb, "sgemm_")), lib);
+    assert_true(json_is_integer(json_object_get(json_object_get(json_object_get(env, "cpu"), "smt"),
+                                                "threads_per_core")));
+    json_decref(env);
 }
 
 /* A synthetic environment with the members pw_env_warnings reads. */
@@ -142,6 +220,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_capture_keys),
         cmocka_unit_test(test_fingerprint_stable),
+        cmocka_unit_test(test_hardware_software_split),
+        cmocka_unit_test(test_capture_libraries),
         cmocka_unit_test(test_warnings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "perfweave/baselines.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
@@ -71,8 +72,9 @@ static void test_table(void **state)
     (void)state;
     size_t n;
     const pw_matmul_kernel *k = pw_matmul_kernels(&n);
-    static const char *const names[] = {"naive", "ikj", "blocked", "packed", "openblas"};
-    assert_int_equal(n, 5);
+    static const char *const names[] = {"naive", "ikj", "blocked", "packed", "openblas", "blis",
+                                        "onednn"};
+    assert_int_equal(n, 7);
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(k[i].name, names[i]);
         assert_ptr_equal(pw_matmul_find(names[i]), &k[i]);
@@ -88,7 +90,12 @@ static void test_every_kernel(void **state)
     pw_matmul_ctx_init(&ctx);
     size_t n;
     const pw_matmul_kernel *k = pw_matmul_kernels(&n);
-    for (size_t i = 0; i < n; i++) run_all_shapes(k[i].name, k[i].fn, &ctx);
+    for (size_t i = 0; i < n; i++) {
+        /* BLIS and oneDNN are opened on demand (scripts/packages.txt installs both). */
+        char why[256];
+        if (pw_baselines_ready(k[i].name, why, sizeof why) != PW_OK) fail_msg("%s", why);
+        run_all_shapes(k[i].name, k[i].fn, &ctx);
+    }
     /* A NULL context means defaults (packed allocates its own buffers). */
     run_all_shapes("packed (no context)", pw_matmul_packed, NULL);
     run_all_shapes("blocked (no context)", pw_matmul_blocked, NULL);

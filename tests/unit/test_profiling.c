@@ -1,8 +1,8 @@
 /* test_profiling.c — the profiling and benchmarking chapters' pieces that can be checked without
  * timing anything: the accounting allocator on the profiling chapter's known sequence (1 MiB and
  * 10 MiB, then freed), the `profiling.flops` experiment run in-process on small shapes (exact
- * counts, hand-computed), its error paths, and the parameter schemas of every experiment of
- * the two chapters. */
+ * counts, hand-computed), its error paths, the parameter schemas of every experiment of the
+ * two chapters, and the reproducibility experiment's output sweep (products, not times). */
 #include "support.h"
 
 #include <jansson.h>
@@ -138,6 +138,34 @@ static void test_flops_experiment_errors(void **state)
     pw_result_free(r);
 }
 
+/* benchmarking.reproducibility's output sweep: the blocked kernel's product, computed in fresh
+ * processes pinned to each CPU with operands at several offsets within a page, is bit for bit the
+ * same everywhere (its summation order depends only on the shape).  The timing inside is not
+ * looked at; a misaligned offset is refused. */
+static void test_repro_outputs(void **state)
+{
+    (void)state;
+    static const char *const kv[] = {"processes=2", "n=24", "offsets=[0, 4, 1028]"};
+    int status;
+    pw_result *r = run_with("benchmarking.reproducibility", kv, 3, &status);
+    assert_int_equal(status, PW_OK);
+    assert_false(pw_result_failed(r));
+    pw_metric m, cpus;
+    assert_int_equal(pw_result_get_metric(r, "outputs.cpus", &cpus), PW_OK);
+    assert_true(cpus.value >= 1);
+    assert_int_equal(pw_result_get_metric(r, "outputs.runs", &m), PW_OK);
+    assert_close(m.value, cpus.value * 3 + 2, 0);
+    assert_true(metric(r, "outputs.bitwise") == 1);
+    assert_true(metric(r, "outputs.deviation") == 0);
+    assert_true(metric(r, "outputs_reproducible") == 1);
+    pw_result_free(r);
+    static const char *const odd[] = {"processes=2", "n=8", "offsets=[0, 6]"};
+    r = run_with("benchmarking.reproducibility", odd, 3, &status);
+    assert_int_not_equal(status, PW_OK);
+    assert_non_null(strstr(pw_result_error_reason(r), "multiple of 4"));
+    pw_result_free(r);
+}
+
 /* Every experiment of the two chapters is registered with defaults its schema accepts, and the
  * event parameter rejects unknown events and submissions. */
 static void test_schemas(void **state)
@@ -180,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_flops_experiment),
         cmocka_unit_test(test_flops_experiment_errors),
         cmocka_unit_test(test_schemas),
+        cmocka_unit_test(test_repro_outputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_scoring.c — the event score on fixed inputs, ranks with ties, Kendall's tau-b against R
- * and against hand counts, and the Clopper–Pearson interval against closed forms. */
+ * and against hand counts, the mean tau over runs with its bootstrap interval, and the
+ * Clopper–Pearson interval against closed forms. */
 #include "support.h"
 
 #include <math.h>
@@ -91,6 +92,40 @@ static void test_kendall_hand(void **state)
     assert_int_equal(pw_score_kendall_tau(a, a, 1, &tau), PW_EINVAL);
 }
 
+/* Three runs of three submissions, the third run swapping the last two: tau(1, 2) = 1 and
+ * tau(1, 3) = tau(2, 3) = (2 − 1) / 3, so the mean over the pairs of runs is 5/9.  Every
+ * bootstrap draw averages some of those three taus, so the interval lies within [1/3, 1]. */
+static void test_tau_mean(void **state)
+{
+    (void)state;
+    const double scores[] = {3, 2, 1, 3, 2, 1, 3, 1, 2};
+    double mean, ci[2], again[2];
+    size_t pairs;
+    assert_int_equal(pw_score_tau_mean_ci(scores, 3, 3, 42, 2000, 0.95, &mean, ci, &pairs), PW_OK);
+    assert_close(mean, 5.0 / 9.0, 1e-12);
+    assert_int_equal(pairs, 3);
+    assert_true(ci[0] >= 1.0 / 3.0 - 1e-12 && ci[0] <= mean);
+    assert_true(ci[1] <= 1 + 1e-12 && ci[1] >= mean);
+    assert_true(ci[0] < ci[1]);
+    /* The same seed gives the same interval. */
+    assert_int_equal(pw_score_tau_mean_ci(scores, 3, 3, 42, 2000, 0.95, &mean, again, NULL), PW_OK);
+    assert_close(again[0], ci[0], 0);
+    assert_close(again[1], ci[1], 0);
+    /* Runs that all agree: the bootstrap sees no variation, [1, 1]. */
+    const double same[] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3};
+    assert_int_equal(pw_score_tau_mean_ci(same, 4, 3, 1, 100, 0.95, &mean, ci, &pairs), PW_OK);
+    assert_close(mean, 1, 0);
+    assert_close(ci[0], 1, 0);
+    assert_close(ci[1], 1, 0);
+    assert_int_equal(pairs, 6);
+    /* Guards: too few runs, submissions or resamples; every run tied (tau undefined). */
+    assert_int_equal(pw_score_tau_mean_ci(same, 1, 3, 1, 100, 0.95, &mean, ci, NULL), PW_EINVAL);
+    assert_int_equal(pw_score_tau_mean_ci(same, 4, 1, 1, 100, 0.95, &mean, ci, NULL), PW_EINVAL);
+    assert_int_equal(pw_score_tau_mean_ci(same, 4, 3, 1, 5, 0.95, &mean, ci, NULL), PW_EINVAL);
+    const double tied[] = {0, 0, 0, 0, 0, 0};
+    assert_int_equal(pw_score_tau_mean_ci(tied, 2, 3, 1, 100, 0.95, &mean, ci, NULL), PW_EINVAL);
+}
+
 /* Clopper–Pearson closed forms: k = 0 → [0, 1 − (α/2)^(1/n)]; k = n → [(α/2)^(1/n), 1]. */
 static void test_proportion_ci(void **state)
 {
@@ -120,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_rank),
         cmocka_unit_test(test_kendall_r),
         cmocka_unit_test(test_kendall_hand),
+        cmocka_unit_test(test_tau_mean),
         cmocka_unit_test(test_proportion_ci),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

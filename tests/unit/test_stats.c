@@ -330,6 +330,43 @@ static void test_complexity_class(void **state)
 
 /* --- bootstrap ------------------------------------------------------------------------------- */
 
+/* The crossover on a grid: a speedup that settles above 1 from the fourth point, whose
+ * interval first leaves 1 behind at the fifth, and which no interval excludes from the second on;
+ * then a curve that should end below a threshold, and the cases without any crossing. */
+static void test_crossover(void **state)
+{
+    (void)state;
+    const double v[] = {0.9, 1.2, 0.95, 1.1, 1.3, 2.0};
+    const double lo[] = {0.8, 1.1, 0.9, 0.95, 1.05, 1.8};
+    const double hi[] = {0.95, 1.3, 1.02, 1.2, 1.5, 2.2};
+    size_t first, est, sure;
+    assert_int_equal(pw_stats_crossover(v, lo, hi, 6, 1, 0, &first, &est, &sure), PW_OK);
+    assert_int_equal(first, 1);  /* from 1.2 (1.1–1.3) on, every interval reaches above 1 */
+    assert_int_equal(est, 3);    /* values above 1 from 1.1 on */
+    assert_int_equal(sure, 4);   /* intervals above 1 from 1.3 (1.05–1.5) on */
+    /* An early point above the threshold does not count once a later one falls back. */
+    const double v2[] = {8, 3, 1.5}, lo2[] = {7, 2, 1}, hi2[] = {9, 6, 2};
+    assert_int_equal(pw_stats_crossover(v2, lo2, hi2, 3, 5, 1, &first, &est, &sure), PW_OK);
+    assert_int_equal(first, 1);  /* below 5: lo 2 < 5 from the second point */
+    assert_int_equal(est, 1);
+    assert_int_equal(sure, 2);   /* hi below 5 only from the third */
+    /* No crossing at all: n for every index. */
+    assert_int_equal(pw_stats_crossover(v, lo, hi, 6, 3, 0, &first, &est, &sure), PW_OK);
+    assert_int_equal(first, 6);
+    assert_int_equal(est, 6);
+    assert_int_equal(sure, 6);
+    /* A last interval straddling the threshold: an estimate, never certain. */
+    const double v3[] = {0.5, 1.1}, lo3[] = {0.4, 0.9}, hi3[] = {0.6, 1.3};
+    assert_int_equal(pw_stats_crossover(v3, lo3, hi3, 2, 1, 0, &first, &est, &sure), PW_OK);
+    assert_int_equal(first, 1);
+    assert_int_equal(est, 1);
+    assert_int_equal(sure, 2);
+    /* Guards: nothing to scan, an interval that does not hold its value. */
+    assert_int_equal(pw_stats_crossover(v, lo, hi, 0, 1, 0, &first, &est, &sure), PW_EINVAL);
+    const double bad_lo[] = {1.0};
+    assert_int_equal(pw_stats_crossover(v, bad_lo, hi, 1, 1, 0, &first, &est, &sure), PW_EINVAL);
+}
+
 static void test_median_ci_order(void **state)
 {
     (void)state;
@@ -587,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_mde),
         cmocka_unit_test(test_powerfit),
         cmocka_unit_test(test_complexity_class),
+        cmocka_unit_test(test_crossover),
         cmocka_unit_test(test_median_ci_order),
         cmocka_unit_test(test_bootstrap_reproducible),
         cmocka_unit_test(test_bootstrap_coverage),

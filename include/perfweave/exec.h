@@ -1,0 +1,170 @@
+/* exec.h — the seam where results are obtained.  An executor takes jobs (one experiment with its
+ * parameters each), runs or finds them however it does, and hands each back as a pw_result; the
+ * report driver (src/weave/obtain.c) submits every job first and then collects completions, so
+ * it does not know, or care, whether jobs run one at a time in a child process, in parallel on
+ * a cluster, or come from a cache or a previous run.
+ *
+ * Implementations, one file each under src/exec/:
+ *   local   (local.c)   one isolated child process at a time, in submission order (isolate.h);
+ *   replay  (replay.c)  results of a previous run document or a DIR/<id>.json folder;
+ *   cache   (cache.c)   a decorator: answers from the result cache, forwards misses to an inner
+ *                       executor and stores the clean results it returns.
+ * A new way to obtain results (a Slurm job, a background measurement for a preview server) is
+ * a new file that fills a pw_exec_ops and calls pw_exec_new — nothing in the driver changes.
+ *
+ * The contract every executor keeps (and the driver relies on):
+ *   - Threading: none.  Every call comes from the thread that made the executor; an executor
+ *     does its work inside pw_exec_submit, pw_exec_wait and pw_exec_cancel, never behind the
+ *     caller's back (child processes run on their own, of course).
+ *   - Tickets: pw_exec_submit returns a ticket (> 0, unique per executor) at once and never
+ *     fails; a job that cannot be run is answered with an ERROR result.
+ *   - Completions: every job that starts is answered exactly once by pw_exec_wait, with a result
+ *     the caller then owns (pw_result_free).  Results carry "run" (at least "source":
+ *     "measured" when measured by this run, else what it came from: "from cache", "replayed",
+ *     "frozen…"; plus "measured_at", "host", "seconds", "peak_rss_kib" when measured) and
+ *     "environment": the environment of the process that measured it (env.h).
+ *   - Cancel: a cancelled job that had not started is dropped and never answered; a running one
+ *     is stopped (its child killed and reaped) before pw_exec_cancel returns and is then
+ *     answered once, with an ERROR result saying why it ended; a finished one is still answered.
+ *   - Events (pw_exec_observe): QUEUED when submitted, STARTED when work on the job begins
+ *     (a child forked, a cache entry found), FINISHED just before its result becomes available
+ *     to pw_exec_wait, and WARNING for something the caller should see (a corrupt cache entry).
+ *   - pw_exec_free cancels whatever is still pending and frees results not yet collected.
+ */
+#ifndef PERFWEAVE_EXEC_H
+#define PERFWEAVE_EXEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "perfweave/experiment.h"
+#include "perfweave/result.h"
+#include "perfweave/store.h"
+
+typedef struct pw_exec pw_exec;
+typedef size_t pw_exec_ticket;
+
+/* One experiment to obtain.  pw_exec_submit copies what it keeps: the job and its strings may
+ * go away when submit returns; params is referenced (json_incref), not copied, and must not be
+ * modified while the job is pending. */
+typedef struct {
+    const pw_experiment *experiment; /* what to run (a registry entry) */
+    const char *id;                  /* names the result (the directive's id) */
+    json_t *params;                  /* every parameter, defaults filled in */
+    const char *canonical;           /* what is measured, as text (pw_directive_canonical): the
+                                        cache key's directive part */
+    bool quick;                      /* the --quick mode (part of the cache key) */
+    double timeout_s, memory_mb;     /* limits; 0 = the executor's default */
+} pw_exec_job;
+
+/* --- using an executor ------------------------------------------------------------------------ */
+
+/* Submits a job and returns its ticket at once (see the contract above). */
+pw_exec_ticket pw_exec_submit(pw_exec *x, const pw_exec_job *job);
+
+/* The next completion: PW_OK with *ticket and *result (the caller frees the result);
+ * PW_ENOTFOUND at once when nothing is pending (every started job answered, nothing queued);
+ * PW_EAGAIN when timeout_s passed first (timeout_s < 0: wait as long as it takes; 0: only look)
+ * or a caught signal interrupted the wait (pw_isolate_interrupted: the caller decides whether to
+ * cancel).  On anything but PW_OK, *ticket is 0 and *result NULL. */
+int pw_exec_wait(pw_exec *x, double timeout_s, pw_exec_ticket *ticket, pw_result **result);
+
+/* Cancels one job, or every pending job when ticket is 0 (see the contract above). */
+void pw_exec_cancel(pw_exec *x, pw_exec_ticket ticket);
+
+/* The environment (env.h layout) of the machine this executor measures on; borrowed, valid until
+ * pw_exec_free; never NULL (an empty object when unknown, as for a replay without one).  The
+ * cache keys its entries by this machine's fingerprint.  May do work the first time (a probe
+ * job on a cluster node). */
+const json_t *pw_exec_environment(pw_exec *x);
+
+/* The implementation's name ("local", "replay", "cache"); static storage. */
+const char *pw_exec_name(const pw_exec *x);
+
+typedef enum { PW_EXEC_QUEUED, PW_EXEC_STARTED, PW_EXEC_FINISHED, PW_EXEC_WARNING } pw_exec_event_kind;
+
+typedef struct {
+    pw_exec_event_kind kind;
+    pw_exec_ticket ticket;     /* the job; 0 for a WARNING about the executor itself */
+    double at;                 /* when (CLOCK_MONOTONIC seconds) */
+    const pw_result *result;   /* FINISHED: the result about to be returned (borrowed, valid
+                                  during the call); else NULL */
+    const char *message;       /* WARNING: a lowercase sentence (borrowed); else NULL */
+} pw_exec_event;
+
+typedef void (*pw_exec_observer)(void *ctx, const pw_exec_event *ev);
+
+/* Sends x's events to fn(ctx, event) from now on (NULL: to nobody).  Called synchronously from
+ * inside submit, wait and cancel. */
+void pw_exec_observe(pw_exec *x, pw_exec_observer fn, void *ctx);
+
+/* Cancels what is pending, frees uncollected results and the executor (NULL: no-op). */
+void pw_exec_free(pw_exec *x);
+
+/* --- the implementations ---------------------------------------------------------------------- */
+
+/* The local executor: each job in a forked, pinned, limited child (isolate.h), one at a time in
+ * submission order; a queued job starts inside pw_exec_wait, so that the parent is idle while a
+ * child measures.  Limits: pw_isolate_limits_default for the job's mode, overridden by the job's
+ * timeout_s and memory_mb.  The environment is captured once, when the executor is made, and
+ * attached to every result, whose "run" also gets measured_at (this label, copied), "host" and
+ * "source": "measured", and whose "environment_warnings" compare that environment with one
+ * captured after the job (pw_env_warnings). */
+pw_exec *pw_exec_local_new(const char *measured_at);
+
+/* The replay executor: answers every job at submit from path, a run document (out/results.json,
+ * results matched by "id") or a folder of <id>.json result documents; "source": "replayed".
+ * A missing, unreadable or invalid result is an ERROR result naming the path.  Its environment
+ * is the run document's, or path/environment.json for a folder, or an empty object. */
+pw_exec *pw_exec_replay_new(const char *path);
+
+typedef struct {
+    bool frozen;           /* never forward: a miss is an ERROR; entries of any machine count */
+    char *const *rerun;    /* ids to forward despite an entry ("all": every id); copied */
+    size_t nrerun;
+} pw_exec_cache_options;
+
+/* The cache decorator over inner (taken over: freed with the decorator) and cache (taken over;
+ * NULL when there is none: every job is forwarded, or with frozen answered with an ERROR).  A
+ * job's key is pw_cache_key(job canonical text, pw_impl_hash(experiment), the fingerprint of
+ * pw_exec_environment(inner), mode).  A hit is answered at submit ("source": "from cache"; with
+ * frozen "frozen from cache", or "frozen: measured on another machine" when an entry of the
+ * key's family from another host was used); a miss, or a job named in rerun (ignored when
+ * frozen), goes to inner, and a clean result coming back (not ERROR, not disturbed) is stored
+ * under its key.  Unusable entries and failed stores are WARNING events; the job's ticket names
+ * the job whose entry was corrupt, ticket 0 a store that failed. */
+pw_exec *pw_exec_cache_new(pw_exec *inner, pw_cache *cache, const pw_exec_cache_options *opt);
+
+/* --- writing an executor ---------------------------------------------------------------------- */
+/* An implementation fills this table (static storage) and makes its executor with pw_exec_new.
+ * pw_exec_submit assigns the ticket and emits QUEUED before calling submit; implementations
+ * emit STARTED themselves (pw_exec_emit) and hand every completion to pw_exec_complete, which
+ * emits FINISHED and queues it for pw_exec_wait. */
+typedef struct {
+    const char *name;
+    /* Takes the job (copy what is kept); may complete it at once. */
+    void (*submit)(pw_exec *x, pw_exec_ticket ticket, const pw_exec_job *job);
+    /* Works until at least one job completed (PW_OK), or returns PW_EAGAIN (timeout, signal) or
+     * PW_ENOTFOUND (nothing in flight).  NULL when every job completes inside submit. */
+    int (*wait)(pw_exec *x, double timeout_s);
+    /* Cancels one job or, for ticket 0, every one (the contract above). */
+    void (*cancel)(pw_exec *x, pw_exec_ticket ticket);
+    /* The environment of the machine it measures on (borrowed, never NULL). */
+    const json_t *(*environment)(pw_exec *x);
+    /* Frees the implementation's state (after cancel(0)). */
+    void (*free)(void *state);
+} pw_exec_ops;
+
+/* A new executor with ops and state (owned: ops->free frees it). */
+pw_exec *pw_exec_new(const pw_exec_ops *ops, void *state);
+/* The state given to pw_exec_new; borrowed. */
+void *pw_exec_state(const pw_exec *x);
+/* Sends an event (ticket, kind, message) to the observer, stamped with the time. */
+void pw_exec_emit(pw_exec *x, pw_exec_event_kind kind, pw_exec_ticket ticket, const char *message);
+/* Answers ticket with result (taken over): FINISHED event, then queued for pw_exec_wait. */
+void pw_exec_complete(pw_exec *x, pw_exec_ticket ticket, pw_result *result);
+/* Sets result's "run"."source" (creating "run" when missing). */
+void pw_exec_set_source(pw_result *result, const char *source);
+
+#endif

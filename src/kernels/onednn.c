@@ -1,0 +1,187 @@
+/* onednn.c — oneDNN as a baseline: dnnl_sgemm for fp32 matmul and dnnl_gemm_u8s8s32 as the int8
+ * anchor, opened privately (dlopen RTLD_LOCAL) and only in a process that will not fork
+ * afterwards, with its OpenMP runtime held to one thread; plus the record of its version and
+ * effective ISA (see baselines.h).  dnnl.h supplies the types; every call goes through dlsym. */
+#include <dlfcn.h>
+#include <math.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "perfweave/baselines.h"
+#include "perfweave/common.h"
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define ONEDNN_SONAME "libdnnl.so." STR(DNNL_VERSION_MAJOR)
+
+/* The library once opened: the process's one oneDNN handle, and the pid of the process that
+ * forks measuring children and so may not open it (0: none declared). */
+static struct {
+    pthread_once_t once;
+    int status;
+    char error[256];
+    void *handle;
+    __typeof__(dnnl_sgemm) *sgemm;
+    __typeof__(dnnl_gemm_u8s8s32) *gemm_u8s8s32;
+    int threads;
+} lib = {PTHREAD_ONCE_INIT, PW_ENOTFOUND, "", NULL, NULL, NULL, 0};
+static pid_t forking_process;
+
+void pw_onednn_forbid_here(void)
+{
+    forking_process = getpid();
+}
+
+static void *sym(const char *name)
+{
+    void *p = dlsym(lib.handle, name);
+    if (!p && !lib.error[0]) snprintf(lib.error, sizeof lib.error, "oneDNN (%s) lacks %s", ONEDNN_SONAME, name);
+    return p;
+}
+
+static void open_once(void)
+{
+    lib.handle = dlopen(ONEDNN_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib.handle) {
+        const char *e = dlerror();
+        snprintf(lib.error, sizeof lib.error, "cannot open oneDNN: %s", e ? e : ONEDNN_SONAME);
+        return;
+    }
+    *(void **)&lib.sgemm = sym("dnnl_sgemm");
+    *(void **)&lib.gemm_u8s8s32 = sym("dnnl_gemm_u8s8s32");
+    /* oneDNN's OpenMP runtime comes in with it (a dependency of the handle): one thread before
+     * the first parallel region, so that no thread pool is ever started. */
+    void (*set_threads)(int);
+    int (*max_threads)(void);
+    *(void **)&set_threads = dlsym(lib.handle, "omp_set_num_threads");
+    *(void **)&max_threads = dlsym(lib.handle, "omp_get_max_threads");
+    if (set_threads) set_threads(1);
+    lib.threads = max_threads ? max_threads() : 1;
+    if (lib.sgemm && lib.gemm_u8s8s32) lib.status = PW_OK;
+}
+
+int pw_onednn_open(char *msg, size_t size)
+{
+    if (forking_process && getpid() == forking_process) {
+        if (msg && size)
+            snprintf(msg, size, "oneDNN may not run in the process that forks the measuring "
+                     "children (its OpenMP runtime must not be copied into them); only a "
+                     "measuring child may call it");
+        return PW_EINVAL;
+    }
+    pthread_once(&lib.once, open_once);
+    if (lib.status != PW_OK && msg && size) snprintf(msg, size, "%s", lib.error);
+    return lib.status;
+}
+
+/* C (m × n, ldc) = A (m × k, lda) · op(B), op 'N' (B k × n) or 'T' (B n × k), row-major. */
+static void onednn_sgemm(char transb, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                         const float *b, size_t ldb, float *c, size_t ldc)
+{
+    if (m == 0 || n == 0) return;
+    if (!lib.sgemm) {
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) c[i * ldc + j] = NAN;
+        return;
+    }
+    if (k == 0) {
+        for (size_t i = 0; i < m; i++) memset(c + i * ldc, 0, n * sizeof *c);
+        return;
+    }
+    if (lib.sgemm('N', transb, (dnnl_dim_t)m, (dnnl_dim_t)n, (dnnl_dim_t)k, 1.0f, a,
+                  (dnnl_dim_t)lda, b, (dnnl_dim_t)ldb, 0.0f, c, (dnnl_dim_t)ldc) != dnnl_success)
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) c[i * ldc + j] = NAN;
+}
+
+void pw_matmul_onednn(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
+                      const float *restrict a, const float *restrict b, float *restrict c)
+{
+    (void)ctx;
+    onednn_sgemm('N', m, n, k, a, k, b, n, c, n);
+}
+
+void pw_sgemm_nt_onednn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+                        size_t ldb, float *c, size_t ldc)
+{
+    onednn_sgemm('T', m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+int pw_onednn_gemm_u8s8s32(size_t m, size_t n, size_t k, const uint8_t *A, size_t lda,
+                           const int8_t *B, size_t ldb, int32_t *C, size_t ldc)
+{
+    if (!lib.gemm_u8s8s32) return PW_EINVAL;
+    if (m == 0 || n == 0) return PW_OK;
+    const int32_t co = 0;
+    return lib.gemm_u8s8s32('N', 'T', 'F', (dnnl_dim_t)m, (dnnl_dim_t)n, (dnnl_dim_t)k, 1.0f, A,
+                            (dnnl_dim_t)lda, 0, B, (dnnl_dim_t)ldb, 0, 0.0f, C, (dnnl_dim_t)ldc,
+                            &co) == dnnl_success
+               ? PW_OK
+               : PW_EINVAL;
+}
+
+/* dnnl_cpu_isa_t values (dnnl_types.h, 2.6) by name, with their vector code for sgemm. */
+static const struct { unsigned value; const char *name; int floats; bool fma; } isas[] = {
+    {0x1, "sse41", 4, false},           {0x3, "avx", 8, false},
+    {0x7, "avx2", 8, true},             {0x407, "avx2_vnni", 8, true},
+    {0xf, "avx512_mic", 16, true},      {0x1f, "avx512_mic_4ops", 16, true},
+    {0x27, "avx512_core", 16, true},    {0x67, "avx512_core_vnni", 16, true},
+    {0xe7, "avx512_core_bf16", 16, true}, {0x3e7, "avx512_core_amx", 16, true},
+};
+
+int pw_onednn_isa_vector(const char *isa, int *floats, bool *fma)
+{
+    for (size_t i = 0; isa && i < sizeof isas / sizeof isas[0]; i++)
+        if (strcmp(isa, isas[i].name) == 0) {
+            *floats = isas[i].floats;
+            *fma = isas[i].fma;
+            return PW_OK;
+        }
+    return PW_ENOTFOUND;
+}
+
+json_t *pw_onednn_json(void)
+{
+    char why[256];
+    if (pw_onednn_open(why, sizeof why) != PW_OK)
+        return json_pack("{s:b, s:s}", "available", 0, "error", why);
+    __typeof__(dnnl_version) *version;
+    __typeof__(dnnl_get_effective_cpu_isa) *effective_isa;
+    *(void **)&version = dlsym(lib.handle, "dnnl_version");
+    *(void **)&effective_isa = dlsym(lib.handle, "dnnl_get_effective_cpu_isa");
+    const dnnl_version_t *v = version ? version() : NULL;
+    char vs[48] = "", isa_buf[16];
+    if (v) snprintf(vs, sizeof vs, "%d.%d.%d", v->major, v->minor, v->patch);
+    const char *isa = NULL;
+    if (effective_isa) {
+        unsigned value = (unsigned)effective_isa();
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+            if (isas[i].value == value) isa = isas[i].name;
+        if (!isa) {
+            snprintf(isa_buf, sizeof isa_buf, "0x%x", value);
+            isa = isa_buf;
+        }
+    }
+    const char *runtime = !v ? NULL
+                          : v->cpu_runtime == DNNL_RUNTIME_OMP ? "omp"
+                          : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential"
+                          : v->cpu_runtime == DNNL_RUNTIME_TBB ? "tbb"
+                          : v->cpu_runtime == DNNL_RUNTIME_THREADPOOL ? "threadpool" : "other";
+    int floats;
+    bool fma;
+    json_t *vector = pw_onednn_isa_vector(isa, &floats, &fma) == PW_OK
+                         ? json_pack("{s:i, s:b}", "floats", floats, "fma", fma)
+                         : json_null();
+    Dl_info info;
+    const char *file = dladdr((const void *)lib.sgemm, &info) ? info.dli_fname : NULL;
+    return json_pack("{s:b, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "available", 1,
+                     "version", v ? json_string(vs) : json_null(),
+                     "hash", v && v->hash ? json_string(v->hash) : json_null(),
+                     "isa", isa ? json_string(isa) : json_null(),
+                     "runtime", runtime ? json_string(runtime) : json_null(), "threads", lib.threads,
+                     "library", file ? json_string(file) : json_null(), "vector", vector);
+}

@@ -1,0 +1,96 @@
+/* decide.c — what the results decide: every reference, chart and table key checked against
+ * the results that came back, then the claims, chapter by chapter so that Holm's correction
+ * spans one module. */
+#include "report_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfweave/claims.h"
+
+/* After results exist: every reference names a metric, every chart/table key names one. */
+void pw_report_check(pw_report *r)
+{
+    for (size_t c = 0; c < r->nchapters; c++) {
+        pw_chapter *ch = r->chapters[c];
+        for (size_t k = 0; k < ch->nrefs; k++) {
+            pw_ref *ref = &ch->refs[k];
+            pw_directive *d = pw_report_find_directive(r, ref->id);
+            pw_metric m;
+            if (!d || !d->result || pw_result_failed(d->result)) continue;
+            if (pw_result_get_metric(d->result, ref->metric, &m) == PW_OK) continue;
+            size_t n = pw_result_metric_count(d->result);
+            const char **names = pw_xmalloc((n ? n : 1) * sizeof *names);
+            for (size_t i = 0; i < n; i++) {
+                pw_result_metric_at(d->result, i, &m);
+                names[i] = m.name;
+            }
+            const char *hint = pw_suggest(ref->metric, names, n);
+            if (hint)
+                pw_diag_add(&r->diag, ch->path, ref->line, "result '%s' has no metric '%s' (did you mean '%s'?)",
+                            ref->id, ref->metric, hint);
+            else
+                pw_diag_add(&r->diag, ch->path, ref->line, "result '%s' has no metric '%s' (it has %zu; see perfweave run %s --json)",
+                            ref->id, ref->metric, n, d->experiment_name);
+            free(names);
+        }
+        for (size_t k = 0; k < ch->ndirectives; k++) {
+            pw_directive *d = ch->directives[k];
+            if (!d->result || pw_result_failed(d->result)) continue;
+            json_t *doc = pw_result_json(d->result);
+            for (int kind = 0; kind < 2; kind++) {
+                char **names = kind ? d->tables : d->charts;
+                size_t n = kind ? d->ntables : d->ncharts;
+                json_t *items = json_object_get(doc, kind ? "tables" : "charts");
+                for (size_t i = 0; i < n; i++) {
+                    bool found = false;
+                    size_t j;
+                    json_t *it;
+                    json_array_foreach(items, j, it)
+                        if (strcmp(json_string_value(json_object_get(it, "name")), names[i]) == 0) found = true;
+                    if (!found) {
+                        pw_buf avail;
+                        pw_buf_init(&avail);
+                        json_array_foreach(items, j, it)
+                            pw_buf_printf(&avail, "%s%s", j ? ", " : "", json_string_value(json_object_get(it, "name")));
+                        pw_diag_add(&r->diag, d->file, d->line, "%s has no %s named '%s' (it has: %s)",
+                                    d->experiment_name, kind ? "table" : "chart", names[i],
+                                    avail.len ? avail.data : "none");
+                        pw_buf_release(&avail);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Claims are decided per chapter, so Holm's correction spans one module's claims. */
+void pw_report_decide(pw_report *r)
+{
+    for (size_t c = 0; c < r->nchapters; c++) {
+        pw_chapter *ch = r->chapters[c];
+        size_t m = 0;
+        for (size_t k = 0; k < ch->ndirectives; k++) m += ch->directives[k]->nclaims;
+        if (m == 0) continue;
+        pw_claim *claims = pw_xmalloc(m * sizeof *claims);
+        const pw_result **results = pw_xmalloc(m * sizeof *results);
+        size_t i = 0;
+        for (size_t k = 0; k < ch->ndirectives; k++)
+            for (size_t j = 0; j < ch->directives[k]->nclaims; j++) {
+                claims[i] = ch->directives[k]->claims[j];
+                results[i++] = ch->directives[k]->result;
+            }
+        json_t *verdicts = pw_claims_evaluate(claims, results, m);
+        i = 0;
+        for (size_t k = 0; k < ch->ndirectives; k++) {
+            pw_directive *d = ch->directives[k];
+            d->verdicts = json_array();
+            for (size_t j = 0; j < d->nclaims; j++)
+                json_array_append(d->verdicts, json_array_get(verdicts, i++));
+            json_object_set(pw_result_json(d->result), "claims", d->verdicts);
+        }
+        json_decref(verdicts);
+        free(claims);
+        free(results);
+    }
+}

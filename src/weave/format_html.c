@@ -1,0 +1,341 @@
+/* format_html.c — the HTML output format (render.h): all of the page's markup — tables,
+ * inline SVG figures, verdict badges, claim tables and lists, inline values, the experiment box,
+ * the environment section — and the page itself, one self-contained file from
+ * templates/report.html with the CSS inlined.  Every string is escaped here, where it is used. */
+#include "perfweave/render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfweave/escape.h"
+#include "perfweave/version.h"
+
+static void esc(pw_buf *b, const char *s)
+{
+    if (s) pw_escape_html(b, s);
+}
+
+static void verdict(pw_buf *b, const char *v)
+{
+    if (!v) v = "ERROR";
+    pw_buf_printf(b, "<span class=\"verdict v-%s\">", pw_render_verdict_kind(v));
+    esc(b, v);
+    pw_buf_puts(b, "</span>");
+}
+
+static void value(pw_buf *b, const char *metric, const char *text, const char *interval)
+{
+    pw_buf_puts(b, "<span class=\"measured\" title=\"");
+    esc(b, metric);
+    pw_buf_puts(b, "\">");
+    esc(b, text);
+    if (*interval) {
+        pw_buf_puts(b, " <span class=\"ci\">(");
+        esc(b, interval);
+        pw_buf_puts(b, ")</span>");
+    }
+    pw_buf_puts(b, "</span>");
+}
+
+static void unmeasured(pw_buf *b, const char *text)
+{
+    pw_buf_puts(b, "<span class=\"measured missing\">");
+    esc(b, text);
+    pw_buf_puts(b, "</span>");
+}
+
+static void missing(pw_buf *b, const char *text)
+{
+    pw_buf_puts(b, "<p class=\"missing\">");
+    esc(b, text);
+    pw_buf_puts(b, "</p>\n");
+}
+
+static void table(pw_buf *b, const json_t *t, int no)
+{
+    size_t i, k;
+    json_t *row, *cell;
+    pw_buf_printf(b, "<div class=\"table-wrap\"><table class=\"results\" id=\"table-%d\">\n<caption><b>Table %d.</b> ", no, no);
+    esc(b, json_string_value(json_object_get(t, "caption")));
+    pw_buf_puts(b, "</caption>\n<thead><tr>");
+    json_array_foreach(json_object_get(t, "columns"), i, cell) {
+        pw_buf_puts(b, "<th>");
+        esc(b, json_string_value(cell));
+        pw_buf_puts(b, "</th>");
+    }
+    pw_buf_puts(b, "</tr></thead>\n<tbody>\n");
+    json_array_foreach(json_object_get(t, "rows"), i, row) {
+        pw_buf_puts(b, "<tr>");
+        json_array_foreach(row, k, cell) {
+            pw_buf_puts(b, k == 0 ? "<th scope=\"row\">" : "<td>");
+            esc(b, json_string_value(cell));
+            pw_buf_puts(b, k == 0 ? "</th>" : "</td>");
+        }
+        pw_buf_puts(b, "</tr>\n");
+    }
+    pw_buf_puts(b, "</tbody></table></div>\n");
+}
+
+/* The SVG itself goes into the page (no external file), with the script that drew it named. */
+static void figure(pw_buf *b, const json_t *chart, const char *stem, int no, const char *figdir, const char *figrel)
+{
+    char *path = pw_xasprintf("%s/%s.svg", figdir, stem);
+    char *svg = pw_read_file(path, NULL);
+    pw_buf_printf(b, "<figure class=\"chart\" id=\"figure-%d\">\n", no);
+    const char *start = svg ? strstr(svg, "<svg") : NULL;
+    if (start) {
+        pw_buf_puts(b, start);
+    } else {
+        pw_buf_puts(b, "<p class=\"missing\">(chart not rendered: ");
+        esc(b, path);
+        pw_buf_puts(b, " is missing)</p>");
+    }
+    pw_buf_printf(b, "\n<figcaption><b>Figure %d.</b> ", no);
+    esc(b, json_string_value(json_object_get(chart, "caption")));
+    pw_buf_puts(b, " <span class=\"repro\">(");
+    esc(b, figrel);
+    pw_buf_putc(b, '/');
+    esc(b, stem);
+    pw_buf_puts(b, "-svg.gp)</span></figcaption>\n</figure>\n");
+    free(svg);
+    free(path);
+}
+
+static void experiment_open(pw_buf *b, const char *id, const char *run, const char *caption)
+{
+    pw_buf_puts(b, "<section class=\"experiment\" id=\"result-");
+    esc(b, id);
+    pw_buf_puts(b, "\">\n<div class=\"exp-head\"><span class=\"exp-id\">");
+    esc(b, id);
+    pw_buf_puts(b, "</span> <span class=\"exp-run\">");
+    esc(b, run);
+    pw_buf_puts(b, "</span></div>\n");
+    if (caption) {
+        pw_buf_puts(b, "<p class=\"exp-caption\">");
+        esc(b, caption);
+        pw_buf_puts(b, "</p>\n");
+    }
+}
+
+static void experiment_error(pw_buf *b, const char *reason)
+{
+    pw_buf_puts(b, "<div class=\"error-box\">");
+    verdict(b, "ERROR");
+    pw_buf_puts(b, " ");
+    esc(b, reason);
+    pw_buf_puts(b, "</div>\n");
+}
+
+static void items(pw_buf *b, pw_item_list kind, const json_t *strings)
+{
+    size_t i;
+    json_t *s;
+    pw_buf_printf(b, "<ul class=\"%s\">\n", kind == PW_ITEMS_WARNINGS ? "warnings" : "notes");
+    json_array_foreach(strings, i, s) {
+        pw_buf_puts(b, "<li>");
+        esc(b, json_string_value(s));
+        pw_buf_puts(b, "</li>\n");
+    }
+    pw_buf_puts(b, "</ul>\n");
+}
+
+static void experiment_close(pw_buf *b)
+{
+    pw_buf_puts(b, "</section>\n");
+}
+
+/* "3 PASS 0 PARTIAL … of 7 claims" as badges (the summary block and the page's head). */
+static void count_spans(pw_buf *b, const size_t counts[5], size_t total)
+{
+    for (int i = 0; i < 5; i++) {
+        pw_buf_printf(b, "<span class=\"count\">%zu ", counts[i]);
+        verdict(b, pw_render_verdicts[i]);
+        pw_buf_puts(b, "</span> ");
+    }
+    pw_buf_printf(b, "<span class=\"total\">of %zu claims</span>", total);
+}
+
+static void counts(pw_buf *b, const size_t counts[5], size_t total)
+{
+    pw_buf_puts(b, "<div class=\"verdict-counts\">");
+    count_spans(b, counts, total);
+    pw_buf_puts(b, "</div>\n");
+}
+
+static const char claims_head[] =
+    "<th>Claim</th><th>Verdict</th><th>Evidence (95% intervals)</th></tr></thead>\n<tbody>\n";
+
+static void claims_open(pw_buf *b, pw_claim_list kind, const char *heading)
+{
+    switch (kind) {
+    case PW_CLAIMS_EXPERIMENT:
+        pw_buf_printf(b, "<div class=\"table-wrap\"><table class=\"claims\">\n<thead><tr>%s", claims_head);
+        break;
+    case PW_CLAIMS_SUMMARY:
+        pw_buf_printf(b, "<div class=\"table-wrap\"><table class=\"claims summary\">\n<thead><tr><th>Module</th>%s",
+                      claims_head);
+        break;
+    case PW_CLAIMS_ASSESSMENT:
+        pw_buf_puts(b, "<h3>");
+        esc(b, heading);
+        pw_buf_puts(b, "</h3>\n<ul class=\"assessment\">\n");
+        break;
+    }
+}
+
+static void module(pw_buf *b, const pw_chapter *ch, const char *v)
+{
+    pw_buf_printf(b, "<tr class=\"module\"><th colspan=\"2\"><a href=\"#%s\">", ch->anchor);
+    esc(b, ch->title);
+    pw_buf_puts(b, "</a></th><td>");
+    verdict(b, v);
+    pw_buf_puts(b, "</td><td>module verdict</td></tr>\n");
+}
+
+static void claim(pw_buf *b, pw_claim_list kind, const pw_render_claim *c)
+{
+    if (kind == PW_CLAIMS_ASSESSMENT) {
+        pw_buf_puts(b, "<li>");
+        verdict(b, c->verdict);
+        pw_buf_printf(b, " <a href=\"#%s\">", c->chapter->anchor);
+        esc(b, c->chapter->title);
+        pw_buf_puts(b, "</a>: <code>");
+        esc(b, c->claim);
+        pw_buf_puts(b, "</code> — <span class=\"evidence\">");
+        esc(b, c->evidence);
+        pw_buf_puts(b, "</span></li>\n");
+        return;
+    }
+    pw_buf_puts(b, "<tr>");
+    if (kind == PW_CLAIMS_SUMMARY) {
+        pw_buf_puts(b, "<td><a href=\"#result-");
+        esc(b, c->directive->id);
+        pw_buf_puts(b, "\">");
+        esc(b, c->directive->id);
+        pw_buf_puts(b, "</a></td>");
+    }
+    pw_buf_puts(b, "<td><code>");
+    esc(b, c->claim);
+    pw_buf_puts(b, "</code></td><td>");
+    verdict(b, c->verdict);
+    pw_buf_puts(b, "</td><td>");
+    esc(b, c->evidence);
+    pw_buf_puts(b, "</td></tr>\n");
+}
+
+static void claims_none(pw_buf *b, pw_claim_list kind, const char *text)
+{
+    (void)kind;
+    pw_buf_puts(b, "<li class=\"none\">");
+    esc(b, text);
+    pw_buf_puts(b, "</li>\n");
+}
+
+static void claims_close(pw_buf *b, pw_claim_list kind)
+{
+    pw_buf_puts(b, kind == PW_CLAIMS_ASSESSMENT ? "</ul>\n" : "</tbody></table></div>\n");
+}
+
+static void environment_open(pw_buf *b, const json_t *warnings)
+{
+    if (json_array_size(warnings)) items(b, PW_ITEMS_WARNINGS, warnings);
+    pw_buf_puts(b, "<table class=\"env\"><tbody>\n");
+}
+
+static void environment_row(pw_buf *b, const char *name, const char *text)
+{
+    pw_buf_puts(b, "<tr><th>");
+    esc(b, name);
+    pw_buf_puts(b, "</th><td>");
+    esc(b, text);
+    pw_buf_puts(b, "</td></tr>\n");
+}
+
+static void environment_close(pw_buf *b)
+{
+    pw_buf_puts(b, "</tbody></table>\n");
+}
+
+/* Each chapter as a section with its tree rendered by libcmark, and links to its neighbours. */
+static void chapters(pw_buf *body, pw_buf *toc, const pw_render_page *p)
+{
+    pw_buf_puts(toc, "<ol>\n");
+    for (size_t c = 0; c < p->nchapters; c++) {
+        const pw_chapter *ch = p->chapters[c];
+        char *html = cmark_render_html(ch->doc, CMARK_OPT_DEFAULT);
+        pw_buf_printf(body, "<section class=\"chapter\" id=\"%s\">\n%s", ch->anchor, html);
+        pw_buf_puts(body, "<nav class=\"chapter-nav\">");
+        if (c > 0) pw_buf_printf(body, "<a href=\"#%s\">← previous</a> ", p->chapters[c - 1]->anchor);
+        pw_buf_puts(body, "<a href=\"#top\">contents</a>");
+        if (c + 1 < p->nchapters) pw_buf_printf(body, " <a href=\"#%s\">next →</a>", p->chapters[c + 1]->anchor);
+        pw_buf_puts(body, "</nav>\n</section>\n");
+        free(html);
+        pw_buf_printf(toc, "<li><a href=\"#%s\">", ch->anchor);
+        esc(toc, ch->title);
+        pw_buf_puts(toc, "</a></li>\n");
+    }
+    pw_buf_puts(toc, "</ol>\n");
+}
+
+static int page(const pw_render_page *p, pw_buf *out)
+{
+    pw_buf body, toc, summary, env;
+    pw_buf_init(&body);
+    pw_buf_init(&toc);
+    pw_buf_init(&summary);
+    pw_buf_init(&env);
+    chapters(&body, &toc, p);
+    size_t n[5];
+    size_t total = pw_render_count_verdicts(p->chapters, p->nchapters, n);
+    count_spans(&summary, n, total);
+    size_t nwarnings = json_array_size(p->env_warnings);
+    if (nwarnings)
+        pw_buf_printf(&summary, " <a class=\"noise\" href=\"#environment\">⚠ %zu measurement-environment warning%s</a>",
+                      nwarnings, nwarnings == 1 ? "" : "s");
+    pw_render_environment(&env, &pw_render_html, p->environment, p->env_warnings);
+    char *tmpl = pw_render_template_read(p, "report.html");
+    char *css = pw_render_template_read(p, "report.css");
+    int status = PW_EIO;
+    if (tmpl && css) {
+        pw_template_var vars[] = {
+            {"title", p->title}, {"css", css},
+            {"toc", toc.data}, {"body", body.data}, {"summary", summary.data},
+            {"environment", env.data}, {"generated", p->generated}, {"version", PW_VERSION},
+            {"commit", pw_commit()},
+        };
+        status = pw_render_template_fill(p, "report.html", tmpl, vars, sizeof vars / sizeof vars[0], out);
+    }
+    free(tmpl);
+    free(css);
+    pw_buf_release(&body);
+    pw_buf_release(&toc);
+    pw_buf_release(&summary);
+    pw_buf_release(&env);
+    return status;
+}
+
+const pw_renderer pw_render_html = {
+    .name = "html",
+    .file = "report.html",
+    .figures = "svg",
+    .prose = true,
+    .value = value,
+    .unmeasured = unmeasured,
+    .missing = missing,
+    .table = table,
+    .figure = figure,
+    .experiment_open = experiment_open,
+    .experiment_error = experiment_error,
+    .items = items,
+    .experiment_close = experiment_close,
+    .counts = counts,
+    .claims_open = claims_open,
+    .module = module,
+    .claim = claim,
+    .claims_none = claims_none,
+    .claims_close = claims_close,
+    .environment_open = environment_open,
+    .environment_row = environment_row,
+    .environment_close = environment_close,
+    .page = page,
+};

@@ -1,0 +1,265 @@
+/* format_latex.c — the LaTeX output format (render.h): all of the document's markup — tables,
+ * figures of the PDF charts, verdict badges, claim lists, inline values, the experiment
+ * environment, the environment section — and the document itself from templates/report.tex,
+ * whose preamble defines the commands used here (\verdictpass, \measured, \pwnote, …).  Every
+ * string is escaped here, where it is used; cmark's own LaTeX is made safe for pdflatex. */
+#include "perfweave/render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfweave/escape.h"
+#include "perfweave/version.h"
+
+static void esc(pw_buf *b, const char *s)
+{
+    if (s) pw_escape_latex(b, s);
+}
+
+static void verdict(pw_buf *b, const char *v)
+{
+    pw_buf_printf(b, "\\verdict%s{}", pw_render_verdict_kind(v));
+}
+
+static void value(pw_buf *b, const char *metric, const char *text, const char *interval)
+{
+    (void)metric;
+    pw_buf_puts(b, "\\measured{");
+    esc(b, text);
+    pw_buf_puts(b, "}{");
+    esc(b, interval);
+    pw_buf_puts(b, "}");
+}
+
+static void unmeasured(pw_buf *b, const char *text)
+{
+    pw_buf_puts(b, "\\textbf{");
+    esc(b, text);
+    pw_buf_puts(b, "}");
+}
+
+static void missing(pw_buf *b, const char *text)
+{
+    pw_buf_puts(b, "\\textit{");
+    esc(b, text);
+    pw_buf_puts(b, "}\n");
+}
+
+/* The first column left-aligned (the row's name), the others right-aligned (numbers). */
+static void table(pw_buf *b, const json_t *t, int no)
+{
+    size_t i, k;
+    json_t *row, *cell, *cols = json_object_get(t, "columns");
+    pw_buf_puts(b, "\\begin{table}[htbp]\n\\centering\\small\n\\caption{");
+    esc(b, json_string_value(json_object_get(t, "caption")));
+    pw_buf_printf(b, "}\\label{table-%d}\n\\begin{tabular}{l", no);
+    for (i = 1; i < json_array_size(cols); i++) pw_buf_putc(b, 'r');
+    pw_buf_puts(b, "}\n\\toprule\n");
+    json_array_foreach(cols, i, cell) {
+        if (i) pw_buf_puts(b, " & ");
+        pw_buf_puts(b, "\\textbf{");
+        esc(b, json_string_value(cell));
+        pw_buf_puts(b, "}");
+    }
+    pw_buf_puts(b, " \\\\\n\\midrule\n");
+    json_array_foreach(json_object_get(t, "rows"), i, row) {
+        json_array_foreach(row, k, cell) {
+            if (k) pw_buf_puts(b, " & ");
+            esc(b, json_string_value(cell));
+        }
+        pw_buf_puts(b, " \\\\\n");
+    }
+    pw_buf_puts(b, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+}
+
+static void figure(pw_buf *b, const json_t *chart, const char *stem, int no, const char *figdir, const char *figrel)
+{
+    (void)figdir;
+    pw_buf_printf(b, "\\begin{figure}[htbp]\n\\centering\n\\includegraphics[width=\\linewidth]{%s/%s.pdf}\n\\caption{",
+                  figrel, stem);
+    esc(b, json_string_value(json_object_get(chart, "caption")));
+    pw_buf_printf(b, "}\\label{figure-%d}\n\\end{figure}\n", no);
+}
+
+static void experiment_open(pw_buf *b, const char *id, const char *run, const char *caption)
+{
+    pw_buf_puts(b, "\\begin{experiment}{");
+    esc(b, id);
+    pw_buf_puts(b, "}{");
+    esc(b, run);
+    pw_buf_puts(b, "}\n");
+    if (caption) {
+        pw_buf_puts(b, "\\textit{");
+        esc(b, caption);
+        pw_buf_puts(b, "}\n\n");
+    }
+}
+
+static void experiment_error(pw_buf *b, const char *reason)
+{
+    pw_buf_puts(b, "\\pwerror{");
+    esc(b, reason);
+    pw_buf_puts(b, "}\n");
+}
+
+static void items(pw_buf *b, pw_item_list kind, const json_t *strings)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(strings, i, s) {
+        pw_buf_printf(b, "\\%s{", kind == PW_ITEMS_WARNINGS ? "pwwarning" : "pwnote");
+        esc(b, json_string_value(s));
+        pw_buf_puts(b, "}\n");
+    }
+}
+
+static void experiment_close(pw_buf *b)
+{
+    pw_buf_puts(b, "\\end{experiment}\n");
+}
+
+static void counts(pw_buf *b, const size_t counts[5], size_t total)
+{
+    pw_buf_printf(b, "\\noindent ");
+    for (int i = 0; i < 5; i++) {
+        pw_buf_printf(b, "%zu~", counts[i]);
+        verdict(b, pw_render_verdicts[i]);
+        pw_buf_puts(b, "\\quad ");
+    }
+    pw_buf_printf(b, "of %zu claims.\n\n", total);
+}
+
+/* Every list of claims is a claimlist; an assessment group has its heading above. */
+static void claims_open(pw_buf *b, pw_claim_list kind, const char *heading)
+{
+    if (kind == PW_CLAIMS_ASSESSMENT) {
+        pw_buf_puts(b, "\\subsubsection*{");
+        esc(b, heading);
+        pw_buf_puts(b, "}\n");
+    }
+    pw_buf_puts(b, "\\begin{claimlist}\n");
+}
+
+static void module(pw_buf *b, const pw_chapter *ch, const char *v)
+{
+    pw_buf_puts(b, "\\item[] \\textbf{");
+    esc(b, ch->title);
+    pw_buf_puts(b, "} ");
+    verdict(b, v);
+    pw_buf_putc(b, '\n');
+}
+
+/* Badge, the chapter's title in the assessment, the claim, its evidence. */
+static void claim(pw_buf *b, pw_claim_list kind, const pw_render_claim *c)
+{
+    pw_buf_puts(b, "\\item ");
+    verdict(b, c->verdict);
+    if (kind == PW_CLAIMS_ASSESSMENT) {
+        pw_buf_puts(b, " \\textit{");
+        esc(b, c->chapter->title);
+        pw_buf_puts(b, "}:");
+    }
+    pw_buf_puts(b, " \\texttt{");
+    esc(b, c->claim);
+    pw_buf_puts(b, "} --- ");
+    esc(b, c->evidence);
+    pw_buf_putc(b, '\n');
+}
+
+static void claims_none(pw_buf *b, pw_claim_list kind, const char *text)
+{
+    (void)kind;
+    pw_buf_puts(b, "\\item[] ");
+    esc(b, text);
+    pw_buf_putc(b, '\n');
+}
+
+static void claims_close(pw_buf *b, pw_claim_list kind)
+{
+    (void)kind;
+    pw_buf_puts(b, "\\end{claimlist}\n");
+}
+
+static void environment_open(pw_buf *b, const json_t *warnings)
+{
+    if (json_array_size(warnings)) {
+        items(b, PW_ITEMS_WARNINGS, warnings);
+        pw_buf_putc(b, '\n');
+    }
+    pw_buf_puts(b, "\\begin{longtable}{@{}ll@{}}\n\\toprule\n");
+}
+
+static void environment_row(pw_buf *b, const char *name, const char *text)
+{
+    esc(b, name);
+    pw_buf_puts(b, " & \\parbox[t]{0.7\\linewidth}{\\raggedright\\small ");
+    /* The CPU flag list is long; LaTeX gets its first part. */
+    if (strlen(text) > 400) {
+        char *first = pw_xstrdup(text);
+        strcpy(first + 396, "...");
+        esc(b, first);
+        free(first);
+    } else {
+        esc(b, text);
+    }
+    pw_buf_puts(b, "} \\\\\n");
+}
+
+static void environment_close(pw_buf *b)
+{
+    pw_buf_puts(b, "\\bottomrule\n\\end{longtable}\n");
+}
+
+static int page(const pw_render_page *p, pw_buf *out)
+{
+    pw_buf body, env;
+    pw_buf_init(&body);
+    pw_buf_init(&env);
+    for (size_t c = 0; c < p->nchapters; c++) {
+        char *tex = cmark_render_latex(p->chapters[c]->doc, CMARK_OPT_DEFAULT, 0);
+        pw_latex_unicode(&body, tex);
+        pw_buf_puts(&body, "\n\\clearpage\n");
+        free(tex);
+    }
+    pw_render_environment(&env, &pw_render_latex, p->environment, p->env_warnings);
+    char *tmpl = pw_render_template_read(p, "report.tex");
+    int status = PW_EIO;
+    if (tmpl) {
+        pw_template_var vars[] = {
+            {"title", p->title}, {"body", body.data},
+            {"environment", env.data}, {"generated", p->generated}, {"version", PW_VERSION},
+            {"commit", pw_commit()},
+        };
+        status = pw_render_template_fill(p, "report.tex", tmpl, vars, sizeof vars / sizeof vars[0], out);
+    }
+    free(tmpl);
+    pw_buf_release(&body);
+    pw_buf_release(&env);
+    return status;
+}
+
+const pw_renderer pw_render_latex = {
+    .name = "latex",
+    .file = "report.tex",
+    .figures = "pdf",
+    .prose = true,
+    .value = value,
+    .unmeasured = unmeasured,
+    .missing = missing,
+    .table = table,
+    .figure = figure,
+    .experiment_open = experiment_open,
+    .experiment_error = experiment_error,
+    .items = items,
+    .experiment_close = experiment_close,
+    .counts = counts,
+    .claims_open = claims_open,
+    .module = module,
+    .claim = claim,
+    .claims_none = claims_none,
+    .claims_close = claims_close,
+    .environment_open = environment_open,
+    .environment_row = environment_row,
+    .environment_close = environment_close,
+    .page = page,
+};

@@ -1,0 +1,131 @@
+/* special.c — the history and matrix blocks: a metric across the archived runs (a chart) and
+ * across machines (a table of the newest run of each), built from validation_results/. */
+#include "report_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Loads every archived run (oldest first); *n receives the count.  The caller decrefs each. */
+static json_t **load_archive(const pw_report *r, size_t *n)
+{
+    *n = 0;
+    json_t *list = NULL;
+    if (!r->opt->archive_root || pw_archive_list(r->opt->archive_root, &list) != PW_OK) return NULL;
+    json_t **runs = pw_xcalloc(json_array_size(list) + 1, sizeof *runs);
+    size_t i;
+    json_t *entry;
+    json_array_foreach(list, i, entry) {
+        json_t *doc = NULL;
+        const char *name = json_string_value(json_object_get(entry, "run"));
+        if (name && pw_archive_load(r->opt->archive_root, name, &doc) == PW_OK) runs[(*n)++] = doc;
+    }
+    json_decref(list);
+    return runs;
+}
+
+/* Builds the chart or table of each history/matrix block from the archive. */
+void pw_report_build_specials(pw_report *r)
+{
+    size_t nruns = 0;
+    json_t **runs = NULL;
+    bool loaded = false;
+    for (size_t k = 0; k < r->nspecials; k++) {
+        special_block *sb = &r->specials[k];
+        if (sb->kind < SPECIAL_HISTORY) continue;
+        if (!loaded) {
+            runs = load_archive(r, &nruns);
+            loaded = true;
+        }
+        if (nruns == 0) {
+            sb->empty = pw_xstrdup("No archived runs yet: the archive fills as the report is measured.");
+            continue;
+        }
+        if (sb->kind == SPECIAL_HISTORY) {
+            json_t *m = pw_archive_matrix(runs, nruns, sb->metric);
+            json_t *rows = json_object_get(m, "rows");
+            pw_result *tmp = pw_result_new("history", "history");
+            char *caption = sb->caption ? pw_xstrdup(sb->caption)
+                                        : pw_xasprintf("%s across %zu archived runs, oldest first", sb->metric, nruns);
+            pw_chart *chart = pw_result_chart(tmp, "history", caption, "archived run (oldest first)", "value", 0);
+            free(caption);
+            size_t i;
+            json_t *row;
+            json_array_foreach(rows, i, row) {
+                pw_series *series = pw_chart_series(chart, json_string_value(json_object_get(row, "metric")));
+                size_t j;
+                json_t *cell;
+                json_array_foreach(json_object_get(row, "cells"), j, cell) {
+                    if (!json_is_object(cell)) continue;
+                    pw_series_point(series, (double)(j + 1), json_number_value(json_object_get(cell, "value")),
+                                    json_number_value(json_object_get(cell, "lo")),
+                                    json_number_value(json_object_get(cell, "hi")));
+                }
+            }
+            if (json_array_size(rows)) {
+                sb->object = json_incref(json_array_get(json_object_get(pw_result_json(tmp), "charts"), 0));
+                sb->stem = pw_xasprintf("history-%zu", k + 1);
+            } else {
+                sb->empty = pw_xasprintf("No archived run has a metric matching %s.", sb->metric);
+            }
+            pw_result_free(tmp);
+            json_decref(m);
+        } else {
+            /* The hardware matrix: the newest run of each machine, side by side. */
+            json_t **latest = pw_xcalloc(nruns, sizeof *latest);
+            size_t nlatest = 0;
+            for (size_t i = nruns; i-- > 0;) {
+                const char *host = json_string_value(json_object_get(json_object_get(runs[i], "environment"), "host"));
+                bool seen = false;
+                for (size_t j = 0; j < nlatest; j++) {
+                    const char *h = json_string_value(json_object_get(json_object_get(latest[j], "environment"), "host"));
+                    if (h && host && strcmp(h, host) == 0) seen = true;
+                }
+                if (!seen) latest[nlatest++] = runs[i];
+            }
+            json_t *m = pw_archive_matrix(latest, nlatest, sb->metric);
+            json_t *cols = json_array(), *rows = json_array();
+            json_array_append_new(cols, json_string("metric"));
+            size_t i;
+            json_t *v;
+            json_array_foreach(json_object_get(m, "columns"), i, v)
+                json_array_append_new(cols, json_sprintf("%s", json_string_value(json_object_get(v, "label"))));
+            json_array_foreach(json_object_get(m, "rows"), i, v) {
+                json_t *row = json_array();
+                json_array_append_new(row, json_string(json_string_value(json_object_get(v, "metric"))));
+                size_t j;
+                json_t *cell;
+                json_array_foreach(json_object_get(v, "cells"), j, cell) {
+                    if (!json_is_object(cell)) {
+                        json_array_append_new(row, json_string("—"));
+                        continue;
+                    }
+                    pw_metric pm = {"", json_number_value(json_object_get(cell, "value")),
+                                    json_number_value(json_object_get(cell, "lo")),
+                                    json_number_value(json_object_get(cell, "hi")),
+                                    json_string_value(json_object_get(v, "unit")), 0, 0};
+                    if (!pm.unit) pm.unit = "";
+                    pw_buf b;
+                    pw_buf_init(&b);
+                    pw_format_metric(&b, &pm);
+                    json_array_append_new(row, json_string(b.data));
+                    pw_buf_release(&b);
+                }
+                json_array_append_new(rows, row);
+            }
+            char *caption = sb->caption ? pw_xstrdup(sb->caption)
+                                        : pw_xasprintf("%s on every machine in the archive (newest run of each)", sb->metric);
+            if (json_array_size(rows))
+                sb->object = json_pack("{s:s, s:s, s:o, s:o}", "name", "matrix", "caption", caption, "columns", cols, "rows", rows);
+            else {
+                json_decref(cols);
+                json_decref(rows);
+                sb->empty = pw_xasprintf("No archived run has a metric matching %s.", sb->metric);
+            }
+            free(caption);
+            free(latest);
+            json_decref(m);
+        }
+    }
+    for (size_t i = 0; i < nruns; i++) json_decref(runs[i]);
+    free(runs);
+}

@@ -1,0 +1,659 @@
+/* test_exec.c — the seam where results are obtained (exec.h): the contract on a fake executor
+ * (tickets, events, wait when nothing is pending, cancel of queued and running jobs), the cache
+ * decorator over it (miss, store, hit, --rerun, --frozen, corrupt entries, failed results not
+ * stored) in a temporary cache folder, the replay executor's sources and errors, the local
+ * executor's real children (selftest experiments), and the report driver over a fake (every job
+ * submitted before the first wait; messages, progress and the outcome as data).  Nothing here
+ * is timed. */
+#include "support.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfweave/common.h"
+#include "perfweave/env.h"
+#include "perfweave/exec.h"
+#include "perfweave/experiment.h"
+#include "perfweave/report.h"
+#include "perfweave/result.h"
+#include "perfweave/store.h"
+
+/* --- a fake executor: one job at a time, started by one wait and finished by the next ---------- */
+
+typedef struct {
+    json_t *environment;
+    pw_exec_ticket queue[16];
+    char *ids[16];
+    size_t head, n;
+    pw_exec_ticket running;      /* 0: none */
+    char *running_id;
+    size_t submitted;            /* how many jobs reached the fake */
+    double value;                /* the value its results carry */
+    char calls[512];             /* "submit a, start a, …" */
+} fake_state;
+
+static void called(fake_state *s, const char *what, const char *id)
+{
+    size_t len = strlen(s->calls);
+    snprintf(s->calls + len, sizeof s->calls - len, "%s%s %s", len ? ", " : "", what, id);
+}
+
+static void fake_submit(pw_exec *x, pw_exec_ticket ticket, const pw_exec_job *job)
+{
+    fake_state *s = pw_exec_state(x);
+    assert_true(s->n < 16);
+    s->queue[s->n] = ticket;
+    s->ids[s->n++] = pw_xstrdup(job->id);
+    s->submitted++;
+    called(s, "submit", job->id);
+}
+
+static pw_result *fake_result(const fake_state *s, const char *id)
+{
+    pw_result *r = pw_result_new("selftest.fixed", id);
+    if (strcmp(id, "bad") == 0) pw_result_error(r, "failed on purpose");
+    else pw_result_metric(r, "value.n1", s->value, s->value * 0.9, s->value * 1.1, "x");
+    json_t *doc = pw_result_json(r);
+    json_object_set_new(doc, "run", json_pack("{s:s}", "host",
+                                              json_string_value(json_object_get(s->environment, "host"))));
+    json_object_set(doc, "environment", s->environment);
+    pw_exec_set_source(r, "measured");
+    return r;
+}
+
+static int fake_wait(pw_exec *x, double timeout_s)
+{
+    (void)timeout_s;
+    fake_state *s = pw_exec_state(x);
+    if (!s->running && s->head == s->n) return PW_ENOTFOUND;
+    if (!s->running) {
+        s->running = s->queue[s->head];
+        s->running_id = s->ids[s->head++];
+        called(s, "start", s->running_id);
+        pw_exec_emit(x, PW_EXEC_STARTED, s->running, NULL);
+        return PW_EAGAIN;
+    }
+    pw_exec_ticket t = s->running;
+    s->running = 0;
+    pw_exec_complete(x, t, fake_result(s, s->running_id));
+    free(s->running_id);
+    s->running_id = NULL;
+    return PW_OK;
+}
+
+static void fake_cancel(pw_exec *x, pw_exec_ticket ticket)
+{
+    fake_state *s = pw_exec_state(x);
+    size_t kept = s->head;
+    for (size_t i = s->head; i < s->n; i++) {
+        if (ticket == 0 || s->queue[i] == ticket) {
+            free(s->ids[i]);
+        } else {
+            s->queue[kept] = s->queue[i];
+            s->ids[kept++] = s->ids[i];
+        }
+    }
+    s->n = kept;
+    if (s->running && (ticket == 0 || ticket == s->running)) {
+        pw_result *r = pw_result_new("selftest.fixed", s->running_id);
+        pw_result_error(r, "cancelled");
+        pw_exec_complete(x, s->running, r);
+        free(s->running_id);
+        s->running_id = NULL;
+        s->running = 0;
+    }
+}
+
+static const json_t *fake_environment(pw_exec *x)
+{
+    const fake_state *s = pw_exec_state(x);
+    return s->environment;
+}
+
+static void fake_free(void *state)
+{
+    fake_state *s = state;
+    for (size_t i = s->head; i < s->n; i++) free(s->ids[i]);
+    free(s->running_id);
+    json_decref(s->environment);
+    free(s);
+}
+
+static const pw_exec_ops fake_ops = {"fake", fake_submit, fake_wait, fake_cancel, fake_environment, fake_free};
+
+/* A fake measuring on machine `host` with CPU `cpu`; *state (when non-NULL) sees its state. */
+static pw_exec *fake_new(const char *host, const char *cpu, double value, fake_state **state)
+{
+    fake_state *s = pw_xcalloc(1, sizeof *s);
+    s->environment = json_pack("{s:s, s:{s:s}}", "host", host, "cpu", "model", cpu);
+    s->value = value;
+    if (state) *state = s;
+    return pw_exec_new(&fake_ops, s);
+}
+
+/* Events seen, as "Q1 S1 F1 W1:..." */
+typedef struct {
+    char log[2048];
+} events;
+
+static void record(void *ctx, const pw_exec_event *ev)
+{
+    events *e = ctx;
+    static const char kinds[] = "QSFW";
+    size_t len = strlen(e->log);
+    snprintf(e->log + len, sizeof e->log - len, "%s%c%zu", len ? " " : "", kinds[ev->kind], ev->ticket);
+    if (ev->kind == PW_EXEC_FINISHED) assert_non_null(ev->result);
+    if (ev->kind == PW_EXEC_WARNING) assert_non_null(ev->message);
+    assert_true(ev->at > 0);
+}
+
+static pw_exec_job job(const char *id, json_t *params)
+{
+    pw_exec_job j = {pw_registry_find("selftest.fixed"), id, params, NULL, false, 0, 0};
+    assert_non_null(j.experiment);
+    return j;
+}
+
+static const char *source_of(const pw_result *r)
+{
+    return json_string_value(json_object_get(json_object_get(pw_result_json(r), "run"), "source"));
+}
+
+/* Waits until the next completion (the fake needs two waits per job). */
+static int next(pw_exec *x, pw_exec_ticket *t, pw_result **r)
+{
+    int status;
+    while ((status = pw_exec_wait(x, -1, t, r)) == PW_EAGAIN) {}
+    return status;
+}
+
+/* --- the contract on the fake --------------------------------------------------------------- */
+
+static void test_submit_wait_cancel(void **state)
+{
+    (void)state;
+    events ev = {""};
+    pw_exec *x = fake_new("here", "cpu A", 5, NULL);
+    pw_exec_observe(x, record, &ev);
+    assert_string_equal(pw_exec_name(x), "fake");
+    pw_exec_ticket t;
+    pw_result *r;
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_ENOTFOUND); /* nothing pending: at once */
+    assert_int_equal(t, 0);
+    assert_null(r);
+
+    json_t *params = json_object();
+    pw_exec_job a = job("a", params), b = job("b", params), c = job("c", params);
+    assert_int_equal(pw_exec_submit(x, &a), 1);
+    assert_int_equal(pw_exec_submit(x, &b), 2);
+    assert_int_equal(pw_exec_submit(x, &c), 3);
+    assert_string_equal(ev.log, "Q1 Q2 Q3");
+
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_EAGAIN); /* a started, not finished */
+    assert_int_equal(t, 0);
+    pw_exec_cancel(x, 3);                                   /* queued: dropped, never answered */
+    assert_int_equal(next(x, &t, &r), PW_OK);
+    assert_int_equal(t, 1);
+    assert_string_equal(pw_result_id(r), "a");
+    assert_string_equal(source_of(r), "measured");
+    pw_result_free(r);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_EAGAIN); /* b started */
+    pw_exec_cancel(x, 0);                                   /* running: answered with an ERROR */
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_OK);
+    assert_int_equal(t, 2);
+    assert_true(pw_result_failed(r));
+    pw_result_free(r);
+    assert_int_equal(pw_exec_wait(x, -1, &t, &r), PW_ENOTFOUND);
+    assert_string_equal(ev.log, "Q1 Q2 Q3 S1 F1 S2 F2");
+
+    /* Freeing with work pending cancels it and frees what was not collected. */
+    pw_exec_job d = job("d", params), e = job("e", params);
+    pw_exec_submit(x, &d);
+    pw_exec_submit(x, &e);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_EAGAIN);
+    pw_exec_free(x);
+    pw_exec_free(NULL);
+    json_decref(params);
+}
+
+/* --- the cache decorator -------------------------------------------------------------------- */
+
+static size_t count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".json")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static pw_exec *cached(pw_exec *inner, const char *dir, bool frozen, const char *rerun)
+{
+    char *const list[] = {(char *)rerun};
+    pw_exec_cache_options o = {frozen, list, rerun ? 1 : 0};
+    pw_cache *c = dir ? pw_cache_open(dir) : NULL;
+    if (dir) assert_non_null(c);
+    return pw_exec_cache_new(inner, c, &o);
+}
+
+/* Submits one job and returns its result (the caller frees it). */
+static pw_result *obtain(pw_exec *x, const char *id, const char *canonical)
+{
+    json_t *params = json_object();
+    pw_exec_job j = job(id, params);
+    j.canonical = canonical;
+    pw_exec_ticket t = pw_exec_submit(x, &j), got;
+    json_decref(params);
+    pw_result *r = NULL;
+    assert_int_equal(next(x, &got, &r), PW_OK);
+    assert_int_equal(got, t);
+    return r;
+}
+
+/* Job id through a fresh decorator (cache folder dir or none, frozen, one rerun id) over a fake
+ * on (host, cpu) whose results carry value; *submitted receives how many jobs reached the fake.
+ * The caller frees the result. */
+static pw_result *through(const char *host, const char *cpu, double value, const char *dir, bool frozen,
+                          const char *rerun, const char *id, size_t *submitted)
+{
+    fake_state *fs;
+    pw_exec *x = cached(fake_new(host, cpu, value, &fs), dir, frozen, rerun);
+    char *canonical = pw_xasprintf("selftest.fixed %s", id);
+    pw_result *r = obtain(x, id, canonical);
+    *submitted = fs->submitted;
+    free(canonical);
+    pw_exec_free(x);
+    return r;
+}
+
+static double value_of(const pw_result *r)
+{
+    pw_metric m;
+    assert_int_equal(pw_result_get_metric(r, "value.n1", &m), PW_OK);
+    return m.value;
+}
+
+static void test_cache_decorator(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *cdir = pw_xasprintf("%s/cache", dir);
+    fake_state *fs;
+    events ev = {""};
+
+    /* A miss goes to the inner executor; the clean result is stored. */
+    pw_exec *x = cached(fake_new("here", "cpu A", 7, &fs), cdir, false, NULL);
+    pw_exec_observe(x, record, &ev);
+    assert_string_equal(pw_exec_name(x), "cache");
+    assert_string_equal(json_string_value(json_object_get(pw_exec_environment(x), "host")), "here");
+    pw_result *r = obtain(x, "a", "selftest.fixed a");
+    assert_int_equal(fs->submitted, 1);
+    assert_string_equal(source_of(r), "measured");
+    assert_int_equal(count_entries(cdir), 1);
+    assert_string_equal(ev.log, "Q1 S1 F1");
+    pw_result_free(r);
+    /* A failed result is not stored. */
+    r = obtain(x, "bad", "selftest.fixed bad");
+    assert_true(pw_result_failed(r));
+    assert_int_equal(count_entries(cdir), 1);
+    pw_result_free(r);
+    pw_exec_free(x);
+
+    /* The same job on the same machine is a hit, answered at submit: the inner sees nothing. */
+    ev.log[0] = '\0';
+    x = cached(fake_new("here", "cpu A", 99, &fs), cdir, false, NULL);
+    pw_exec_observe(x, record, &ev);
+    r = obtain(x, "a", "selftest.fixed a");
+    assert_int_equal(fs->submitted, 0);
+    assert_string_equal(source_of(r), "from cache");
+    assert_close(value_of(r), 7, 0);
+    assert_string_equal(ev.log, "Q1 S1 F1");
+    pw_result_free(r);
+    /* Another directive text, or the failed one, is a miss. */
+    r = obtain(x, "a", "selftest.fixed a, edited");
+    assert_int_equal(fs->submitted, 1);
+    assert_close(value_of(r), 99, 0);
+    pw_result_free(r);
+    r = obtain(x, "bad", "selftest.fixed bad");
+    assert_int_equal(fs->submitted, 2);
+    pw_result_free(r);
+    pw_exec_free(x);
+
+    /* --rerun: named (or all) ids go to the inner executor despite their entry. */
+    size_t submitted;
+    const char *reruns[] = {"a", "all"};
+    for (int i = 0; i < 2; i++) {
+        r = through("here", "cpu A", 8, cdir, false, reruns[i], "a", &submitted);
+        assert_int_equal(submitted, 1);
+        assert_string_equal(source_of(r), "measured");
+        assert_close(value_of(r), 8, 0);
+        pw_result_free(r);
+    }
+
+    /* Another machine (fingerprint) misses; --frozen takes any machine's entry, labelled, never
+     * forwards (and ignores --rerun). */
+    r = through("there", "cpu B", 50, cdir, false, NULL, "a", &submitted);
+    assert_int_equal(submitted, 1);
+    pw_result_free(r);
+    r = through("elsewhere", "cpu C", 1, cdir, true, "a", "a", &submitted);
+    assert_int_equal(submitted, 0);
+    assert_string_equal(source_of(r), "frozen: measured on another machine");
+    pw_result_free(r);
+    r = through("elsewhere", "cpu C", 1, cdir, true, NULL, "never", &submitted);
+    assert_true(pw_result_failed(r));
+    assert_string_equal(source_of(r), "frozen");
+    assert_non_null(strstr(pw_result_error_reason(r), "--frozen: no stored result"));
+    pw_result_free(r);
+    r = through("here", "cpu A", 1, cdir, true, NULL, "a", &submitted);
+    assert_string_equal(source_of(r), "frozen from cache");
+    pw_result_free(r);
+    r = through("here", "cpu A", 1, NULL, true, NULL, "a", &submitted);
+    assert_string_equal(pw_result_error_reason(r), "--frozen without a result cache: nothing to render from");
+    pw_result_free(r);
+    /* No cache and not frozen: everything goes through. */
+    r = through("here", "cpu A", 3, NULL, false, NULL, "a", &submitted);
+    assert_int_equal(submitted, 1);
+    pw_result_free(r);
+
+    /* A corrupt entry is a WARNING about that job, then a miss that replaces the entry. */
+    DIR *d = opendir(cdir);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strstr(e->d_name, ".json")) continue;
+        char *path = pw_xasprintf("%s/%s", cdir, e->d_name);
+        assert_int_equal(pw_write_file_atomic(path, "{ truncated", 11), PW_OK);
+        free(path);
+    }
+    closedir(d);
+    ev.log[0] = '\0';
+    x = cached(fake_new("here", "cpu A", 4, &fs), cdir, false, NULL);
+    pw_exec_observe(x, record, &ev);
+    r = obtain(x, "a", "selftest.fixed a");
+    assert_int_equal(fs->submitted, 1);
+    assert_string_equal(ev.log, "Q1 W1 S1 F1");
+    pw_result_free(r);
+    pw_exec_free(x);
+    x = cached(fake_new("here", "cpu A", 5, &fs), cdir, false, NULL);
+    r = obtain(x, "a", "selftest.fixed a");
+    assert_int_equal(fs->submitted, 0);
+    assert_close(value_of(r), 4, 0);
+    pw_result_free(r);
+
+    /* Cancel through the decorator reaches the inner job. */
+    json_t *params = json_object();
+    pw_exec_job j = job("b", params);
+    j.canonical = "selftest.fixed b";
+    pw_exec_ticket t = pw_exec_submit(x, &j), got;
+    assert_int_equal(pw_exec_wait(x, 0, &got, &r), PW_EAGAIN); /* started in the fake */
+    pw_exec_cancel(x, t);
+    assert_int_equal(pw_exec_wait(x, 0, &got, &r), PW_OK);
+    assert_int_equal(got, t);
+    assert_true(pw_result_failed(r));
+    pw_result_free(r);
+    assert_int_equal(pw_exec_wait(x, 0, &got, &r), PW_ENOTFOUND);
+    json_decref(params);
+    pw_exec_free(x);
+
+    free(cdir);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
+/* --- replay ----------------------------------------------------------------------------------- */
+
+static void test_replay(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    pw_result *ok = pw_result_new("selftest.fixed", "a");
+    pw_result_exact(ok, "value.n1", 3, "x");
+    json_t *results = json_pack("[O, {s:s, s:s}]", pw_result_json(ok), "id", "b", "schema", "nonsense");
+    json_t *doc = json_pack("{s:i, s:{s:s}, s:o}", "schema", 1, "environment", "host", "recorded", "results", results);
+    char *file = pw_xasprintf("%s/results.json", dir);
+    assert_int_equal(json_dump_file(doc, file, 0), 0);
+
+    pw_exec *x = pw_exec_replay_new(file);
+    assert_string_equal(pw_exec_name(x), "replay");
+    assert_string_equal(json_string_value(json_object_get(pw_exec_environment(x), "host")), "recorded");
+    pw_result *r = obtain(x, "a", NULL);
+    assert_false(pw_result_failed(r));
+    assert_string_equal(source_of(r), "replayed");
+    pw_result_free(r);
+    r = obtain(x, "b", NULL);
+    assert_non_null(strstr(pw_result_error_reason(r), "replayed result is unreadable"));
+    pw_result_free(r);
+    r = obtain(x, "c", NULL);
+    char *want = pw_xasprintf("%s holds no result with id 'c'", file);
+    assert_string_equal(pw_result_error_reason(r), want);
+    assert_string_equal(source_of(r), "replayed");
+    free(want);
+    pw_result_free(r);
+    pw_exec_ticket t;
+    assert_int_equal(pw_exec_wait(x, -1, &t, &r), PW_ENOTFOUND);
+    pw_exec_free(x);
+
+    /* A folder of <id>.json documents, with environment.json. */
+    char *a = pw_xasprintf("%s/a.json", dir), *env = pw_xasprintf("%s/environment.json", dir);
+    assert_int_equal(json_dump_file(pw_result_json(ok), a, 0), 0);
+    x = pw_exec_replay_new(dir);
+    assert_int_equal(json_object_size(pw_exec_environment(x)), 0); /* none yet: empty, not NULL */
+    r = obtain(x, "a", NULL);
+    assert_false(pw_result_failed(r));
+    pw_result_free(r);
+    r = obtain(x, "zz", NULL);
+    assert_non_null(strstr(pw_result_error_reason(r), "no replayable result at "));
+    assert_non_null(strstr(pw_result_error_reason(r), "/zz.json"));
+    pw_result_free(r);
+    pw_exec_free(x);
+    json_t *e = json_pack("{s:s}", "host", "folder");
+    assert_int_equal(json_dump_file(e, env, 0), 0);
+    json_decref(e);
+    x = pw_exec_replay_new(dir);
+    assert_string_equal(json_string_value(json_object_get(pw_exec_environment(x), "host")), "folder");
+    pw_exec_free(x);
+    /* A path that does not exist: every job is an ERROR naming it. */
+    char *missing = pw_xasprintf("%s/nothing", dir);
+    x = pw_exec_replay_new(missing);
+    r = obtain(x, "a", NULL);
+    assert_non_null(strstr(pw_result_error_reason(r), missing));
+    pw_result_free(r);
+    pw_exec_free(x);
+
+    free(missing), free(a), free(env), free(file);
+    json_decref(doc);
+    pw_result_free(ok);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
+/* --- local: real children --------------------------------------------------------------------- */
+
+static void test_local(void **state)
+{
+    (void)state;
+    events ev = {""};
+    pw_exec *x = pw_exec_local_new("2026-01-01 00:00 UTC");
+    pw_exec_observe(x, record, &ev);
+    const json_t *env = pw_exec_environment(x);
+    assert_true(json_is_object(env));
+    assert_non_null(json_object_get(env, "host"));
+
+    const pw_experiment *fixed = pw_registry_find("selftest.fixed"), *crash = pw_registry_find("selftest.crash");
+    json_t *p1 = json_pack("{s:[i], s:[i], s:f, s:s}", "sizes", 1, "values", 42, "spread", 0.1, "label", "l");
+    json_t *hang = json_pack("{s:s}", "mode", "hang");
+    json_t *fails = json_pack("{s:s}", "mode", "error");
+    pw_exec_job j1 = {fixed, "one", p1, "c1", true, 0, 0};
+    pw_exec_job j2 = {crash, "stuck", hang, "c2", true, 30, 0};
+    pw_exec_job j3 = {crash, "never", fails, "c3", true, 0, 0};
+    assert_int_equal(pw_exec_submit(x, &j1), 1);
+    assert_int_equal(pw_exec_submit(x, &j2), 2);
+    assert_int_equal(pw_exec_submit(x, &j3), 3);
+    assert_string_equal(ev.log, "Q1 Q2 Q3"); /* nothing starts before the caller waits */
+
+    pw_exec_ticket t;
+    pw_result *r;
+    int status;
+    while ((status = pw_exec_wait(x, -1, &t, &r)) == PW_EAGAIN) {}
+    assert_int_equal(status, PW_OK);
+    assert_int_equal(t, 1);
+    assert_false(pw_result_failed(r));
+    json_t *doc = pw_result_json(r), *run = json_object_get(doc, "run");
+    assert_string_equal(json_string_value(json_object_get(run, "source")), "measured");
+    assert_string_equal(json_string_value(json_object_get(run, "measured_at")), "2026-01-01 00:00 UTC");
+    assert_true(json_equal(json_object_get(run, "host"), json_object_get(env, "host")));
+    assert_true(json_is_number(json_object_get(run, "seconds")));
+    assert_true(json_equal(json_object_get(doc, "environment"), (json_t *)env));
+    assert_true(json_equal(json_object_get(doc, "params"), p1));
+    assert_true(json_is_array(json_object_get(doc, "environment_warnings")));
+    pw_metric m;
+    assert_int_equal(pw_result_get_metric(r, "value.n1", &m), PW_OK);
+    assert_close(m.value, 42, 0);
+    pw_result_free(r);
+
+    /* The hanging child is running after a wait that only looks; cancelling it answers it with
+     * an ERROR, and the queued job behind it is dropped. */
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_EAGAIN);
+    pw_exec_cancel(x, 0);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_OK);
+    assert_int_equal(t, 2);
+    assert_true(pw_result_failed(r));
+    assert_non_null(strstr(pw_result_error_reason(r), "cancelled"));
+    pw_result_free(r);
+    assert_int_equal(pw_exec_wait(x, -1, &t, &r), PW_ENOTFOUND);
+    assert_string_equal(ev.log, "Q1 Q2 Q3 S1 F1 S2 F2");
+
+    /* An experiment that fails is an ERROR result like pw_isolate_run's (mode 'error': a crash
+     * or exit() would meet cmocka's signal handlers and LeakSanitizer, inherited by the child). */
+    pw_exec_submit(x, &j3);
+    while ((status = pw_exec_wait(x, -1, &t, &r)) == PW_EAGAIN) {}
+    assert_int_equal(status, PW_OK);
+    assert_string_equal(pw_result_error_reason(r), "failed on purpose (mode 'error')");
+    pw_result_free(r);
+    pw_exec_free(x);
+    json_decref(p1), json_decref(hang), json_decref(fails);
+}
+
+/* --- the report driver over the seam ---------------------------------------------------------- */
+
+typedef struct {
+    char text[2048];
+} said;
+
+static void on_message(void *ctx, const pw_report_message *m)
+{
+    said *s = ctx;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof s->text - len, "%d %s:%d %s\n", (int)m->kind, m->file ? m->file : "-", m->line, m->text);
+}
+
+static void on_progress(void *ctx, const pw_report_progress *p)
+{
+    said *s = ctx;
+    size_t len = strlen(s->text);
+    if (p->done) snprintf(s->text + len, sizeof s->text - len, "done\n");
+    else snprintf(s->text + len, sizeof s->text - len, "[%zu/%zu] %s\n", p->index, p->total, p->id);
+}
+
+static void test_report_driver(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *chapter = pw_xasprintf("%s/ch.md", dir), *outdir = pw_xasprintf("%s/out", dir);
+    const char *text = "# Driver\n\n`=a.value.n1`\n\n```experiment selftest.fixed\nid: a\n```\n\n"
+                       "```experiment selftest.fixed\nid: bad\n```\n";
+    assert_int_equal(pw_write_file_atomic(chapter, text, strlen(text)), PW_OK);
+    fake_state *fs;
+    pw_exec *x = fake_new("here", "cpu A", 6, &fs);
+    said s = {""};
+    pw_report_options o;
+    pw_report_options_default(&o);
+    char *chapters[] = {chapter};
+    o.chapters = chapters;
+    o.nchapters = 1;
+    o.outdir = outdir;
+    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
+    o.formats = html_only;
+    o.pdf = false;
+    o.archive_root = NULL;
+    o.executor = x;
+    o.on_message = on_message;
+    o.on_progress = on_progress;
+    o.ctx = &s;
+    pw_report_outcome out;
+    assert_int_equal(pw_report_build(&o, &out), PW_ECHILD); /* written, one result in ERROR */
+    /* Every job is submitted before the first waits; results attach by ticket. */
+    assert_string_equal(fs->calls, "submit a, submit bad, start a, start bad");
+    char *want = pw_xasprintf("[1/2] a\n[2/2] bad\n%d %s:9 bad ERROR: failed on purpose\ndone\n",
+                              (int)PW_REPORT_FAILED, chapter);
+    assert_string_equal(s.text, want);
+    free(want);
+    assert_int_equal(out.stage, PW_REPORT_DONE);
+    assert_int_equal(out.diag.n, 0);
+    assert_int_equal(out.experiments, 2);
+    assert_int_equal(out.measured, 2);
+    assert_int_equal(out.failed, 1);
+    assert_int_equal(out.ndocuments, 1); /* the HTML only */
+    assert_ptr_equal(out.documents[0], &pw_render_html);
+    assert_false(out.wrote_pdf);
+    assert_null(out.archive);
+    char *html = pw_xasprintf("%s/report.html", outdir);
+    char *page = pw_read_file(html, NULL);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "id=\"result-a\""));
+    assert_non_null(strstr(page, "<span class=\"measured\""));
+    free(page);
+    free(html);
+    pw_report_outcome_release(&out);
+
+    /* Bad input: diagnostics in the outcome, nothing submitted, nothing said. */
+    const char *bad = "# Bad\n\n```experiment selftest.fixd\nid: z\n```\n";
+    assert_int_equal(pw_write_file_atomic(chapter, bad, strlen(bad)), PW_OK);
+    fs->calls[0] = '\0';
+    s.text[0] = '\0';
+    assert_int_equal(pw_report_build(&o, &out), PW_EINVAL);
+    assert_int_equal(out.stage, PW_REPORT_LOAD);
+    assert_int_equal(out.diag.n, 1);
+    assert_non_null(strstr(out.diag.lines[0], "ch.md:3: unknown experiment 'selftest.fixd' (did you mean 'selftest.fixed'?)"));
+    assert_string_equal(fs->calls, "");
+    assert_string_equal(s.text, "");
+    pw_report_outcome_release(&out);
+
+    /* No chapters: an ERROR message, no diagnostics. */
+    o.nchapters = 0;
+    assert_int_equal(pw_report_build(&o, NULL), PW_EINVAL);
+    assert_non_null(strstr(s.text, "no chapters given"));
+
+    pw_exec_free(x);
+    free(chapter), free(outdir);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
+static void test_impl_core(void **state)
+{
+    (void)state;
+    assert_true(pw_impl_is_core("src/exec/local.c"));
+    assert_false(pw_impl_is_core("src/exec/exec.c"));
+    assert_false(pw_impl_is_core("src/exec/cache.c"));
+    assert_false(pw_impl_is_core("src/exec/replay.c"));
+    assert_false(pw_impl_is_core("include/perfweave/exec.h"));
+    assert_false(pw_impl_is_core("src/weave/obtain.c"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_submit_wait_cancel),
+        cmocka_unit_test(test_cache_decorator),
+        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_local),
+        cmocka_unit_test(test_report_driver),
+        cmocka_unit_test(test_impl_core),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
