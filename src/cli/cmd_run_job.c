@@ -1,16 +1,18 @@
 /* cmd_run_job.c — `perfweave run-job JOB.json OUT.json`, the hidden command a Slurm job runs on
- * its node (slurm.h): a measurement job runs its directive in an isolated child exactly as a
- * report does and writes the result document with the node's environment; a probe job reports
+ * its node (slurm.h): a measurement job runs its directive through the local executor exactly as
+ * a report does and writes the result document with the node's environment; a probe job reports
  * the node's environment and which of the submitter's paths are visible there. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "commands.h"
 #include "perfweave/common.h"
 #include "perfweave/env.h"
+#include "perfweave/exec.h"
 #include "perfweave/isolate.h"
 #include "perfweave/slurm.h"
 
@@ -68,6 +70,8 @@ static int run_probe(const json_t *job, const char *out_path, json_t *slurm)
     return status == PW_OK ? PW_SLURM_EXIT_OK : PW_SLURM_EXIT_NOWRITE;
 }
 
+/* The measurement runs through the local executor (exec.h), as a report's would: the same
+ * limits, the same isolated child, the same environment and noise warnings on the result. */
 static int run_measure(const json_t *job, const char *job_path, const char *out_path, json_t *slurm)
 {
     pw_slurm_job_spec spec;
@@ -76,41 +80,45 @@ static int run_measure(const json_t *job, const char *job_path, const char *out_
         fprintf(stderr, "perfweave run-job: %s: %s\n", job_path, msg);
         return PW_SLURM_EXIT_BADJOB;
     }
-    pw_isolate_limits lim;
-    pw_isolate_limits_default(&lim, spec.quick);
-    if (spec.timeout_s > 0) lim.timeout_s = spec.timeout_s;
-    if (spec.memory_mb > 0) lim.memory_mb = spec.memory_mb;
     /* TIMEOUT and scancel arrive as SIGTERM: the child is killed and nothing is written, so the
      * submitter reports the job's Slurm state. */
     pw_isolate_catch_signals();
-    json_t *before = node_environment(slurm);
-    pw_result *r = pw_isolate_run(spec.experiment, spec.id, spec.params, &lim);
+    char now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pw_exec *x = pw_exec_local_new(now);
+    pw_exec_job ej = {spec.experiment, spec.id, spec.params, "", spec.quick, spec.timeout_s, spec.memory_mb};
+    pw_exec_submit(x, &ej);
+    pw_exec_ticket ticket;
+    pw_result *r = NULL;
+    while (pw_exec_wait(x, -1, &ticket, &r) == PW_EAGAIN && !pw_isolate_interrupted()) {}
     int code;
     if (pw_isolate_interrupted()) {
         fprintf(stderr, "perfweave run-job: interrupted by signal %d: no result written\n",
                 pw_isolate_interrupted());
         code = 128 + pw_isolate_interrupted();
+    } else if (!r) {
+        fprintf(stderr, "perfweave run-job: the local executor answered nothing\n");
+        code = PW_SLURM_EXIT_NOWRITE;
     } else {
         json_t *doc = pw_result_json(r);
-        json_object_set(doc, "params", spec.params);
-        json_t *run = json_object_get(doc, "run");
-        if (run) {
-            json_object_set(run, "measured_at", json_object_get(before, "captured"));
-            json_object_set(run, "host", json_object_get(before, "host"));
-            json_object_set_new(run, "source", json_string("slurm"));
-            if (slurm) json_object_set(run, "slurm", slurm);
+        pw_exec_set_source(r, "slurm");
+        if (slurm) {
+            json_t *env = json_deep_copy(json_object_get(doc, "environment"));
+            if (!env) env = json_object();
+            json_object_set(env, "slurm", slurm);
+            json_object_set_new(doc, "environment", env);
+            json_object_set(json_object_get(doc, "run"), "slurm", slurm);
         }
-        json_object_set(doc, "environment", before);
-        json_t *after = pw_env_capture();
-        json_object_set_new(doc, "environment_warnings", pw_env_warnings(before, after));
-        json_decref(after);
         if (write_out(out_path, doc) != PW_OK) code = PW_SLURM_EXIT_NOWRITE;
         else code = pw_result_failed(r) ? PW_SLURM_EXIT_ERROR : PW_SLURM_EXIT_OK;
         if (pw_result_failed(r))
             fprintf(stderr, "perfweave run-job: %s: ERROR: %s\n", spec.id, pw_result_error_reason(r));
     }
     pw_result_free(r);
-    json_decref(before);
+    pw_exec_free(x);
     json_decref(spec.params);
     return code;
 }

@@ -14,6 +14,7 @@
 #include "perfweave/proc.h"
 #include "perfweave/result.h"
 #include "perfweave/slurm.h"
+#include "perfweave/store.h"
 
 #define FIX "tests/fixtures/slurm"
 
@@ -29,6 +30,21 @@ static char *fixture(const char *name)
 static void assert_contains(const char *text, const char *part)
 {
     if (!text || !strstr(text, part)) fail_msg("'%s' lacks '%s'", text ? text : "(null)", part);
+}
+
+/* Submitting through Slurm is not measuring: editing it must not invalidate cached results.  (What
+ * measures on the node is run-job's local executor, src/exec/local.c, which is core.) */
+static void test_not_measurement_core(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"include/perfweave/slurm.h", "include/perfweave/proc.h",
+                                        "src/exec/slurm_job.c", "src/exec/slurm_client.c",
+                                        "src/exec/proc.c", "src/cli/cmd_run_job.c", NULL};
+    for (size_t i = 0; files[i]; i++) {
+        if (pw_impl_is_core(files[i])) fail_msg("%s counts as measurement core", files[i]);
+        assert_non_null(pw_impl_file_hash(files[i]));
+    }
+    assert_true(pw_impl_is_core("src/exec/local.c"));
 }
 
 static void test_states(void **state)
@@ -519,6 +535,7 @@ static void test_proc(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_not_measurement_core),
         cmocka_unit_test(test_states),
         cmocka_unit_test(test_parse_real_output),
         cmocka_unit_test(test_job_id),
