@@ -7,8 +7,8 @@
  * machine fingerprint a cache needs before submitting) and checks the shared filesystem.
  *
  * On the node the job runs the submitting perfweave binary: `perfweave run-job JOB.json OUT.json`
- * (src/cli/cmd_run_job.c) measures in an isolated child exactly as a report does and writes the
- * result with the node's environment.  docs/slurm.md describes the whole path. */
+ * (src/cli/cmd_run_job.c) measures through the local executor exactly as a report does and
+ * writes the result with the node's environment.  docs/slurm.md describes the whole path. */
 #ifndef PERFWEAVE_SLURM_H
 #define PERFWEAVE_SLURM_H
 
