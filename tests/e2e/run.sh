@@ -192,6 +192,43 @@ if [ -s "$tmp/c/out/figures/history-1.svg" ] && [ "$(grep -c . "$tmp/c/out/figur
 else fail "history chart missing or short"; fi
 expect_grep "on every machine in the archive" "$tmp/c/out/report.html" "hardware matrix table"
 
+# --- archives that travel: export, import into another root, refuse damage and duplicates -----
+first=$(ls "$tmp/c/archive" | head -n 1)
+"$bin" archive export --root "$tmp/c/archive" "$first" >"$tmp/run.json.gz" 2>"$tmp/x1"; s=$?
+expect_status 0 $s "archive export"
+# The header's checksum is the SHA-256 of the rest of the file, as sha256sum computes it.
+head_sum=$(zcat "$tmp/run.json.gz" | head -n 1 | sed 's/.*"sha256":"\([0-9a-f]*\)".*/\1/')
+body_sum=$(zcat "$tmp/run.json.gz" | tail -n +2 | sha256sum | cut -d' ' -f1)
+if [ -n "$body_sum" ] && [ "$head_sum" = "$body_sum" ]; then ok; else fail "export checksum '$head_sum' is not sha256sum's '$body_sum'"; fi
+"$bin" archive import --root "$tmp/elsewhere" "$tmp/run.json.gz" >"$tmp/x2" 2>&1; s=$?
+expect_status 0 $s "archive import"
+expect_grep "imported .* as $tmp/elsewhere/$first/results.json" "$tmp/x2" "import names the new run"
+"$bin" history --root "$tmp/elsewhere" >"$tmp/x3" 2>&1
+expect_grep "^$first " "$tmp/x3" "history lists the imported run"
+"$bin" archive import --root "$tmp/elsewhere" "$tmp/run.json.gz" >"$tmp/x4" 2>&1; s=$?
+expect_status 1 $s "importing the same run twice"
+expect_grep "is already in $tmp/elsewhere as $first (same content)" "$tmp/x4" "duplicate refused"
+# A folder of committed archives imported again after a new one arrived: the present one skipped.
+second=$(ls "$tmp/c/archive" | sed -n 2p)
+"$bin" archive export --root "$tmp/c/archive" "$second" >"$tmp/run2.json.gz" 2>/dev/null
+"$bin" archive import --root "$tmp/elsewhere" --skip-present "$tmp/run.json.gz" "$tmp/run2.json.gz" >"$tmp/x4b" 2>&1; s=$?
+expect_status 0 $s "import --skip-present"
+expect_grep "already in .*: skipped" "$tmp/x4b" "present run skipped"
+expect_grep "imported .*run2.json.gz as $tmp/elsewhere/$second/results.json" "$tmp/x4b" "new run imported"
+python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[len(d)//2]^=0x20; open(sys.argv[2],'wb').write(d)" \
+    "$tmp/run.json.gz" "$tmp/flipped.json.gz"
+zcat "$tmp/run.json.gz" | sed '2s/"results"/"resultz"/' | gzip -n >"$tmp/edited.json.gz"
+"$bin" archive import --root "$tmp/elsewhere2" "$tmp/flipped.json.gz" >"$tmp/x5" 2>&1; s=$?
+expect_status 1 $s "a flipped byte"
+expect_grep "flipped.json.gz: damaged" "$tmp/x5" "flipped byte refused"
+"$bin" archive import --root "$tmp/elsewhere2" "$tmp/edited.json.gz" >"$tmp/x6" 2>&1; s=$?
+expect_status 1 $s "an edited run"
+expect_grep "edited.json.gz: modified or damaged" "$tmp/x6" "edit refused"
+if [ ! -d "$tmp/elsewhere2" ] || [ -z "$(ls -A "$tmp/elsewhere2")" ]; then ok; else fail "a refused import wrote something"; fi
+"$bin" archive export --root "$tmp/c/archive" no-such-run >/dev/null 2>"$tmp/x7"; s=$?
+expect_status 1 $s "export of an unknown run"
+expect_grep "unknown run 'no-such-run'" "$tmp/x7" "unknown run named"
+
 # --- --stale renders without measuring; --measure-only measures without writing into out/ ----
 # (the cache above holds one and two as they are now; one is edited)
 entries() { ls "$tmp/c/cache" | wc -l; }
