@@ -136,9 +136,9 @@ typedef struct {
  * pw_exec_environment(inner), mode).  A hit is answered at submit ("source": "from cache"; with
  * frozen "frozen from cache", or "frozen: measured on another machine" when an entry of the
  * key's family from another host was used); a miss, or a job named in rerun (ignored when
- * frozen), goes to inner with its key in job.key, and a clean result coming back — measured by
- * inner ("source": "measured"), not ERROR, not disturbed, not a stand-in (pw_exec_standin) — is
- * stored under its key.  Every result it returns but a stand-in carries its key in
+ * frozen), goes to inner with its key in job.key, and a clean result coming back — not ERROR,
+ * not disturbed, not a stand-in (pw_exec_standin), not one inner took from elsewhere ("source":
+ * "replayed" or "from the previous run") — is stored under its key.  Every result it returns but a stand-in carries its key in
  * "run"."cache_key" (with or without a cache), so that a later run can tell which directive,
  * build, machine and mode a result belongs to.  Unusable entries and failed stores are WARNING
  * events; the job's ticket names the job whose entry was corrupt, ticket 0 a store that failed. */

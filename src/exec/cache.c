@@ -161,18 +161,20 @@ static void cache_submit(pw_exec *x, pw_exec_ticket ticket, const pw_exec_job *j
     }
 }
 
-static bool measured_by_inner(const pw_result *res)
+/* True when inner took the result from somewhere rather than measuring it for this job: a
+ * replay, or the stale executor's previous run (its stand-ins are marked besides). */
+static bool taken_from_elsewhere(const pw_result *res)
 {
     const char *source = json_string_value(json_object_get(json_object_get(pw_result_json(res), "run"), "source"));
-    return source && strcmp(source, "measured") == 0;
+    return source && (strcmp(source, "replayed") == 0 || strcmp(source, "from the previous run") == 0);
 }
 
 /* Stores a result that came back from the inner executor when it is a clean measurement: failed
- * and disturbed results are measured again next time, and what inner did not measure itself (a
- * stand-in, a previous run's result) is not a measurement of this run. */
+ * and disturbed results are measured again next time, and what inner did not measure (a
+ * stand-in, a replayed or previous run's result) is not a measurement to keep. */
 static void store(cache_state *s, const forwarded *f, const pw_result *res)
 {
-    if (!s->cache || pw_result_failed(res) || pw_result_disturbed(res) || !measured_by_inner(res) ||
+    if (!s->cache || pw_result_failed(res) || pw_result_disturbed(res) || taken_from_elsewhere(res) ||
         pw_exec_standin(res, NULL, NULL) != PW_EXEC_FRESH)
         return;
     if (pw_cache_put_family(s->cache, f->key, f->family, pw_result_json(res)) != PW_OK) {

@@ -707,6 +707,24 @@ static void test_stale(void **state)
     assert_int_equal(count_entries(cdir), before);
     pw_result_free(r);
     pw_exec_free(x);
+    /* A previous run's result of exactly this job's key is returned as it is, and not stored. */
+    x = pw_exec_stale_new(NULL, 0, NULL);
+    char *impl = pw_impl_hash(pw_registry_find("selftest.fixed"));
+    char *fp = pw_env_fingerprint_hash(pw_exec_environment(x));
+    char *own = pw_cache_key("selftest.fixed same", impl, fp, false);
+    pw_exec_free(x);
+    char *third = pw_xasprintf("%s/own.json", dir);
+    write_run(third, json_pack("[o]", previous_doc("same", 6, own, p1)));
+    char *const mine[] = {third};
+    x = cached(pw_exec_stale_new(mine, 1, NULL), cdir, false, NULL);
+    r = obtain(x, "same", "selftest.fixed same");
+    assert_int_equal(pw_exec_standin(r, NULL, NULL), PW_EXEC_FRESH);
+    assert_string_equal(source_of(r), "from the previous run");
+    assert_string_equal(key_of(r), own);
+    assert_int_equal(count_entries(cdir), before);
+    pw_result_free(r);
+    pw_exec_free(x);
+    free(impl), free(fp), free(own), free(third);
     fake_state *fs;
     x = cached(fake_new("here", "cpu A", 4, &fs), cdir, false, NULL);
     r = obtain(x, "a", "selftest.fixed a");
