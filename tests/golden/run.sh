@@ -28,7 +28,7 @@ for f in report.html report.tex report.txt; do
         check "golden $f matches tests/golden/expected/$f" diff -u "$here/expected/$f" "$tmp/$f"
     fi
 done
-for fig in tricky-values.dat tricky-values-svg.gp demo-values-pdf.gp; do
+for fig in tricky-values.dat tricky-values-svg.gp demo-values-pdf.gp speedy-speedups-svg.gp; do
     if [ "$regen" = "--regen" ]; then cp "$tmp/out/figures/$fig" "$here/expected/$fig"
     else check "golden figures/$fig" diff -u "$here/expected/$fig" "$tmp/out/figures/$fig"; fi
 done
