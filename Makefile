@@ -43,7 +43,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick preview test unit golden e2e e2e-preview regen check-asan fuzz fuzz-bins bench clean FORCE
+.PHONY: all setup report quick preview test unit golden e2e e2e-preview regen check-asan check-nosimd check-aarch64 fuzz fuzz-bins bench simulate tune-ukernels clean FORCE
 all: $(BIN)
 
 setup:
@@ -138,6 +138,24 @@ check-asan:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN='$(ASAN_FLAGS) -Wno-format-truncation' unit golden
 
+# Every x86 SIMD path compiled out (-DPW_NO_SIMD): what a CPU without these ISAs (arm64, older
+# x86) builds and runs, the portable kernels alone.  The unit tests must pass there too; they
+# check that dispatch then names the build as the reason a SIMD kernel cannot run.
+check-nosimd:
+	$(MAKE) BUILD=build-nosimd CPPFLAGS='$(CPPFLAGS) -DPW_NO_SIMD' unit
+
+# The same sources compiled (not linked) for arm64 with Debian's cross compiler: every file must
+# build without x86 intrinsics.  Only the compile is checked (the arm64 libraries are not
+# installed); the host's library headers are found after the cross compiler's own.
+A64_CC ?= aarch64-linux-gnu-gcc
+check-aarch64:
+	@command -v $(A64_CC) >/dev/null || { echo "check-aarch64: $(A64_CC) is not installed (Debian package gcc-aarch64-linux-gnu)" >&2; exit 1; }
+	@mkdir -p build-aarch64
+	@for f in $(LIB_SRC) src/cli/main.c; do \
+	    o=build-aarch64/$$(echo $$f | tr / _).o; \
+	    $(A64_CC) $(CPPFLAGS) $(DEFS) -idirafter /usr/include $(PKG_CFLAGS) $(CFLAGS) $(WARN) -c $$f -o $$o || exit 1; \
+	done; echo "check-aarch64: every source compiles for arm64"
+
 # libFuzzer harnesses (tests/fuzz/fuzz_*.c) for the parsers, built with clang, ASan and UBSan
 # over the whole library; each runs FUZZ_SECONDS from its seed corpus tests/fuzz/corpus/NAME/
 # (new inputs go to build-fuzz/corpus/NAME, crashes to build-fuzz/crash-*).
@@ -162,12 +180,31 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_FLAGS) -fsanitize=fuzzer -o $@ $< $(LIBA) $(PKG_LIBS)
 
+# `make bench` times the measurement loop on this machine (run it on a quiet one): the A/A rate
+# with its interval over 200 trials and the power to detect 1% within 2 s per comparison.
 bench: $(BIN) $(LIBA)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/detect bench/detect.c $(LIBA) $(PKG_LIBS)
 	@bench/run.sh $(BIN) $(BUILD)/bench/detect
 
+# Ranks the packed sgemm's microkernels and blocksizes against OpenBLAS (bench/ukernels.c), pinned
+# to one CPU.  Run it on a quiet machine; on a CPU Debian's OpenBLAS does not know, compare with
+# the best core it can run, e.g. `OPENBLAS_CORETYPE=SkylakeX make tune-ukernels`.  Options go in
+# TUNE_ARGS (e.g. TUNE_ARGS='--kernels avx512_12x32 --kc 192,256,384 --sizes 256,1024').
+TUNE_ARGS ?=
+tune-ukernels: $(LIBA)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/ukernels bench/ukernels.c $(LIBA) $(PKG_LIBS)
+	taskset -c 0 $(BUILD)/bench/ukernels $(TUNE_ARGS)
+
+# `make simulate` replays the loop's comparison on synthetic noisy machines (times nothing, so it
+# gives the same table anywhere): docs/bench-simulate.txt, discussed in docs/methodology.md.
+simulate: $(LIBA)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/simulate bench/simulate.c $(LIBA) $(PKG_LIBS)
+	$(BUILD)/bench/simulate $(SIMULATE_FLAGS) | tee docs/bench-simulate.txt
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-nosimd build-aarch64
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

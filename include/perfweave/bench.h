@@ -33,8 +33,16 @@ typedef struct {
     size_t min_samples;        /* per variant, before stopping is considered */
     size_t max_samples;        /* per variant, hard cap */
     double warmup_seconds;     /* per variant, at most; warm-up ends early once timings settle */
-    uint64_t seed;             /* bootstrap seed (reproducible intervals) */
+    uint64_t seed;             /* seed of the bootstrap and of the rounds' order (reproducible) */
+    int quick;                 /* set by pw_bench_config_default: named in too-few-samples reasons */
 } pw_bench_config;
+
+/* The fewest samples (paired rounds, for a speedup) from which a published interval may decide a
+ * claim.  The distribution-free interval of a median needs 6: with n = 6 its widest form
+ * [x(1), x(6)] covers 1 − 2·2⁻⁶ = 96.9%, with n = 5 only 93.75%, and the bootstrap used below
+ * that covers even less.  A metric published from fewer samples is shown with its interval but
+ * marked undecidable ("too_few_samples", result.h), so a claim point on it is UNDECIDED. */
+#define PW_BENCH_MIN_DECIDING 6
 
 /* Defaults for a full run, or for --quick when quick is true. */
 void pw_bench_config_default(pw_bench_config *cfg, int quick);
@@ -45,8 +53,9 @@ pw_bench *pw_bench_new(const pw_bench_config *cfg);
 void pw_bench_free(pw_bench *b);
 /* Registers a variant (name copied); returns its index. */
 size_t pw_bench_add(pw_bench *b, const char *name, pw_bench_fn fn, void *arg);
-/* Calibrates, warms up and samples all variants interleaved (A B C A B C …, the first variant of
- * each round rotating) until each median's interval meets the target or the budget is spent.
+/* Calibrates, warms up and samples all variants interleaved in rounds (every variant once per
+ * round, in an order drawn at random each round from cfg.seed, so reproducible) until each
+ * median's interval meets the target or the budget is spent.
  * min_samples is a floor honoured even past the budget (an experiment whose single iteration is
  * slow must choose its sizes accordingly).  The stopping rule uses the order-statistic interval
  * of the median (cheap); published intervals are seeded bootstraps.  Returns PW_OK. */
@@ -64,18 +73,23 @@ uint64_t pw_bench_iters(const pw_bench *b, size_t i);
  * "max_samples" when the per-variant cap came first ("not run" before pw_bench_run). */
 const char *pw_bench_stop_reason(const pw_bench *b);
 
-/* Publishes scale × median seconds (e.g. scale 1e3 and unit "ms") with its bootstrap interval. */
+/* The publishers below mark the metric undecidable ("too_few_samples") when it rests on fewer
+ * than PW_BENCH_MIN_DECIDING samples (rounds).
+ * Publishes scale × median seconds (e.g. scale 1e3 and unit "ms") with its bootstrap interval. */
 int pw_bench_publish_time(const pw_bench *b, size_t i, pw_result *r, const char *metric,
                           double scale, const char *unit);
 /* Publishes work / median seconds (e.g. GFLOP per iteration → GFLOP/s) with its interval. */
 int pw_bench_publish_rate(const pw_bench *b, size_t i, pw_result *r, const char *metric,
                           double work, const char *unit);
 /* How pw_bench_publish_speedup computes a speedup and its interval, in the words every caption,
- * legend and note uses (from fewer than 6 paired rounds it falls back to the ratio of the
- * medians with a bootstrap interval, and the metric's method says so). */
+ * legend and note uses (from fewer than PW_BENCH_MIN_DECIDING paired rounds it falls back to the
+ * ratio of the medians with a bootstrap interval, marked undecidable, and the metric's method
+ * says so). */
 #define PW_BENCH_SPEEDUP_METHOD \
     "median of the paired per-round time ratios, 95% order-statistic interval"
-/* Publishes median(slow) / median(fast) with a bootstrap interval on the ratio, unit "×". */
+/* Publishes the speedup slow / fast, unit "×": from PW_BENCH_MIN_DECIDING paired rounds the
+ * median of the per-round ratios with its order-statistic interval; below that (quick mode)
+ * median(slow) / median(fast) with a bootstrap interval, marked undecidable. */
 int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_result *r,
                              const char *metric);
 /* Stores every variant's raw samples in r under "<prefix><variant name>" (wall seconds per

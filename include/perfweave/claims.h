@@ -21,7 +21,15 @@
  * marked disturbed (result.h), is UNDECIDED whatever its interval says, with that reason, and
  * stays out of the Holm family.  Claim verdict: PASS all points hold, FAIL all fail,
  * UNDECIDED all undecided, PARTIAL any mixture, ERROR when the experiment failed or no point
- * matched. */
+ * matched.
+ *
+ * Kinds.  A *claim* states what the optimization promises: its PASS means the optimization
+ * helped.  A *counterclaim* states that it does not deliver (e.g. "CSR is slower than dense at
+ * 50% sparsity"): its PASS means it did not help.  A *condition* is decided the same way but
+ * only chooses prose (weave.h, conditional text): it has no badge, no outcome, and is decided on
+ * its own, outside any chapter's Holm family.  The outcome for the optimization: a claim's PASS
+ * or a counterclaim's FAIL is "helped", the reverse "did not help", PARTIAL and UNDECIDED are
+ * "undecided", ERROR is "could not be measured". */
 #ifndef PERFWEAVE_CLAIMS_H
 #define PERFWEAVE_CLAIMS_H
 
@@ -33,6 +41,8 @@
 
 typedef enum { PW_CMP_GE, PW_CMP_GT, PW_CMP_LE, PW_CMP_LT, PW_CMP_EQ, PW_CMP_IN } pw_cmp;
 
+typedef enum { PW_CLAIM_CLAIM, PW_CLAIM_COUNTERCLAIM, PW_CLAIM_CONDITION } pw_claim_kind;
+
 typedef struct {
     char *text;            /* the claim as written (trimmed) */
     char *target;          /* metric family, e.g. "speedup.openblas_vs_naive" */
@@ -43,10 +53,13 @@ typedef struct {
     char *scope_var;       /* "n" */
     pw_cmp scope_cmp;      /* not PW_CMP_IN */
     double scope_value;
+    pw_claim_kind kind;    /* PW_CLAIM_CLAIM from pw_claim_parse; the directive sets it */
+    char *label;           /* NULL, or the label prose refers to it by (owned) */
 } pw_claim;
 
-/* Parses text into *out (owned strings; pw_claim_release frees them).  On a malformed claim
- * returns PW_EINVAL and writes a lowercase message naming the problem into msg. */
+/* Parses text into *out (owned strings; pw_claim_release frees them, the label included): kind
+ * PW_CLAIM_CLAIM, no label.  On a malformed claim returns PW_EINVAL and writes a lowercase
+ * message naming the problem into msg. */
 int pw_claim_parse(const char *text, pw_claim *out, char *msg, size_t msgsize);
 void pw_claim_release(pw_claim *c);
 
@@ -63,9 +76,26 @@ int pw_verdict_parse(const char *name);
  * wrong, so it returns UNDECIDED. */
 pw_verdict pw_verdict_aggregate(const pw_verdict *v, size_t n);
 
+/* "claim", "counterclaim", "condition". */
+const char *pw_claim_kind_name(pw_claim_kind k);
+
+/* What a verdict says happened to the optimization. */
+typedef enum {
+    PW_OUTCOME_HELPED, PW_OUTCOME_NOT_HELPED, PW_OUTCOME_UNDECIDED, PW_OUTCOME_UNMEASURED
+} pw_outcome;
+
+/* "helped", "did not help", "undecided", "could not be measured". */
+const char *pw_outcome_name(pw_outcome o);
+/* Parses an outcome name; returns -1 when unknown. */
+int pw_outcome_parse(const char *name);
+/* The outcome of verdict v for a claim of kind k (a condition reads as a claim). */
+pw_outcome pw_claim_outcome(pw_claim_kind k, pw_verdict v);
+
 /* Evaluates m claims together (one chapter), claims[i] against results[i], with Holm
  * correction across all their points.  Returns a new JSON array with one object per claim:
- *   { "claim": text, "verdict": "PASS"|…, "reason": text (for ERROR/UNDECIDED),
+ *   { "claim": text, "kind": "claim"|"counterclaim"|"condition", "label": text (when labelled),
+ *     "verdict": "PASS"|…, "outcome": pw_outcome_name (not for conditions),
+ *     "reason": text (for ERROR/UNDECIDED),
  *     "points": [ { "metric", "value", "lo", "hi", "unit", "state": "holds"|"fails"|"undecided",
  *                   "p", "p_holm", "mde" (relative, when the metric has n and cv),
  *                   "samples_needed" (rough, for undecided points whose metric has n),

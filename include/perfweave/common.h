@@ -17,7 +17,8 @@ enum {
     PW_ECHILD = 5,    /* a child process crashed, hung or failed */
     PW_EINTERNAL = 6, /* a broken invariant: a bug in perfweave */
     PW_EINTR = 7,     /* interrupted by SIGINT or SIGTERM */
-    PW_EAGAIN = 8     /* nothing finished yet: ask again (a wait that timed out) */
+    PW_EAGAIN = 8,    /* nothing finished yet: ask again (a wait that timed out) */
+    PW_EBUSY = 9      /* a resource (the measurement lock) is held by another process */
 };
 
 /* A short lowercase description of a status code; static storage. */
@@ -67,6 +68,15 @@ int pw_mkdir_p(const char *path);
 /* True when a and b differ only in their numbers (runs of digits and dots): the same warning
  * with other figures. */
 bool pw_same_but_numbers(const char *a, const char *b);
+
+/* Checks that the n bytes at s are well-formed UTF-8 (RFC 3629: no overlong forms, no UTF-16
+ * surrogates, nothing above U+10FFFF, no truncated sequence).  Returns n when they are, else the
+ * offset of the first byte that cannot start or continue a valid sequence (for a sequence cut
+ * short, its lead byte).  For chapters and templates: `FILE:LINE: invalid UTF-8 (byte 0xFF)`. */
+size_t pw_utf8_check(const char *s, size_t n);
+
+/* The 1-based line of byte offset off in the n bytes at s (1 + the newlines before it). */
+int pw_line_of_offset(const char *s, size_t n, size_t off);
 
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t pw_edit_distance(const char *a, const char *b);

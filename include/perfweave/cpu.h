@@ -34,6 +34,10 @@ typedef struct {
 
 /* Fills *out from CPUID and XGETBV on the running CPU (all zero/false off x86). */
 void pw_cpu_detect(pw_cpu_info *out);
+/* The running CPU, detected once per process (thread-safe) and kept: what kernels called
+ * without an explicit description dispatch on.  CPUID traps to the hypervisor under a VM, so
+ * per-call detection would cost microseconds.  Borrowed, static storage. */
+const pw_cpu_info *pw_cpu_host(void);
 
 /* Usable instruction sets: the CPU has them and the OS enabled their state. */
 bool pw_cpu_usable_avx2_fma(const pw_cpu_info *c);      /* AVX, AVX2, FMA, YMM state */

@@ -12,20 +12,26 @@
 typedef struct {
     double timeout_s;      /* wall-clock limit; the child is killed after it (SIGKILL) */
     double memory_mb;      /* address-space limit of the child (RLIMIT_AS) */
-    int cpu;               /* CPU to pin the child to, or -1 to leave affinity alone */
+    int cpu;               /* CPU to pin the child to, -1 to leave affinity alone, or
+                              PW_ISOLATE_CPU_AUTO to choose one (contention.h) */
     bool quick;            /* the experiment's --quick mode */
 } pw_isolate_limits;
 
-/* Defaults: 900 s (60 s quick), 16 GiB, the last online CPU. */
+#define PW_ISOLATE_CPU_AUTO (-2)
+
+/* Defaults: 900 s (60 s quick), 16 GiB, the CPU chosen per run (PW_ISOLATE_CPU_AUTO:
+ * $PERFWEAVE_CPU, else the least busy one this process may use, contention.h). */
 void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick);
 
 /* --- one child, step by step (for executors that must not block: src/exec/local.c) ---------- */
 typedef struct pw_isolate_child pw_isolate_child;
 
 /* Starts e with params (a complete parameter object) in a forked child under lim and returns at
- * once.  Never NULL: when no child could be started (no pipe, no fork) the handle is already
- * finished and pw_isolate_finish returns the ERROR saying why.  Hand the handle to
- * pw_isolate_finish exactly once; that frees it. */
+ * once (after choosing the CPU: PW_CONTENTION_CHOOSE_S with PW_ISOLATE_CPU_AUTO).  Never NULL:
+ * when no child could be started (no pipe, no fork) the handle is already finished and
+ * pw_isolate_finish returns the ERROR saying why.  Hand the handle to pw_isolate_finish exactly
+ * once; that frees it.  Until then this process keeps off the child's CPU (contention.h), so
+ * measure one child at a time: a second start would choose while the first one runs. */
 pw_isolate_child *pw_isolate_start(const pw_experiment *e, const char *id, json_t *params,
                                    const pw_isolate_limits *lim);
 
@@ -49,7 +55,10 @@ pw_result *pw_isolate_finish(pw_isolate_child *c);
  * NULL; start, poll and finish in one call, killing the child when a caught signal arrives.  When the child crashes (signal), exits without a result, exceeds a limit or writes
  * something that is not a result, the returned result is an ERROR naming the cause and
  * carrying the tail of the child's stderr.  The result's "run" member records wall seconds,
- * peak RSS (KiB) and the exit status.  The caller frees it. */
+ * peak RSS (KiB), the CPU it was pinned to and when it started and finished ("started_at",
+ * "finished_at": seconds since the epoch).  Its "contention" member holds the readings of
+ * contention.h, and a result measured under contention is marked disturbed.  The child is killed
+ * when this process dies (PR_SET_PDEATHSIG).  The caller frees it. */
 pw_result *pw_isolate_run(const pw_experiment *e, const char *id, json_t *params,
                           const pw_isolate_limits *lim);
 

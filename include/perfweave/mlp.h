@@ -1,6 +1,7 @@
 /* mlp.h — the report's model: a 784-256-128-10 multilayer perceptron (ReLU, softmax
  * cross-entropy) trained in C with OpenBLAS on Fashion-MNIST, deterministic for a seed, with its
- * trained weights cached on disk keyed by the training configuration.
+ * trained weights cached on disk keyed by the training configuration and what else they depend on
+ * (the training code and the machine, in `depends`).
  *
  * Layout: layer l maps dims[l] inputs to dims[l+1] outputs; w[l] is dims[l+1] × dims[l]
  * row-major (one row per output neuron, the unit of per-channel quantization and of structured
@@ -30,9 +31,15 @@ typedef struct {
     double lr;          /* SGD learning rate at epoch 0, decayed linearly to lr/10 */
     double momentum;    /* heavy-ball momentum */
     uint64_t seed;      /* initial weights and shuffle */
+    /* What else the weights and the recorded training time depend on, as text ("" for nothing):
+     * the report's experiments put the training code's hash and the machine's fingerprint here
+     * (pw_mnistexp_model_depends), so that a model trained by an older mlp.c or on another
+     * machine is never reused, and its training time never republished as measured here. */
+    char depends[160];
 } pw_mlp_config;
 
-/* The report's configuration: 784-256-128-10, 20 epochs of batch 128 on all 60k images. */
+/* The report's configuration: 784-256-128-10, 20 epochs of batch 128 on all 60k images, no
+ * depends. */
 void pw_mlp_config_default(pw_mlp_config *c);
 /* The --quick fallback when no full model is cached: 1 epoch on the first 10k images. */
 void pw_mlp_config_quick(pw_mlp_config *c);
@@ -104,11 +111,11 @@ void pw_mlp_blas_single_thread(void);
 
 /* The model the report uses: in full mode the default configuration (cached or trained now); in
  * quick mode the default configuration's cached weights when present, else the quick
- * configuration (cached or trained now).  *cfg receives the configuration used.  Otherwise as
- * pw_mlp_obtain. */
-int pw_mlp_obtain_report(int quick, const char *dir, const pw_mnist *train, const pw_mnist *test,
-                         pw_mlp_config *cfg, pw_mlp **out, pw_mlp_history *hist, int *trained,
-                         char *warn, size_t warnsize);
+ * configuration (cached or trained now); either with depends (copied into cfg->depends; NULL
+ * for "").  *cfg receives the configuration used.  Otherwise as pw_mlp_obtain. */
+int pw_mlp_obtain_report(int quick, const char *dir, const char *depends, const pw_mnist *train,
+                         const pw_mnist *test, pw_mlp_config *cfg, pw_mlp **out,
+                         pw_mlp_history *hist, int *trained, char *warn, size_t warnsize);
 
 /* The cache file of cfg under dir: "<dir>/mlp-<16 hex digits of the hash>.bin"; caller frees. */
 char *pw_mlp_cache_path(const pw_mlp_config *cfg, const char *dir);

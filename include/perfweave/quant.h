@@ -1,6 +1,6 @@
 /* quant.h — INT8 post-training quantization of the report's MLP, done for real: per-channel
  * int8 weights, per-tensor uint8 activations calibrated on training images, an integer GEMM
- * (uint8 × int8 → int32) with portable, AVX2 and AVX-VNNI kernels, and integer requantization
+ * (uint8 × int8 → int32) with portable, AVX2, AVX-VNNI and AVX512-VNNI kernels, and integer requantization
  * between layers, so that the forward pass is integer arithmetic up to the final logits.
  *
  * Formats (docs/quantization.md has the derivations):
@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "perfweave/cpu.h"
 #include "perfweave/mlp.h"
 #include "perfweave/mnist.h"
 
@@ -90,15 +91,27 @@ static inline uint8_t pw_requant_u8(int32_t acc, pw_requant r, int32_t zp, int32
 typedef enum {
     PW_QGEMM_PORTABLE,  /* plain C, any CPU */
     PW_QGEMM_AVX2,      /* 16-bit widening + vpmaddwd (exact: no int16 saturation) */
-    PW_QGEMM_AVXVNNI,   /* vpdpbusd: u8 × s8 four-way dot products into int32 */
+    PW_QGEMM_AVXVNNI,   /* vpdpbusd on ymm (AVX-VNNI): u8 × s8 four-way dot products into int32 */
+    PW_QGEMM_AVX512VNNI, /* vpdpbusd on zmm (AVX512-VNNI): twice the products per instruction */
     PW_QGEMM_KINDS
 } pw_qgemm_kind;
 
-/* "portable", "avx2", "avxvnni". */
+/* "portable", "avx2", "avxvnni", "avx512vnni". */
 const char *pw_qgemm_name(pw_qgemm_kind kind);
-/* Whether this CPU runs kind (__builtin_cpu_supports). */
+/* The instruction set in words, e.g. "AVX512-VNNI (vpdpbusd, 512-bit)"; static storage. */
+const char *pw_qgemm_isa(pw_qgemm_kind kind);
+/* The kind named s (pw_qgemm_name); PW_OK or PW_ENOTFOUND. */
+int pw_qgemm_from_name(const char *s, pw_qgemm_kind *out);
+/* Whether kind can run on cpu in this build: compiled in (x86 without PW_NO_SIMD), the CPU
+ * reports the instructions and the OS enabled their register state (cpu.h).  When not, the
+ * reason in why (whysize may be 0).  portable always runs. */
+bool pw_qgemm_usable(pw_qgemm_kind kind, const pw_cpu_info *cpu, char *why, size_t whysize);
+/* pw_qgemm_usable on the running CPU (pw_cpu_host). */
 bool pw_qgemm_supported(pw_qgemm_kind kind);
-/* The fastest supported kind: avxvnni, else avx2, else portable. */
+/* The kind expected fastest among those usable on cpu: avx512vnni, else avxvnni, else avx2,
+ * else portable (quantization.mlp's GEMM table measures whether it is). */
+pw_qgemm_kind pw_qgemm_best_on(const pw_cpu_info *cpu);
+/* pw_qgemm_best_on(pw_cpu_host()). */
 pw_qgemm_kind pw_qgemm_best(void);
 
 /* The reference: a plain triple loop, the definition the kernels are checked against. */
@@ -132,8 +145,8 @@ int pw_qgemm_check_fn(pw_qgemm_fn fn, void *ctx, size_t m, size_t n, size_t k, u
                       char *msg, size_t msglen);
 /* pw_qgemm_check_fn for kernel kind (B packed by pw_qgemm_pack, run by pw_qgemm_run) on a set
  * of awkward shapes (1×1×1, odd and tile-straddling m, n and k) followed by the caller's shapes
- * (nshapes triples {m, n, k}, may be 0).  PW_OK, PW_EINVAL when kind is unsupported here, or
- * PW_ERANGE with the failing shape in msg. */
+ * (nshapes triples {m, n, k}, may be 0).  PW_OK, PW_EINVAL when kind cannot run here (the
+ * reason in msg), or PW_ERANGE with the failing shape in msg. */
 int pw_qgemm_gate(pw_qgemm_kind kind, const size_t (*shapes)[3], size_t nshapes, char *msg,
                   size_t msglen);
 

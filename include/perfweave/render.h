@@ -2,10 +2,12 @@
  *
  * The decisions shared by all formats live in src/weave/render.c: which charts and tables a
  * directive shows, the numbering of tables and figures, the run line of an experiment, the
- * evidence sentence of a claim, the verdict counts and module verdicts, the grouping of claims
- * into the summary and the assessment, the summary of an experiment's measurement quality, the
- * baseline warnings collected for the top of the report, and the rows of the environment
- * section (src/weave/render_env.c: the readable table and the raw record).  Each output format
+ * evidence sentence of a claim, the statement as written with its kind, what each verdict means
+ * for the optimization (its outcome, claims.h) and the counts of outcomes, the grouping of claims
+ * by outcome into the summary and the assessment, what tells apart a statement written the same
+ * in several experiments, the summary of an experiment's measurement quality, the baseline
+ * warnings collected for the top of the report, and the rows of the environment section
+ * (src/weave/render_env.c: the readable table and the raw record).  Each output format
  * is one file (src/weave/format_html.c, format_latex.c, format_text.c) that fills a pw_renderer:
  * it owns all of its markup and escapes every string it is given, where it uses it (STYLE habit
  * 9).  The shared walks below call a renderer's callbacks with plain UTF-8 text; the compose
@@ -19,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "perfweave/claims.h"
 #include "perfweave/common.h"
 #include "perfweave/template.h"
 #include "perfweave/weave.h"
@@ -36,10 +39,13 @@ extern const char *const pw_render_verdicts[5];
  * NULL and anything unknown).  A static string. */
 const char *pw_render_verdict_kind(const char *verdict);
 
+/* The kind of an outcome for styling: "helped", "not-helped", "undecided", "unmeasured". */
+const char *pw_render_outcome_kind(pw_outcome o);
+
 /* The lists of claims a report shows. */
 typedef enum {
     PW_CLAIMS_EXPERIMENT,  /* the claims of one experiment, in its box */
-    PW_CLAIMS_SUMMARY,     /* the summary block: every claim, module by module */
+    PW_CLAIMS_SUMMARY,     /* the summary block: every claim, grouped by outcome */
     PW_CLAIMS_ASSESSMENT   /* one group of the assessment block (a heading, its claims) */
 } pw_claim_list;
 
@@ -64,12 +70,19 @@ typedef enum {
                             or leave it out and say that results.json holds it */
 } pw_env_part;
 
-/* One claim as a list shows it; every pointer is borrowed for the call. */
+/* One claim (or counterclaim) as a list shows it; every pointer is borrowed for the call. */
 typedef struct {
     const pw_chapter *chapter;      /* its chapter; NULL in an experiment's own list */
     const pw_directive *directive;  /* its experiment */
-    const char *claim;              /* the claim as written */
+    const char *claim;              /* the expression as written */
+    const char *statement;          /* the directive line as written, kind and label included:
+                                       "counterclaim csr-slow: speedup(csr, dense) < 1" */
     const char *verdict;            /* PASS … ERROR */
+    pw_outcome outcome;             /* what the verdict means for the optimization */
+    const char *context;            /* when the same expression is written in several
+                                       experiments of the report: this one's id and the parameters
+                                       that differ ("prune-b1: batch 1"); else NULL (and always
+                                       NULL in an experiment's own list) */
     const char *evidence;           /* the evidence sentence (pw_render_evidence) */
 } pw_render_claim;
 
@@ -129,13 +142,14 @@ typedef struct pw_renderer {
     void (*folded)(pw_buf *b, pw_fold_kind kind, const char *summary, const json_t *details);
     void (*experiment_close)(pw_buf *b);
 
-    /* --- lists of claims: open, (module | claim)…, [none], close ------------------------------ */
-    /* The verdict counts (in pw_render_verdicts order) and their total, above the summary. */
-    void (*counts)(pw_buf *b, const size_t counts[5], size_t total);
+    /* --- lists of claims: open, (group | claim)…, [none], close ------------------------------- */
+    /* The outcome counts (pw_outcome order) and their total, above the summary. */
+    void (*counts)(pw_buf *b, const size_t outcomes[4], size_t total);
     /* heading: the assessment group's heading; NULL for the other lists. */
     void (*claims_open)(pw_buf *b, pw_claim_list kind, const char *heading);
-    /* In the summary, before a chapter's claims: the chapter and its module verdict. */
-    void (*module)(pw_buf *b, const pw_chapter *chapter, const char *verdict);
+    /* In the summary, before the claims of one outcome (only outcomes that have claims): its
+     * heading ("Did not help") and how many claims follow. */
+    void (*group)(pw_buf *b, pw_outcome outcome, const char *heading, size_t count);
     void (*claim)(pw_buf *b, pw_claim_list kind, const pw_render_claim *c);
     /* An assessment group without claims: what that means. */
     void (*claims_none)(pw_buf *b, pw_claim_list kind, const char *text);
@@ -157,7 +171,7 @@ typedef struct pw_renderer {
 #define PW_RENDER_MAX 8
 extern const pw_renderer pw_render_html;   /* format_html.c: one self-contained page */
 extern const pw_renderer pw_render_latex;  /* format_latex.c: the document pdflatex typesets */
-extern const pw_renderer pw_render_text;   /* format_text.c: verdict counts and claim table */
+extern const pw_renderer pw_render_text;   /* format_text.c: outcome counts and claim table */
 extern const pw_renderer *const pw_renderers[];
 
 /* The registered renderer called name, or NULL. */
@@ -206,9 +220,17 @@ void pw_render_notices_free(pw_render_notice *notices, size_t n);
 /* Overall verdict counts (pw_render_verdicts order; an experiment in ERROR without claims counts
  * as one ERROR); returns their total. */
 size_t pw_render_count_verdicts(pw_chapter *const *chapters, size_t n, size_t counts[5]);
+/* The same claims counted by outcome (pw_outcome order; an experiment in ERROR without claims
+ * counts as one "could not be measured"); returns their total, equal to the verdicts'. */
+size_t pw_render_count_outcomes(pw_chapter *const *chapters, size_t n, size_t counts[4]);
 
-/* Calls fn for every claim of the chapters in report order (c->chapter set). */
-void pw_render_each_claim(pw_chapter *const *chapters, size_t n,
+/* The outcome a verdict object records; one without (a hand-written fixture) is derived from its
+ * kind and verdict (pw_claim_outcome). */
+pw_outcome pw_render_outcome(const json_t *verdict);
+
+/* Calls fn for every claim of the chapters in report order (c->chapter and c->context set);
+ * outcome < 0 for every claim, else only for claims with that outcome. */
+void pw_render_each_claim(pw_chapter *const *chapters, size_t n, int outcome,
                           void (*fn)(void *ctx, const pw_render_claim *c), void *ctx);
 
 /* --- shared walks: they decide what to show and call the renderer ---------------------------- */
@@ -224,11 +246,11 @@ void pw_render_figure(pw_buf *b, const pw_renderer *R, pw_numbering *num, const 
                       const char *stem, const char *figdir, const char *figrel);
 /* An inline value: "212×" with "95% CI 205–219×". */
 void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m);
-/* The summary block: the verdict counts, then every chapter with claims (its module verdict)
- * and its claims. */
+/* The summary block: the outcome counts, then every claim grouped by outcome (helped, did not
+ * help, undecided, could not be measured), in report order within a group. */
 void pw_render_claim_summary(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n);
-/* The assessment block: what works, what does not, what we could not decide, what could not be
- * measured — every claim in the group of its verdict. */
+/* The assessment block: what helped, what did not, what we could not decide, what could not be
+ * measured — every claim in the group of its outcome. */
 void pw_render_assessment(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n);
 /* The environment section (render_env.c): the warnings and the readable table
  * (pw_render_environment_rows), then the raw record, one row per leaf of env, nested keys dotted

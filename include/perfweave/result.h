@@ -61,10 +61,10 @@ int pw_result_exact(pw_result *r, const char *name, double value, const char *un
 /* Attaches the sample size and coefficient of variation behind an already published metric
  * (used for the minimum detectable effect).  Returns PW_ENOTFOUND for an unknown name. */
 int pw_result_metric_basis(pw_result *r, const char *name, double n, double cv);
-/* Gives metric name the basis (n, cv) and fixed-sample mark of metric from, for a metric derived
- * from another (an error in % of a ratio, a score of a speedup); cv is multiplied by cv_scale
- * (the derived metric's relative spread per unit of the source's; NAN keeps n only).
- * PW_ENOTFOUND when either name is unknown. */
+/* Gives metric name the basis (n, cv), fixed-sample mark and undecidable mark (as
+ * pw_result_metric_inherit) of metric from, for a metric derived from another (an error in % of
+ * a ratio, a score of a speedup); cv is multiplied by cv_scale (the derived metric's relative
+ * spread per unit of the source's; NAN keeps n only).  PW_ENOTFOUND when either name is unknown. */
 int pw_result_metric_basis_from(pw_result *r, const char *name, const char *from, double cv_scale);
 /* Marks metric name as resting on a fixed sample: measuring again cannot narrow its interval
  * (the accuracy on the one 10,000-image test set; a fit whose width comes from its residuals),
@@ -87,6 +87,10 @@ int pw_result_metric_fixed_sample(pw_result *r, const char *name, const char *fm
  * name, PW_EINVAL for an empty code. */
 int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why,
                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A metric computed from another (an overhead from a speedup, a score from a latency) inherits
+ * what stops that one deciding: when from is marked undecidable, name gets the same code and
+ * sentence.  Returns PW_OK (also when from is not marked) or PW_ENOTFOUND for an unknown name. */
+int pw_result_metric_inherit(pw_result *r, const char *name, const char *from);
 /* Marks the whole result as disturbed (contention during its measurement, with the sentence
  * saying what was seen): none of its metrics decides a claim (code "disturbed"), and the result
  * must not be cached as a clean measurement.  Calling it again replaces the sentence. */

@@ -9,9 +9,11 @@
 #ifndef PERFWEAVE_SPARSE_H
 #define PERFWEAVE_SPARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "perfweave/cpu.h"
 #include "perfweave/mlp.h"
 
 /* --- CSR ------------------------------------------------------------------------------------ */
@@ -33,9 +35,15 @@ size_t pw_csr_bytes(const pw_csr *m);
 /* Writes the dense rows × cols matrix (zeros where nothing is stored). */
 void pw_csr_to_dense(const pw_csr *m, float *w);
 
-/* Y (rows × n, row stride ldy) = A · X, X cols × n (stride ldx); Y is overwritten.  Chooses an
- * AVX2/FMA path when the CPU has it, else portable C. */
+/* Y (rows × n, row stride ldy) = A · X, X cols × n (stride ldx); Y is overwritten.  Runs the
+ * AVX2/FMA path when pw_csr_spmm_simd(cpu), else portable C; pw_csr_spmm decides for the running
+ * CPU (pw_cpu_host). */
+void pw_csr_spmm_on(const pw_cpu_info *cpu, const pw_csr *A, const float *X, size_t n,
+                    size_t ldx, float *Y, size_t ldy);
 void pw_csr_spmm(const pw_csr *A, const float *X, size_t n, size_t ldx, float *Y, size_t ldy);
+/* Whether pw_csr_spmm_on takes its AVX2/FMA path on cpu: compiled in (x86 without PW_NO_SIMD)
+ * and AVX2+FMA usable (cpu.h). */
+bool pw_csr_spmm_simd(const pw_cpu_info *cpu);
 
 /* --- pruning -------------------------------------------------------------------------------- */
 /* Zeros the floor(sparsity · n) entries of w with the smallest magnitude (ties: lower index

@@ -1,5 +1,6 @@
-/* cmd_run.c — `perfweave run [--quick] [--json] EXPERIMENT [key=value…]`: one experiment outside
- * any chapter, isolated like in a report; prints its metrics (and claims given as claim=…). */
+/* cmd_run.c — `perfweave run [--quick] [--json] [--no-wait] [--max-wait S] EXPERIMENT
+ * [key=value…]`: one experiment outside any chapter, isolated like in a report and measured under
+ * the machine-wide measurement lock; prints its metrics (and claims given as claim=…). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,23 @@
 #include "perfweave/isolate.h"
 #include "perfweave/weave.h"
 
+#define RUN_USAGE "usage: perfweave run [--quick] [--json] [--no-wait] [--max-wait SECONDS] EXPERIMENT [key=value...]\n"
+
 int pw_cmd_run(int argc, char **argv)
 {
-    bool quick = false, json = false;
+    bool quick = false, json = false, no_wait = false;
+    double max_wait = -1;
     /* Options may come before or after the experiment name; key=value never starts with '-'. */
     char **rest = pw_xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
     for (int k = 1; k < argc; k++) {
+        int lk = pw_cli_lock_option((const char *const *)argv, argc, &k, &no_wait, &max_wait);
+        if (lk == 1) continue;
         if (strcmp(argv[k], "--quick") == 0) quick = true;
         else if (strcmp(argv[k], "--json") == 0) json = true;
-        else if (argv[k][0] == '-') {
-            fprintf(stderr, "perfweave run: unknown option '%s'\nusage: perfweave run [--quick] [--json] EXPERIMENT [key=value...]\n", argv[k]);
+        else if (argv[k][0] == '-' || lk < 0) {
+            fprintf(stderr, "perfweave run: %s option '%s'\n" RUN_USAGE,
+                    lk < 0 ? "malformed" : "unknown", argv[k]);
             free(rest);
             return PW_EXIT_USAGE;
         } else rest[nrest++] = argv[k];
@@ -30,7 +37,7 @@ int pw_cmd_run(int argc, char **argv)
     argc = nrest;
     int i = 0;
     if (i >= argc) {
-        fprintf(stderr, "usage: perfweave run [--quick] [--json] EXPERIMENT [key=value...]\n");
+        fprintf(stderr, RUN_USAGE);
         free(rest);
         return PW_EXIT_USAGE;
     }
@@ -62,8 +69,28 @@ int pw_cmd_run(int argc, char **argv)
     pw_isolate_limits_default(&lim, quick);
     if (d->timeout_s > 0) lim.timeout_s = d->timeout_s;
     if (d->memory_mb > 0) lim.memory_mb = d->memory_mb;
+    /* Validated: now this process measures, so it takes the machine-wide lock (the environment
+     * is captured under it too) and gives it back as soon as the child is done. */
+    pw_isolate_catch_signals();
+    pw_lock *lock = pw_cli_lock_new("perfweave run", no_wait, max_wait);
+    int lc = pw_cli_lock_acquire(lock, "perfweave run");
+    if (lc != PW_EXIT_OK) {
+        pw_lock_free(lock);
+        pw_directive_free(d);
+        free(rest);
+        return lc;
+    }
     json_t *env = pw_env_capture();
     pw_result *r = pw_isolate_run(e, d->id, d->params, &lim);
+    pw_lock_free(lock);
+    if (pw_isolate_interrupted()) {
+        fprintf(stderr, "perfweave run: %s: interrupted; nothing printed\n", e->name);
+        json_decref(env);
+        pw_result_free(r);
+        pw_directive_free(d);
+        free(rest);
+        return 128 + pw_isolate_interrupted();
+    }
     json_t *doc = pw_result_json(r);
     json_object_set(doc, "params", d->params);
     json_object_set_new(doc, "environment", env);

@@ -3,6 +3,7 @@
 #include "perfweave/cpu.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -94,6 +95,21 @@ void pw_cpu_detect(pw_cpu_info *out)
         out->brand[n] = '\0';
     }
 #endif
+}
+
+/* The host description: written once under pthread_once, read-only afterwards. */
+static pw_cpu_info host_info;
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+
+static void host_detect(void)
+{
+    pw_cpu_detect(&host_info);
+}
+
+const pw_cpu_info *pw_cpu_host(void)
+{
+    pthread_once(&host_once, host_detect);
+    return &host_info;
 }
 
 bool pw_cpu_usable_avx2_fma(const pw_cpu_info *c)

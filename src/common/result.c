@@ -149,7 +149,7 @@ int pw_result_metric_basis_from(pw_result *r, const char *name, const char *from
         json_object_set_new(m, "cv", jnum(cv_scale * num_or_nan(json_object_get(src, "cv"))));
     }
     if (json_is_string(fixed)) json_object_set(m, "fixed_sample", fixed);
-    return PW_OK;
+    return pw_result_metric_inherit(r, name, from);
 }
 
 /* Sets metric name's member key to the formatted sentence. */
@@ -188,6 +188,16 @@ int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why
     va_end(ap);
     json_object_set_new(m, "undecidable", json_pack("{s:s, s:s}", "why", why, "reason", b.data));
     pw_buf_release(&b);
+    return PW_OK;
+}
+
+int pw_result_metric_inherit(pw_result *r, const char *name, const char *from)
+{
+    json_t *metrics = json_object_get(r->doc, "metrics");
+    json_t *m = json_object_get(metrics, name), *src = json_object_get(metrics, from);
+    if (!m || !src) return PW_ENOTFOUND;
+    json_t *und = json_object_get(src, "undecidable");
+    if (und && m != src) json_object_set(m, "undecidable", und);
     return PW_OK;
 }
 

@@ -1,5 +1,5 @@
 /* util.c — allocation, string buffers, whole-file I/O with atomic replacement, and the edit
- * distance behind "did you mean" suggestions. */
+ * distance behind "did you mean" suggestions, UTF-8 validation. */
 #include "perfweave/common.h"
 
 #include <errno.h>
@@ -22,6 +22,7 @@ const char *pw_strerror(int status)
     case PW_EINTERNAL: return "internal error";
     case PW_EINTR: return "interrupted";
     case PW_EAGAIN: return "not finished yet";
+    case PW_EBUSY: return "held by another process";
     default: return "unknown error";
     }
 }
@@ -237,6 +238,48 @@ bool pw_same_but_numbers(const char *a, const char *b)
         a++;
         b++;
     }
+}
+
+size_t pw_utf8_check(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        /* Length of the sequence and the range its second byte must fall in (Table 3-7 of the
+         * Unicode standard), which excludes overlongs, surrogates and code points > U+10FFFF. */
+        size_t len;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return i; /* a continuation byte without a lead, C0, C1 or F5..FF */
+        }
+        if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return i;
+        for (size_t k = 2; k < len; k++)
+            if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+        i += len;
+    }
+    return n;
+}
+
+int pw_line_of_offset(const char *s, size_t n, size_t off)
+{
+    int line = 1;
+    for (size_t i = 0; i < off && i < n; i++)
+        if (s[i] == '\n') line++;
+    return line;
 }
 
 size_t pw_edit_distance(const char *a, const char *b)

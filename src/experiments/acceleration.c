@@ -12,11 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "perfweave/baselines.h"
 #include "perfweave/bench.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
 #include "baseline.h"
+#include "ceilings.h"
 
 #define MAXN 32 /* list parameters read at most this many entries */
 
@@ -33,37 +35,6 @@ static void run_job(void *arg, uint64_t iters)
 {
     const mm_job *j = arg;
     for (uint64_t i = 0; i < iters; i++) j->fn(j->ctx, j->m, j->n, j->k, j->a, j->b, j->c);
-}
-
-/* The FMA microbenchmark: one iteration is PEAK_ROUNDS rounds of pw_peak_fma. */
-enum { PEAK_ROUNDS = 10000 };
-typedef struct { volatile float sink; } peak_job;
-
-static void run_peak(void *arg, uint64_t iters)
-{
-    peak_job *p = arg;
-    p->sink = pw_peak_fma(iters * PEAK_ROUNDS);
-}
-
-/* Measures the single-core FMA peak and publishes it as "peak.fma" (GFLOP/s); *gflops gets the
- * median (NAN when it could not be measured). */
-static void measure_peak(pw_run *run, double *gflops)
-{
-    pw_result *r = pw_run_result(run);
-    pw_bench_config cfg;
-    pw_bench_config_default(&cfg, pw_run_quick(run));
-    cfg.max_seconds = pw_run_quick(run) ? 0.1 : 0.5;
-    pw_bench *b = pw_bench_new(&cfg);
-    peak_job job = {0};
-    size_t i = pw_bench_add(b, "peak", run_peak, &job);
-    pw_metric m;
-    *gflops = NAN;
-    if (pw_bench_run(b) == PW_OK &&
-        pw_bench_publish_rate(b, i, r, "peak.fma", pw_peak_flops_per_iter() * PEAK_ROUNDS / 1e9,
-                              "GFLOP/s") == PW_OK &&
-        pw_result_get_metric(r, "peak.fma", &m) == PW_OK)
-        *gflops = m.value;
-    pw_bench_free(b);
 }
 
 /* Lets this process (and the OpenBLAS threads it starts from now on) run on every online CPU:
@@ -106,25 +77,6 @@ static void format_metric(const pw_result *r, const char *name, const char *unit
     else snprintf(out, size, "%.3g%s (%.3g–%.3g)", m.value, unit, m.lo, m.hi);
 }
 
-/* Gates every named kernel; on failure marks the result as an ERROR and returns PW_ERANGE. */
-static int gate_all(pw_result *r, const char *const *names, size_t count,
-                    const pw_matmul_ctx *ctx)
-{
-    for (size_t v = 0; v < count; v++) {
-        char msg[256];
-        const pw_matmul_kernel *kern = pw_matmul_find(names[v]);
-        if (!kern) {
-            pw_result_error(r, "unknown kernel '%s'", names[v]);
-            return PW_EINVAL;
-        }
-        if (pw_matmul_gate(kern, ctx, msg, sizeof msg) != PW_OK) {
-            pw_result_error(r, "%s; nothing was timed", msg);
-            return PW_ERANGE;
-        }
-    }
-    return PW_OK;
-}
-
 /* Checks a timed output against the double-precision reference (sampled for large n, see
  * pw_matmul_verify); on failure marks the result as an ERROR. */
 static int check_output(pw_result *r, const char *variant, const mm_job *j)
@@ -141,25 +93,122 @@ static int check_output(pw_result *r, const char *variant, const mm_job *j)
 
 static const char *const variant_names[] = {"naive", "ikj", "blocked", "packed", "openblas",
                                             "blis", "onednn", NULL};
-static const char *const ukernel_names[] = {"auto", "portable", NULL};
+static const char *const ukernel_names[] = {"auto", "avx512", "avx2", "portable", NULL};
+static const char *const ukernels_choices[] = {"none", "usable", "avx512", "avx2", "portable",
+                                               NULL};
 
 /* The speedup pairs published (fast, slow) when both variants ran. */
 static const char *const speedup_pairs[][2] = {
-    {"ikj", "naive"},      {"blocked", "naive"},  {"packed", "naive"}, {"openblas", "naive"},
-    {"blocked", "ikj"},    {"packed", "blocked"}, {"packed", "openblas"},
+    {"ikj", "naive"},         {"blocked", "naive"},       {"packed", "naive"},
+    {"openblas", "naive"},    {"blocked", "ikj"},         {"packed", "blocked"},
+    {"packed", "openblas"},   {"packed_avx512", "openblas"}, {"packed_avx2", "openblas"},
+    {"packed_portable", "openblas"}, {"packed", "packed_avx2"}, {"packed", "packed_portable"},
+    {"packed_avx512", "packed_avx2"},
 };
 enum { NPAIRS = sizeof speedup_pairs / sizeof speedup_pairs[0] };
 
-/* The largest n a variant is timed at: naive_max for naive, and in quick mode smaller caps for
- * the scalar loops (a chapter should reference only metrics that exist in both modes); 0 means
- * no cap. */
-static long variant_cap(pw_run *run, const char *variant)
+/* At most this many timed variants: the kernels of `variants` plus one packed_<isa> per
+ * microkernel ISA. */
+enum { MAXVARS = 12 };
+
+/* One timed variant: a kernel of the table and the context it runs with (a copy of the
+ * experiment's context that shares its packing buffers; packed_<isa> variants differ only in
+ * the microkernel), and what the table says it runs on. */
+typedef struct {
+    char name[32];
+    const pw_matmul_kernel *kern;
+    pw_matmul_ctx ctx;
+    char isa[96];
+} mm_variant;
+
+/* The ISA column of a variant: the instruction set (and, for a library, its core) it runs. */
+static void variant_isa(mm_variant *v)
 {
-    bool naive = strcmp(variant, "naive") == 0;
-    bool scalar = strcmp(variant, "ikj") == 0 || strcmp(variant, "blocked") == 0;
-    long cap = naive ? pw_run_int(run, "naive_max") : 0;
+    const char *k = v->kern->name;
+    if (strcmp(k, "naive") == 0 || strcmp(k, "ikj") == 0 || strcmp(k, "blocked") == 0)
+        snprintf(v->isa, sizeof v->isa, "C, no intrinsics (what -O2 makes of it)");
+    else if (strcmp(k, "packed") == 0)
+        snprintf(v->isa, sizeof v->isa, "%s: %s microkernel", pw_ukernel_name(v->ctx.uk->isa),
+                 v->ctx.uk->name);
+    else if (strcmp(k, "openblas") == 0)
+        snprintf(v->isa, sizeof v->isa, "OpenBLAS core %s", pw_matmul_blas_core());
+    else if (strcmp(k, "blis") == 0 || strcmp(k, "onednn") == 0) {
+        /* Their own detection, read back from the opened library (after the gate opened it). */
+        bool blis = strcmp(k, "blis") == 0;
+        json_t *d = blis ? pw_blis_json() : pw_onednn_json();
+        const char *what = json_string_value(json_object_get(d, blis ? "arch" : "isa"));
+        snprintf(v->isa, sizeof v->isa, "%s %s %s", blis ? "BLIS" : "oneDNN",
+                 blis ? "kernel set" : "ISA", what ? what : "unknown");
+        json_decref(d);
+    } else
+        snprintf(v->isa, sizeof v->isa, "library");
+}
+
+/* The variants of `variants`, each with the experiment's context. */
+static int kernel_variants(pw_result *r, const char *const *names, size_t count,
+                           const pw_matmul_ctx *ctx, mm_variant *out, size_t *n)
+{
+    for (size_t i = 0; i < count; i++) {
+        const pw_matmul_kernel *kern = pw_matmul_find(names[i]);
+        if (!kern) {
+            pw_result_error(r, "unknown kernel '%s'", names[i]);
+            return PW_EINVAL;
+        }
+        mm_variant *v = &out[(*n)++];
+        snprintf(v->name, sizeof v->name, "%s", names[i]);
+        v->kern = kern;
+        v->ctx = *ctx;
+    }
+    return PW_OK;
+}
+
+/* The packed_<isa> variants asked for by `microkernels`: each listed ISA, or with `usable`
+ * every ISA this CPU, its OS and this build can run except the one `packed` already runs (so
+ * the same kernel is not timed twice).  A listed ISA that cannot run is an ERROR naming the
+ * reason. */
+static int microkernel_variants(pw_run *run, const pw_matmul_ctx *ctx, bool have_packed,
+                                mm_variant *out, size_t *n)
+{
+    pw_result *r = pw_run_result(run);
+    static const pw_ukernel isas[] = {PW_UKERNEL_AVX512, PW_UKERNEL_AVX2, PW_UKERNEL_PORTABLE};
+    bool usable = pw_run_has(run, "microkernels", "usable");
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+        const char *name = pw_ukernel_name(isas[i]);
+        bool listed = pw_run_has(run, "microkernels", name);
+        if (!listed && !usable) continue;
+        char why[256];
+        const pw_matmul_ukernel *uk;
+        if (pw_matmul_ukernel_select(isas[i], pw_cpu_host(), &uk, why, sizeof why) != PW_OK) {
+            if (!listed) continue;
+            pw_result_error(r, "microkernels: %s", why);
+            return PW_EINVAL;
+        }
+        if (!listed && have_packed && uk == ctx->uk) continue;
+        if (*n >= MAXVARS) {
+            pw_result_error(r, "at most %d variants in all", MAXVARS);
+            return PW_EINVAL;
+        }
+        mm_variant *v = &out[(*n)++];
+        snprintf(v->name, sizeof v->name, "packed_%s", name);
+        v->kern = pw_matmul_find("packed");
+        v->ctx = *ctx;
+        v->ctx.uk = uk;
+    }
+    return PW_OK;
+}
+
+/* The largest n a variant is timed at: naive_max for naive and for the extra packed_portable
+ * variant (a few GFLOP/s: at n = 1024 its 20 rounds alone would take seconds), and in quick mode
+ * smaller caps for the scalar loops (a chapter should reference only metrics that exist in both
+ * modes); 0 means no cap.  `packed` itself is never capped, whatever its microkernel: on a CPU
+ * without SIMD it is the portable one, and a chapter references its largest size. */
+static long variant_cap(pw_run *run, const mm_variant *v)
+{
+    bool naive = strcmp(v->name, "naive") == 0, portable = strcmp(v->name, "packed_portable") == 0;
+    bool scalar = strcmp(v->name, "ikj") == 0 || strcmp(v->name, "blocked") == 0;
+    long cap = naive || portable ? pw_run_int(run, "naive_max") : 0;
     if (pw_run_quick(run)) {
-        long q = naive ? 256 : scalar ? 512 : 0;
+        long q = naive ? 256 : scalar || portable ? 512 : 0;
         if (q && (!cap || q < cap)) cap = q;
     }
     return cap;
@@ -197,17 +246,61 @@ static void matmul_config(pw_bench_config *cfg, bool quick, long n)
     cfg->max_seconds = n <= 128 ? 1.0 : n <= 256 ? 2.0 : n <= 512 ? 3.0 : 4.0;
 }
 
+/* fraction_of_peak.<variant>.nN against the machine's roof (peak.fma, the widest usable width),
+ * with the conservative interval of the two; the table cell in frac. */
+static void publish_fraction(pw_result *r, const char *variant, long n, const pw_metric *m,
+                             char *frac, size_t size)
+{
+    pw_metric pk;
+    snprintf(frac, size, "–");
+    if (pw_result_get_metric(r, "peak.fma", &pk) != PW_OK || !(pk.value > 0) || !(pk.lo > 0))
+        return;
+    char fname[96];
+    snprintf(fname, sizeof fname, "fraction_of_peak.%s.n%ld", variant, n);
+    pw_result_metric(r, fname, m->value / pk.value, m->lo / pk.hi, m->hi / pk.lo, "");
+    snprintf(frac, size, "%.1f%%", 100 * m->value / pk.value);
+}
+
+/* The roofline of the timed products: each variant at the arithmetic intensity of an n×n
+ * product whose only traffic is the compulsory one (A and B read once, C written once:
+ * 2n³ flop over 12n² bytes = n/6 flop per byte), under the measured roofs. */
+static pw_chart *roofline_chart(pw_result *r)
+{
+    return pw_result_chart(r, "roofline",
+                           "Each variant against the machine's roofs (one core): compulsory "
+                           "arithmetic intensity n/6 flop per byte",
+                           "arithmetic intensity (flop per byte, compulsory traffic)", "GFLOP/s",
+                           PW_CHART_LOGX | PW_CHART_LOGY);
+}
+
+static void roofline_note(pw_result *r, const pw_ceilings *c, const long *sizes, size_t nsizes)
+{
+    if (!isfinite(c->bw_dram) || !isfinite(c->roof_value) || nsizes == 0) return;
+    double ridge = c->roof_value / c->bw_dram;
+    long below = 0;
+    for (size_t s = 0; s < nsizes; s++)
+        if ((double)sizes[s] / 6.0 < ridge && sizes[s] > below) below = sizes[s];
+    pw_result_note(r, "Roofline: the DRAM ridge is at %.3g flop per byte (peak / triad "
+                   "bandwidth), the L2 ridge at %.3g; an n×n product moves at least 12n² bytes "
+                   "for 2n³ flop, n/6 flop per byte.  %s", ridge, c->roof_value / c->bw_l2,
+                   below ? "Sizes up to the largest one left of the DRAM ridge would be "
+                           "memory-bound if their operands came from DRAM each time; they fit "
+                           "in cache here, so the L2 roof is the one that applies."
+                         : "Every size timed lies right of the DRAM ridge: compute-bound in "
+                           "principle, so any shortfall from the roof is the kernel's own.");
+}
+
 static int run_matmul(pw_run *run)
 {
     pw_result *r = pw_run_result(run);
     long sizes[MAXN];
-    const char *vars[8];
+    const char *names[8];
     size_t nsizes = pw_run_ints(run, "sizes", sizes, MAXN);
-    size_t nvars = pw_run_strings(run, "variants", vars, 8);
+    size_t nnames = pw_run_strings(run, "variants", names, 8);
     long threads = pw_run_int(run, "threads");
-    bool quick = pw_run_quick(run);
+    bool quick = pw_run_quick(run), roofline = pw_run_bool(run, "roofline");
     int status = PW_OK;
-    if (nsizes > MAXN || nvars > 8) {
+    if (nsizes > MAXN || nnames > 8) {
         pw_result_error(r, "at most %d sizes and 8 variants", MAXN);
         return PW_EINVAL;
     }
@@ -217,23 +310,63 @@ static int run_matmul(pw_run *run)
     pw_matmul_ctx ctx;
     pw_matmul_ctx_init(&ctx);
     ctx.block = (size_t)pw_run_int(run, "block");
-    if (strcmp(pw_run_string(run, "microkernel"), "portable") == 0) ctx.ukernel = PW_UKERNEL_PORTABLE;
-
-    status = gate_all(r, vars, nvars, &ctx);
+    mm_variant *vars = pw_xcalloc(MAXVARS, sizeof *vars);
+    const char *vnames[MAXVARS]; /* the variants' names, for the library baselines (baseline.h) */
+    size_t nvars = 0;
+    {
+        pw_ukernel which = PW_UKERNEL_AUTO;
+        char why[256];
+        pw_ukernel_from_name(pw_run_string(run, "microkernel"), &which);
+        if (pw_matmul_ctx_set_ukernel(&ctx, which, pw_cpu_host(), why, sizeof why) != PW_OK) {
+            pw_result_error(r, "microkernel: %s", why);
+            status = PW_EINVAL;
+            goto out_ctx;
+        }
+    }
+    bool have_packed = false;
+    for (size_t i = 0; i < nnames; i++) have_packed |= strcmp(names[i], "packed") == 0;
+    status = kernel_variants(r, names, nnames, &ctx, vars, &nvars);
+    if (status == PW_OK) status = microkernel_variants(run, &ctx, have_packed, vars, &nvars);
     if (status != PW_OK) goto out_ctx;
+    for (size_t v = 0; v < nvars; v++) vnames[v] = vars[v].name;
 
-    double peak;
-    measure_peak(run, &peak);
+    /* The gate, every variant with its own context, before anything is timed. */
+    for (size_t v = 0; v < nvars && status == PW_OK; v++) {
+        char msg[256];
+        pw_matmul_kernel named = *vars[v].kern;
+        named.name = vars[v].name;
+        if (pw_matmul_gate(&named, &vars[v].ctx, msg, sizeof msg) != PW_OK) {
+            pw_result_error(r, "%s; nothing was timed", msg);
+            status = PW_ERANGE;
+        }
+    }
+    if (status != PW_OK) goto out_ctx;
+    for (size_t v = 0; v < nvars; v++) variant_isa(&vars[v]);
 
-    static const char *const gheaders[] = {"n", "variant", "GFLOP/s (95% CI)", "of FMA peak"};
-    pw_table *gt = pw_result_table(r, "gflops", "GFLOP/s of each variant (median, 95% CI)", 4,
+    pw_ceilings ceil;
+    pw_ceilings_measure(run, PW_CEIL_FMA | (roofline ? PW_CEIL_BANDWIDTH : 0),
+                        pw_run_int(run, "triad_mib"), &ceil);
+
+    static const char *const gheaders[] = {"n", "variant", "runs on", "GFLOP/s (95% CI)",
+                                           "of the machine's FMA peak"};
+    pw_table *gt = pw_result_table(r, "gflops", "GFLOP/s of each variant (median, 95% CI)", 5,
                                    gheaders);
     pw_chart *chart = pw_result_chart(r, "gflops", "GFLOP/s of each matmul variant against n",
                                       "n (square matrices)", "GFLOP/s",
                                       PW_CHART_LOGX | PW_CHART_LOGY);
-    pw_series *series[8];
-    for (size_t v = 0; v < nvars; v++) series[v] = pw_chart_series(chart, vars[v]);
-    if (isfinite(peak)) pw_chart_hline(chart, "FMA peak, 1 core (AVX2)", peak);
+    pw_chart *rchart = roofline ? roofline_chart(r) : NULL;
+    pw_series *series[MAXVARS], *rseries[MAXVARS];
+    for (size_t v = 0; v < nvars; v++) {
+        series[v] = pw_chart_series(chart, vars[v].name);
+        rseries[v] = rchart ? pw_chart_series(rchart, vars[v].name) : NULL;
+    }
+    if (isfinite(ceil.roof_value)) {
+        char label[96];
+        snprintf(label, sizeof label, "%s FMA peak, 1 core", pw_ceilings_label(ceil.roof));
+        pw_chart_hline(chart, label, ceil.roof_value);
+        if (ceil.roof != PW_PEAK_AVX2 && isfinite(ceil.peak[PW_PEAK_AVX2]))
+            pw_chart_hline(chart, "AVX2 FMA peak, 1 core", ceil.peak[PW_PEAK_AVX2]);
+    }
 
     /* The speedup table, one row per size and pair whose variants both ran (long rather than
      * wide, so it fits a printed page). */
@@ -243,16 +376,16 @@ static int run_matmul(pw_run *run)
                                    PW_BENCH_SPEEDUP_METHOD ")",
                                    3, sheaders);
 
-    long capped_at = 0;
+    long capped_at = 0, portable_capped_at = 0;
     bool quick_capped = false;
     for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
         long n = sizes[s];
         size_t nn = (size_t)n;
         float *a = alloc_matrix(nn * nn * sizeof *a), *b = alloc_matrix(nn * nn * sizeof *b);
-        float *c[8] = {0};
-        mm_job jobs[8];
-        size_t idx[8];
-        bool ran[8] = {0};
+        float *c[MAXVARS] = {0};
+        mm_job jobs[MAXVARS];
+        size_t idx[MAXVARS];
+        bool ran[MAXVARS] = {0};
         pw_matmul_fill(a, nn * nn, 2 * (uint64_t)n + 1);
         pw_matmul_fill(b, nn * nn, 2 * (uint64_t)n + 2);
 
@@ -260,47 +393,42 @@ static int run_matmul(pw_run *run)
         matmul_config(&cfg, quick, n);
         pw_bench *bench = pw_bench_new(&cfg);
         for (size_t v = 0; v < nvars; v++) {
-            long cap = variant_cap(run, vars[v]);
+            long cap = variant_cap(run, &vars[v]);
             if (cap && n > cap) {
-                if (strcmp(vars[v], "naive") == 0 && !capped_at) capped_at = cap;
-                else if (strcmp(vars[v], "naive") != 0) quick_capped = true;
+                if (strcmp(vars[v].name, "naive") == 0 && !capped_at) capped_at = cap;
+                else if (strcmp(vars[v].name, "packed_portable") == 0 && !portable_capped_at)
+                    portable_capped_at = cap;
+                else if (strcmp(vars[v].name, "naive") != 0) quick_capped = true;
                 continue;
             }
             c[v] = alloc_matrix(nn * nn * sizeof *c[v]);
-            jobs[v] = (mm_job){pw_matmul_find(vars[v])->fn, &ctx, nn, nn, nn, a, b, c[v]};
+            jobs[v] = (mm_job){vars[v].kern->fn, &vars[v].ctx, nn, nn, nn, a, b, c[v]};
             char name[64];
-            snprintf(name, sizeof name, "%s.n%ld", vars[v], n);
+            snprintf(name, sizeof name, "%s.n%ld", vars[v].name, n);
             idx[v] = pw_bench_add(bench, name, run_job, &jobs[v]);
             ran[v] = true;
         }
         pw_bench_run(bench);
         for (size_t v = 0; v < nvars && status == PW_OK; v++)
-            if (ran[v]) status = check_output(r, vars[v], &jobs[v]);
+            if (ran[v]) status = check_output(r, vars[v].name, &jobs[v]);
         if (status == PW_OK) {
             double work = 2.0 * (double)n * (double)n * (double)n / 1e9;
             for (size_t v = 0; v < nvars; v++) {
                 if (!ran[v]) continue;
-                pw_metric m = publish_gflops(bench, idx[v], r, vars[v], n, work);
+                pw_metric m = publish_gflops(bench, idx[v], r, vars[v].name, n, work);
                 if (!isfinite(m.value)) continue;
                 pw_series_point(series[v], (double)n, m.value, m.lo, m.hi);
-                char frac[32] = "–";
-                if (isfinite(peak) && peak > 0) {
-                    pw_metric pk;
-                    char fname[96];
-                    snprintf(fname, sizeof fname, "fraction_of_peak.%s.n%ld", vars[v], n);
-                    pw_result_get_metric(r, "peak.fma", &pk);
-                    /* Conservative interval: the extremes of both intervals. */
-                    pw_result_metric(r, fname, m.value / pk.value, m.lo / pk.hi, m.hi / pk.lo, "");
-                    snprintf(frac, sizeof frac, "%.1f%%", 100 * m.value / pk.value);
-                }
-                pw_table_rowf(gt, "%ld\t%s\t%.3g (%.3g–%.3g)\t%s", n, vars[v], m.value, m.lo,
-                              m.hi, frac);
+                if (rseries[v]) pw_series_point(rseries[v], (double)n / 6.0, m.value, m.lo, m.hi);
+                char frac[32];
+                publish_fraction(r, vars[v].name, n, &m, frac, sizeof frac);
+                pw_table_rowf(gt, "%ld\t%s\t%s\t%.3g (%.3g–%.3g)\t%s", n, vars[v].name,
+                              vars[v].isa, m.value, m.lo, m.hi, frac);
             }
             for (size_t p = 0; p < NPAIRS; p++) {
                 size_t f = nvars, sl = nvars;
                 for (size_t v = 0; v < nvars; v++) {
-                    if (ran[v] && strcmp(vars[v], speedup_pairs[p][0]) == 0) f = v;
-                    if (ran[v] && strcmp(vars[v], speedup_pairs[p][1]) == 0) sl = v;
+                    if (ran[v] && strcmp(vars[v].name, speedup_pairs[p][0]) == 0) f = v;
+                    if (ran[v] && strcmp(vars[v].name, speedup_pairs[p][1]) == 0) sl = v;
                 }
                 if (f == nvars || sl == nvars) continue;
                 char name[96], cell[64];
@@ -311,7 +439,7 @@ static int run_matmul(pw_run *run)
                 pw_table_rowf(st, "%ld\t%s vs %s\t%s", n, speedup_pairs[p][0],
                               speedup_pairs[p][1], cell);
             }
-            pw_baseline_publish_library(bench, r, n, vars, ran, idx, nvars, gt, st);
+            pw_baseline_publish_library(bench, r, n, vnames, ran, idx, nvars, gt, st);
             char prefix[32];
             snprintf(prefix, sizeof prefix, "n%ld.", n);
             pw_bench_record(bench, r, prefix);
@@ -321,6 +449,22 @@ static int run_matmul(pw_run *run)
         free(a);
         free(b);
     }
+    if (status == PW_OK && rchart) {
+        double xlo = 1.0, xhi = 1.0;
+        for (size_t s = 0; s < nsizes; s++) xhi = fmax(xhi, (double)sizes[s] / 6.0);
+        for (size_t s = 0; s < nsizes; s++) xlo = fmin(xlo, (double)sizes[s] / 6.0);
+        pw_ceilings_roofline(&ceil, rchart, xlo / 4, xhi * 4);
+        roofline_note(r, &ceil, sizes, nsizes);
+        if (isfinite(ceil.bw_dram) && isfinite(ceil.roof_value)) {
+            pw_metric bw;
+            if (pw_result_get_metric(r, "bandwidth.triad.dram", &bw) == PW_OK && bw.lo > 0)
+                pw_result_metric(r, "ridge.dram", ceil.roof_value / bw.value,
+                                 ceil.roof_value / bw.hi, ceil.roof_value / bw.lo, "flop/B");
+            if (pw_result_get_metric(r, "bandwidth.triad.l2", &bw) == PW_OK && bw.lo > 0)
+                pw_result_metric(r, "ridge.l2", ceil.roof_value / bw.value,
+                                 ceil.roof_value / bw.hi, ceil.roof_value / bw.lo, "flop/B");
+        }
+    }
     if (status == PW_OK) {
         size_t nshapes;
         (void)pw_matmul_gate_shapes(&nshapes);
@@ -328,31 +472,50 @@ static int run_matmul(pw_run *run)
             pw_result_note(r, "naive is timed only up to n = %ld: beyond that one product takes "
                            "seconds (its time grows as n³ while its GFLOP/s only falls)%s",
                            capped_at, quick ? " (quick mode)" : "");
+        if (portable_capped_at)
+            pw_result_note(r, "packed_portable is timed only up to n = %ld, as naive is: its "
+                           "rate is that of the scalar loops' order, and larger products would "
+                           "take seconds each%s", portable_capped_at, quick ? " (quick mode)" : "");
         if (quick_capped)
             pw_result_note(r, "quick mode: ikj and blocked are timed only up to n = 512");
         if (quick)
             pw_result_note(r, "quick mode: a few samples per point, so the intervals are wide");
-        pw_result_note(r, "single-threaded OpenBLAS (%d thread%s, core %s); packed uses the %s "
-                       "microkernel; blocked uses %zu×%zu tiles; every kernel passed the "
-                       "correctness gate (error within γ_k·|A||B| of a double-precision product "
-                       "on %zu awkward shapes) before timing, and every timed product was checked "
-                       "again (every entry up to 2^25 multiply-adds, beyond that the edge rows "
-                       "and columns and %d seeded random entries)",
+        pw_buf uks;
+        pw_buf_init(&uks);
+        for (size_t v = 0; v < nvars; v++) {
+            const pw_matmul_ukernel *uk = vars[v].ctx.uk;
+            if (strcmp(vars[v].kern->name, "packed") != 0) continue;
+            pw_buf_printf(&uks, "%s%s: %s (MR×NR %zu×%zu, KC %zu, MC %zu, NC %zu", uks.len ? "; " : "",
+                          vars[v].name, uk->name, uk->mr, uk->nr, uk->kc, uk->mc, uk->nc);
+            if (uk->direct)
+                pw_buf_printf(&uks, "; unpacked, reading A and B in place, up to %.0f³ "
+                              "multiply-adds with k <= %zu", cbrt(uk->direct_mnk), uk->direct_kmax);
+            pw_buf_puts(&uks, ")");
+        }
+        pw_result_note(r, "single-threaded OpenBLAS (%d thread%s, core %s); %s%sblocked uses "
+                       "%zu×%zu tiles; every kernel passed the correctness gate (error within "
+                       "γ_k·|A||B| of a double-precision product on %zu awkward shapes) before "
+                       "timing, and every timed product was checked again (every entry up to "
+                       "2^25 multiply-adds, beyond that the edge rows and columns and %d seeded "
+                       "random entries)",
                        got, got == 1 ? "" : "s", pw_matmul_blas_core(),
-                       ctx.ukernel == PW_UKERNEL_AVX2 ? "AVX2+FMA" : "portable C", ctx.block,
-                       ctx.block, nshapes, (int)PW_MATMUL_VERIFY_SAMPLES);
+                       uks.len ? uks.data : "", uks.len ? "; " : "", ctx.block, ctx.block,
+                       nshapes, (int)PW_MATMUL_VERIFY_SAMPLES);
+        pw_buf_release(&uks);
         if (threads > 1)
             pw_result_note(r, "OpenBLAS ran with %d threads here", got);
-        pw_baseline_note(r, vars, nvars);
-        pw_baseline_check_floor(r, vars, nvars, sizes, nsizes);
+        pw_baseline_note(r, vnames, nvars);
+        pw_baseline_check_floor(r, vnames, nvars, sizes, nsizes);
     }
 out_ctx:
+    free(vars);
     pw_matmul_ctx_release(&ctx);
     return status;
 }
 
 static const char *const matmul_metrics[] = {
     "gflops.VARIANT.nN", "speedup.FAST_vs_SLOW.nN", "fraction_of_peak.VARIANT.nN", "peak.fma",
+    "peak.fma.ISA", "bandwidth.triad.dram", "bandwidth.triad.l2", "ridge.dram", "ridge.l2",
     "gflops.library.nN", "speedup.VARIANT_vs_library.nN", NULL};
 static const pw_param_spec matmul_params[] = {
     {"sizes", PW_PARAM_INT_LIST, "[64, 128, 256, 512, 1024]", 1, 4096, NULL,
@@ -363,18 +526,30 @@ static const pw_param_spec matmul_params[] = {
     {"block", PW_PARAM_INT, "64", 1, 4096, NULL, "tile edge of the blocked kernel"},
     {"threads", PW_PARAM_INT, "1", 1, 256, NULL, "OpenBLAS threads"},
     {"microkernel", PW_PARAM_STRING, "auto", 0, 0, ukernel_names,
-     "packed's register kernel: auto (AVX2+FMA where available) or portable C"},
+     "packed's register kernel: auto (the widest this CPU runs), avx512, avx2 or portable; a "
+     "forced one the CPU or OS cannot run is an error"},
+    {"microkernels", PW_PARAM_STRING_LIST, "[none]", 0, 0, ukernels_choices,
+     "more packed variants, packed_<isa>, timed beside the others: the ISAs listed, or usable "
+     "(every one the CPU runs, except packed's own)"},
+    {"roofline", PW_PARAM_BOOL, "false", 0, 0, NULL,
+     "also measure the triad bandwidths (DRAM and L2) and draw the roofline chart"},
+    {"triad_mib", PW_PARAM_INT, "0", 0, 65536, NULL,
+     "the DRAM triad's working set in MiB (0: 4 × the last-level cache)"},
     {"naive_max", PW_PARAM_INT, "512", 1, 4096, NULL,
-     "largest n at which the naive loop is timed"},
+     "largest n at which the naive loop and the extra packed_portable variant are timed"},
 };
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
-static const char *const module_sources[] = {"src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
-                                             "src/kernels/baselines.c", "src/kernels/blis.c", "src/kernels/onednn.c",
-                                             "src/kernels/openblas_core.c", "src/experiments/baseline.c", "src/experiments/baseline.h", NULL};
+static const char *const module_sources[] = {
+    "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
+    "src/kernels/bandwidth.c", "src/kernels/simd.h", "src/experiments/ceilings.c",
+    "src/experiments/ceilings.h", "src/kernels/baselines.c", "src/kernels/blis.c",
+    "src/kernels/onednn.c", "src/kernels/openblas_core.c", "src/experiments/baseline.c",
+    "src/experiments/baseline.h", NULL};
 
 const pw_experiment pw_exp_acceleration_matmul = {
     "acceleration.matmul",
-    "GFLOP/s of naive, ikj, blocked, packed (BLIS-style AVX2) and OpenBLAS sgemm, with speedups",
+    "GFLOP/s of naive, ikj, blocked, packed (BLIS-style, AVX-512/AVX2/portable microkernels) "
+    "and OpenBLAS sgemm, with speedups, the machine's peaks and an optional roofline",
     matmul_params, sizeof matmul_params / sizeof matmul_params[0], matmul_metrics, run_matmul,
     module_sources,
 };
@@ -564,20 +739,39 @@ static int run_threads(pw_run *run)
             return PW_ERANGE;
         }
     }
-    double peak;
-    measure_peak(run, &peak);
+    pw_ceilings ceil;
+    pw_ceilings_measure(run, PW_CEIL_ROOF, 0, &ceil);
+    double peak = ceil.roof_value;
+    pw_topology topo;
+    pw_cpu_topology(&topo);
+    /* The ceiling for `all` threads counts physical cores: SMT siblings share one core's FMA
+     * units, so peak × logical CPUs would overstate it. */
+    int cores = all;
+    if (topo.known && topo.smt && topo.cores < all) cores = topo.cores;
     pw_chart *chart = pw_result_chart(r, "threads", "OpenBLAS sgemm on one core and on all",
                                       "n (square matrices)", "GFLOP/s",
                                       PW_CHART_LOGX | PW_CHART_LOGY);
     pw_series *s1 = pw_chart_series(chart, "1 thread");
-    char label[48];
+    char label[96];
     snprintf(label, sizeof label, "%d threads", all);
     pw_series *sa = pw_chart_series(chart, label);
     if (isfinite(peak)) {
-        pw_chart_hline(chart, "FMA peak, 1 core", peak);
-        snprintf(label, sizeof label, "FMA peak × %d cores", all);
-        if (all > 1) pw_chart_hline(chart, label, peak * all);
+        snprintf(label, sizeof label, "%s FMA peak, 1 core", pw_ceilings_label(ceil.roof));
+        pw_chart_hline(chart, label, peak);
+        snprintf(label, sizeof label, "%s FMA peak × %d core%s", pw_ceilings_label(ceil.roof),
+                 cores, cores == 1 ? "" : "s");
+        if (cores > 1) pw_chart_hline(chart, label, peak * cores);
     }
+    pw_result_exact(r, "cpus.cores", cores, "");
+    pw_result_note(r, "%s", !topo.known
+                                ? "The CPU topology is not readable here (/sys/devices/system/"
+                                  "cpu): the peak × cores line assumes every CPU is its own core"
+                            : topo.smt
+                                ? "Some CPUs are SMT siblings (thread_siblings_list): the peak × "
+                                  "cores line counts physical cores, since siblings share one "
+                                  "core's FMA units"
+                                : "No two CPUs are SMT siblings (thread_siblings_list, as the OS "
+                                  "sees them): the peak × cores line counts every CPU as a core");
     bool dropped = false;
     static const char *const headers[] = {"n", "1 thread GFLOP/s", "all threads GFLOP/s",
                                           "speedup", "parallel efficiency"};
@@ -620,8 +814,10 @@ static int run_threads(pw_run *run)
             if (pw_bench_publish_speedup(bench, ia, i1, r, sname) == PW_OK &&
                 pw_result_get_metric(r, sname, &sp) == PW_OK) {
                 format_metric(r, sname, "×", cell, sizeof cell);
-                snprintf(sname, sizeof sname, "efficiency.all.n%ld", n);
-                pw_result_metric(r, sname, sp.value / all, sp.lo / all, sp.hi / all, "");
+                char ename[96];
+                snprintf(ename, sizeof ename, "efficiency.all.n%ld", n);
+                pw_result_metric(r, ename, sp.value / all, sp.lo / all, sp.hi / all, "");
+                pw_result_metric_inherit(r, ename, sname);
                 snprintf(eff, sizeof eff, "%.0f%%", 100 * sp.value / all);
             }
             pw_table_rowf(t, "%ld\t%.3g\t%.3g\t%s\t%s", n, m1.value, ma.value, cell, eff);
@@ -646,7 +842,7 @@ static int run_threads(pw_run *run)
 
 static const char *const threads_metrics[] = {
     "gflops.one.nN", "gflops.all.nN", "speedup.all_vs_one.nN", "efficiency.all.nN",
-    "threads.all", "peak.fma", NULL};
+    "threads.all", "cpus.cores", "peak.fma", "peak.fma.ISA", NULL};
 static const pw_param_spec threads_params[] = {
     {"sizes", PW_PARAM_INT_LIST, "[256, 512, 1024, 2048]", 1, 8192, NULL,
      "square matrix sizes n"},
@@ -769,9 +965,11 @@ static int run_dispatch(pw_run *run)
                 pw_result_get_metric(r, mname, &ratio) == PW_OK &&
                 pw_result_get_metric(r, tname, &td) == PW_OK &&
                 pw_result_get_metric(r, xname, &tx) == PW_OK) {
-                snprintf(mname, sizeof mname, "overhead.dispatch.n%ld", n);
-                pw_result_metric(r, mname, ratio.value - 1, ratio.lo - 1, ratio.hi - 1, "");
-                pw_result_metric_basis(r, mname, ratio.n, ratio.cv);
+                char oname[96];
+                snprintf(oname, sizeof oname, "overhead.dispatch.n%ld", n);
+                pw_result_metric(r, oname, ratio.value - 1, ratio.lo - 1, ratio.hi - 1, "");
+                pw_result_metric_basis(r, oname, ratio.n, ratio.cv);
+                pw_result_metric_inherit(r, oname, mname);
                 pw_series_point(ser, (double)n, ratio.value - 1, ratio.lo - 1, ratio.hi - 1);
                 pw_table_rowf(t, "%ld\t%s\t%.4g\t%.4g\t%+.2f%% (%+.2f%% to %+.2f%%)", n,
                               chosen->name, td.value, tx.value, 100 * (ratio.value - 1),
@@ -788,9 +986,10 @@ static int run_dispatch(pw_run *run)
         free(cx);
     }
     if (status == PW_OK)
-        pw_result_note(r, "the dispatcher's rule: m·n·k <= %zu → naive; otherwise packed where the "
-                       "CPU has AVX2+FMA (%s here), else OpenBLAS; the direct path calls the same "
-                       "kernel by name", be.small_mnk, be.avx2_fma ? "it has" : "it has not");
+        pw_result_note(r, "the dispatcher's rule: m·n·k <= %zu → naive; otherwise packed where a "
+                       "SIMD microkernel runs (here: %s), else OpenBLAS; the direct path calls the "
+                       "same kernel by name", be.small_mnk,
+                       be.avx2_fma ? ctx.uk->name : "none, so OpenBLAS");
 out:
     pw_matmul_ctx_release(&ctx);
     return status;

@@ -5,17 +5,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_cdf.h>
+#include <nettle/sha2.h>
 
 #include "perfweave/common.h"
+#include "perfweave/env.h"
+#include "perfweave/scoring.h"
+#include "perfweave/store.h"
 #include "mnistexp.h"
 
+/* The sources whose code decides the trained weights and the training time. */
+static const char *const training_sources[] = {
+    "src/kernels/mlp.c", "src/kernels/mnist.c", "include/perfweave/mlp.h",
+    "include/perfweave/mnist.h", NULL,
+};
+
+void pw_mnistexp_model_depends(char *buf, size_t size)
+{
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    const char *flags = pw_impl_generated_flags();
+    sha256_update(&ctx, strlen(flags) + 1, (const uint8_t *)flags);
+    for (const char *const *f = training_sources; *f; f++) {
+        const char *h = pw_impl_file_hash(*f);
+        if (!h) h = "missing";
+        sha256_update(&ctx, strlen(*f) + 1, (const uint8_t *)*f);
+        sha256_update(&ctx, strlen(h) + 1, (const uint8_t *)h);
+    }
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_digest(&ctx, sizeof digest, digest);
+    json_t *env = pw_env_capture();
+    char *machine = pw_env_fingerprint_hash(env);
+    json_decref(env);
+    size_t len = (size_t)snprintf(buf, size, "code=");
+    for (size_t i = 0; i < 8 && len + 2 < size; i++, len += 2)
+        snprintf(buf + len, size - len, "%02x", digest[i]);
+    snprintf(buf + len, len < size ? size - len : 0, " machine=%s", machine);
+    free(machine);
+}
+
 /* The cached model for quick/full mode without touching the training set, or PW_ENOTFOUND. */
-static int cached_only(pw_mnistexp *e, bool quick)
+static int cached_only(pw_mnistexp *e, bool quick, const char *depends)
 {
     char msg[512];
     pw_mlp_config_default(&e->cfg);
     for (int attempt = 0; attempt < (quick ? 2 : 1); attempt++) {
         if (attempt == 1) pw_mlp_config_quick(&e->cfg);
+        snprintf(e->cfg.depends, sizeof e->cfg.depends, "%s", depends);
         char *path = pw_mlp_cache_path(&e->cfg, PW_MLP_CACHE_DIR);
         int st = pw_mlp_load(path, &e->cfg, &e->model, &e->hist, msg, sizeof msg);
         free(path);
@@ -35,14 +70,16 @@ int pw_mnistexp_load(pw_mnistexp *e, bool quick, bool need_train, pw_result *r)
         return st;
     }
     pw_mlp_blas_single_thread();
-    if (!need_train && cached_only(e, quick) == PW_OK) goto loaded;
+    char depends[sizeof e->cfg.depends];
+    pw_mnistexp_model_depends(depends, sizeof depends);
+    if (!need_train && cached_only(e, quick, depends) == PW_OK) goto loaded;
     if ((st = pw_mnist_load(NULL, "train", &e->train, msg, sizeof msg)) != PW_OK) {
         pw_result_error(r, "%s", msg);
         pw_mnistexp_release(e);
         return st;
     }
-    st = pw_mlp_obtain_report(quick, PW_MLP_CACHE_DIR, &e->train, &e->test, &e->cfg, &e->model,
-                              &e->hist, &e->trained, msg, sizeof msg);
+    st = pw_mlp_obtain_report(quick, PW_MLP_CACHE_DIR, depends, &e->train, &e->test, &e->cfg,
+                              &e->model, &e->hist, &e->trained, msg, sizeof msg);
     if (st != PW_OK) {
         pw_result_error(r, "cannot obtain the model: %s", msg[0] ? msg : pw_strerror(st));
         pw_mnistexp_release(e);
@@ -98,8 +135,8 @@ void pw_mnistexp_publish_training(const pw_mnistexp *e, pw_result *r)
     pw_result_note(r, "Model: %s; %s.  The test curve is shown for information only: no "
                    "choice (epochs, rates, calibration) was made by looking at the test images.",
                    key, e->trained ? "trained in this run"
-                                   : "weights loaded from the cache (the time is the original "
-                                     "training time)");
+                                   : "weights loaded from the cache, trained by this code on "
+                                     "this machine (the time is that training's)");
     free(key);
 }
 
@@ -151,8 +188,9 @@ void pw_mnistexp_mcnemar(const uint8_t *pred_a, const uint8_t *pred_b, const uin
     size_t k = b < c ? b : c;
     double p = 2 * gsl_cdf_binomial_P((unsigned)k, 0.5, (unsigned)d);
     out->p = p > 1 ? 1 : p;
-    double plo = b == 0 ? 0 : gsl_cdf_beta_Pinv(0.025, (double)b, (double)(d - b + 1));
-    double phi = b == d ? 1 : gsl_cdf_beta_Pinv(0.975, (double)(b + 1), (double)(d - b));
+    double cp[2];
+    pw_score_proportion_ci(b, d, 0.95, cp); /* Clopper–Pearson on b / (b + c) */
+    double plo = cp[0], phi = cp[1];
     double f = (double)d / (double)n;
     out->lo = f * (2 * plo - 1);
     out->hi = f * (2 * phi - 1);

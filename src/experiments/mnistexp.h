@@ -20,7 +20,16 @@ typedef struct {
     int trained;            /* 1 when trained in this run (not from the cache) */
 } pw_mnistexp;
 
-/* Loads the test split and the report's model (pw_mlp_obtain_report under PW_MLP_CACHE_DIR), and
+/* What the report's cached model depends on besides its configuration, for pw_mlp_config.depends:
+ * "code=<16 hex digits> machine=<16 hex digits>", the first a SHA-256 over the compile flags and
+ * the build-time hashes of the training sources (mlp.c, mnist.c and their headers), the second
+ * the machine fingerprint (pw_env_fingerprint_hash of an environment captured now).  A model
+ * trained by other code or on another machine is then a cache miss: trained again here, so its
+ * published training time is always one measured by this code on this machine. */
+void pw_mnistexp_model_depends(char *buf, size_t size);
+
+/* Loads the test split and the report's model (pw_mlp_obtain_report under PW_MLP_CACHE_DIR, with
+ * pw_mnistexp_model_depends), and
  * the training split when need_train or when the model must be trained (otherwise e->train stays
  * empty); sets OpenBLAS to one thread, and adds warnings (quick model, cache problems) to r.  On
  * failure calls pw_result_error(r, …) and returns the status.  Release with

@@ -125,12 +125,11 @@ static int run_timer(pw_run *run)
                 pw_result_get_metric(r, name, &m) == PW_OK) {
                 snprintf(ratio_cell, sizeof ratio_cell, "%.4f (%.4f–%.4f)", m.value, m.lo, m.hi);
                 pw_series_point(meas, nominal, m.value, m.lo, m.hi);
-                snprintf(name, sizeof name, "ratio_error.w%ld", factors[i]);
-                pw_result_metric(r, name, 100 * (m.value / nominal - 1),
+                char ename[64];
+                snprintf(ename, sizeof ename, "ratio_error.w%ld", factors[i]);
+                pw_result_metric(r, ename, 100 * (m.value / nominal - 1),
                                  100 * (m.lo / nominal - 1), 100 * (m.hi / nominal - 1), "%");
-                char from[64];
-                snprintf(from, sizeof from, "ratio.w%ld", factors[i]);
-                pw_result_metric_basis_from(r, name, from, NAN);
+                pw_result_metric_basis_from(r, ename, name, NAN); /* and its undecidable mark */
             }
             size_t ni;
             const double *xi = pw_bench_samples(b, idx[i], &ni);
@@ -152,7 +151,7 @@ static int run_timer(pw_run *run)
     }
     pw_bench_record(b, r, "");
     pw_result_note(r, "each variant is a dependent chain of multiply-adds (w100 = %lu of them); "
-                   "the variants were sampled interleaved in rotating order by the bench loop; "
+                   "the variants were sampled interleaved, in a random order per round, by the bench loop; "
                    "p-values compare each variant's per-iteration times with w100's (two-sided)",
                    work);
     pw_bench_free(b);
@@ -1022,11 +1021,13 @@ static int overhead_point(pw_run *run, ov_curve *cv, long size, pw_table *t)
                                          name) != PW_OK ||
                 pw_result_get_metric(r, name, &m2) != PW_OK)
                 continue;
-            snprintf(name, sizeof name, "overhead.%s_%s.%c%ld", modes[mde], cv->family,
+            char oname[96];
+            snprintf(oname, sizeof oname, "overhead.%s_%s.%c%ld", modes[mde], cv->family,
                      cv->letter, size);
             double v = 100 * (m2.value - 1), lo = 100 * (m2.lo - 1), hi = 100 * (m2.hi - 1);
-            pw_result_metric(r, name, v, lo, hi, "%");
-            pw_result_metric_basis(r, name, m2.n, m2.cv);
+            pw_result_metric(r, oname, v, lo, hi, "%");
+            pw_result_metric_basis(r, oname, m2.n, m2.cv);
+            pw_result_metric_inherit(r, oname, name);
             cv->v[mde - 1][p] = v, cv->lo[mde - 1][p] = lo, cv->hi[mde - 1][p] = hi;
             snprintf(cells[mde - 1], sizeof cells[0], "%+.1f%% (%+.1f – %+.1f)", v, lo, hi);
         }

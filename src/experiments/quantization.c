@@ -10,10 +10,12 @@
 #include "perfweave/baselines.h"
 #include "perfweave/bench.h"
 #include "perfweave/common.h"
+#include "perfweave/cpu.h"
 #include "perfweave/experiment.h"
 #include "perfweave/matmul.h"
 #include "perfweave/quant.h"
 #include "baseline.h"
+#include "ceilings.h"
 #include "mnistexp.h"
 
 #define MAXB 8
@@ -83,11 +85,81 @@ static void run_qgemm(void *arg, uint64_t iters)
             pw_qgemm_run(a->pb[l], a->n, a->xq[l], a->dims[l], a->yq, a->dims[l + 1], a->work);
 }
 
-static pw_qgemm_kind kind_from_name(const char *s)
+/* The int8 model's kernel: `auto` → the fastest this CPU runs (pw_qgemm_best); a forced one the
+ * CPU, OS or build cannot run is an ERROR naming the reason, never a silent fallback. */
+static int model_kernel(pw_result *r, const char *name, pw_qgemm_kind *kind)
 {
-    for (int k = 0; k < PW_QGEMM_KINDS; k++)
-        if (strcmp(s, pw_qgemm_name(k)) == 0) return k;
-    return pw_qgemm_best();
+    if (strcmp(name, "auto") == 0 || pw_qgemm_from_name(name, kind) != PW_OK) {
+        *kind = pw_qgemm_best();
+        return PW_OK;
+    }
+    char why[256];
+    if (pw_qgemm_usable(*kind, pw_cpu_host(), why, sizeof why)) return PW_OK;
+    pw_result_error(r, "kernel: the %s integer GEMM kernel cannot run here: %s",
+                    pw_qgemm_name(*kind), why);
+    return PW_EINVAL;
+}
+
+/* The kernels of the GEMM-level comparison: those of gemm_kernels that can run here, and the
+ * model's; kinds[*sel] is the model's.  The ones skipped, with why, go into a note. */
+static int gemm_kernel_list(pw_run *run, pw_qgemm_kind model, int *kinds, int *sel)
+{
+    pw_buf skipped;
+    pw_buf_init(&skipped);
+    int nk = 0;
+    *sel = -1;
+    for (int k = 0; k < PW_QGEMM_KINDS; k++) {
+        if (!pw_run_has(run, "gemm_kernels", pw_qgemm_name((pw_qgemm_kind)k))) continue;
+        char why[256];
+        if (!pw_qgemm_usable((pw_qgemm_kind)k, pw_cpu_host(), why, sizeof why)) {
+            pw_buf_printf(&skipped, "%s%s (%s)", skipped.len ? "; " : "",
+                          pw_qgemm_name((pw_qgemm_kind)k), why);
+            continue;
+        }
+        if (k == (int)model) *sel = nk;
+        kinds[nk++] = k;
+    }
+    if (*sel < 0) kinds[*sel = nk++] = (int)model;
+    if (skipped.len)
+        pw_result_note(pw_run_result(run), "Integer kernels not run here: %s.", skipped.data);
+    pw_buf_release(&skipped);
+    return nk;
+}
+
+/* The machine's int8 roof on the GEMM chart: the dot-product peak of every int8 width this CPU
+ * runs (peak.int8.vnni256 / .vnni512, ceilings.h), the widest drawn as a line, and
+ * fraction_of_peak.qgemm_<kernel>.bN of each kernel's gops against it (conservative interval).
+ * On a CPU without VNNI nothing is drawn and a note says so. */
+static void int8_roof(pw_run *run, pw_chart *gc, const long *batches, size_t nb, const int *kinds,
+                      int nk)
+{
+    pw_result *r = pw_run_result(run);
+    pw_ceilings c;
+    pw_ceilings_measure(run, PW_CEIL_INT8, 0, &c);
+    pw_peak_kind roof = isfinite(c.peak[PW_PEAK_VNNI512]) ? PW_PEAK_VNNI512
+                        : isfinite(c.peak[PW_PEAK_VNNI256]) ? PW_PEAK_VNNI256
+                                                            : PW_PEAK_KINDS;
+    if (roof == PW_PEAK_KINDS) {
+        pw_result_note(r, "No int8 dot-product peak is drawn: this CPU runs neither AVX-VNNI nor "
+                       "AVX512-VNNI.");
+        return;
+    }
+    char name[80], label[80];
+    pw_metric pk, g;
+    snprintf(name, sizeof name, "peak.%s", pw_peak_metric(roof));
+    if (pw_result_get_metric(r, name, &pk) != PW_OK || !(pk.lo > 0)) return;
+    snprintf(label, sizeof label, "%s int8 peak, 1 core", pw_ceilings_label(roof));
+    pw_chart_hline(gc, label, pk.value);
+    for (size_t i = 0; i < nb; i++)
+        for (int j = 0; j < nk; j++) {
+            const char *kn = pw_qgemm_name((pw_qgemm_kind)kinds[j]);
+            snprintf(name, sizeof name, "gops.qgemm_%s.b%ld", kn, batches[i]);
+            if (pw_result_get_metric(r, name, &g) != PW_OK) continue;
+            snprintf(name, sizeof name, "fraction_of_peak.qgemm_%s.b%ld", kn, batches[i]);
+            pw_result_metric(r, name, g.value / pk.value, g.lo / pk.hi, g.hi / pk.lo, "");
+        }
+    pw_result_note(r, "fraction_of_peak.qgemm_<kernel>.bN divides each integer kernel's GOP/s by "
+                   "%s (%.3g GOP/s), the widest int8 dot product this CPU runs.", label, pk.value);
 }
 
 static void error_row(pw_table *t, const char *what, const float *x, const float *xq, size_t n,
@@ -193,13 +265,8 @@ static int run_quant(pw_run *run)
     double pct = pw_run_real(run, "percentile");
     size_t ncal = (size_t)pw_run_int(run, "calib_images");
     if (quick && ncal > 500) ncal = 500;
-    const char *kname = pw_run_string(run, "kernel");
-    pw_qgemm_kind kind = strcmp(kname, "auto") == 0 ? pw_qgemm_best() : kind_from_name(kname);
-    if (!pw_qgemm_supported(kind)) {
-        pw_result_error(r, "the %s integer GEMM kernel needs an instruction set this CPU lacks",
-                        pw_qgemm_name(kind));
-        return PW_EINVAL;
-    }
+    pw_qgemm_kind kind;
+    if (model_kernel(r, pw_run_string(run, "kernel"), &kind) != PW_OK) return PW_EINVAL;
 
     pw_mnistexp e;
     int st = pw_mnistexp_load(&e, quick, true, r);
@@ -243,15 +310,10 @@ static int run_quant(pw_run *run)
         st = PW_EINVAL;
         goto out;
     }
-    /* The integer kernels compared with sgemm below: the requested supported ones and the
-     * selected one. */
-    for (int k = 0; k < PW_QGEMM_KINDS; k++)
-        if (pw_qgemm_supported(k) && pw_run_has(run, "gemm_kernels", pw_qgemm_name(k)))
-            kinds[nk++] = k;
-    int sel = -1;
-    for (int j = 0; j < nk; j++)
-        if (kinds[j] == (int)kind) sel = j;
-    if (sel < 0) kinds[sel = nk++] = kind;
+    /* The integer kernels compared with sgemm below: the requested ones that can run here and
+     * the selected one. */
+    int sel;
+    nk = gemm_kernel_list(run, kind, kinds, &sel);
 
     /* --- checks, before any int8 figure is computed or anything is timed ------------------- */
     /* 1. Every kernel that runs below against pw_qgemm_ref, exactly: awkward shapes and the
@@ -346,11 +408,11 @@ static int run_quant(pw_run *run)
     for (size_t i = 0; i < nt; i++) agree += pf[i] == pq[i];
     pw_mnistexp_publish_accuracy(r, "agreement.int8_vs_fp32", agree, nt);
     pw_result_note(r, "Accuracy on the %zu test images with 95%% Wilson intervals; int8 uses %s "
-                   "calibration on %zu training images%s and the %s GEMM kernel.  Paired: %zu "
-                   "images only fp32 classifies correctly, %zu only int8; exact McNemar p = %.3g.",
+                   "calibration on %zu training images%s and the %s GEMM kernel (%s).  Paired: "
+                   "%zu images only fp32 classifies correctly, %zu only int8; exact McNemar p = %.3g.",
                    nt, cname[chosen], ncal,
                    chosen == PW_CALIB_PERCENTILE ? " (percentile clipping)" : "",
-                   pw_qgemm_name(kind), mc.b, mc.c, mc.p);
+                   pw_qgemm_name(kind), pw_qgemm_isa(kind), mc.b, mc.c, mc.p);
 
     {
         pw_buf ks;
@@ -666,6 +728,7 @@ static int run_quant(pw_run *run)
             }
         }
         pw_bench_record(bg, r, "gemm.");
+        int8_roof(run, gc, batches, nb, kinds, nk);
         pw_result_note(r, "GEMM level: the three layer products of a batch, on fp32 through each "
                        "fp32 library (sgemm is the fastest of them at each batch; OpenBLAS through "
                        "sgemv at batch 1, its faster path) against the integer kernels (uint8 × "
@@ -698,10 +761,13 @@ static int run_quant(pw_run *run)
     if (slower) {
         /* Only what this run knows: the OpenBLAS core, the CPU's vector extensions and the
          * integer kernel that ran. */
-        __builtin_cpu_init();
-        bool a512 = __builtin_cpu_supports("avx512f"), a2 = __builtin_cpu_supports("avx2");
+        const pw_cpu_info *cpu = pw_cpu_host();
+        bool a512 = pw_cpu_usable_avx512(cpu), a2 = pw_cpu_usable_avx2_fma(cpu);
         const char *kdesc =
-            kind == PW_QGEMM_AVXVNNI
+            kind == PW_QGEMM_AVX512VNNI
+                ? "vpdpbusd on zmm: 64 uint8 × int8 products accumulated into int32 per 512-bit "
+                  "instruction"
+            : kind == PW_QGEMM_AVXVNNI
                 ? "vpdpbusd: 32 uint8 × int8 products accumulated into int32 per 256-bit "
                   "instruction"
             : kind == PW_QGEMM_AVX2
@@ -716,8 +782,9 @@ static int run_quant(pw_run *run)
                        "at batch 1 each layer is a matrix-vector product bound by reading the "
                        "weights, and small shapes (128→10) leave little work to amortize that "
                        "overhead.", pw_matmul_blas_core(),
-                       a512 ? "that has AVX-512F" : a2 ? "that has AVX2 but not AVX-512F"
-                                                        : "without AVX2",
+                       a512 ? "whose widest usable vectors are AVX-512"
+                       : a2 ? "whose widest usable vectors are AVX2"
+                            : "without usable AVX2",
                        pw_qgemm_name(kind), kdesc);
     }
 out:
@@ -752,8 +819,9 @@ out:
 }
 
 static const char *const calib_choices[] = {"minmax", "percentile", NULL};
-static const char *const kernel_choices[] = {"auto", "portable", "avx2", "avxvnni", NULL};
-static const char *const gemm_choices[] = {"portable", "avx2", "avxvnni", NULL};
+static const char *const kernel_choices[] = {"auto", "portable", "avx2", "avxvnni", "avx512vnni",
+                                             NULL};
+static const char *const gemm_choices[] = {"portable", "avx2", "avxvnni", "avx512vnni", NULL};
 static const pw_param_spec quant_params[] = {
     {"batches", PW_PARAM_INT_LIST, "[1, 32, 256]", 1, 4096, NULL,
      "batch sizes for latency and GEMM timing"},
@@ -764,9 +832,12 @@ static const pw_param_spec quant_params[] = {
     {"calib_images", PW_PARAM_INT, "2000", 1, 60000, NULL,
      "training images used for calibration (at most 500 in quick mode)"},
     {"kernel", PW_PARAM_STRING, "auto", 0, 0, kernel_choices,
-     "integer GEMM kernel of the int8 model (auto: the fastest this CPU supports)"},
-    {"gemm_kernels", PW_PARAM_STRING_LIST, "[portable, avx2, avxvnni]", 0, 0, gemm_choices,
-     "integer kernels compared with sgemm at GEMM level (unsupported ones are skipped)"},
+     "integer GEMM kernel of the int8 model (auto: the fastest this CPU runs; a forced one it "
+     "cannot run is an error)"},
+    {"gemm_kernels", PW_PARAM_STRING_LIST, "[portable, avx2, avxvnni, avx512vnni]", 0, 0,
+     gemm_choices,
+     "integer kernels compared with sgemm at GEMM level (ones this CPU cannot run are skipped, "
+     "and the note says why)"},
 };
 static const char *const quant_metrics[] = {
     "accuracy.fp32", "accuracy.int8", "accuracy.calib.minmax", "accuracy.calib.percentile",
@@ -776,12 +847,14 @@ static const char *const quant_metrics[] = {
     "sqnr.logits", "time.fp32.bN", "time.fp32_LIBRARY.bN", "time.int8.bN",
     "speedup.int8_vs_fp32.bN", "gops.sgemm.bN", "gops.sgemm_LIBRARY.bN", "gops.qgemm_KERNEL.bN",
     "gops.onednn_int8.bN", "speedup.qgemm_vs_sgemm.bN", "speedup.qgemm_KERNEL_vs_sgemm.bN",
-    "speedup.qgemm_vs_onednn.bN", "speedup.qgemm_KERNEL_vs_onednn.bN",
-    "time.training", "count.epochs", "count.train_images", NULL};
+    "speedup.qgemm_vs_onednn.bN", "speedup.qgemm_KERNEL_vs_onednn.bN", "peak.int8.ISA",
+    "fraction_of_peak.qgemm_KERNEL.bN", "time.training", "count.epochs", "count.train_images",
+    NULL};
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
 static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
                                              "src/kernels/baselines.c", "src/kernels/blis.c", "src/kernels/onednn.c", "src/kernels/openblas_core.c",
-                                             "src/experiments/baseline.c", "src/experiments/baseline.h", NULL};
+                                             "src/experiments/baseline.c", "src/experiments/baseline.h", "src/kernels/simd.h",
+                                             "src/experiments/ceilings.c", "src/experiments/ceilings.h", NULL};
 
 const pw_experiment pw_exp_quantization_mlp = {
     "quantization.mlp",

@@ -11,11 +11,13 @@ extern const pw_experiment pw_exp_benchmarking_detection, pw_exp_benchmarking_ev
     pw_exp_benchmarking_reproducibility;
 extern const pw_experiment pw_exp_caching_generate;
 extern const pw_experiment pw_exp_compression_prune;
+extern const pw_experiment pw_exp_machine_ceilings;
 extern const pw_experiment pw_exp_profiling_flops, pw_exp_profiling_memory,
     pw_exp_profiling_overhead, pw_exp_profiling_timer;
 extern const pw_experiment pw_exp_quantization_mlp;
 extern const pw_experiment pw_exp_selftest_crash;
 extern const pw_experiment pw_exp_selftest_fixed;
+extern const pw_experiment pw_exp_selftest_spin;
 
 static const pw_experiment *const experiments[] = {
     &pw_exp_acceleration_blocksize,
@@ -27,6 +29,7 @@ static const pw_experiment *const experiments[] = {
     &pw_exp_benchmarking_reproducibility,
     &pw_exp_caching_generate,
     &pw_exp_compression_prune,
+    &pw_exp_machine_ceilings,
     &pw_exp_profiling_flops,
     &pw_exp_profiling_memory,
     &pw_exp_profiling_overhead,
@@ -34,6 +37,7 @@ static const pw_experiment *const experiments[] = {
     &pw_exp_quantization_mlp,
     &pw_exp_selftest_crash,
     &pw_exp_selftest_fixed,
+    &pw_exp_selftest_spin,
 };
 
 const pw_experiment *const *pw_registry_all(size_t *n)

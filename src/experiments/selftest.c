@@ -1,13 +1,16 @@
-/* selftest.c — two experiments that exercise perfweave itself rather than an optimization:
+/* selftest.c — experiments that exercise perfweave itself rather than an optimization:
  * `selftest.fixed` publishes exactly the values it is given (so the weave can be tested end to
- * end without timing anything), and `selftest.crash` fails in a chosen way (so isolation, limits
- * and ERROR verdicts can be tested). */
+ * end without timing anything), `selftest.crash` fails in a chosen way (so isolation, limits
+ * and ERROR verdicts can be tested), and `selftest.spin` measures a busy loop for a chosen time
+ * (so the measurement lock and contention detection can be tested on a real measurement; the
+ * tests judge what was recorded, never the time taken). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "perfweave/bench.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
 
@@ -67,6 +70,27 @@ static int run_crash(pw_run *run)
     return PW_EINVAL;
 }
 
+/* A busy loop measured for `seconds` (no precision target, so the whole budget is used). */
+static int run_spin(pw_run *run)
+{
+    pw_result *r = pw_run_result(run);
+    pw_busy_job job = {(unsigned long)pw_run_int(run, "work"), 0};
+    pw_bench_config cfg;
+    pw_bench_config_default(&cfg, pw_run_quick(run));
+    cfg.max_seconds = pw_run_real(run, "seconds");
+    cfg.target_rel_ci = 0;
+    cfg.max_samples = 1000000;
+    pw_bench *b = pw_bench_new(&cfg);
+    size_t i = pw_bench_add(b, "spin", pw_busy_run, &job);
+    int rc = pw_bench_run(b);
+    if (rc == PW_OK) rc = pw_bench_publish_time(b, i, r, "time.spin", 1e6, "µs");
+    if (rc == PW_OK) rc = pw_bench_publish_rate(b, i, r, "rate.spin", (double)job.work / 1e6, "M/s");
+    if (rc != PW_OK) pw_result_error(r, "the busy loop could not be summarised (%s)", pw_strerror(rc));
+    else pw_bench_record(b, r, "");
+    pw_bench_free(b);
+    return rc;
+}
+
 static const char *const fixed_metrics[] = {"value.nN", "count", NULL};
 static const pw_param_spec fixed_params[] = {
     {"sizes", PW_PARAM_INT_LIST, "[1, 2, 4]", 1, 1e9, NULL, "x positions (n)"},
@@ -76,6 +100,17 @@ static const pw_param_spec fixed_params[] = {
 };
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
 static const char *const module_sources[] = {NULL};
+
+static const char *const spin_metrics[] = {"time.spin", "rate.spin", NULL};
+static const pw_param_spec spin_params[] = {
+    {"seconds", PW_PARAM_REAL, "1", 0.05, 60, NULL, "how long to measure"},
+    {"work", PW_PARAM_INT, "20000", 100, 100000000, NULL, "multiply-adds per iteration"},
+};
+const pw_experiment pw_exp_selftest_spin = {
+    "selftest.spin", "measures a busy loop for a given time (tests the lock and contention detection)",
+    spin_params, sizeof spin_params / sizeof spin_params[0], spin_metrics, run_spin,
+    module_sources,
+};
 
 const pw_experiment pw_exp_selftest_fixed = {
     "selftest.fixed", "publishes the values it is given (tests the weave; measures nothing)",

@@ -100,7 +100,8 @@ static const pw_matmul_kernel kernels[] = {
     {"ikj", pw_matmul_ikj, "i-k-j loop order: unit stride in the inner loop"},
     {"blocked", pw_matmul_blocked, "cache tiling (block size a parameter), ikj inside a tile"},
     {"packed", pw_matmul_packed,
-     "BLIS-style: packed panels, five loops, 6x16 register microkernel (AVX2/FMA or portable C)"},
+     "BLIS-style: packed panels, five loops, a register microkernel with its own blocksizes "
+     "(AVX-512, AVX2/FMA or portable C); small products unpacked (AVX-512)"},
     {"openblas", pw_matmul_openblas, "OpenBLAS cblas_sgemm"},
     {"blis", pw_matmul_blis, "BLIS bli_sgemm (serial build, its own API; baselines.h)"},
     {"onednn", pw_matmul_onednn, "oneDNN dnnl_sgemm (one OpenMP thread; baselines.h)"},
@@ -121,19 +122,19 @@ const pw_matmul_kernel *pw_matmul_find(const char *name)
 
 bool pw_cpu_has_avx2_fma(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
+    return pw_cpu_usable_avx2_fma(pw_cpu_host());
 }
 
 /* --- dispatcher ------------------------------------------------------------------------------- */
 
 void pw_matmul_backend_init(pw_matmul_backend *be)
 {
-    be->avx2_fma = pw_cpu_has_avx2_fma();
+    pw_matmul_backend_init_cpu(be, pw_cpu_host());
+}
+
+void pw_matmul_backend_init_cpu(pw_matmul_backend *be, const pw_cpu_info *cpu)
+{
+    be->avx2_fma = pw_ukernel_widest(cpu) != PW_UKERNEL_PORTABLE;
     be->small_mnk = PW_MATMUL_SMALL_MNK;
     be->table[0] = pw_matmul_find("naive");
     be->table[1] = pw_matmul_find("packed");

@@ -1,5 +1,6 @@
 /* mlp.c — the report's Fashion-MNIST MLP: fp32 forward through OpenBLAS, deterministic SGD
- * training with momentum, and the on-disk weight cache keyed by the training configuration. */
+ * training with momentum, and the on-disk weight cache keyed by the training configuration (with
+ * what else it depends on, pw_mlp_config.depends). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,9 +58,9 @@ char *pw_mlp_config_key(const pw_mlp_config *c)
 {
     return pw_xasprintf("pw-mlp v1 relu-softmax-ce sgd-momentum lr-linear-to-0.1 "
                         "dims=%zu-%zu-%zu-%zu epochs=%d batch=%zu ntrain=%zu lr=%.17g "
-                        "momentum=%.17g seed=%llu",
+                        "momentum=%.17g seed=%llu depends=%s",
                         c->dims[0], c->dims[1], c->dims[2], c->dims[3], c->epochs, c->batch,
-                        c->ntrain, c->lr, c->momentum, (unsigned long long)c->seed);
+                        c->ntrain, c->lr, c->momentum, (unsigned long long)c->seed, c->depends);
 }
 
 static uint64_t fnv1a(const void *data, size_t n)
@@ -508,11 +509,18 @@ out:
     return st;
 }
 
-int pw_mlp_obtain_report(int quick, const char *dir, const pw_mnist *train, const pw_mnist *test,
-                         pw_mlp_config *cfg, pw_mlp **out, pw_mlp_history *hist, int *trained,
-                         char *warn, size_t warnsize)
+/* Sets cfg->depends to depends (NULL: ""), truncated to the field. */
+static void set_depends(pw_mlp_config *cfg, const char *depends)
+{
+    snprintf(cfg->depends, sizeof cfg->depends, "%s", depends ? depends : "");
+}
+
+int pw_mlp_obtain_report(int quick, const char *dir, const char *depends, const pw_mnist *train,
+                         const pw_mnist *test, pw_mlp_config *cfg, pw_mlp **out,
+                         pw_mlp_history *hist, int *trained, char *warn, size_t warnsize)
 {
     pw_mlp_config_default(cfg);
+    set_depends(cfg, depends);
     if (quick) {
         char msg[512];
         char *path = pw_mlp_cache_path(cfg, dir);
@@ -524,6 +532,7 @@ int pw_mlp_obtain_report(int quick, const char *dir, const pw_mnist *train, cons
             return PW_OK;
         }
         pw_mlp_config_quick(cfg);
+        set_depends(cfg, depends);
     }
     return pw_mlp_obtain(cfg, dir, train, test, out, hist, trained, warn, warnsize);
 }

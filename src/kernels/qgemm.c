@@ -10,21 +10,31 @@
  * the CPU has AVX-VNNI, vpdpbusd does the u8 × s8 four-way dot product straight into int32
  * lanes, with no intermediate saturation and twice the density of vpmaddwd.
  *
- * Both SIMD kernels follow BLIS: B packed in panels of NR = 16 output channels with the k
- * dimension interleaved (2 int16 or 4 int8 per 32-bit lane), A copied into a buffer zero-padded in k,
- * and an MR = 4 × NR = 16 microkernel holding 8 ymm accumulators; edges are handled by padding
- * (zeros add nothing) and by storing only the valid part of the last tiles. */
-#include <cpuid.h>
-#include <immintrin.h>
+ * Where the CPU has AVX512-VNNI, the same instruction on zmm registers does 64 products per
+ * instruction.
+ *
+ * The SIMD kernels follow BLIS: B packed in panels of NR output channels with the k dimension
+ * interleaved (2 int16 or 4 int8 per 32-bit lane), A copied into a buffer zero-padded in k (the
+ * VNNI-512 kernel reads A in place when k is a multiple of 4), and an MR × NR microkernel
+ * holding its accumulators in registers: 4 × 16 in 8 ymm (AVX2, AVX-VNNI), 8 × 32 in 16 zmm
+ * (AVX512-VNNI).  Edges are handled by padding (zeros add nothing) and by storing only the
+ * valid part of the last tiles.  Which kernels may run is decided from cpu.h (CPU flags and the
+ * OS-enabled register state); without x86 SIMD in the build (PW_NO_SIMD, or not x86) only the
+ * portable kernel exists. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "perfweave/common.h"
+#include "perfweave/cpu.h"
 #include "perfweave/quant.h"
+#include "simd.h"
 
+/* The 256-bit kernels' tile; the 512-bit kernel's is V5_MR × V5_NR. */
 #define MR 4
 #define NR 16
+#define V5_MR 8
+#define V5_NR 32
 
 struct pw_qgemm_b {
     pw_qgemm_kind kind;
@@ -42,36 +52,86 @@ const char *pw_qgemm_name(pw_qgemm_kind kind)
     case PW_QGEMM_PORTABLE: return "portable";
     case PW_QGEMM_AVX2: return "avx2";
     case PW_QGEMM_AVXVNNI: return "avxvnni";
+    case PW_QGEMM_AVX512VNNI: return "avx512vnni";
     default: return "unknown";
     }
 }
 
-/* AVX-VNNI (VEX-encoded vpdpbusd): CPUID leaf 7, sub-leaf 1, EAX bit 4.  Read with cpuid
- * directly, since not every compiler's __builtin_cpu_supports knows the name. */
-static bool cpu_has_avxvnni(void)
+const char *pw_qgemm_isa(pw_qgemm_kind kind)
 {
-    unsigned int a, b, c, d;
-    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
-    return (a >> 4) & 1u;
+    switch (kind) {
+    case PW_QGEMM_PORTABLE: return "portable C";
+    case PW_QGEMM_AVX2: return "AVX2 (vpmaddwd, 256-bit)";
+    case PW_QGEMM_AVXVNNI: return "AVX-VNNI (vpdpbusd, 256-bit)";
+    case PW_QGEMM_AVX512VNNI: return "AVX512-VNNI (vpdpbusd, 512-bit)";
+    default: return "unknown";
+    }
+}
+
+int pw_qgemm_from_name(const char *s, pw_qgemm_kind *out)
+{
+    for (int k = 0; k < PW_QGEMM_KINDS; k++)
+        if (strcmp(s, pw_qgemm_name((pw_qgemm_kind)k)) == 0) {
+            *out = (pw_qgemm_kind)k;
+            return PW_OK;
+        }
+    return PW_ENOTFOUND;
+}
+
+bool pw_qgemm_usable(pw_qgemm_kind kind, const pw_cpu_info *cpu, char *why, size_t whysize)
+{
+    if (whysize) why[0] = '\0';
+    if (kind == PW_QGEMM_PORTABLE) return true;
+    if ((unsigned)kind >= PW_QGEMM_KINDS) {
+        if (whysize) snprintf(why, whysize, "unknown integer kernel %d", (int)kind);
+        return false;
+    }
+#ifndef PW_X86_SIMD
+    (void)cpu;
+    if (whysize) snprintf(why, whysize, "%s", PW_SIMD_ABSENT_WHY);
+    return false;
+#else
+    const char *need = NULL;
+    bool ok = false, state = false;
+    switch (kind) {
+    case PW_QGEMM_AVX2:
+        ok = pw_cpu_usable_avx2_fma(cpu), state = cpu->avx2, need = "avx2";
+        break;
+    case PW_QGEMM_AVXVNNI:
+        ok = pw_cpu_usable_avx_vnni(cpu), state = cpu->avx2 && cpu->avx_vnni, need = "avx2 and avx_vnni";
+        break;
+    default:
+        ok = pw_cpu_usable_avx512_vnni(cpu);
+        state = cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512dq && cpu->avx512_vnni;
+        need = "avx512f, avx512bw, avx512dq, avx512vl and avx512_vnni";
+        break;
+    }
+    if (ok) return true;
+    if (whysize) {
+        if (!state) snprintf(why, whysize, "the CPU does not report %s", need);
+        else snprintf(why, whysize, "the CPU reports %s but the operating system has not enabled "
+                      "the register state (XCR0)", need);
+    }
+    return false;
+#endif
 }
 
 bool pw_qgemm_supported(pw_qgemm_kind kind)
 {
-    __builtin_cpu_init();
-    switch (kind) {
-    case PW_QGEMM_PORTABLE: return true;
-    case PW_QGEMM_AVX2: return __builtin_cpu_supports("avx2");
-    case PW_QGEMM_AVXVNNI:
-        return __builtin_cpu_supports("avx2") && cpu_has_avxvnni();
-    default: return false;
-    }
+    return pw_qgemm_usable(kind, pw_cpu_host(), NULL, 0);
+}
+
+pw_qgemm_kind pw_qgemm_best_on(const pw_cpu_info *cpu)
+{
+    static const pw_qgemm_kind order[] = {PW_QGEMM_AVX512VNNI, PW_QGEMM_AVXVNNI, PW_QGEMM_AVX2};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (pw_qgemm_usable(order[i], cpu, NULL, 0)) return order[i];
+    return PW_QGEMM_PORTABLE;
 }
 
 pw_qgemm_kind pw_qgemm_best(void)
 {
-    if (pw_qgemm_supported(PW_QGEMM_AVXVNNI)) return PW_QGEMM_AVXVNNI;
-    if (pw_qgemm_supported(PW_QGEMM_AVX2)) return PW_QGEMM_AVX2;
-    return PW_QGEMM_PORTABLE;
+    return pw_qgemm_best_on(pw_cpu_host());
 }
 
 void pw_qgemm_ref(size_t m, size_t n, size_t k, const uint8_t *A, size_t lda, const int8_t *B,
@@ -86,6 +146,19 @@ void pw_qgemm_ref(size_t m, size_t n, size_t k, const uint8_t *A, size_t lda, co
 }
 
 /* --- packing -------------------------------------------------------------------------------- */
+/* Zeroed, 64-byte aligned (the 512-bit kernel loads whole cache lines of a panel); freed with
+ * free().  Out of memory aborts, as pw_xmalloc does. */
+static void *zalloc64(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0 || !p) {
+        fprintf(stderr, "perfweave: out of memory (%zu bytes)\n", bytes);
+        abort();
+    }
+    memset(p, 0, bytes ? bytes : 64);
+    return p;
+}
+
 pw_qgemm_b *pw_qgemm_pack(pw_qgemm_kind kind, const int8_t *B, size_t n, size_t k, size_t ldb)
 {
     if (!pw_qgemm_supported(kind)) return NULL;
@@ -105,7 +178,7 @@ pw_qgemm_b *pw_qgemm_pack(pw_qgemm_kind kind, const int8_t *B, size_t n, size_t 
         pb->np = round_up(n, NR);
         pb->kp = round_up(k, 2);
         pb->bytes = pb->np * pb->kp * sizeof(int16_t);
-        int16_t *d = pw_xcalloc(pb->np * pb->kp, sizeof(int16_t));
+        int16_t *d = zalloc64(pb->np * pb->kp * sizeof(int16_t));
         for (size_t jb = 0; jb < pb->np; jb += NR)
             for (size_t p = 0; p < pb->kp / 2; p++)
                 for (size_t l = 0; l < NR; l++)
@@ -116,17 +189,19 @@ pw_qgemm_b *pw_qgemm_pack(pw_qgemm_kind kind, const int8_t *B, size_t n, size_t 
                     }
         pb->data = d;
     } else {
-        /* Panel jb, quad q: 16 lanes of B[jb+l][4q .. 4q+3] as int8. */
-        pb->np = round_up(n, NR);
+        /* Panel jb, quad q: nr lanes of B[jb+l][4q .. 4q+3] as int8 (nr = 16, or 32 for the
+         * 512-bit kernel). */
+        const size_t nr = kind == PW_QGEMM_AVX512VNNI ? V5_NR : NR;
+        pb->np = round_up(n, nr);
         pb->kp = round_up(k, 4);
         pb->bytes = pb->np * pb->kp;
-        int8_t *d = pw_xcalloc(pb->np * pb->kp, 1);
-        for (size_t jb = 0; jb < pb->np; jb += NR)
+        int8_t *d = zalloc64(pb->np * pb->kp);
+        for (size_t jb = 0; jb < pb->np; jb += nr)
             for (size_t q = 0; q < pb->kp / 4; q++)
-                for (size_t l = 0; l < NR; l++)
+                for (size_t l = 0; l < nr; l++)
                     for (size_t t = 0; t < 4; t++) {
                         size_t j = jb + l, kk = 4 * q + t;
-                        d[jb * pb->kp + q * 4 * NR + 4 * l + t] =
+                        d[jb * pb->kp + q * 4 * nr + 4 * l + t] =
                             j < n && kk < k ? B[j * ldb + kk] : 0;
                     }
         pb->data = d;
@@ -150,6 +225,7 @@ size_t pw_qgemm_work_bytes(const pw_qgemm_b *pb, size_t m)
     switch (pb->kind) {
     case PW_QGEMM_AVX2: return mp * pb->kp * sizeof(int16_t) + 64;
     case PW_QGEMM_AVXVNNI: return mp * pb->kp + 64;
+    case PW_QGEMM_AVX512VNNI: return pb->k % 4 ? m * pb->kp + 64 : 1;
     default: return 1;
     }
 }
@@ -200,6 +276,7 @@ static void run_portable(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_
     }
 }
 
+#ifdef PW_X86_SIMD
 /* --- SIMD helpers --------------------------------------------------------------------------- */
 /* Stores the valid rows × cols of a 4 × 16 tile of accumulators. */
 __attribute__((target("avx2"), always_inline))
@@ -340,6 +417,85 @@ static void run_vnni(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t ld
     }
 }
 
+/* --- AVX512-VNNI: vpdpbusd on zmm ---------------------------------------------------------- */
+/* acc += the four u8 (a) × s8 (b) products of each 32-bit lane.  Written out: with the
+ * intrinsic, GCC 12 copies every accumulator to a scratch register (and some to the stack)
+ * around each vpdpbusd, doubling the instructions of the loop (seen in the disassembly). */
+#define DPBUSD512(acc, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b))
+
+/* One R × 32 tile: two zmm of B (32 channels × one quad of k) per step, R broadcasts of four A
+ * bytes, 2R vpdpbusd into 2R accumulators (16 at R = 8, of 32 registers).  R is a constant
+ * after inlining; the last panel's columns are stored through an opmask. */
+PW_TARGET_AVX512VNNI static inline __attribute__((always_inline)) void
+tile_vnni512(const uint8_t *a0, size_t lda, size_t kq, const int8_t *panel, int32_t *C,
+             size_t ldc, size_t cols, const int R)
+{
+    __m512i acc[V5_MR][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (size_t q = 0; q < kq; q++) {
+        __m512i b0 = _mm512_load_si512((const void *)(panel + q * 4 * V5_NR));
+        __m512i b1 = _mm512_load_si512((const void *)(panel + q * 4 * V5_NR + 64));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            int32_t quad;
+            memcpy(&quad, a0 + (size_t)r * lda + 4 * q, 4);
+            __m512i a = _mm512_set1_epi32(quad);
+            DPBUSD512(acc[r][0], a, b0);
+            DPBUSD512(acc[r][1], a, b1);
+        }
+    }
+    const __mmask16 m0 = cols >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cols) - 1u);
+    const __mmask16 m1 = cols >= 32   ? (__mmask16)0xffff
+                         : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u)
+                                     : (__mmask16)0;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        _mm512_mask_storeu_epi32(C + (size_t)r * ldc, m0, acc[r][0]);
+        _mm512_mask_storeu_epi32(C + (size_t)r * ldc + 16, m1, acc[r][1]);
+    }
+}
+
+PW_TARGET_AVX512VNNI
+static void run_vnni512(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, int32_t *C,
+                        size_t ldc, void *work)
+{
+    const size_t kp = pb->kp, k = pb->k;
+    const uint8_t *a8 = A;
+    size_t la = lda;
+    if (k % 4) {
+        /* The last quad of a row would read past it: copy A, zero-padded to kp. */
+        uint8_t *copy = (uint8_t *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+        for (size_t i = 0; i < m; i++) {
+            memcpy(copy + i * kp, A + i * lda, k);
+            memset(copy + i * kp + k, 0, kp - k);
+        }
+        a8 = copy;
+        la = kp;
+    }
+    const int8_t *b8 = pb->data;
+    for (size_t jb = 0; jb < pb->np; jb += V5_NR) {
+        const int8_t *panel = b8 + jb * kp;
+        size_t cols = pb->n - jb < V5_NR ? pb->n - jb : V5_NR;
+        for (size_t ib = 0; ib < m; ib += V5_MR) {
+            size_t rows = m - ib < V5_MR ? m - ib : V5_MR;
+            const uint8_t *a0 = a8 + ib * la;
+            int32_t *c = C + ib * ldc + jb;
+            switch (rows) {
+            case 8: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 8); break;
+            case 7: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 7); break;
+            case 6: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 6); break;
+            case 5: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 5); break;
+            case 4: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 4); break;
+            case 3: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 3); break;
+            case 2: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 2); break;
+            default: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 1); break;
+            }
+        }
+    }
+}
+#endif /* PW_X86_SIMD */
+
 void pw_qgemm_run(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, int32_t *C,
                   size_t ldc, void *work)
 {
@@ -349,9 +505,12 @@ void pw_qgemm_run(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, 
         return;
     }
     switch (pb->kind) {
+#ifdef PW_X86_SIMD
     case PW_QGEMM_AVX2: run_avx2(pb, m, A, lda, C, ldc, work); break;
     case PW_QGEMM_AVXVNNI: run_vnni(pb, m, A, lda, C, ldc, work); break;
-    default: run_portable(pb, m, A, lda, C, ldc); break;
+    case PW_QGEMM_AVX512VNNI: run_vnni512(pb, m, A, lda, C, ldc, work); break;
+#endif
+    default: (void)work; run_portable(pb, m, A, lda, C, ldc); break;
     }
 }
 
@@ -418,12 +577,16 @@ static void check_kind_fn(void *ctx, size_t m, size_t n, size_t k, const uint8_t
 int pw_qgemm_gate(pw_qgemm_kind kind, const size_t (*shapes)[3], size_t nshapes, char *msg,
                   size_t msglen)
 {
-    /* m around the 4-row tile, n around the 16-column panel, k around the 2/4 groups. */
+    /* m around the 4- and 8-row tiles, n around the 16- and 32-column panels, k around the 2/4
+     * groups (k a multiple of 4 too: the 512-bit kernel then reads A in place). */
     static const size_t own[][3] = {{1, 1, 1},   {1, 10, 128}, {3, 5, 7},    {5, 17, 3},
                                     {4, 16, 4},  {7, 31, 33},  {9, 15, 65},  {13, 33, 130},
-                                    {2, 3, 255}, {17, 47, 1},  {6, 18, 257}};
-    if (!pw_qgemm_supported(kind)) {
-        if (msglen) snprintf(msg, msglen, "the %s kernel is not supported here", pw_qgemm_name(kind));
+                                    {2, 3, 255}, {17, 47, 1},  {6, 18, 257}, {8, 32, 64},
+                                    {9, 33, 16}, {15, 63, 12}, {16, 65, 260}};
+    char why[192];
+    if (!pw_qgemm_usable(kind, pw_cpu_host(), why, sizeof why)) {
+        if (msglen)
+            snprintf(msg, msglen, "the %s kernel cannot run here: %s", pw_qgemm_name(kind), why);
         return PW_EINVAL;
     }
     size_t nown = sizeof own / sizeof own[0];

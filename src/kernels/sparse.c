@@ -1,12 +1,15 @@
 /* sparse.c — CSR storage, the CSR × dense kernel (portable and AVX2/FMA) and feature-major
- * forward passes of the MLP, sparse and dense, for the compression experiment. */
-#include <immintrin.h>
+ * forward passes of the MLP, sparse and dense, for the compression experiment.  The AVX2 path
+ * exists only in x86 builds without PW_NO_SIMD and runs only where cpu.h says AVX2+FMA is
+ * usable. */
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_cblas.h>
 
 #include "perfweave/common.h"
+#include "perfweave/cpu.h"
 #include "perfweave/sparse.h"
+#include "simd.h"
 
 int pw_csr_from_dense(const float *w, size_t rows, size_t cols, pw_csr *out)
 {
@@ -93,9 +96,10 @@ static void spmm_portable(const pw_csr *A, const float *restrict X, size_t n, si
     }
 }
 
+#ifdef PW_X86_SIMD
 /* AVX2/FMA: one output row at a time, the batch in chunks of 32 floats kept in 4 registers
  * while the row's nonzeros stream past (each nonzero: one broadcast, 4 loads, 4 FMAs). */
-__attribute__((target("avx2,fma")))
+PW_TARGET_AVX2
 static void spmm_avx2(const pw_csr *A, const float *X, size_t n, size_t ldx, float *Y, size_t ldy)
 {
     for (size_t r = 0; r < A->rows; r++) {
@@ -136,14 +140,36 @@ static void spmm_avx2(const pw_csr *A, const float *X, size_t n, size_t ldx, flo
     }
 }
 
-void pw_csr_spmm(const pw_csr *A, const float *X, size_t n, size_t ldx, float *Y, size_t ldy)
+#endif /* PW_X86_SIMD */
+
+bool pw_csr_spmm_simd(const pw_cpu_info *cpu)
+{
+#ifdef PW_X86_SIMD
+    return pw_cpu_usable_avx2_fma(cpu);
+#else
+    (void)cpu;
+    return false;
+#endif
+}
+
+void pw_csr_spmm_on(const pw_cpu_info *cpu, const pw_csr *A, const float *X, size_t n,
+                    size_t ldx, float *Y, size_t ldy)
 {
     if (n == 0) return;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#ifdef PW_X86_SIMD
+    if (pw_csr_spmm_simd(cpu)) {
         spmm_avx2(A, X, n, ldx, Y, ldy);
-    else
-        spmm_portable(A, X, n, ldx, Y, ldy);
+        return;
+    }
+#else
+    (void)cpu;
+#endif
+    spmm_portable(A, X, n, ldx, Y, ldy);
+}
+
+void pw_csr_spmm(const pw_csr *A, const float *X, size_t n, size_t ldx, float *Y, size_t ldy)
+{
+    pw_csr_spmm_on(pw_cpu_host(), A, X, n, ldx, Y, ldy);
 }
 
 /* --- feature-major MLP ---------------------------------------------------------------------- */

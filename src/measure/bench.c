@@ -1,6 +1,6 @@
 /* bench.c — the in-process measurement loop (see bench.h): clock characterisation, calibration
- * of the inner loop, warm-up until timings settle, interleaved rounds with a rotating start, an
- * adaptive stopping rule on the median's interval, and publishing helpers. */
+ * of the inner loop, warm-up until timings settle, interleaved rounds in a random order drawn
+ * afresh each round, an adaptive stopping rule on the median's interval, and publishing helpers. */
 #include "perfweave/bench.h"
 
 #include <gsl/gsl_sort.h>
@@ -37,6 +37,7 @@ struct pw_bench {
     const char *stop_reason;
     double resolution, overhead, sample_target;
     size_t rounds;
+    uint64_t order_state; /* the random order of the rounds, from cfg.seed */
 };
 
 double pw_now(void)
@@ -58,10 +59,11 @@ void pw_bench_config_default(pw_bench_config *cfg, int quick)
     memset(cfg, 0, sizeof *cfg);
     cfg->target_rel_ci = 0.01;
     cfg->seed = 20261129;
+    cfg->quick = quick != 0;
     if (quick) {
         cfg->max_seconds = 0.3;
         cfg->min_sample_seconds = 0.001;
-        cfg->min_samples = 5;
+        cfg->min_samples = PW_BENCH_MIN_DECIDING; /* so a budget-limited quick bench can decide */
         cfg->max_samples = 200;
         cfg->warmup_seconds = 0.02;
     } else {
@@ -192,6 +194,27 @@ static void add_sample(variant *v, double wall, double cpu)
     v->n++;
 }
 
+/* splitmix64 (Steele, Lea, Flood 2014): a reproducible stream for the order of the rounds. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* A uniformly random permutation of 0..n-1 into order (Fisher–Yates). */
+static void shuffle(uint64_t *state, size_t *order, size_t n)
+{
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(next_random(state) % i);
+        size_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
 /* Relative half-width of the order-statistic 95% interval of v's median (INFINITY when n is too
  * small).  Bootstrap intervals are for publishing; this one is cheap enough for every round. */
 static double median_rel_ci(const variant *v, double *scratch)
@@ -219,13 +242,19 @@ int pw_bench_run(pw_bench *b)
     for (size_t i = 0; i < b->nv; i++) warm_up(b, &b->v[i], deadline);
 
     double *scratch = pw_xmalloc(b->cfg.max_samples * sizeof *scratch);
+    size_t *order = pw_xmalloc(b->nv * sizeof *order);
+    b->order_state = b->cfg.seed ^ 0x6f72646572ULL; /* "order" */
     b->rounds = 0;
     for (;;) {
-        /* One round: every variant once, starting one later each round so that none is always
-         * first (or always right after the same neighbour's cache footprint). */
-        size_t first = b->rounds % b->nv;
+        /* One round: every variant once, in an order drawn at random for this round.  A fixed
+         * rotation (A B, B A, A B, …) lets a disturbance with a period of about two rounds (a
+         * hypervisor's time slices) hit the same variant round after round, and the per-round
+         * ratios then lean one way; with the order a fair coin per round, under "no difference"
+         * each ratio is above or below 1 with probability ½ whatever the noise, which is exactly
+         * what the order-statistic interval assumes (docs/methodology.md, bench/simulate.c). */
+        shuffle(&b->order_state, order, b->nv);
         for (size_t k = 0; k < b->nv; k++) {
-            variant *v = &b->v[(first + k) % b->nv];
+            variant *v = &b->v[order[k]];
             double wall, cpu;
             time_call(v, v->iters, &wall, &cpu);
             add_sample(v, wall, cpu);
@@ -251,6 +280,7 @@ int pw_bench_run(pw_bench *b)
             break;
         }
     }
+    free(order);
     free(scratch);
     return PW_OK;
 }
@@ -301,6 +331,16 @@ static uint64_t seed_for(const pw_bench *b, size_t i)
     return b->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
 }
 
+/* Marks metric undecidable when it rests on fewer than PW_BENCH_MIN_DECIDING samples. */
+static int sample_floor(const pw_bench *b, pw_result *r, const char *metric, size_t n)
+{
+    if (n >= PW_BENCH_MIN_DECIDING) return PW_OK;
+    return pw_result_metric_undecidable(r, metric, "too_few_samples",
+                                        "too few samples%s: %zu, fewer than the %d an interval "
+                                        "needs to decide a claim", b->cfg.quick ? " (quick mode)" : "",
+                                        n, PW_BENCH_MIN_DECIDING);
+}
+
 int pw_bench_publish_time(const pw_bench *b, size_t i, pw_result *r, const char *metric,
                           double scale, const char *unit)
 {
@@ -311,6 +351,7 @@ int pw_bench_publish_time(const pw_bench *b, size_t i, pw_result *r, const char 
     rc = pw_result_metric(r, metric, scale * s.median, scale * s.ci95_median[0],
                           scale * s.ci95_median[1], unit);
     if (rc == PW_OK) rc = pw_result_metric_basis(r, metric, (double)s.n, s.cv);
+    if (rc == PW_OK) rc = sample_floor(b, r, metric, s.n);
     return rc;
 }
 
@@ -326,6 +367,7 @@ int pw_bench_publish_rate(const pw_bench *b, size_t i, pw_result *r, const char 
     rc = pw_result_metric(r, metric, work / s.median, work / s.ci95_median[1],
                           work / s.ci95_median[0], unit);
     if (rc == PW_OK) rc = pw_result_metric_basis(r, metric, (double)s.n, s.cv);
+    if (rc == PW_OK) rc = sample_floor(b, r, metric, s.n);
     return rc;
 }
 
@@ -337,7 +379,7 @@ int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_res
     size_t n = f->n < s->n ? f->n : s->n;
     double ratio, ci[2];
     int rc;
-    if (n >= 6) {
+    if (n >= PW_BENCH_MIN_DECIDING) {
         /* Sample i of every variant comes from round i, so slow[i] / fast[i] compares the two
          * under the same conditions: drift during the run cancels in each ratio.  The speedup is
          * the median of these per-round ratios, and its 95% interval the distribution-free
@@ -361,7 +403,7 @@ int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_res
     if (ci[1] < ratio) ci[1] = ratio;
     rc = pw_result_metric(r, metric, ratio, ci[0], ci[1], "×");
     if (rc != PW_OK) return rc;
-    if (n >= 6)
+    if (n >= PW_BENCH_MIN_DECIDING)
         pw_result_metric_method(r, metric, "median of %zu paired per-round time ratios; 95%% "
                                 "order-statistic interval", n);
     else
@@ -372,7 +414,9 @@ int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_res
     double mf = gsl_stats_mean(f->wall, 1, f->n), ms = gsl_stats_mean(s->wall, 1, s->n);
     double cvf = gsl_stats_sd_m(f->wall, 1, f->n, mf) / mf;
     double cvs = gsl_stats_sd_m(s->wall, 1, s->n, ms) / ms;
-    return pw_result_metric_basis(r, metric, (double)n, sqrt((cvf * cvf + cvs * cvs) / 2));
+    rc = pw_result_metric_basis(r, metric, (double)n, sqrt((cvf * cvf + cvs * cvs) / 2));
+    if (rc == PW_OK) rc = sample_floor(b, r, metric, n);
+    return rc;
 }
 
 void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix)

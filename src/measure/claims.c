@@ -260,7 +260,8 @@ void pw_claim_release(pw_claim *c)
     free(c->text);
     free(c->target);
     free(c->scope_var);
-    c->text = c->target = c->scope_var = NULL;
+    free(c->label);
+    c->text = c->target = c->scope_var = c->label = NULL;
 }
 
 /* --- verdict names --------------------------------------------------------------------------- */
@@ -277,6 +278,39 @@ int pw_verdict_parse(const char *name)
     for (size_t i = 0; name && i < sizeof verdict_names / sizeof verdict_names[0]; i++)
         if (strcmp(name, verdict_names[i]) == 0) return (int)i;
     return -1;
+}
+
+const char *pw_claim_kind_name(pw_claim_kind k)
+{
+    static const char *const names[] = {"claim", "counterclaim", "condition"};
+    return (unsigned)k < 3 ? names[k] : "claim";
+}
+
+static const char *const outcome_names[] = {"helped", "did not help", "undecided", "could not be measured"};
+
+const char *pw_outcome_name(pw_outcome o)
+{
+    return (unsigned)o < 4 ? outcome_names[o] : outcome_names[PW_OUTCOME_UNMEASURED];
+}
+
+int pw_outcome_parse(const char *name)
+{
+    for (int i = 0; name && i < 4; i++)
+        if (strcmp(name, outcome_names[i]) == 0) return i;
+    return -1;
+}
+
+pw_outcome pw_claim_outcome(pw_claim_kind k, pw_verdict v)
+{
+    bool counter = k == PW_CLAIM_COUNTERCLAIM;
+    switch (v) {
+    case PW_VERDICT_PASS: return counter ? PW_OUTCOME_NOT_HELPED : PW_OUTCOME_HELPED;
+    case PW_VERDICT_FAIL: return counter ? PW_OUTCOME_HELPED : PW_OUTCOME_NOT_HELPED;
+    case PW_VERDICT_PARTIAL:
+    case PW_VERDICT_UNDECIDED: return PW_OUTCOME_UNDECIDED;
+    case PW_VERDICT_ERROR: break;
+    }
+    return PW_OUTCOME_UNMEASURED;
 }
 
 pw_verdict pw_verdict_aggregate(const pw_verdict *v, size_t n)
@@ -514,6 +548,14 @@ static int point_order(const void *a, const void *b)
     return strcmp(x->m.name, y->m.name);
 }
 
+/* The verdict of claim c and, unless it is a condition, its outcome for the optimization. */
+static void set_verdict(json_t *obj, const pw_claim *c, pw_verdict v)
+{
+    json_object_set_new(obj, "verdict", json_string(pw_verdict_name(v)));
+    if (c->kind != PW_CLAIM_CONDITION)
+        json_object_set_new(obj, "outcome", json_string(pw_outcome_name(pw_claim_outcome(c->kind, v))));
+}
+
 json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *results, size_t m)
 {
     json_t *out = json_array();
@@ -578,8 +620,10 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
         const pw_claim *c = &claims[i];
         json_t *obj = json_object(), *jp = json_array();
         json_object_set_new(obj, "claim", json_string(c->text ? c->text : ""));
+        json_object_set_new(obj, "kind", json_string(pw_claim_kind_name(c->kind)));
+        if (c->label) json_object_set_new(obj, "label", json_string(c->label));
         if (errors[i]) {
-            json_object_set_new(obj, "verdict", json_string(pw_verdict_name(PW_VERDICT_ERROR)));
+            set_verdict(obj, c, PW_VERDICT_ERROR);
             json_object_set_new(obj, "reason", json_string(errors[i]));
             json_object_set_new(obj, "points", jp);
             json_array_append_new(out, obj);
@@ -632,7 +676,7 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
         else if (count[FAILS] == total) v = PW_VERDICT_FAIL;
         else if (count[UNDECIDED] == total) v = PW_VERDICT_UNDECIDED;
         else v = PW_VERDICT_PARTIAL;
-        json_object_set_new(obj, "verdict", json_string(pw_verdict_name(v)));
+        set_verdict(obj, c, v);
         if (blocked && v != PW_VERDICT_PASS && v != PW_VERDICT_FAIL) {
             char *why = blocked == total
                 ? pw_xasprintf("no point can decide the claim: %s", first_reason ? first_reason : "not decidable")

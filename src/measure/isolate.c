@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -20,8 +21,10 @@
 #include <unistd.h>
 
 #include "perfweave/common.h"
+#include "perfweave/contention.h"
 
 #define STDERR_TAIL 4000
+_Static_assert(PW_ISOLATE_CPU_AUTO == PW_CONTENTION_AUTO, "one value for 'choose the CPU'");
 
 /* The one piece of process state here: the signal handler can only set a flag. */
 static volatile sig_atomic_t interrupted_by;
@@ -51,8 +54,7 @@ void pw_isolate_limits_default(pw_isolate_limits *lim, bool quick)
 {
     lim->timeout_s = quick ? 60 : 900;
     lim->memory_mb = 16384;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    lim->cpu = ncpu > 0 ? (int)ncpu - 1 : -1;
+    lim->cpu = PW_ISOLATE_CPU_AUTO;
     lim->quick = quick;
 }
 
@@ -60,6 +62,14 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Seconds since the epoch: when a measurement started and ended, comparable across processes. */
+static double epoch_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -141,6 +151,8 @@ struct pw_isolate_child {
     pw_isolate_limits lim;
     char *experiment, *id;
     pw_result *early;
+    pw_contention *ct;         /* readings around the measurement (contention.h) */
+    double started_at;         /* epoch seconds */
 };
 
 static pw_isolate_child *child_failed(const pw_experiment *e, const char *id, const char *what, int err)
@@ -162,15 +174,27 @@ pw_isolate_child *pw_isolate_start(const pw_experiment *e, const char *id, json_
         close(out[1]);
         return child_failed(e, id, "cannot create a pipe", saved);
     }
+    /* Contention (contention.h): choose the measuring CPU and watch the measurement. */
+    pw_contention *ct = pw_contention_begin(lim->cpu);
+    pw_isolate_limits pinned = *lim;
+    pinned.cpu = pw_contention_cpu(ct);
+    lim = &pinned;
+
     fflush(NULL);
-    double start = now_s();
+    double start = now_s(), started_at = epoch_s();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int saved = errno;
+        pw_contention_free(ct);
         close(out[0]); close(out[1]); close(err[0]); close(err[1]);
         return child_failed(e, id, "cannot fork", saved);
     }
     if (pid == 0) {
+        /* Dies with the parent: an orphan would go on measuring (and holding the measurement
+         * lock it inherited) with nobody to enforce its time limit. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(3);
         close(out[0]);
         close(err[0]);
         dup2(err[1], STDERR_FILENO);
@@ -193,6 +217,8 @@ pw_isolate_child *pw_isolate_start(const pw_experiment *e, const char *id, json_
     c->lim = *lim;
     c->experiment = pw_xstrdup(e->name);
     c->id = pw_xstrdup(id);
+    c->ct = ct;
+    c->started_at = started_at;
     return c;
 }
 
@@ -212,7 +238,9 @@ bool pw_isolate_poll(pw_isolate_child *c, double timeout_s)
         double span = until - now < left ? until - now : left;
         if (span < 0) return false;
         int ms = span > 1e6 ? 1000000000 : (int)(span * 1000) + 1;
+        if (ms > (int)(PW_CONTENTION_SAMPLE_S * 1000)) ms = (int)(PW_CONTENTION_SAMPLE_S * 1000);
         int n = poll(c->fds, 2, ms);
+        pw_contention_sample(c->ct, (long)c->pid);
         if (n < 0) {
             if (errno == EINTR) continue;
             return true; /* poll itself failed: finish with what was read */
@@ -257,7 +285,8 @@ pw_result *pw_isolate_finish(pw_isolate_child *c)
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     while (wait4(c->pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {}
-    double seconds = now_s() - c->start;
+    double seconds = now_s() - c->start, finished_at = epoch_s();
+    pw_contention_end(c->ct, &ru, seconds);
 
     pw_result *r = NULL;
     const pw_isolate_limits *lim = &c->lim;
@@ -294,10 +323,14 @@ pw_result *pw_isolate_finish(pw_isolate_child *c)
         else
             pw_result_error(r, "ended without writing a result%s%s", *t ? "; its last output: " : "", t);
     }
-    json_t *runinfo = json_pack("{s:f, s:i, s:b, s:i}", "seconds", seconds, "peak_rss_kib",
-                                (json_int_t)ru.ru_maxrss, "quick", lim->quick, "cpu", lim->cpu);
+    json_t *runinfo = json_pack("{s:f, s:i, s:b, s:i, s:f, s:f}", "seconds", seconds,
+                                "peak_rss_kib", (json_int_t)ru.ru_maxrss, "quick", lim->quick,
+                                "cpu", lim->cpu, "started_at", c->started_at, "finished_at",
+                                finished_at);
     if (tail->len) json_object_set_new(runinfo, "stderr_tail", json_string(tail_text(tail)));
     json_object_set_new(pw_result_json(r), "run", runinfo);
+    pw_contention_publish(c->ct, r);
+    pw_contention_free(c->ct);
     pw_buf_release(doc);
     pw_buf_release(tail);
     free(c->experiment);

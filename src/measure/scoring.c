@@ -62,12 +62,28 @@ int pw_score_kendall_tau(const double *x, const double *y, size_t n, double *tau
     return PW_OK;
 }
 
+/* The p-quantile of Beta(a, b).  gsl_cdf_beta_Pinv fails (NaN) for some parameters met at a few
+ * hundred trials, e.g. p = 0.975, a = 3, b = 258 (the upper bound for 2 of 260): its answer is
+ * kept only when the CDF confirms it, else the CDF (reliable) is bisected. */
+static double beta_quantile(double p, double a, double b)
+{
+    double x = gsl_cdf_beta_Pinv(p, a, b);
+    if (isfinite(x) && x >= 0 && x <= 1 && fabs(gsl_cdf_beta_P(x, a, b) - p) <= 1e-10) return x;
+    double lo = 0, hi = 1;
+    for (int i = 0; i < 200 && hi - lo > 1e-16; i++) {
+        double mid = (lo + hi) / 2;
+        if (gsl_cdf_beta_P(mid, a, b) < p) lo = mid;
+        else hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
 int pw_score_proportion_ci(size_t k, size_t n, double level, double ci[2])
 {
     if (n == 0 || k > n || !(level > 0 && level < 1)) return PW_EINVAL;
     double a = (1 - level) / 2;
-    ci[0] = k == 0 ? 0.0 : gsl_cdf_beta_Pinv(a, (double)k, (double)(n - k + 1));
-    ci[1] = k == n ? 1.0 : gsl_cdf_beta_Pinv(1 - a, (double)(k + 1), (double)(n - k));
+    ci[0] = k == 0 ? 0.0 : beta_quantile(a, (double)k, (double)(n - k + 1));
+    ci[1] = k == n ? 1.0 : beta_quantile(1 - a, (double)(k + 1), (double)(n - k));
     return PW_OK;
 }
 

@@ -16,12 +16,13 @@ static const char *const non_core_headers[] = {
     "include/perfweave/report.h", "include/perfweave/plot.h", "include/perfweave/template.h",
     "include/perfweave/escape.h", "include/perfweave/chapter.h", "include/perfweave/directive.h",
     "include/perfweave/html.h", "include/perfweave/latex.h", "include/perfweave/claims.h",
-    "include/perfweave/exec.h", NULL,
+    "include/perfweave/exec.h", "include/perfweave/lock.h", NULL,
 };
 
 /* Files under src/measure/ that decide or render rather than measure: claims are evaluated in
- * the parent on every render, from cached results too, so changing them re-runs nothing. */
-static const char *const non_core_measure[] = {"src/measure/claims.c", NULL};
+ * the parent on every render, from cached results too, so changing them re-runs nothing; the
+ * measurement lock only decides when a measurement runs, not what it measures. */
+static const char *const non_core_measure[] = {"src/measure/claims.c", "src/measure/lock.c", NULL};
 
 /* Files outside src/common/ and src/measure/ that are part of how a result is measured: the
  * local executor chooses the limits its child runs under and what a measured result carries

@@ -1,6 +1,7 @@
 /* decide.c — what the results decide: every reference, chart and table key checked against
  * the results that came back, then the claims, chapter by chapter so that Holm's correction
- * spans one module. */
+ * spans one module, the conditions, and which passage of conditional text each verdict
+ * selects. */
 #include "report_internal.h"
 
 #include <stdlib.h>
@@ -64,11 +65,26 @@ void pw_report_check(pw_report *r)
     }
 }
 
-/* Claims are decided per chapter, so Holm's correction spans one module's claims. */
+/* Claims are decided per chapter, so Holm's correction spans one module's claims (and
+ * counterclaims: a counterclaim is a test like any other).  A condition only chooses prose; it is
+ * decided on its own (Holm across its own points), so that adding a sentence to a chapter never
+ * moves a badge, and one condition's verdict does not depend on what other conditions exist. */
 void pw_report_decide(pw_report *r)
 {
     for (size_t c = 0; c < r->nchapters; c++) {
         pw_chapter *ch = r->chapters[c];
+        for (size_t k = 0; k < ch->ndirectives; k++) {
+            pw_directive *d = ch->directives[k];
+            if (!d->nconditions) continue;
+            d->condition_verdicts = json_array();
+            const pw_result *res = d->result;
+            for (size_t j = 0; j < d->nconditions; j++) {
+                json_t *one = pw_claims_evaluate(&d->conditions[j], &res, 1);
+                json_array_append(d->condition_verdicts, json_array_get(one, 0));
+                json_decref(one);
+            }
+            if (d->result) json_object_set(pw_result_json(d->result), "conditions", d->condition_verdicts);
+        }
         size_t m = 0;
         for (size_t k = 0; k < ch->ndirectives; k++) m += ch->directives[k]->nclaims;
         if (m == 0) continue;
@@ -87,10 +103,71 @@ void pw_report_decide(pw_report *r)
             d->verdicts = json_array();
             for (size_t j = 0; j < d->nclaims; j++)
                 json_array_append(d->verdicts, json_array_get(verdicts, i++));
-            json_object_set(pw_result_json(d->result), "claims", d->verdicts);
+            if (d->result) json_object_set(pw_result_json(d->result), "claims", d->verdicts);
         }
         json_decref(verdicts);
         free(claims);
         free(results);
+    }
+}
+
+/* The verdict object of a label: the very object the directive's badge is drawn from. */
+static const json_t *label_verdict(pw_report *r, const char *label)
+{
+    bool condition;
+    size_t index;
+    pw_directive *d = pw_report_find_label(r, label, &condition, &index);
+    if (!d) return NULL;
+    return json_array_get(condition ? d->condition_verdicts : d->verdicts, index);
+}
+
+/* Replaces a `?` span by the chosen words: a text node (cmark escapes it for each format), or
+ * a strong "[not measured]" when the experiment behind the label ended in ERROR. */
+static void choose_inline(pw_when *w, pw_verdict v)
+{
+    const char *text = pw_when_choose_inline(w, v);
+    cmark_node *repl = cmark_node_new(text ? CMARK_NODE_TEXT : CMARK_NODE_STRONG);
+    if (text) {
+        cmark_node_set_literal(repl, text);
+    } else {
+        cmark_node *t = cmark_node_new(CMARK_NODE_TEXT);
+        cmark_node_set_literal(t, "[not measured]");
+        cmark_node_append_child(repl, t);
+    }
+    cmark_node_replace(w->node, repl);
+    cmark_node_free(w->node);
+    w->node = NULL;
+}
+
+/* Moves the chosen passage's blocks where the `when` block was, and drops the block. */
+static void choose_block(pw_when *w, pw_verdict v)
+{
+    pw_passage p = pw_when_choose(w, v);
+    if (p != PW_PASSAGE_NONE && w->passage[p]) {
+        cmark_node *child;
+        while ((child = cmark_node_first_child(w->passage[p])))
+            cmark_node_insert_before(w->node, child);
+    }
+    cmark_node_unlink(w->node);
+    cmark_node_free(w->node);
+    w->node = NULL;
+}
+
+void pw_report_choose(pw_report *r)
+{
+    for (size_t c = 0; c < r->nchapters; c++) {
+        pw_chapter *ch = r->chapters[c];
+        bool changed = false;
+        for (size_t k = 0; k < ch->nwhens; k++) {
+            pw_when *w = &ch->whens[k];
+            if (!w->node) continue;
+            const json_t *v = label_verdict(r, w->label);
+            int verdict = pw_verdict_parse(json_string_value(json_object_get(v, "verdict")));
+            if (verdict < 0) verdict = PW_VERDICT_ERROR; /* not decided: nothing to say it held */
+            if (w->is_inline) choose_inline(w, (pw_verdict)verdict);
+            else choose_block(w, (pw_verdict)verdict);
+            changed = true;
+        }
+        if (changed) pw_chapter_retitle(ch);
     }
 }

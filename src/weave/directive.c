@@ -10,7 +10,8 @@
 #include "perfweave/weave.h"
 
 const char *const pw_directive_common_keys[] = {"id", "caption", "chart", "table", "claim",
-                                                "timeout", "memory", NULL};
+                                                "counterclaim", "condition", "timeout", "memory",
+                                                NULL};
 
 void pw_diag_init(pw_diag *d)
 {
@@ -57,6 +58,23 @@ static bool valid_key(const char *k)
     for (; *k; k++)
         if (!(islower((unsigned char)*k) || isdigit((unsigned char)*k) || *k == '_')) return false;
     return true;
+}
+
+bool pw_label_valid(const char *s)
+{
+    if (!s || !(islower((unsigned char)*s) || isdigit((unsigned char)*s))) return false;
+    for (; *s; s++)
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-')) return false;
+    return true;
+}
+
+/* The kind a statement key names, or -1 for any other key. */
+static int claim_kind(const char *key)
+{
+    if (strcmp(key, "claim") == 0) return PW_CLAIM_CLAIM;
+    if (strcmp(key, "counterclaim") == 0) return PW_CLAIM_COUNTERCLAIM;
+    if (strcmp(key, "condition") == 0) return PW_CLAIM_CONDITION;
+    return -1;
 }
 
 static bool valid_id(const char *s)
@@ -139,9 +157,46 @@ static pw_directive *directive_new(const char *file, int line, const char *name,
     return d;
 }
 
-/* Applies one `key: value` to d; reports problems at file:line. */
-static void apply_key(pw_directive *d, const char *key, const char *value, int line, bool *seen_id,
-                      pw_diag *diag)
+/* A `claim`, `counterclaim` or `condition` line: the statement, its kind and its label (NULL
+ * when none was written).  Conditions go to their own list: they are decided apart. */
+static void add_claim(pw_directive *d, pw_claim_kind kind, const char *label, const char *value,
+                      int line, pw_diag *diag)
+{
+    const char *word = pw_claim_kind_name(kind);
+    if (label && !pw_label_valid(label)) {
+        pw_diag_add(diag, d->file, line, "label '%s' must be lowercase letters, digits and '-', "
+                    "starting with a letter or digit", label);
+        return;
+    }
+    if (kind == PW_CLAIM_CONDITION && !label) {
+        pw_diag_add(diag, d->file, line, "a condition needs a label for prose to refer to "
+                    "(condition LABEL: EXPR)");
+        return;
+    }
+    pw_claim c;
+    char msg[256];
+    if (pw_claim_parse(value, &c, msg, sizeof msg) != PW_OK) {
+        /* The parser's messages start with "claim: "; say which statement it was. */
+        const char *rest = strncmp(msg, "claim: ", 7) == 0 ? msg + 7 : msg;
+        pw_diag_add(diag, d->file, line, "%s: %s", word, rest);
+        return;
+    }
+    c.kind = kind;
+    c.label = label ? pw_xstrdup(label) : NULL;
+    bool cond = kind == PW_CLAIM_CONDITION;
+    pw_claim **list = cond ? &d->conditions : &d->claims;
+    int **lines = cond ? &d->condition_lines : &d->claim_lines;
+    size_t *n = cond ? &d->nconditions : &d->nclaims;
+    *list = pw_xrealloc(*list, (*n + 1) * sizeof **list);
+    *lines = pw_xrealloc(*lines, (*n + 1) * sizeof **lines);
+    (*list)[*n] = c;
+    (*lines)[(*n)++] = line;
+}
+
+/* Applies one `key: value` to d (label: the word after a statement key, or NULL); reports
+ * problems at file:line. */
+static void apply_key(pw_directive *d, const char *key, const char *label, const char *value,
+                      int line, bool *seen_id, pw_diag *diag)
 {
     const char *file = d->file;
     if (strcmp(key, "id") == 0) {
@@ -166,17 +221,8 @@ static void apply_key(pw_directive *d, const char *key, const char *value, int l
         }
         if (chart) { d->charts = names; d->ncharts = n; }
         else { d->tables = names; d->ntables = n; }
-    } else if (strcmp(key, "claim") == 0) {
-        pw_claim c;
-        char msg[256];
-        if (pw_claim_parse(value, &c, msg, sizeof msg) != PW_OK) {
-            pw_diag_add(diag, file, line, "%s", msg);
-            return;
-        }
-        d->claims = pw_xrealloc(d->claims, (d->nclaims + 1) * sizeof *d->claims);
-        d->claim_lines = pw_xrealloc(d->claim_lines, (d->nclaims + 1) * sizeof *d->claim_lines);
-        d->claims[d->nclaims] = c;
-        d->claim_lines[d->nclaims++] = line;
+    } else if (claim_kind(key) >= 0) {
+        add_claim(d, (pw_claim_kind)claim_kind(key), label, value, line, diag);
     } else if (strcmp(key, "timeout") == 0) {
         if (!parse_positive(value, 86400, &d->timeout_s))
             pw_diag_add(diag, file, line, "'timeout' expects seconds in (0, 86400], not '%s'", value);
@@ -252,11 +298,25 @@ pw_directive *pw_directive_parse(const char *file, int line, const char *name, c
         }
         *colon = '\0';
         char *key = trim(t), *value = trim(colon + 1);
+        /* `claim LABEL`, `counterclaim LABEL`, `condition LABEL`: a word, then the label. */
+        char *label = NULL, *space = strpbrk(key, " \t");
+        if (space) {
+            *space = '\0';
+            label = trim(space + 1);
+            if (claim_kind(key) < 0) {
+                static const char *const words[] = {"claim", "counterclaim", "condition"};
+                const char *hint = pw_suggest(key, words, 3);
+                pw_diag_add(diag, file, lineno, "malformed key '%s %s' (only claim, counterclaim and "
+                            "condition take a label%s%s%s)", key, label, hint ? "; did you mean '" : "",
+                            hint ? hint : "", hint ? "'?" : "");
+                continue;
+            }
+        }
         if (!valid_key(key)) {
             pw_diag_add(diag, file, lineno, "malformed key '%s' (lowercase letters, digits, '_')", key);
             continue;
         }
-        if (strcmp(key, "claim") != 0) {
+        if (claim_kind(key) < 0) {
             if (json_object_get(seen, key)) {
                 pw_diag_add(diag, file, lineno, "key '%s' given twice (first on line %d)", key,
                             (int)json_integer_value(json_object_get(seen, key)));
@@ -268,7 +328,7 @@ pw_directive *pw_directive_parse(const char *file, int line, const char *name, c
             pw_diag_add(diag, file, lineno, "key '%s' has no value", key);
             continue;
         }
-        apply_key(d, key, value, lineno, &seen_id, diag);
+        apply_key(d, key, label, value, lineno, &seen_id, diag);
     }
     (void)save;
     json_decref(seen);
@@ -291,7 +351,7 @@ pw_directive *pw_directive_from_args(const pw_experiment *e, char **args, int na
         if (!valid_key(key))
             pw_diag_add(diag, "<command line>", 0, "malformed key '%s'", key);
         else
-            apply_key(d, key, eq + 1, 0, &seen_id, diag);
+            apply_key(d, key, NULL, eq + 1, 0, &seen_id, diag);
         free(key);
     }
     finish(d);
@@ -320,6 +380,10 @@ void pw_directive_free(pw_directive *d)
     for (size_t i = 0; i < d->nclaims; i++) pw_claim_release(&d->claims[i]);
     free(d->claims);
     free(d->claim_lines);
+    for (size_t i = 0; i < d->nconditions; i++) pw_claim_release(&d->conditions[i]);
+    free(d->conditions);
+    free(d->condition_lines);
+    json_decref(d->condition_verdicts);
     json_decref(d->given);
     json_decref(d->params);
     pw_result_free(d->result);

@@ -231,18 +231,25 @@ static void experiment_close(pw_buf *b)
     pw_buf_puts(b, "</section>\n");
 }
 
-/* "3 PASS 0 PARTIAL … of 7 claims" as badges (the summary block and the page's head). */
-static void count_spans(pw_buf *b, const size_t counts[5], size_t total)
+static void outcome(pw_buf *b, pw_outcome o)
 {
-    for (int i = 0; i < 5; i++) {
+    pw_buf_printf(b, "<span class=\"outcome o-%s\">", pw_render_outcome_kind(o));
+    esc(b, pw_outcome_name(o));
+    pw_buf_puts(b, "</span>");
+}
+
+/* "4 helped 3 did not help … of 10 claims" (the summary block and the page's head). */
+static void count_spans(pw_buf *b, const size_t counts[4], size_t total)
+{
+    for (int i = 0; i < 4; i++) {
         pw_buf_printf(b, "<span class=\"count\">%zu ", counts[i]);
-        verdict(b, pw_render_verdicts[i]);
+        outcome(b, (pw_outcome)i);
         pw_buf_puts(b, "</span> ");
     }
     pw_buf_printf(b, "<span class=\"total\">of %zu claims</span>", total);
 }
 
-static void counts(pw_buf *b, const size_t counts[5], size_t total)
+static void counts(pw_buf *b, const size_t counts[4], size_t total)
 {
     pw_buf_puts(b, "<div class=\"verdict-counts\">");
     count_spans(b, counts, total);
@@ -259,8 +266,8 @@ static void claims_open(pw_buf *b, pw_claim_list kind, const char *heading)
         pw_buf_printf(b, "<div class=\"table-wrap\"><table class=\"claims\">\n<thead><tr>%s", claims_head);
         break;
     case PW_CLAIMS_SUMMARY:
-        pw_buf_printf(b, "<div class=\"table-wrap\"><table class=\"claims summary\">\n<thead><tr><th>Module</th>%s",
-                      claims_head);
+        pw_buf_printf(b, "<div class=\"table-wrap\"><table class=\"claims summary\">\n<thead><tr><th>Module</th>"
+                      "<th>Experiment</th>%s", claims_head);
         break;
     case PW_CLAIMS_ASSESSMENT:
         pw_buf_puts(b, "<h3>");
@@ -270,13 +277,19 @@ static void claims_open(pw_buf *b, pw_claim_list kind, const char *heading)
     }
 }
 
-static void module(pw_buf *b, const pw_chapter *ch, const char *v)
+static void group(pw_buf *b, pw_outcome o, const char *heading, size_t count)
 {
-    pw_buf_printf(b, "<tr class=\"module\"><th colspan=\"2\"><a href=\"#%s\">", ch->anchor);
-    esc(b, ch->title);
-    pw_buf_puts(b, "</a></th><td>");
-    verdict(b, v);
-    pw_buf_puts(b, "</td><td>module verdict</td></tr>\n");
+    pw_buf_printf(b, "<tr class=\"group o-%s\"><th colspan=\"5\">", pw_render_outcome_kind(o));
+    esc(b, heading);
+    pw_buf_printf(b, " (%zu)</th></tr>\n", count);
+}
+
+/* The statement as written, and in an experiment's box what its verdict means. */
+static void statement(pw_buf *b, const pw_render_claim *c)
+{
+    pw_buf_puts(b, "<code>");
+    esc(b, c->statement);
+    pw_buf_puts(b, "</code>");
 }
 
 static void claim(pw_buf *b, pw_claim_list kind, const pw_render_claim *c)
@@ -286,25 +299,37 @@ static void claim(pw_buf *b, pw_claim_list kind, const pw_render_claim *c)
         verdict(b, c->verdict);
         pw_buf_printf(b, " <a href=\"#%s\">", c->chapter->anchor);
         esc(b, c->chapter->title);
-        pw_buf_puts(b, "</a>: <code>");
-        esc(b, c->claim);
-        pw_buf_puts(b, "</code> — <span class=\"evidence\">");
+        pw_buf_puts(b, "</a>");
+        if (c->context) {
+            pw_buf_puts(b, " (");
+            esc(b, c->context);
+            pw_buf_puts(b, ")");
+        }
+        pw_buf_puts(b, ": ");
+        statement(b, c);
+        pw_buf_puts(b, " — <span class=\"evidence\">");
         esc(b, c->evidence);
         pw_buf_puts(b, "</span></li>\n");
         return;
     }
     pw_buf_puts(b, "<tr>");
     if (kind == PW_CLAIMS_SUMMARY) {
-        pw_buf_puts(b, "<td><a href=\"#result-");
+        pw_buf_printf(b, "<td><a href=\"#%s\">", c->chapter->anchor);
+        esc(b, c->chapter->title);
+        pw_buf_puts(b, "</a></td><td><a href=\"#result-");
         esc(b, c->directive->id);
         pw_buf_puts(b, "\">");
-        esc(b, c->directive->id);
+        esc(b, c->context ? c->context : c->directive->id);
         pw_buf_puts(b, "</a></td>");
     }
-    pw_buf_puts(b, "<td><code>");
-    esc(b, c->claim);
-    pw_buf_puts(b, "</code></td><td>");
+    pw_buf_puts(b, "<td>");
+    statement(b, c);
+    pw_buf_puts(b, "</td><td>");
     verdict(b, c->verdict);
+    if (kind == PW_CLAIMS_EXPERIMENT) {
+        pw_buf_puts(b, " ");
+        outcome(b, c->outcome);
+    }
     pw_buf_puts(b, "</td><td>");
     esc(b, c->evidence);
     pw_buf_puts(b, "</td></tr>\n");
@@ -409,8 +434,8 @@ static int page(const pw_render_page *p, pw_buf *out)
     pw_buf_init(&summary);
     pw_buf_init(&env);
     chapters(&body, &toc, p);
-    size_t n[5];
-    size_t total = pw_render_count_verdicts(p->chapters, p->nchapters, n);
+    size_t n[4];
+    size_t total = pw_render_count_outcomes(p->chapters, p->nchapters, n);
     count_spans(&summary, n, total);
     size_t nwarnings = json_array_size(p->env_warnings);
     if (nwarnings)
@@ -460,7 +485,7 @@ const pw_renderer pw_render_html = {
     .experiment_close = experiment_close,
     .counts = counts,
     .claims_open = claims_open,
-    .module = module,
+    .group = group,
     .claim = claim,
     .claims_none = claims_none,
     .claims_close = claims_close,

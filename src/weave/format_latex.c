@@ -142,12 +142,12 @@ static void experiment_close(pw_buf *b)
     pw_buf_puts(b, "\\end{experiment}\n");
 }
 
-static void counts(pw_buf *b, const size_t counts[5], size_t total)
+static void counts(pw_buf *b, const size_t counts[4], size_t total)
 {
     pw_buf_printf(b, "\\noindent ");
-    for (int i = 0; i < 5; i++) {
-        pw_buf_printf(b, "%zu~", counts[i]);
-        verdict(b, pw_render_verdicts[i]);
+    for (int i = 0; i < 4; i++) {
+        pw_buf_printf(b, "\\textbf{%zu}~", counts[i]);
+        esc(b, pw_outcome_name((pw_outcome)i));
         pw_buf_puts(b, "\\quad ");
     }
     pw_buf_printf(b, "of %zu claims.\n\n", total);
@@ -164,27 +164,36 @@ static void claims_open(pw_buf *b, pw_claim_list kind, const char *heading)
     pw_buf_puts(b, "\\begin{claimlist}\n");
 }
 
-static void module(pw_buf *b, const pw_chapter *ch, const char *v)
+static void group(pw_buf *b, pw_outcome o, const char *heading, size_t count)
 {
+    (void)o;
     pw_buf_puts(b, "\\item[] \\textbf{");
-    esc(b, ch->title);
-    pw_buf_puts(b, "} ");
-    verdict(b, v);
-    pw_buf_putc(b, '\n');
+    esc(b, heading);
+    pw_buf_printf(b, " (%zu)}\n", count);
 }
 
-/* Badge, the chapter's title in the assessment, the claim, its evidence. */
+/* Badge (with what it means in an experiment's box), the chapter's title and the context in the
+ * summary and the assessment, the statement, its evidence. */
 static void claim(pw_buf *b, pw_claim_list kind, const pw_render_claim *c)
 {
     pw_buf_puts(b, "\\item ");
     verdict(b, c->verdict);
-    if (kind == PW_CLAIMS_ASSESSMENT) {
+    if (kind == PW_CLAIMS_EXPERIMENT) {
+        pw_buf_puts(b, " (\\emph{");
+        esc(b, pw_outcome_name(c->outcome));
+        pw_buf_puts(b, "})");
+    } else {
         pw_buf_puts(b, " \\textit{");
         esc(b, c->chapter->title);
+        if (c->context) {
+            pw_buf_puts(b, " (");
+            esc(b, c->context);
+            pw_buf_puts(b, ")");
+        }
         pw_buf_puts(b, "}:");
     }
     pw_buf_puts(b, " \\texttt{");
-    esc(b, c->claim);
+    esc(b, c->statement);
     pw_buf_puts(b, "} --- ");
     esc(b, c->evidence);
     pw_buf_putc(b, '\n');
@@ -306,7 +315,7 @@ const pw_renderer pw_render_latex = {
     .experiment_close = experiment_close,
     .counts = counts,
     .claims_open = claims_open,
-    .module = module,
+    .group = group,
     .claim = claim,
     .claims_none = claims_none,
     .claims_close = claims_close,

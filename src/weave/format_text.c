@@ -1,8 +1,8 @@
-/* format_text.c — the plain-text output format (render.h): report.txt, the verdict counts, the
- * noisy-environment warnings, the handicapped baselines and the table of every claim (chapter,
- * id, claim, verdict, evidence) in aligned columns of plain UTF-8, for a terminal or a CI log
- * (`perfweave report -f text` also prints it on stdout).  It shows no prose, so it fills only
- * the page. */
+/* format_text.c — the plain-text output format (render.h): report.txt, the outcome and verdict
+ * counts, the noisy-environment warnings, the handicapped baselines and the table of every claim
+ * grouped by outcome (outcome, chapter, experiment, claim, verdict, evidence) in aligned columns
+ * of plain UTF-8, for a terminal or a CI log (`perfweave report -f text` also prints it on
+ * stdout).  It shows no prose, so it fills only the page. */
 #include "perfweave/render.h"
 
 #include <stdlib.h>
@@ -10,9 +10,9 @@
 
 #include "perfweave/version.h"
 
-enum { COLUMNS = 5 };
+enum { COLUMNS = 6 };
 
-static const char *const headings[COLUMNS] = {"Chapter", "Id", "Claim", "Verdict", "Evidence"};
+static const char *const headings[COLUMNS] = {"Outcome", "Chapter", "Experiment", "Claim", "Verdict", "Evidence"};
 
 /* The rows of the claim table, cells already made plain. */
 typedef struct {
@@ -45,8 +45,9 @@ static void add_row(void *ctx, const pw_render_claim *c)
         t->cap = t->cap ? 2 * t->cap : 16;
         t->cells = pw_xrealloc(t->cells, t->cap * sizeof *t->cells);
     }
-    const char *cell[COLUMNS] = {c->chapter->title, c->directive->id, c->claim, c->verdict ? c->verdict : "ERROR",
-                                 c->evidence};
+    const char *cell[COLUMNS] = {pw_outcome_name(c->outcome), c->chapter->title,
+                                 c->context ? c->context : c->directive->id, c->statement,
+                                 c->verdict ? c->verdict : "ERROR", c->evidence};
     for (int k = 0; k < COLUMNS; k++) t->cells[t->n][k] = plain(cell[k]);
     t->n++;
 }
@@ -79,13 +80,16 @@ static void claim_table(pw_buf *b, const rows *t)
 
 static int page(const pw_render_page *p, pw_buf *out)
 {
-    size_t counts[5];
+    size_t counts[5], outcomes[4];
     size_t total = pw_render_count_verdicts(p->chapters, p->nchapters, counts);
+    pw_render_count_outcomes(p->chapters, p->nchapters, outcomes);
     char *title = plain(p->title);
     pw_buf_printf(out, "%s\nGenerated %s by perfweave %s (commit %s).\n\n", title, p->generated, PW_VERSION,
                   pw_commit());
     free(title);
     pw_buf_printf(out, "%zu claim%s:", total, total == 1 ? "" : "s");
+    for (int i = 0; i < 4; i++) pw_buf_printf(out, "%s %zu %s", i ? "," : "", outcomes[i], pw_outcome_name((pw_outcome)i));
+    pw_buf_puts(out, "\nverdicts:");
     for (int i = 0; i < 5; i++) pw_buf_printf(out, "%s %zu %s", i ? "," : "", counts[i], pw_render_verdicts[i]);
     pw_buf_putc(out, '\n');
     size_t i;
@@ -107,7 +111,7 @@ static int page(const pw_render_page *p, pw_buf *out)
     }
     pw_render_notices_free(notices, nn);
     rows t = {NULL, 0, 0};
-    pw_render_each_claim(p->chapters, p->nchapters, add_row, &t);
+    for (int o = 0; o < 4; o++) pw_render_each_claim(p->chapters, p->nchapters, o, add_row, &t);
     pw_buf_putc(out, '\n');
     if (t.n) claim_table(out, &t);
     else pw_buf_puts(out, "No claims.\n");

@@ -1,6 +1,7 @@
-/* load.c — the first stage of a report: every chapter parsed, ids checked unique across the
- * report, every inline reference resolved to an id, and the special blocks (summary,
- * assessment, history, matrix) collected and validated — all before anything runs. */
+/* load.c — the first stage of a report: every chapter parsed, ids and labels checked unique
+ * across the report, every inline reference resolved to an id and every conditional text to a
+ * label, and the special blocks (summary, assessment, history, matrix) collected and validated
+ * — all before anything runs. */
 #include "report_internal.h"
 
 #include <stdlib.h>
@@ -12,6 +13,69 @@ pw_directive *pw_report_find_directive(pw_report *r, const char *id)
         for (size_t k = 0; k < r->chapters[c]->ndirectives; k++)
             if (strcmp(r->chapters[c]->directives[k]->id, id) == 0) return r->chapters[c]->directives[k];
     return NULL;
+}
+
+pw_directive *pw_report_find_label(pw_report *r, const char *label, bool *condition, size_t *index)
+{
+    for (size_t c = 0; c < r->nchapters; c++)
+        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
+            pw_directive *d = r->chapters[c]->directives[k];
+            for (int cond = 0; cond < 2; cond++) {
+                const pw_claim *list = cond ? d->conditions : d->claims;
+                size_t n = cond ? d->nconditions : d->nclaims;
+                for (size_t i = 0; i < n; i++)
+                    if (list[i].label && strcmp(list[i].label, label) == 0) {
+                        *condition = cond;
+                        *index = i;
+                        return d;
+                    }
+            }
+        }
+    return NULL;
+}
+
+/* Labels are report-wide and unique; every conditional text names one. */
+static void check_labels(pw_report *r)
+{
+    json_t *seen = json_object();
+    for (size_t c = 0; c < r->nchapters; c++)
+        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
+            pw_directive *d = r->chapters[c]->directives[k];
+            for (int cond = 0; cond < 2; cond++) {
+                const pw_claim *list = cond ? d->conditions : d->claims;
+                const int *lines = cond ? d->condition_lines : d->claim_lines;
+                size_t n = cond ? d->nconditions : d->nclaims;
+                for (size_t i = 0; i < n; i++) {
+                    if (!list[i].label) continue;
+                    json_t *prev = json_object_get(seen, list[i].label);
+                    if (prev)
+                        pw_diag_add(&r->diag, d->file, lines[i], "duplicate label '%s' (also at %s)",
+                                    list[i].label, json_string_value(prev));
+                    else
+                        json_object_set_new(seen, list[i].label, json_sprintf("%s:%d", d->file, lines[i]));
+                }
+            }
+        }
+    size_t n = json_object_size(seen), i = 0;
+    const char **labels = pw_xmalloc((n ? n : 1) * sizeof *labels);
+    const char *key;
+    json_t *v;
+    json_object_foreach(seen, key, v) labels[i++] = key;
+    for (size_t c = 0; c < r->nchapters; c++) {
+        pw_chapter *ch = r->chapters[c];
+        for (size_t k = 0; k < ch->nwhens; k++) {
+            const pw_when *w = &ch->whens[k];
+            if (json_object_get(seen, w->label)) continue;
+            const char *hint = pw_suggest(w->label, labels, n);
+            if (hint)
+                pw_diag_add(&r->diag, ch->path, w->line, "unknown label '%s' (did you mean '%s'?)", w->label, hint);
+            else
+                pw_diag_add(&r->diag, ch->path, w->line, "unknown label '%s' (label a claim, counterclaim "
+                            "or condition: claim LABEL: EXPR)", w->label);
+        }
+    }
+    free(labels);
+    json_decref(seen);
 }
 
 void pw_report_load_chapters(pw_report *r)
@@ -35,6 +99,7 @@ void pw_report_load_chapters(pw_report *r)
         }
     }
     json_decref(seen);
+    check_labels(r);
     for (size_t c = 0; c < r->nchapters; c++) {
         pw_chapter *ch = r->chapters[c];
         for (size_t k = 0; k < ch->nrefs; k++) {

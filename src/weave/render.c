@@ -41,6 +41,22 @@ static int verdict_index(const char *v)
     return 4;
 }
 
+const char *pw_render_outcome_kind(pw_outcome o)
+{
+    static const char *const kinds[] = {"helped", "not-helped", "undecided", "unmeasured"};
+    return (unsigned)o < 4 ? kinds[o] : "unmeasured";
+}
+
+pw_outcome pw_render_outcome(const json_t *v)
+{
+    int o = pw_outcome_parse(json_string_value(json_object_get(v, "outcome")));
+    if (o >= 0) return (pw_outcome)o;
+    const char *kind = json_string_value(json_object_get(v, "kind"));
+    int verdict = pw_verdict_parse(json_string_value(json_object_get(v, "verdict")));
+    return pw_claim_outcome(kind && strcmp(kind, "counterclaim") == 0 ? PW_CLAIM_COUNTERCLAIM : PW_CLAIM_CLAIM,
+                            verdict < 0 ? PW_VERDICT_ERROR : (pw_verdict)verdict);
+}
+
 /* --- what a directive shows ---------------------------------------------------------------- */
 
 static bool isalnum_ascii(char c)
@@ -194,68 +210,142 @@ void pw_render_evidence(pw_buf *b, const json_t *v)
     json_decref(reasons);
 }
 
-/* Hands every verdict object of d to fn as a claim of chapter ch (NULL: the experiment's own). */
-static void each_claim_of(const pw_chapter *ch, const pw_directive *d,
-                          void (*fn)(void *ctx, const pw_render_claim *c), void *ctx)
+/* A parameter value as a reader writes it: strings bare, lists in brackets. */
+static void put_param(pw_buf *b, const json_t *v)
+{
+    if (json_is_string(v)) {
+        pw_buf_puts(b, json_string_value(v));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        pw_buf_putc(b, '[');
+        json_array_foreach(v, i, e) {
+            if (i) pw_buf_puts(b, ", ");
+            put_param(b, e);
+        }
+        pw_buf_putc(b, ']');
+    } else {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        pw_buf_puts(b, t ? t : "?");
+        free(t);
+    }
+}
+
+/* True when directive e writes a claim (or counterclaim) whose expression is text. */
+static bool writes(const pw_directive *e, const char *text)
+{
+    for (size_t j = 0; j < e->nclaims; j++)
+        if (e->claims[j].text && strcmp(e->claims[j].text, text) == 0) return true;
+    return false;
+}
+
+/* The context of expression text in directive d when other directives of the report write it
+ * too: "id: key value, …" over the parameters in which d differs from one of them (just the id
+ * when it differs in none).  Nothing when the text is written once. */
+static void claim_context(pw_buf *b, pw_chapter *const *chapters, size_t n, const pw_directive *d,
+                          const char *text)
+{
+    bool shared = false;
+    for (size_t c = 0; c < n && !shared; c++)
+        for (size_t k = 0; k < chapters[c]->ndirectives && !shared; k++)
+            shared = chapters[c]->directives[k] != d && writes(chapters[c]->directives[k], text);
+    if (!shared) return;
+    pw_buf_puts(b, d->id);
+    const char *key;
+    json_t *v;
+    size_t shown = 0;
+    json_object_foreach(d->params, key, v) {
+        bool differs = false;
+        for (size_t c = 0; c < n && !differs; c++)
+            for (size_t k = 0; k < chapters[c]->ndirectives && !differs; k++) {
+                const pw_directive *e = chapters[c]->directives[k];
+                differs = e != d && writes(e, text) && !json_equal(v, json_object_get(e->params, key));
+            }
+        if (!differs) continue;
+        pw_buf_puts(b, shown++ ? ", " : ": ");
+        pw_buf_printf(b, "%s ", key);
+        put_param(b, v);
+    }
+}
+
+/* Hands every verdict object of d to fn as a claim of chapter ch (NULL: the experiment's own,
+ * without context); all: the report's chapters, for the context; outcome < 0 for every claim. */
+static void each_claim_of(const pw_chapter *ch, const pw_directive *d, pw_chapter *const *all, size_t nall,
+                          int outcome, void (*fn)(void *ctx, const pw_render_claim *c), void *ctx)
 {
     size_t i;
     json_t *v;
-    pw_buf evidence;
+    pw_buf evidence, statement, context;
     pw_buf_init(&evidence);
+    pw_buf_init(&statement);
+    pw_buf_init(&context);
     json_array_foreach(d->verdicts, i, v) {
+        pw_outcome o = pw_render_outcome(v);
+        if (outcome >= 0 && (int)o != outcome) continue;
+        const char *text = json_string_value(json_object_get(v, "claim"));
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        const char *label = json_string_value(json_object_get(v, "label"));
         pw_buf_reset(&evidence);
+        pw_buf_reset(&statement);
+        pw_buf_reset(&context);
         pw_render_evidence(&evidence, v);
-        pw_render_claim c = {ch, d, json_string_value(json_object_get(v, "claim")),
-                             json_string_value(json_object_get(v, "verdict")), evidence.data};
+        pw_buf_printf(&statement, "%s%s%s: %s", kind ? kind : "claim", label ? " " : "", label ? label : "",
+                      text ? text : "");
+        if (ch && text) claim_context(&context, all, nall, d, text);
+        pw_render_claim c = {ch, d, text, statement.data, json_string_value(json_object_get(v, "verdict")), o,
+                             context.len ? context.data : NULL, evidence.data};
         fn(ctx, &c);
     }
     pw_buf_release(&evidence);
+    pw_buf_release(&statement);
+    pw_buf_release(&context);
 }
 
-void pw_render_each_claim(pw_chapter *const *chapters, size_t n,
+void pw_render_each_claim(pw_chapter *const *chapters, size_t n, int outcome,
                           void (*fn)(void *ctx, const pw_render_claim *c), void *ctx)
 {
     for (size_t c = 0; c < n; c++)
         for (size_t k = 0; k < chapters[c]->ndirectives; k++)
-            each_claim_of(chapters[c], chapters[c]->directives[k], fn, ctx);
+            each_claim_of(chapters[c], chapters[c]->directives[k], chapters, n, outcome, fn, ctx);
 }
 
-/* The module verdict of a chapter: aggregates its claims (ERROR if any experiment failed);
- * NULL when it has none. */
-static const char *chapter_verdict(const pw_chapter *c, size_t counts[5])
+/* Every claim of the report counted by verdict (pw_render_verdicts order) and by outcome; an
+ * experiment in ERROR without claims counts as one ERROR that could not be measured.  Returns
+ * the total. */
+static size_t count_claims(pw_chapter *const *chapters, size_t n, size_t verdicts[5], size_t outcomes[4])
 {
     size_t total = 0;
-    for (int i = 0; i < 5; i++) counts[i] = 0;
-    for (size_t k = 0; k < c->ndirectives; k++) {
-        const pw_directive *d = c->directives[k];
-        if (d->result && pw_result_failed(d->result) && d->nclaims == 0) { counts[4]++; total++; }
-        size_t i;
-        json_t *v;
-        json_array_foreach(d->verdicts, i, v) {
-            counts[verdict_index(json_string_value(json_object_get(v, "verdict")))]++;
-            total++;
+    for (int i = 0; i < 5; i++) verdicts[i] = 0;
+    for (int i = 0; i < 4; i++) outcomes[i] = 0;
+    for (size_t c = 0; c < n; c++)
+        for (size_t k = 0; k < chapters[c]->ndirectives; k++) {
+            const pw_directive *d = chapters[c]->directives[k];
+            if (d->result && pw_result_failed(d->result) && d->nclaims == 0) {
+                verdicts[4]++;
+                outcomes[PW_OUTCOME_UNMEASURED]++;
+                total++;
+            }
+            size_t i;
+            json_t *v;
+            json_array_foreach(d->verdicts, i, v) {
+                verdicts[verdict_index(json_string_value(json_object_get(v, "verdict")))]++;
+                outcomes[pw_render_outcome(v)]++;
+                total++;
+            }
         }
-    }
-    if (total == 0) return NULL;
-    if (counts[4]) return "ERROR";
-    for (int i = 0; i < 4; i++)
-        if (counts[i] == total && i != 1) return pw_render_verdicts[i];
-    return "PARTIAL";
+    return total;
 }
 
 size_t pw_render_count_verdicts(pw_chapter *const *chapters, size_t n, size_t counts[5])
 {
-    size_t total = 0;
-    for (int i = 0; i < 5; i++) counts[i] = 0;
-    for (size_t c = 0; c < n; c++) {
-        size_t local[5];
-        chapter_verdict(chapters[c], local);
-        for (int i = 0; i < 5; i++) {
-            counts[i] += local[i];
-            total += local[i];
-        }
-    }
-    return total;
+    size_t outcomes[4];
+    return count_claims(chapters, n, counts, outcomes);
+}
+
+size_t pw_render_count_outcomes(pw_chapter *const *chapters, size_t n, size_t counts[4])
+{
+    size_t verdicts[5];
+    return count_claims(chapters, n, verdicts, counts);
 }
 
 /* --- the experiment box -------------------------------------------------------------------- */
@@ -291,20 +381,18 @@ typedef struct {
     pw_buf *b;
     const pw_renderer *R;
     pw_claim_list kind;
-    const char *const *verdicts;  /* only claims with these verdicts (NULL: every claim) */
-    size_t nverdicts;
     size_t count;                 /* claims shown */
 } claim_list;
+
+static void count_claim(void *ctx, const pw_render_claim *c)
+{
+    (void)c;
+    ((claim_list *)ctx)->count++;
+}
 
 static void list_claim(void *ctx, const pw_render_claim *c)
 {
     claim_list *l = ctx;
-    if (l->verdicts) {
-        bool wanted = false;
-        for (size_t j = 0; j < l->nverdicts; j++)
-            if (c->verdict && strcmp(c->verdict, l->verdicts[j]) == 0) wanted = true;
-        if (!wanted) return;
-    }
     l->count++;
     l->R->claim(l->b, l->kind, c);
 }
@@ -369,9 +457,9 @@ void pw_render_directive(pw_buf *b, const pw_renderer *R, pw_numbering *num, con
     }
     if (doc) render_blockers(b, R, doc);
     if (json_array_size(d->verdicts)) {
-        claim_list l = {b, R, PW_CLAIMS_EXPERIMENT, NULL, 0, 0};
+        claim_list l = {b, R, PW_CLAIMS_EXPERIMENT, 0};
         R->claims_open(b, PW_CLAIMS_EXPERIMENT, NULL);
-        each_claim_of(NULL, d, list_claim, &l);
+        each_claim_of(NULL, d, NULL, 0, -1, list_claim, &l);
         R->claims_close(b, PW_CLAIMS_EXPERIMENT);
     }
     if (doc) {
@@ -610,46 +698,48 @@ void pw_render_notices_free(pw_render_notice *notices, size_t n)
 
 /* --- the summary and the assessment -------------------------------------------------------- */
 
+/* The groups of the summary and the assessment, in pw_outcome order: what happened to the
+ * optimization, not whether an inequality held (a counterclaim that holds did not help). */
+static const char *const summary_heading[4] = {"Helped", "Did not help", "Undecided", "Could not be measured"};
+static const char *const assessment_heading[4] = {
+    "What helped: a claim held, or a counterclaim failed",
+    "What did not help: a claim failed, or a counterclaim held",
+    "What we could not decide, or what helped only in part",
+    "What could not be measured",
+};
+static const char *const assessment_none[4] = {
+    "No optimization was shown to help.",
+    "No optimization was shown not to help.",
+    "Every claim was decided one way.",
+    "Every experiment ran and passed its correctness checks.",
+};
+
 void pw_render_claim_summary(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n)
 {
-    size_t counts[5];
-    size_t total = pw_render_count_verdicts(chapters, n, counts);
+    size_t counts[4];
+    size_t total = pw_render_count_outcomes(chapters, n, counts);
     R->counts(b, counts, total);
     R->claims_open(b, PW_CLAIMS_SUMMARY, NULL);
-    claim_list l = {b, R, PW_CLAIMS_SUMMARY, NULL, 0, 0};
-    for (size_t c = 0; c < n; c++) {
-        size_t local[5];
-        const char *mv = chapter_verdict(chapters[c], local);
-        if (!mv) continue;
-        R->module(b, chapters[c], mv);
-        pw_render_each_claim(chapters + c, 1, list_claim, &l);
+    for (int o = 0; o < 4; o++) {
+        claim_list probe = {NULL, NULL, PW_CLAIMS_SUMMARY, 0};
+        pw_render_each_claim(chapters, n, o, count_claim, &probe);
+        if (!probe.count) continue;
+        R->group(b, (pw_outcome)o, summary_heading[o], probe.count);
+        claim_list l = {b, R, PW_CLAIMS_SUMMARY, 0};
+        pw_render_each_claim(chapters, n, o, list_claim, &l);
     }
     R->claims_close(b, PW_CLAIMS_SUMMARY);
 }
 
-/* One group of the assessment: every claim whose verdict is in verdicts[]. */
-static void assessment_group(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n,
-                             const char *heading, const char *const *verdicts, size_t nv, const char *none)
-{
-    claim_list l = {b, R, PW_CLAIMS_ASSESSMENT, verdicts, nv, 0};
-    R->claims_open(b, PW_CLAIMS_ASSESSMENT, heading);
-    pw_render_each_claim(chapters, n, list_claim, &l);
-    if (l.count == 0) R->claims_none(b, PW_CLAIMS_ASSESSMENT, none);
-    R->claims_close(b, PW_CLAIMS_ASSESSMENT);
-}
-
 void pw_render_assessment(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n)
 {
-    static const char *const works[] = {"PASS"}, *const fails[] = {"FAIL"},
-                             *const open[] = {"PARTIAL", "UNDECIDED"}, *const broken[] = {"ERROR"};
-    assessment_group(b, R, chapters, n, "What works: claims that held at every point", works, 1,
-                     "No claim held at every point.");
-    assessment_group(b, R, chapters, n, "What does not: claims that failed at every point", fails, 1,
-                     "No claim failed outright.");
-    assessment_group(b, R, chapters, n, "What we could not decide, or holds only in part", open, 2,
-                     "Every claim was decided one way.");
-    assessment_group(b, R, chapters, n, "What could not be measured", broken, 1,
-                     "Every experiment ran and passed its correctness checks.");
+    for (int o = 0; o < 4; o++) {
+        claim_list l = {b, R, PW_CLAIMS_ASSESSMENT, 0};
+        R->claims_open(b, PW_CLAIMS_ASSESSMENT, assessment_heading[o]);
+        pw_render_each_claim(chapters, n, o, list_claim, &l);
+        if (l.count == 0) R->claims_none(b, PW_CLAIMS_ASSESSMENT, assessment_none[o]);
+        R->claims_close(b, PW_CLAIMS_ASSESSMENT);
+    }
 }
 
 /* --- templates ------------------------------------------------------------------------------ */

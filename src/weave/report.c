@@ -201,6 +201,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
 
     stage = PW_REPORT_DECIDE;
     pw_report_decide(&r);
+    pw_report_choose(&r);
 
     stage = PW_REPORT_RENDER;
     if ((status = pw_report_open_staging(&r)) != PW_OK) goto out;

@@ -1,10 +1,10 @@
 /* report_internal.h — private to src/weave: the state one `perfweave report` run carries from
  * stage to stage, and the stages themselves (one file each), in the order report.c calls them:
- * load.c (chapters, ids, references, special blocks), obtain.c (results), decide.c (checks
- * after results, claims), special.c (history and matrix blocks from the archive), compose.c
- * (charts, custom nodes, each document through its format's renderer, render.h), publish.c
- * (staging, results.json and the archive, pdflatex, atomic rename).  Stages report through pw_report_tell and r->diag, never
- * on stderr. */
+ * load.c (chapters, ids, labels, references, special blocks), obtain.c (results), decide.c
+ * (checks after results, claims, conditional text), special.c (history and matrix blocks from
+ * the archive), compose.c (charts, custom nodes, each document through its format's renderer,
+ * render.h), publish.c (staging, results.json and the archive, pdflatex, atomic rename).
+ * Stages report through pw_report_tell and r->diag, never on stderr. */
 #ifndef PERFWEAVE_REPORT_INTERNAL_H
 #define PERFWEAVE_REPORT_INTERNAL_H
 
@@ -68,7 +68,11 @@ void pw_report_tell(pw_report *r, pw_report_message_kind kind, const char *file,
 /* --- load.c ---------------------------------------------------------------------------------- */
 /* The directive with this id in any chapter, or NULL. */
 pw_directive *pw_report_find_directive(pw_report *r, const char *id);
-/* Loads every chapter; duplicate ids and references to unknown ids go to r->diag. */
+/* The claim or condition labelled label in any chapter, or NULL: its directive, whether it is a
+ * condition, and its index in d->conditions (or d->claims). */
+pw_directive *pw_report_find_label(pw_report *r, const char *label, bool *condition, size_t *index);
+/* Loads every chapter; duplicate ids and labels, references to unknown ids and conditional
+ * text naming unknown labels go to r->diag. */
 void pw_report_load_chapters(pw_report *r);
 /* Collects and validates the summary/assessment/history/matrix blocks (errors to r->diag). */
 void pw_report_load_specials(pw_report *r);
@@ -85,8 +89,12 @@ json_t *pw_report_env_warnings(const pw_report *r);
 /* --- decide.c -------------------------------------------------------------------------------- */
 /* After results exist: references, chart and table keys against the results (errors to r->diag). */
 void pw_report_check(pw_report *r);
-/* Claims, chapter by chapter (Holm within a chapter); verdicts go into each directive. */
+/* Claims, chapter by chapter (Holm within a chapter); verdicts go into each directive.
+ * Conditions, each on its own; their verdicts go into each directive's condition_verdicts. */
 void pw_report_decide(pw_report *r);
+/* Conditional text: each `when` block and `?` span replaced by what the verdict of its label
+ * selects (the same verdict object the badge shows), spliced into the chapter's tree. */
+void pw_report_choose(pw_report *r);
 
 /* --- special.c ------------------------------------------------------------------------------- */
 /* Builds the chart or table of each history/matrix block from the archive. */

@@ -3,13 +3,18 @@
 # written and the previous report intact), crashing experiments (ERROR, report still written,
 # exit 2), a real --quick report checked in headless Chromium (the DOM holds the table and the
 # SVG chart) and by pdfinfo (the fixture PDF has the expected page count), the plain-text format
-# on stdout, and `run --json`.
-# Nothing here judges a timing.
+# on stdout, `run --json`, the library baselines, the measurement lock (two runs never measure
+# at once; --no-wait; SIGINT while waiting and while holding) and contention detection (a busy
+# co-runner on the measuring CPU makes a result disturbed and its claims UNDECIDED).  Nothing
+# here judges a timing.
 set -u
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.." || exit 1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# A private measurement lock: the suite must neither wait for nor block a real report elsewhere on
+# this machine (its quick report may still disturb one, which contention detection then shows).
+PERFWEAVE_LOCK="$tmp/measure.lock"; export PERFWEAVE_LOCK
 passed=0 failed=0
 ok()   { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
@@ -40,9 +45,38 @@ expect_grep "badvalue.md:10: unknown result id 'nothing'" "$tmp/err2" "unknown r
 expect_status 1 $s "unknown metric"
 expect_grep "badmetric.md:7: result 'fine' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3" "unknown metric message"
 
+# Labels and conditional text: every mistake at the line of the offending text, before anything runs.
+"$bin" report -q -o "$tmp/out" tests/e2e/bad/conditional.md 2>"$tmp/err3c"; s=$?
+expect_status 1 $s "bad conditional text"
+b=tests/e2e/bad/conditional.md
+for msg in \
+    "$b:6: label 'Big_One' must be lowercase letters, digits and '-'" \
+    "$b:7: a condition needs a label" \
+    "$b:10: malformed key 'claims typo' (only claim, counterclaim and condition take a label; did you mean 'claim'?)" \
+    "$b:13: conditional text '?big|big|small' has 2 alternatives, not 3" \
+    "$b:21: unknown passage 'hold:' (did you mean 'holds:'?)" \
+    "$b:26: text before the first passage of a when block" \
+    "$b:36: passage 'holds:' given twice (first on line 32)" \
+    "$b:46: a passage of a when block cannot hold a \`\`\`experiment block" \
+    "$b:9: duplicate label 'big' (also at $b:5)" \
+    "$b:13: unknown label 'bigg' (did you mean 'big'?)" \
+    "$b:15: unknown label 'smal' (did you mean 'small'?)" \
+    "$b:44: unknown result id 'nothing' in \`=nothing.value.n1\`" \
+    "nothing was run or written"; do
+    expect_grep "$msg" "$tmp/err3c" "conditional-text diagnostic"
+done
+"$bin" report -q -o "$tmp/out" tests/e2e/bad/badpassage.md 2>"$tmp/err3p"; s=$?
+expect_status 1 $s "unknown metric inside a passage"
+expect_grep "badpassage.md:12: result 'fine-passage' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3p" "passage metric message"
+
 "$bin" report -q -o "$tmp/out" tests/e2e/bad/missing-file.md 2>"$tmp/err4"; s=$?
 expect_status 1 $s "missing chapter"
 expect_grep "missing-file.md: cannot read chapter" "$tmp/err4" "missing chapter message"
+
+printf '# Notes\n\nWritten in UTF-8 up to here.\n\nCaf\351 saved as Latin-1.\n' >"$tmp/latin1.md"
+"$bin" report -q -o "$tmp/out" "$tmp/latin1.md" 2>"$tmp/err4b"; s=$?
+expect_status 1 $s "invalid UTF-8 chapter"
+expect_grep "$tmp/latin1.md:5: invalid UTF-8 (byte 0xE9)" "$tmp/err4b" "invalid UTF-8 message"
 
 after=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
 if [ "$before" = "$after" ] && [ "$(cat "$tmp/out/report.html")" = "previous report" ]; then ok
@@ -81,19 +115,23 @@ if grep -Eq '±(inf|nan)|(inf|nan)%' "$tmp/quick/report.html" "$tmp/quick/report
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
     -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
-if [ "${pages:-0}" -eq 7 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 7"; fi
+if [ "${pages:-0}" -eq 10 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 10"; fi
 
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
     -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
 expect_status 2 $s "text report of the fixture (one ERROR result)"
 if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
-expect_grep "^9 claims: 3 PASS, 2 PARTIAL, 0 FAIL, 3 UNDECIDED, 1 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^15 claims: 6 helped, 2 did not help, 5 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
+expect_grep "^verdicts: 8 PASS, 2 PARTIAL, 0 FAIL, 3 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^could not be measured  *When an experiment fails  *broken: mode segv  *claim: value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
 expect_grep "^baseline: FastLib (core Old) is a handicapped baseline" "$tmp/text.out" "text baseline warning above the claims"
-expect_grep "^When an experiment fails  broken  value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
 if [ -e "$tmp/text/report.html" ] || [ -e "$tmp/text/report.tex" ]; then fail "-f text wrote another format"; else ok; fi
 # A text-only run over a full report adds report.txt and leaves the others and their figures.
-"$bin" report -q --quick --frozen -f text --cache "$tmp/cache0" -o "$tmp/quick" tests/e2e/chapters/01-small.md \
+# (From the quick report's own results: on a busy machine they are marked disturbed and so are not
+# in the cache for --frozen, as they should not be.)
+cp "$tmp/quick/results.json" "$tmp/quick-results.json"
+"$bin" report -q --quick --replay "$tmp/quick-results.json" -f text -o "$tmp/quick" tests/e2e/chapters/01-small.md \
     >/dev/null 2>"$tmp/text2.err"; s=$?
 expect_status 0 $s "text report over the quick report"
 for f in report.txt report.html report.tex figures/e2e-matmul-gflops.svg figures/e2e-matmul-gflops.pdf; do
@@ -257,10 +295,112 @@ MD
         && printf '%s' "$head" | grep -q 'href="#result-weak"'; then ok
     else fail "the HTML has no baseline box above the contents linking to the experiment"; fi
     expect_grep 'class="warnings blocking baseline"' "$tmp/weak/out/report.html" "baseline warning in the experiment box"
-    expect_grep 'undecided (handicapped baseline)' "$tmp/weak/out/report.html" "the reason beside the claim"
+    # A disturbed measurement (a busy shared machine) blocks the point first; either reason is
+    # beside the claim, and the baseline box above it regardless.
+    if grep -Eq 'undecided \((handicapped baseline|disturbed measurement)\)' "$tmp/weak/out/report.html"; then ok
+    else fail "no blocking reason beside the claim in $tmp/weak/out/report.html"; fi
     expect_grep '^\\begin{pwbaselines}' "$tmp/weak/out/report.tex" "LaTeX baseline box after the title"
     expect_grep '^baseline: OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak/stdout" "text baseline line"
 fi
+
+# --- the kernels this CPU runs, side by side, and the machine's ceilings --------------------
+"$bin" run --quick --json acceleration.matmul sizes=64 variants=packed,openblas microkernels=portable \
+    >"$tmp/mk.json" 2>"$tmp/err9"; s=$?
+expect_status 0 $s "packed beside packed_portable"
+for key in '"gflops.packed.n64"' '"gflops.packed_portable.n64"' '"peak.fma"' '"peak.fma.scalar"' \
+    '"fraction_of_peak.packed_portable.n64"' 'portable: portable_6x16 microkernel' 'OpenBLAS core '; do
+    expect_grep "$key" "$tmp/mk.json" "matmul --json has $key"
+done
+# A forced microkernel this CPU cannot run is an ERROR naming the reason, never a fallback
+# under the forced name.  Which case applies depends on the machine the tests run on.
+"$bin" run --quick --json acceleration.matmul sizes=16 variants=packed microkernel=avx512 \
+    >"$tmp/mk5.json" 2>"$tmp/err10"; s=$?
+if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo \
+    && grep -qw avx512vl /proc/cpuinfo; then
+    expect_status 0 $s "forced avx512 on an AVX-512 CPU"
+    expect_grep 'avx512: avx512_12x32 microkernel' "$tmp/mk5.json" "forced avx512 runs the avx512 kernel"
+else
+    expect_status 2 $s "forced avx512 on a CPU without it"
+    expect_grep 'the avx512 microkernel cannot run here' "$tmp/mk5.json" "forced avx512 refused with the reason"
+fi
+"$bin" run --quick --json machine.ceilings parts=fma,bandwidth triad_mib=64 >"$tmp/ceil.json" 2>"$tmp/err11"; s=$?
+expect_status 0 $s "machine.ceilings"
+for key in '"peak.fma"' '"peak.fma.scalar"' '"bandwidth.triad.dram"' '"bandwidth.triad.l2"' \
+    '"ridge.dram"' '"cpus.cores"' '"roofline"'; do
+    expect_grep "$key" "$tmp/ceil.json" "machine.ceilings has $key"
+done
+
+# --- the measurement lock: one measurement at a time ---------------------------------------
+lockfile=$PERFWEAVE_LOCK
+# Waits (up to 10 s) until the lock record names pid $1.
+holds() { i=0; while [ $i -lt 100 ]; do grep -q "^pid: $1\$" "$lockfile" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+# Waits (up to 10 s) until file $1 contains $2.
+says() { i=0; while [ $i -lt 100 ]; do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+json_num() { sed -n "s/.*\"$1\": \([0-9.e+-]*\).*/\1/p" "$2" | head -1; }
+
+"$bin" run --json selftest.spin seconds=1.5 >"$tmp/l1.json" 2>"$tmp/l1.err" &
+p1=$!
+if holds $p1; then ok; else fail "the first run never recorded itself in the lock"; fi
+"$bin" run --json selftest.spin seconds=0.3 >"$tmp/l2.json" 2>"$tmp/l2.err"; s2=$?
+wait $p1; s1=$?
+expect_status 0 $s1 "first of two concurrent runs"
+expect_status 0 $s2 "second of two concurrent runs"
+expect_grep "waiting for the measurement lock $lockfile, held by pid $p1 (.*selftest.spin seconds=1.5" "$tmp/l2.err" "the waiting run names the holder"
+expect_grep "measurement lock taken after waiting" "$tmp/l2.err" "the waiting run says when it got the lock"
+for f in l1 l2; do expect_grep '"rate.spin"' "$tmp/$f.json" "$f measured its metric"; done
+end1=$(json_num finished_at "$tmp/l1.json"); start2=$(json_num started_at "$tmp/l2.json")
+if [ -n "$end1" ] && [ -n "$start2" ] && awk "BEGIN { exit !($end1 <= $start2) }"; then ok
+else fail "the two measurements overlap (first ended at '$end1', second started at '$start2')"; fi
+
+# --no-wait fails at once with exit status 4 and names the holder; SIGINT while waiting ends the
+# waiter with 130 and prints nothing on stdout.
+"$bin" run selftest.spin seconds=3 >/dev/null 2>&1 &
+p3=$!
+holds $p3 || fail "the holder never recorded itself in the lock"
+"$bin" run --no-wait selftest.fixed >"$tmp/nw.out" 2>"$tmp/nw.err"; s=$?
+expect_status 4 $s "run --no-wait while the lock is held"
+expect_grep "the measurement lock $lockfile is held by pid $p3 (.*selftest.spin seconds=3.*; not waiting (--no-wait)" "$tmp/nw.err" "--no-wait message"
+if [ -s "$tmp/nw.out" ]; then fail "--no-wait printed results"; else ok; fi
+"$bin" run --max-wait 0.3 selftest.fixed >/dev/null 2>"$tmp/mw.err"; s=$?
+expect_status 4 $s "run --max-wait 0.3 while the lock is held"
+expect_grep "still held after waiting 0\.[0-9] s, held by pid $p3 .*; giving up" "$tmp/mw.err" "--max-wait message"
+"$bin" run selftest.fixed >"$tmp/w.out" 2>"$tmp/w.err" &
+p4=$!
+says "$tmp/w.err" "waiting for the measurement lock" || fail "the second run never said it waits"
+kill -INT $p4
+wait $p4; s=$?
+expect_status 130 $s "SIGINT while waiting for the lock"
+expect_grep "interrupted while waiting for the measurement lock" "$tmp/w.err" "SIGINT while waiting: message"
+if [ -s "$tmp/w.out" ]; then fail "an interrupted waiter printed results"; else ok; fi
+wait $p3
+
+# SIGINT while holding: exit 130, nothing printed, the lock free at once (and no child left);
+# SIGKILL of a holder frees it too (flock; its child dies with it).
+for sig in INT KILL; do
+    "$bin" run selftest.spin seconds=20 >"$tmp/h.out" 2>/dev/null &
+    p5=$!
+    holds $p5 || fail "the holder never recorded itself in the lock ($sig)"
+    kill -$sig $p5
+    wait $p5 2>/dev/null; s=$?
+    [ $sig = INT ] && expect_status 130 $s "SIGINT while holding the lock"
+    [ $sig = KILL ] && expect_status 137 $s "SIGKILL while holding the lock"
+    if [ -s "$tmp/h.out" ]; then fail "an interrupted holder printed results"; else ok; fi
+    i=0; while [ $i -lt 50 ] && ! "$bin" run --no-wait selftest.fixed >/dev/null 2>"$tmp/after.err"; do sleep 0.1; i=$((i + 1)); done
+    if [ $i -lt 50 ]; then ok; else fail "the lock stayed held after SIG$sig of its holder: $(cat "$tmp/after.err")"; fi
+done
+
+# --- contention: a busy co-runner on the measuring CPU -------------------------------------
+cpu=$(($(nproc) - 1))
+taskset -c $cpu sh -c 'while :; do :; done' &
+spinner=$!
+PERFWEAVE_CPU=$cpu "$bin" run --quick --json selftest.spin seconds=1 'claim=rate.spin > 0' >"$tmp/busy.json" 2>"$tmp/busy.err"; s=$?
+kill $spinner; wait $spinner 2>/dev/null
+expect_status 0 $s "run with a co-runner on the measuring CPU"
+expect_grep "\"cpu\": $cpu," "$tmp/busy.json" "measured on the CPU named by PERFWEAVE_CPU"
+expect_grep '"disturbed": "contention during the measurement: .*other tasks used' "$tmp/busy.json" "result marked disturbed"
+expect_grep '"contention": {' "$tmp/busy.json" "contention readings published"
+expect_grep '"verdict": "UNDECIDED"' "$tmp/busy.json" "its claim is undecided"
+expect_grep '"why": "disturbed"' "$tmp/busy.json" "undecided because disturbed"
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

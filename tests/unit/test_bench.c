@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "perfweave/bench.h"
+#include "perfweave/claims.h"
 #include "perfweave/common.h"
 #include "perfweave/result.h"
 
@@ -61,7 +62,9 @@ static void test_defaults(void **state)
     pw_bench_config_default(&quick, 1);
     assert_close(full.target_rel_ci, 0.01, 0);
     assert_int_equal(full.min_samples, 20); /* see docs/methodology.md: A/A false positives */
-    assert_int_equal(quick.min_samples, 5);
+    assert_int_equal(quick.min_samples, PW_BENCH_MIN_DECIDING); /* quick benches can decide */
+    assert_int_equal(PW_BENCH_MIN_DECIDING, 6);
+    assert_true(quick.quick && !full.quick);
     assert_true(full.max_seconds >= 2 && full.max_seconds <= 3);
     assert_true(quick.max_seconds <= 0.3 + 1e-12);
     assert_true(full.max_samples >= full.min_samples);
@@ -102,10 +105,10 @@ static void test_interleaving(void **state)
         assert_true(pw_bench_iters(b, i) >= 1);
     }
     /* The last 3·n0 calls are the sampling rounds: each block of 3 holds every variant once,
-     * at its calibrated iteration count, and the first variant of a round rotates. */
+     * at its calibrated iteration count, in an order that changes from round to round. */
     assert_true(log->n >= 3 * n0);
     size_t start = log->n - 3 * n0;
-    int firsts[3] = {0, 0, 0};
+    size_t changes = 0;
     for (size_t r = 0; r < n0; r++) {
         int seen[3] = {0, 0, 0};
         for (size_t k = 0; k < 3; k++) {
@@ -115,11 +118,30 @@ static void test_interleaving(void **state)
             assert_int_equal(log->iters[start + 3 * r + k], pw_bench_iters(b, who));
         }
         assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
-        assert_int_equal(log->who[start + 3 * r], r % 3);
-        firsts[log->who[start + 3 * r]]++;
+        if (r && memcmp(&log->who[start + 3 * r], &log->who[start + 3 * (r - 1)], 3 * sizeof log->who[0]))
+            changes++;
     }
-    assert_true(firsts[0] > 0 && firsts[1] > 0 && firsts[2] > 0);
+    assert_true(changes > 0);
     pw_bench_free(b);
+
+    /* The order is drawn from the seed: the same seed gives the same rounds, another seed others. */
+    size_t orders[2][3 * 6];
+    for (int pass = 0; pass < 3; pass++) {
+        call_log *l2 = pw_xcalloc(1, sizeof *l2);
+        workload w2[3] = {{l2, 0, 0}, {l2, 1, 0}, {l2, 2, 0}};
+        pw_bench_config c2 = tiny();
+        c2.min_samples = c2.max_samples = 6;
+        c2.seed = pass == 2 ? 7 : 99;
+        pw_bench *b2 = pw_bench_new(&c2);
+        for (size_t k = 0; k < 3; k++) pw_bench_add(b2, "v", work, &w2[k]);
+        pw_bench_run(b2);
+        assert_true(l2->n >= 18);
+        if (pass < 2) memcpy(orders[pass], &l2->who[l2->n - 18], sizeof orders[pass]);
+        else assert_memory_not_equal(orders[0], &l2->who[l2->n - 18], sizeof orders[0]);
+        pw_bench_free(b2);
+        free(l2);
+    }
+    assert_memory_equal(orders[0], orders[1], sizeof orders[0]);
     free(log);
 }
 
@@ -211,6 +233,82 @@ static void test_publish(void **state)
     free(log);
 }
 
+static double m_value_minus_one(const pw_result *r, const char *name)
+{
+    pw_metric m;
+    return pw_result_get_metric(r, name, &m) == PW_OK ? m.value - 1 : 0;
+}
+
+/* Quick mode never decides from too few samples: below PW_BENCH_MIN_DECIDING rounds every
+ * published time, rate and speedup is marked undecidable and its claim points are UNDECIDED;
+ * from the floor on they decide.  The sample counts are fixed (min = max), never timed. */
+static void test_sample_floor(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"time.fast.n8", "rate.fast.n8", "speedup.fast_vs_slow.n8"};
+    for (size_t rounds = PW_BENCH_MIN_DECIDING - 3; rounds <= PW_BENCH_MIN_DECIDING; rounds++) {
+        call_log *log = pw_xcalloc(1, sizeof *log);
+        workload fast = {log, 0, 0}, slow = {log, 1, 40};
+        pw_bench_config cfg;
+        pw_bench_config_default(&cfg, 1);
+        cfg.max_seconds = 0;
+        cfg.min_sample_seconds = 1e-5;
+        cfg.warmup_seconds = 0;
+        cfg.min_samples = cfg.max_samples = rounds;
+        pw_bench *b = pw_bench_new(&cfg);
+        size_t f = pw_bench_add(b, "fast.n8", work, &fast);
+        size_t s = pw_bench_add(b, "slow.n8", work, &slow);
+        assert_int_equal(pw_bench_run(b), PW_OK);
+        size_t n;
+        pw_bench_samples(b, f, &n);
+        assert_int_equal(n, rounds);
+        pw_result *r = pw_result_new("test.bench", "floor");
+        assert_int_equal(pw_bench_publish_time(b, f, r, names[0], 1e6, "µs"), PW_OK);
+        assert_int_equal(pw_bench_publish_rate(b, f, r, names[1], 1.0, "it/s"), PW_OK);
+        assert_int_equal(pw_bench_publish_speedup(b, f, s, r, names[2]), PW_OK);
+        for (size_t k = 0; k < 3; k++) {
+            pw_metric m;
+            assert_int_equal(pw_result_get_metric(r, names[k], &m), PW_OK);
+            if (rounds < PW_BENCH_MIN_DECIDING) {
+                assert_non_null(m.undecidable_why);
+                assert_string_equal(m.undecidable_why, "too_few_samples");
+                assert_non_null(strstr(m.undecidable_reason, "too few samples (quick mode)"));
+            } else {
+                assert_null(m.undecidable_why);
+            }
+        }
+        /* A metric derived from the speedup inherits its mark. */
+        pw_result_metric(r, "overhead.fast.n8", m_value_minus_one(r, names[2]), 0, 1e9, "");
+        assert_int_equal(pw_result_metric_inherit(r, "overhead.fast.n8", names[2]), PW_OK);
+        pw_metric d;
+        assert_int_equal(pw_result_get_metric(r, "overhead.fast.n8", &d), PW_OK);
+        if (rounds < PW_BENCH_MIN_DECIDING) assert_string_equal(d.undecidable_why, "too_few_samples");
+        else assert_null(d.undecidable_why);
+        assert_int_equal(pw_result_metric_inherit(r, "no.such", names[2]), PW_ENOTFOUND);
+        /* A claim whose interval would hold (any positive speedup) is UNDECIDED below the
+         * floor, with the reason, and decided at it. */
+        pw_claim c;
+        char msg[128];
+        assert_int_equal(pw_claim_parse("speedup(fast, slow) > 0", &c, msg, sizeof msg), PW_OK);
+        const pw_result *rs[1] = {r};
+        json_t *v = pw_claims_evaluate(&c, rs, 1);
+        json_t *o = json_array_get(v, 0);
+        const char *verdict = json_string_value(json_object_get(o, "verdict"));
+        if (rounds < PW_BENCH_MIN_DECIDING) {
+            assert_string_equal(verdict, "UNDECIDED");
+            json_t *p = json_array_get(json_object_get(o, "points"), 0);
+            assert_string_equal(json_string_value(json_object_get(p, "why")), "too_few_samples");
+        } else {
+            assert_string_equal(verdict, "PASS");
+        }
+        json_decref(v);
+        pw_claim_release(&c);
+        pw_result_free(r);
+        pw_bench_free(b);
+        free(log);
+    }
+}
+
 static void test_clocks(void **state)
 {
     (void)state;
@@ -229,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_interleaving),
         cmocka_unit_test(test_min_samples_floor),
         cmocka_unit_test(test_publish),
+        cmocka_unit_test(test_sample_floor),
         cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -481,6 +481,60 @@ static void test_verdict_helpers(void **state)
     assert_int_equal(pw_verdict_aggregate(NULL, 0), PW_VERDICT_UNDECIDED);
 }
 
+/* Kinds and outcomes: a claim's PASS is "helped", a counterclaim's PASS "did not help"; the
+ * verdict object carries kind, label and outcome (a condition has no outcome). */
+static void test_kinds_and_outcomes(void **state)
+{
+    (void)state;
+    static const struct { pw_claim_kind k; pw_verdict v; pw_outcome o; } table[] = {
+        {PW_CLAIM_CLAIM, PW_VERDICT_PASS, PW_OUTCOME_HELPED},
+        {PW_CLAIM_CLAIM, PW_VERDICT_FAIL, PW_OUTCOME_NOT_HELPED},
+        {PW_CLAIM_CLAIM, PW_VERDICT_PARTIAL, PW_OUTCOME_UNDECIDED},
+        {PW_CLAIM_CLAIM, PW_VERDICT_UNDECIDED, PW_OUTCOME_UNDECIDED},
+        {PW_CLAIM_CLAIM, PW_VERDICT_ERROR, PW_OUTCOME_UNMEASURED},
+        {PW_CLAIM_COUNTERCLAIM, PW_VERDICT_PASS, PW_OUTCOME_NOT_HELPED},
+        {PW_CLAIM_COUNTERCLAIM, PW_VERDICT_FAIL, PW_OUTCOME_HELPED},
+        {PW_CLAIM_COUNTERCLAIM, PW_VERDICT_PARTIAL, PW_OUTCOME_UNDECIDED},
+        {PW_CLAIM_COUNTERCLAIM, PW_VERDICT_UNDECIDED, PW_OUTCOME_UNDECIDED},
+        {PW_CLAIM_COUNTERCLAIM, PW_VERDICT_ERROR, PW_OUTCOME_UNMEASURED},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        assert_int_equal(pw_claim_outcome(table[i].k, table[i].v), table[i].o);
+    assert_string_equal(pw_outcome_name(PW_OUTCOME_NOT_HELPED), "did not help");
+    assert_int_equal(pw_outcome_parse("could not be measured"), PW_OUTCOME_UNMEASURED);
+    assert_int_equal(pw_outcome_parse("helps"), -1);
+    assert_string_equal(pw_claim_kind_name(PW_CLAIM_COUNTERCLAIM), "counterclaim");
+
+    pw_result *r = speedups();
+    pw_claim c[3] = {parse("speedup(fast, slow) > 1"), parse("speedup(fast, slow) < 1"),
+                     parse("speedup(fast, slow) > 1 where n >= 256")};
+    c[1].kind = PW_CLAIM_COUNTERCLAIM;
+    c[1].label = pw_xstrdup("slow-anyway");
+    c[2].kind = PW_CLAIM_CONDITION;
+    c[2].label = pw_xstrdup("big");
+    const pw_result *rs[3] = {r, r, r};
+    json_t *arr = pw_claims_evaluate(c, rs, 3);
+    json_t *o0 = json_array_get(arr, 0), *o1 = json_array_get(arr, 1), *o2 = json_array_get(arr, 2);
+    assert_string_equal(verdict(o0), "PASS");
+    assert_string_equal(json_string_value(json_object_get(o0, "kind")), "claim");
+    assert_null(json_object_get(o0, "label"));
+    assert_string_equal(json_string_value(json_object_get(o0, "outcome")), "helped");
+    assert_string_equal(verdict(o1), "FAIL");
+    assert_string_equal(json_string_value(json_object_get(o1, "kind")), "counterclaim");
+    assert_string_equal(json_string_value(json_object_get(o1, "label")), "slow-anyway");
+    assert_string_equal(json_string_value(json_object_get(o1, "outcome")), "helped");
+    assert_string_equal(json_string_value(json_object_get(o2, "kind")), "condition");
+    assert_null(json_object_get(o2, "outcome"));
+    json_decref(arr);
+    pw_result_error(r, "kernel check failed");
+    arr = pw_claims_evaluate(&c[1], rs, 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "outcome")),
+                        "could not be measured");
+    json_decref(arr);
+    for (int i = 0; i < 3; i++) pw_claim_release(&c[i]);
+    pw_result_free(r);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -496,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_blocked_points),
         cmocka_unit_test(test_more_samples),
         cmocka_unit_test(test_verdict_helpers),
+        cmocka_unit_test(test_kinds_and_outcomes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

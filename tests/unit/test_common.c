@@ -1,4 +1,5 @@
-/* test_common.c — string buffers, atomic writes, suggestions, parameters and the registry. */
+/* test_common.c — string buffers, atomic writes, suggestions, UTF-8 validation, parameters and
+ * the registry. */
 #include "support.h"
 
 #include <math.h>
@@ -59,6 +60,47 @@ static void test_suggest(void **state)
     assert_int_equal(pw_edit_distance("kitten", "sitting"), 3);
     assert_string_equal(pw_suggest("acceleration.matmull", names, 3), "acceleration.matmul");
     assert_null(pw_suggest("zzzz", names, 3));
+}
+
+/* Offsets of the first invalid byte, checked against the well-formed ranges of the Unicode
+ * standard (Table 3-7) and Markus Kuhn's UTF-8 decoder stress test cases. */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t n, bad; /* bad == n: valid */
+    } cases[] = {
+        {"", 0, 0},
+        {"plain ASCII\n", 12, 12},
+        {"caf\xc3\xa9 \xe2\x80\x93 \xf0\x9f\x98\x80", 15, 15}, /* é, en dash, U+1F600 */
+        {"\xef\xbb\xbf" "BOM", 6, 6},                              /* a BOM is valid UTF-8 */
+        {"\xf4\x8f\xbf\xbf", 4, 4},                              /* U+10FFFF, the last */
+        {"\xed\x9f\xbf", 3, 3},                                   /* U+D7FF, before surrogates */
+        {"caf\xe9 au lait", 13, 3},                                 /* Latin-1 é */
+        {"ok\xff", 3, 2},                                           /* never valid */
+        {"\x80", 1, 0},                                             /* lone continuation */
+        {"\xc0\xaf", 2, 0},                                        /* overlong '/' */
+        {"\xc1\xbf", 2, 0},                                        /* overlong */
+        {"\xe0\x80\xaf", 3, 0},                                   /* overlong, 3 bytes */
+        {"\xf0\x80\x80\xaf", 4, 0},                              /* overlong, 4 bytes */
+        {"\xed\xa0\x80", 3, 0},                                   /* U+D800, a surrogate */
+        {"\xf4\x90\x80\x80", 4, 0},                              /* U+110000 */
+        {"\xf5\x80\x80\x80", 4, 0},                              /* F5 never leads */
+        {"ab\xe2\x80", 4, 2},                                      /* truncated at the end */
+        {"ab\xe2\x80z", 5, 2},                                     /* cut short by ASCII */
+        {"\xc3\xa9\xc3", 3, 2},                                   /* valid, then truncated */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t got = pw_utf8_check(cases[i].s, cases[i].n);
+        if (got != cases[i].bad) fail_msg("case %zu: offset %zu, expected %zu", i, got, cases[i].bad);
+    }
+    /* Embedded NUL is valid UTF-8 (chapters reject it separately). */
+    assert_int_equal(pw_utf8_check("a\0b", 3), 3);
+    const char *text = "one\ntwo\nth\xffree\n";
+    assert_int_equal(pw_line_of_offset(text, strlen(text), 0), 1);
+    assert_int_equal(pw_line_of_offset(text, strlen(text), 4), 2);
+    assert_int_equal(pw_line_of_offset(text, strlen(text), pw_utf8_check(text, strlen(text))), 3);
 }
 
 static void test_registry_sorted(void **state)
@@ -151,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_buf),
         cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_registry_sorted),
         cmocka_unit_test(test_param_parse),
         cmocka_unit_test(test_result_roundtrip),

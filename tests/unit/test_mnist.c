@@ -13,6 +13,9 @@
 #include "perfweave/common.h"
 #include "perfweave/mlp.h"
 #include "perfweave/mnist.h"
+#include "perfweave/env.h"
+#include "perfweave/store.h"
+#include "../../src/experiments/mnistexp.h"
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -288,12 +291,68 @@ static void test_cache(void **state)
     assert_int_equal(pw_mlp_load(path, &c, &again, &h2, msg, sizeof msg), PW_EINVAL);
     free(bytes);
     free(path);
+
+    /* The key includes what the model depends on: a model trained by other code (or on another
+     * machine) is another file, a miss that trains again, and refused under the wrong name. */
+    pw_mlp_config old = c, now = c;
+    snprintf(old.depends, sizeof old.depends, "code=0123456789abcdef machine=aaaaaaaaaaaaaaaa");
+    snprintf(now.depends, sizeof now.depends, "code=fedcba9876543210 machine=aaaaaaaaaaaaaaaa");
+    char *pold = pw_mlp_cache_path(&old, cache), *pnow = pw_mlp_cache_path(&now, cache);
+    assert_string_not_equal(pold, pnow);
+    assert_int_equal(pw_mlp_obtain(&old, cache, &d, &d, &again, &h2, &trained, warn, sizeof warn), PW_OK);
+    assert_int_equal(trained, 1);
+    pw_mlp_free(again);
+    pw_mlp_history_release(&h2);
+    assert_int_equal(pw_mlp_obtain(&now, cache, &d, &d, &again, &h2, &trained, warn, sizeof warn), PW_OK);
+    assert_int_equal(trained, 1); /* not the old code's model, nor its training time */
+    pw_mlp_free(again);
+    pw_mlp_history_release(&h2);
+    assert_int_equal(pw_mlp_obtain(&old, cache, &d, &d, &again, &h2, &trained, warn, sizeof warn), PW_OK);
+    assert_int_equal(trained, 0);
+    pw_mlp_free(again);
+    pw_mlp_history_release(&h2);
+    assert_int_equal(pw_mlp_load(pold, &now, &again, &h2, msg, sizeof msg), PW_EINVAL);
+    assert_non_null(strstr(msg, "another training configuration"));
+    free(pold);
+    free(pnow);
     pw_mlp_free(m);
     pw_mlp_history_release(&h);
     pw_mnist_release(&d);
     pw_test_rmtree(dir);
     free(dir);
     free(cache);
+}
+
+/* The report's depends string names the training code's hash and this machine's fingerprint. */
+static void test_model_depends(void **state)
+{
+    (void)state;
+    char a[160], b[160];
+    pw_mnistexp_model_depends(a, sizeof a);
+    pw_mnistexp_model_depends(b, sizeof b);
+    assert_string_equal(a, b);
+    json_t *env = pw_env_capture();
+    char *fp = pw_env_fingerprint_hash(env);
+    char *want = pw_xasprintf(" machine=%s", fp);
+    assert_int_equal(strncmp(a, "code=", 5), 0);
+    assert_int_equal(strspn(a + 5, "0123456789abcdef"), 16);
+    assert_string_equal(a + 21, want);
+    assert_non_null(pw_impl_file_hash("src/kernels/mlp.c")); /* the code hashed is in the build */
+    /* The report's configuration with it gives another cache file than without. */
+    pw_mlp_config c, d;
+    pw_mlp_config_default(&c);
+    d = c;
+    snprintf(d.depends, sizeof d.depends, "%s", a);
+    char *pc = pw_mlp_cache_path(&c, "x"), *pd = pw_mlp_cache_path(&d, "x");
+    assert_string_not_equal(pc, pd);
+    char *key = pw_mlp_config_key(&d);
+    assert_non_null(strstr(key, a));
+    free(key);
+    free(pc);
+    free(pd);
+    free(want);
+    free(fp);
+    json_decref(env);
 }
 
 int main(void)
@@ -307,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_real_test_split),
         cmocka_unit_test(test_training_deterministic),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_model_depends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

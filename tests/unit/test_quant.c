@@ -154,7 +154,9 @@ static void ref_gemm(size_t m, size_t n, size_t k, const uint8_t *A, size_t lda,
 static void test_qgemm_shapes(void **state)
 {
     (void)state;
-    static const size_t sizes[] = {1, 7, 63, 65, 257};
+    /* 64: k a multiple of 4 (the 512-bit kernel reads A in place), m a multiple of its 8-row
+     * tile, n of its 32-column panel. */
+    static const size_t sizes[] = {1, 7, 63, 64, 65, 257};
     const size_t ns = sizeof sizes / sizeof sizes[0], pad = 3;
     size_t maxd = 257 + pad;
     uint8_t *A = pw_xmalloc(maxd * maxd);
@@ -362,6 +364,53 @@ static void test_qgemm_gate(void **state)
     }
 }
 
+/* Which integer kernels may run, on hand-built CPUs: each needs its instructions and the OS
+ * state, the reason names what is missing, and best_on picks the widest usable. */
+static void test_qgemm_dispatch(void **state)
+{
+    (void)state;
+    pw_cpu_info c;
+    memset(&c, 0, sizeof c);
+    c.avx = c.avx2 = c.fma = c.avx_vnni = true;
+    c.avx512f = c.avx512dq = c.avx512bw = c.avx512vl = c.avx512_vnni = true;
+    c.osxsave = c.os_ymm = c.os_zmm = true;
+    char why[256];
+    bool simd = pw_qgemm_usable(PW_QGEMM_AVX2, &c, why, sizeof why);
+    if (!simd) {
+        /* A build without SIMD kernels says so, whatever the CPU. */
+        assert_non_null(strstr(why, "SIMD"));
+        assert_int_equal(pw_qgemm_best_on(&c), PW_QGEMM_PORTABLE);
+        assert_false(pw_qgemm_usable(PW_QGEMM_AVX512VNNI, &c, NULL, 0));
+        return;
+    }
+    assert_int_equal(pw_qgemm_best_on(&c), PW_QGEMM_AVX512VNNI);
+    c.os_zmm = false; /* the OS saves no ZMM state */
+    assert_false(pw_qgemm_usable(PW_QGEMM_AVX512VNNI, &c, why, sizeof why));
+    assert_non_null(strstr(why, "operating system"));
+    assert_int_equal(pw_qgemm_best_on(&c), PW_QGEMM_AVXVNNI);
+    c.os_zmm = true;
+    c.avx512_vnni = false; /* Skylake-SP: AVX-512 without VNNI */
+    assert_false(pw_qgemm_usable(PW_QGEMM_AVX512VNNI, &c, why, sizeof why));
+    assert_non_null(strstr(why, "does not report"));
+    assert_int_equal(pw_qgemm_best_on(&c), PW_QGEMM_AVXVNNI);
+    c.avx_vnni = false;
+    assert_int_equal(pw_qgemm_best_on(&c), PW_QGEMM_AVX2);
+    c.avx2 = false;
+    assert_false(pw_qgemm_usable(PW_QGEMM_AVX2, &c, why, sizeof why));
+    assert_non_null(strstr(why, "avx2"));
+    assert_int_equal(pw_qgemm_best_on(&c), PW_QGEMM_PORTABLE);
+    assert_true(pw_qgemm_usable(PW_QGEMM_PORTABLE, &c, NULL, 0));
+    for (int k = 0; k < PW_QGEMM_KINDS; k++) {
+        pw_qgemm_kind back;
+        assert_int_equal(pw_qgemm_from_name(pw_qgemm_name((pw_qgemm_kind)k), &back), PW_OK);
+        assert_int_equal(back, k);
+    }
+    pw_qgemm_kind back;
+    assert_int_equal(pw_qgemm_from_name("amx", &back), PW_ENOTFOUND);
+    /* The host's own answer agrees with its description. */
+    assert_int_equal(pw_qgemm_best(), pw_qgemm_best_on(pw_cpu_host()));
+}
+
 /* The reference pass equals the test's own integer pass and pw_qmlp_forward bit for bit, with
  * every kernel and both calibrations; pw_qmlp_check agrees. */
 static void test_qmlp_reference(void **state)
@@ -412,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_calibration),      cmocka_unit_test(test_requant),
         cmocka_unit_test(test_qgemm_shapes),     cmocka_unit_test(test_qmlp),
         cmocka_unit_test(test_qgemm_gate),       cmocka_unit_test(test_qmlp_reference),
+        cmocka_unit_test(test_qgemm_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,7 +38,7 @@ static void test_registry(void **state)
         assert_non_null(R->experiment_close);
         assert_non_null(R->counts);
         assert_non_null(R->claims_open);
-        assert_non_null(R->module);
+        assert_non_null(R->group);
         assert_non_null(R->claim);
         assert_non_null(R->claims_none);
         assert_non_null(R->claims_close);
@@ -55,16 +55,28 @@ static void test_registry(void **state)
 static void test_text_page(void **state)
 {
     (void)state;
-    json_t *va = json_pack("[{s:s, s:s, s:[]}]", "claim", "x ≥ 1", "verdict", "PASS", "points");
-    json_t *vb = json_pack("[{s:s, s:s, s:[], s:s}]", "claim", "y\tz", "verdict", "FAIL", "points", "reason",
-                           "given reason");
+    /* Verdict objects as pw_claims_evaluate writes them, and one without kind or outcome (a
+     * hand-written fixture), whose outcome is derived from its verdict. */
+    json_t *va = json_pack("[{s:s, s:s, s:s, s:s, s:[]}]", "claim", "x ≥ 1", "kind", "claim", "verdict", "PASS",
+                           "outcome", "helped", "points");
+    json_t *vb = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:[], s:s}, {s:s, s:s, s:[]}]", "claim", "y\tz", "kind",
+                           "counterclaim", "label", "slow-z", "verdict", "PASS", "outcome", "did not help", "points",
+                           "reason", "given reason", "claim", "x ≥ 1", "verdict", "FAIL", "points");
     pw_directive a = {0}, bb = {0};
+    pw_claim ca = {0}, cb[2] = {{0}, {0}};
+    ca.text = "x ≥ 1";
+    cb[0].text = "y\tz";
+    cb[1].text = "x ≥ 1";
     a.id = "a";
     a.verdicts = va;
+    a.claims = &ca;
     a.nclaims = 1;
+    a.params = json_pack("{s:i, s:s}", "batch", 1, "mode", "x");
     bb.id = "bb";
     bb.verdicts = vb;
-    bb.nclaims = 1;
+    bb.claims = cb;
+    bb.nclaims = 2;
+    bb.params = json_pack("{s:i, s:s}", "batch", 256, "mode", "x");
     pw_directive *ds[] = {&a, &bb};
     pw_chapter ch = {0};
     ch.title = "Größen ≥ 2";
@@ -77,13 +89,17 @@ static void test_text_page(void **state)
     pw_buf out;
     pw_buf_init(&out);
     assert_int_equal(pw_render_text.page(&page, &out), PW_OK);
+    /* Grouped by outcome; the expression written in both experiments carries the parameter that
+     * tells them apart; the counterclaim shows its kind and label. */
     char *want = pw_xasprintf("A title\nGenerated 2026-01-01 00:00 UTC by perfweave %s (commit %s).\n\n"
-                              "2 claims: 1 PASS, 0 PARTIAL, 1 FAIL, 0 UNDECIDED, 0 ERROR\n"
+                              "3 claims: 1 helped, 2 did not help, 0 undecided, 0 could not be measured\n"
+                              "verdicts: 2 PASS, 0 PARTIAL, 1 FAIL, 0 UNDECIDED, 0 ERROR\n"
                               "warning: busy now\n\n"
-                              "Chapter     Id  Claim  Verdict  Evidence\n"
-                              "----------  --  -----  -------  --------\n"
-                              "Größen ≥ 2  a   x ≥ 1  PASS     no measurement matched the claim\n"
-                              "Größen ≥ 2  bb  y z    FAIL     given reason\n",
+                              "Outcome       Chapter     Experiment     Claim                     Verdict  Evidence\n"
+                              "------------  ----------  -------------  ------------------------  -------  --------\n"
+                              "helped        Größen ≥ 2  a: batch 1     claim: x ≥ 1              PASS     no measurement matched the claim\n"
+                              "did not help  Größen ≥ 2  bb             counterclaim slow-z: y z  PASS     given reason\n"
+                              "did not help  Größen ≥ 2  bb: batch 256  claim: x ≥ 1              FAIL     no measurement matched the claim\n",
                               PW_VERSION, pw_commit());
     assert_string_equal(out.data, want);
     free(want);
@@ -93,10 +109,13 @@ static void test_text_page(void **state)
     page.env_warnings = NULL;
     pw_buf_reset(&out);
     assert_int_equal(pw_render_text.page(&page, &out), PW_OK);
-    assert_non_null(strstr(out.data, "\n\n0 claims: 0 PASS, 0 PARTIAL, 0 FAIL, 0 UNDECIDED, 0 ERROR\n\nNo claims.\n"));
+    assert_non_null(strstr(out.data, "\n\n0 claims: 0 helped, 0 did not help, 0 undecided, 0 could not be measured\n"
+                                     "verdicts: 0 PASS, 0 PARTIAL, 0 FAIL, 0 UNDECIDED, 0 ERROR\n\nNo claims.\n"));
     pw_buf_release(&out);
     json_decref(va);
     json_decref(vb);
+    json_decref(a.params);
+    json_decref(bb.params);
     json_decref(warnings);
 }
 
@@ -311,6 +330,21 @@ static void test_baseline_notices(void **state)
     pw_result_free(rb);
 }
 
+/* What a verdict object says happened to the optimization. */
+static void test_outcome(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:s, s:s}", "kind", "counterclaim", "verdict", "FAIL");
+    assert_int_equal(pw_render_outcome(v), PW_OUTCOME_HELPED);
+    json_object_set_new(v, "outcome", json_string("undecided"));
+    assert_int_equal(pw_render_outcome(v), PW_OUTCOME_UNDECIDED); /* recorded wins */
+    json_decref(v);
+    v = json_pack("{s:s}", "verdict", "nonsense");
+    assert_int_equal(pw_render_outcome(v), PW_OUTCOME_UNMEASURED);
+    json_decref(v);
+    assert_string_equal(pw_render_outcome_kind(PW_OUTCOME_NOT_HELPED), "not-helped");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_precision),
         cmocka_unit_test(test_evidence),
         cmocka_unit_test(test_baseline_notices),
+        cmocka_unit_test(test_outcome),
     };
     return cmocka_run_group_tests_name("render", tests, NULL, NULL);
 }

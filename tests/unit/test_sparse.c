@@ -73,12 +73,19 @@ static void test_spmm(void **state)
                 size_t n = ns[a];
                 for (size_t i = 0; i < cols * n; i++)
                     X[i] = integer ? (float)((int)(rnd() % 7) - 3) : (float)(unif() * 2 - 1);
-                pw_csr_spmm(&m, X, n, n, Y, n);
                 dense_ref(A, rows, cols, X, n, R);
-                for (size_t i = 0; i < rows * n; i++) {
-                    if (integer) assert_true(Y[i] == (float)R[i]); /* exact: small integers */
-                    else if (fabs(Y[i] - R[i]) > 1e-5 * (1 + fabs(R[i])))
-                        fail_msg("n %zu: %g vs %g", n, (double)Y[i], R[i]);
+                /* The host's path, then the portable one forced by a CPU without AVX2. */
+                pw_cpu_info none;
+                memset(&none, 0, sizeof none);
+                assert_false(pw_csr_spmm_simd(&none));
+                for (int path = 0; path < 2; path++) {
+                    if (path == 0) pw_csr_spmm(&m, X, n, n, Y, n);
+                    else pw_csr_spmm_on(&none, &m, X, n, n, Y, n);
+                    for (size_t i = 0; i < rows * n; i++) {
+                        if (integer) assert_true(Y[i] == (float)R[i]); /* exact: small integers */
+                        else if (fabs(Y[i] - R[i]) > 1e-5 * (1 + fabs(R[i])))
+                            fail_msg("path %d n %zu: %g vs %g", path, n, (double)Y[i], R[i]);
+                    }
                 }
             }
             pw_csr_release(&m);

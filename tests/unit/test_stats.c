@@ -381,6 +381,30 @@ static void test_median_ci_order(void **state)
     assert_close(ci[0], 1, 0);
     assert_close(ci[1], 6, 0);
     assert_int_equal(pw_stats_median_ci_order(x, 5, 0.95, ci), PW_ERANGE);
+    /* The ranks equal the definition's, checked by walking every rank (as the first version of
+     * the function did) for n up to 1000 and several levels; n = 100 gives j = 40 ([x40, x61]),
+     * as R's qbinom(0.025, 100, 0.5) = 40 says. */
+    enum { N = 1000 };
+    double *y = pw_xmalloc(N * sizeof *y);
+    for (int i = 0; i < N; i++) y[i] = i + 1;
+    static const double levels[] = {0.5, 0.9, 0.95, 0.99, 0.999};
+    for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
+        double tail = (1 - levels[l]) / 2;
+        for (size_t n = 1; n <= N; n++) {
+            size_t j = 0;
+            while (j + 1 <= n / 2 && gsl_cdf_binomial_P((unsigned)j, 0.5, (unsigned)n) <= tail) j++;
+            int rc = pw_stats_median_ci_order(y, n, levels[l], ci);
+            if (j == 0) {
+                if (rc != PW_ERANGE) fail_msg("n %zu level %g: expected too few", n, levels[l]);
+            } else if (rc != PW_OK || ci[0] != y[j - 1] || ci[1] != y[n - j]) {
+                fail_msg("n %zu level %g: rank %zu expected, got [%g, %g]", n, levels[l], j, ci[0], ci[1]);
+            }
+        }
+    }
+    assert_int_equal(pw_stats_median_ci_order(y, 100, 0.95, ci), PW_OK);
+    assert_close(ci[0], 40, 0);
+    assert_close(ci[1], 61, 0);
+    free(y);
 }
 
 static void test_bootstrap_reproducible(void **state)

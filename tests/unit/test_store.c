@@ -49,6 +49,9 @@ static void test_impl_table(void **state)
     assert_true(pw_impl_is_core("src/measure/env.c"));
     assert_true(pw_impl_is_core("include/perfweave/bench.h"));
     assert_false(pw_impl_is_core("include/perfweave/store.h"));
+    assert_false(pw_impl_is_core("src/measure/lock.c"));
+    assert_false(pw_impl_is_core("include/perfweave/lock.h"));
+    assert_true(pw_impl_is_core("src/measure/isolate.c"));
     assert_false(pw_impl_is_core("src/weave/html.c"));
     assert_false(pw_impl_is_core("src/store/cache.c"));
     assert_false(pw_impl_is_core("src/experiments/selftest.c"));

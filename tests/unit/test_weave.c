@@ -1,5 +1,7 @@
-/* test_weave.c — directive and reference parsing (good and bad input, line numbers), escaping
- * of hostile text for HTML, LaTeX and gnuplot, templates, value formatting, chart scripts. */
+/* test_weave.c — directive and reference parsing (good and bad input, line numbers), labelled
+ * claims, counterclaims and conditions, conditional text (the `when` block and the `?` span:
+ * parsing, validation, which passage each verdict selects, passages' references), escaping of
+ * hostile text for HTML, LaTeX and gnuplot, templates, value formatting, chart scripts. */
 #include "support.h"
 
 #include <math.h>
@@ -177,6 +179,253 @@ static void test_chapter_refs(void **state)
     free(dir);
 }
 
+/* A chapter saved as Latin-1 is refused with the line of the first bad byte; nothing loads. */
+static void test_chapter_invalid_utf8(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *path = pw_xasprintf("%s/latin1.md", dir);
+    const char *text = "# Caf\xc3\xa9\n\nfine so far\n\ncaf\xe9 in Latin-1\n";
+    assert_int_equal(pw_write_file_atomic(path, text, strlen(text)), PW_OK);
+    pw_diag diag;
+    pw_diag_init(&diag);
+    assert_null(pw_chapter_load(path, 1, &diag));
+    assert_int_equal(diag.n, 1);
+    char *want = pw_xasprintf("%s:5: invalid UTF-8 (byte 0xE9)", path);
+    assert_string_equal(diag.lines[0], want);
+    free(want);
+    pw_diag_release(&diag);
+    pw_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+static void test_directive_labels(void **state)
+{
+    (void)state;
+    pw_diag diag;
+    pw_diag_init(&diag);
+    const char *body = "claim: value >= 1\n"
+                       "claim packed-small: value >= 2\n"
+                       "counterclaim: value < 3\n"
+                       "counterclaim csr-slow: value < 4\n"
+                       "condition big-n:  value > 5 where n >= 2\n";
+    pw_directive *d = pw_directive_parse("ch.md", 1, "selftest.fixed", body, 1, &diag);
+    assert_int_equal(diag.n, 0);
+    assert_int_equal(d->nclaims, 4);
+    assert_int_equal(d->nconditions, 1);
+    assert_int_equal(d->claims[0].kind, PW_CLAIM_CLAIM);
+    assert_null(d->claims[0].label);
+    assert_string_equal(d->claims[1].label, "packed-small");
+    assert_int_equal(d->claims[2].kind, PW_CLAIM_COUNTERCLAIM);
+    assert_null(d->claims[2].label);
+    assert_int_equal(d->claims[3].kind, PW_CLAIM_COUNTERCLAIM);
+    assert_string_equal(d->claims[3].label, "csr-slow");
+    assert_int_equal(d->claim_lines[3], 5);
+    assert_int_equal(d->conditions[0].kind, PW_CLAIM_CONDITION);
+    assert_string_equal(d->conditions[0].label, "big-n");
+    assert_string_equal(d->conditions[0].text, "value > 5 where n >= 2");
+    assert_int_equal(d->condition_lines[0], 6);
+    pw_directive_free(d);
+    pw_diag_release(&diag);
+
+    pw_diag_init(&diag);
+    body = "claim Big: value >= 1\ncondition: value > 1\ncounterclaim x: value <\nsizes n: [1]\n"
+           "clam x: value > 1\ncondition -x: value > 1\n";
+    d = pw_directive_parse("ch.md", 1, "selftest.fixed", body, 1, &diag);
+    assert_int_equal(diag.n, 6);
+    assert_string_equal(diag.lines[0], "ch.md:2: label 'Big' must be lowercase letters, digits and '-', "
+                                       "starting with a letter or digit");
+    assert_string_equal(diag.lines[1], "ch.md:3: a condition needs a label for prose to refer to "
+                                       "(condition LABEL: EXPR)");
+    assert_non_null(strstr(diag.lines[2], "ch.md:4: counterclaim: expected a number"));
+    assert_string_equal(diag.lines[3], "ch.md:5: malformed key 'sizes n' (only claim, counterclaim and "
+                                       "condition take a label)");
+    assert_non_null(strstr(diag.lines[4], "ch.md:6: malformed key 'clam x'"));
+    assert_non_null(strstr(diag.lines[4], "did you mean 'claim'?"));
+    assert_non_null(strstr(diag.lines[5], "ch.md:7: label '-x' must be"));
+    assert_int_equal(d->nclaims, 0);
+    assert_int_equal(d->nconditions, 0);
+    pw_directive_free(d);
+    pw_diag_release(&diag);
+    assert_true(pw_label_valid("a1-b"));
+    assert_true(pw_label_valid("9"));
+    assert_false(pw_label_valid(""));
+    assert_false(pw_label_valid("a_b"));
+    assert_false(pw_label_valid("a.b"));
+}
+
+/* The first child's literal text of a passage document ("" when empty). */
+static const char *passage_text(const pw_when *w, pw_passage p)
+{
+    cmark_node *para = w->passage[p] ? cmark_node_first_child(w->passage[p]) : NULL;
+    cmark_node *text = para ? cmark_node_first_child(para) : NULL;
+    const char *lit = text ? cmark_node_get_literal(text) : NULL;
+    return lit ? lit : "";
+}
+
+static void test_when_block(void **state)
+{
+    (void)state;
+    pw_diag diag;
+    pw_diag_init(&diag);
+    pw_when w;
+    const char *body = "\nholds:\nIt holds.\n  fails:  \nIt fails.\n\nSecond paragraph.\notherwise:\n"
+                       "partial:\n";
+    assert_true(pw_when_parse_block("ch.md", 10, "when packed-small", body, &w, &diag));
+    assert_int_equal(diag.n, 0);
+    assert_string_equal(w.label, "packed-small");
+    assert_false(w.is_inline);
+    assert_int_equal(w.line, 10);
+    /* Fence on line 10: the blank line is 11, "holds:" 12, its text from 13. */
+    assert_int_equal(w.passage_line[PW_PASSAGE_HOLDS], 13);
+    assert_int_equal(w.passage_line[PW_PASSAGE_FAILS], 15);
+    assert_string_equal(passage_text(&w, PW_PASSAGE_HOLDS), "It holds.");
+    assert_string_equal(passage_text(&w, PW_PASSAGE_FAILS), "It fails.");
+    assert_non_null(cmark_node_next(cmark_node_first_child(w.passage[PW_PASSAGE_FAILS])));
+    assert_null(w.passage[PW_PASSAGE_UNDECIDED]);
+    /* An empty passage is present (it says nothing on purpose). */
+    assert_non_null(w.passage[PW_PASSAGE_OTHERWISE]);
+    assert_null(cmark_node_first_child(w.passage[PW_PASSAGE_OTHERWISE]));
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_PASS), PW_PASSAGE_HOLDS);
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_FAIL), PW_PASSAGE_FAILS);
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_PARTIAL), PW_PASSAGE_PARTIAL);
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_UNDECIDED), PW_PASSAGE_OTHERWISE);
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_ERROR), PW_PASSAGE_OTHERWISE);
+    pw_when_release(&w);
+
+    /* PARTIAL falls back to undecided; without otherwise a verdict may select nothing. */
+    assert_true(pw_when_parse_block("ch.md", 1, "when x", "holds:\na\nundecided:\nb\n", &w, &diag));
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_PARTIAL), PW_PASSAGE_UNDECIDED);
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_UNDECIDED), PW_PASSAGE_UNDECIDED);
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_FAIL), PW_PASSAGE_NONE);
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_ERROR), PW_PASSAGE_NONE);
+    pw_when_release(&w);
+    assert_true(pw_when_parse_block("ch.md", 1, "when x", "error:\nbroken\n", &w, &diag));
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_ERROR), PW_PASSAGE_ERROR);
+    assert_int_equal(pw_when_choose(&w, PW_VERDICT_PASS), PW_PASSAGE_NONE);
+    pw_when_release(&w);
+    /* A prose line that only looks like a keyword: capitals, two words, an escaped colon. */
+    assert_true(pw_when_parse_block("ch.md", 1, "when x", "holds:\nNote:\nfor example:\nnote\\:\n", &w, &diag));
+    assert_null(w.passage[PW_PASSAGE_FAILS]);
+    pw_when_release(&w);
+    assert_int_equal(diag.n, 0);
+
+    static const struct { const char *info, *body, *msg; } bad[] = {
+        {"when", "holds:\nx\n", "ch.md:20: when block without a label"},
+        {"when X", "holds:\nx\n", "ch.md:20: label 'X' must be lowercase"},
+        {"when x y", "holds:\nx\n", "ch.md:20: unexpected 'y' after the label of a when block"},
+        {"when x", "holds:\nx\nfail:\ny\n", "ch.md:23: unknown passage 'fail:' (did you mean 'fails:'?)"},
+        {"when x", "holds:\nx\nbecause:\ny\n", "ch.md:23: unknown passage 'because:' (holds, fails"},
+        {"when x", "\nSome text.\nholds:\nx\n", "ch.md:22: text before the first passage of a when block"},
+        {"when x", "holds:\nx\nfails:\ny\nholds:\nz\n", "ch.md:25: passage 'holds:' given twice (first on line 21)"},
+        {"when x", "\n\n", "ch.md:20: when block without a passage"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pw_diag_init(&diag);
+        assert_false(pw_when_parse_block("ch.md", 20, bad[i].info, bad[i].body, &w, &diag));
+        assert_int_equal(diag.n, 1);
+        if (!strstr(diag.lines[0], bad[i].msg)) fail_msg("got '%s', expected '%s'", diag.lines[0], bad[i].msg);
+        assert_null(w.label);
+        pw_diag_release(&diag);
+    }
+}
+
+static void test_when_inline(void **state)
+{
+    (void)state;
+    pw_diag diag;
+    pw_diag_init(&diag);
+    pw_when w;
+    assert_true(pw_when_parse_inline("ch.md", 3, "?int8-fast| faster |slower|", &w, &diag));
+    assert_true(w.is_inline);
+    assert_string_equal(w.label, "int8-fast");
+    assert_string_equal(pw_when_choose_inline(&w, PW_VERDICT_PASS), "faster");
+    assert_string_equal(pw_when_choose_inline(&w, PW_VERDICT_FAIL), "slower");
+    assert_string_equal(pw_when_choose_inline(&w, PW_VERDICT_PARTIAL), "");
+    assert_string_equal(pw_when_choose_inline(&w, PW_VERDICT_UNDECIDED), "");
+    assert_null(pw_when_choose_inline(&w, PW_VERDICT_ERROR));
+    pw_when_release(&w);
+    static const struct { const char *lit, *msg; } bad[] = {
+        {"?|a|b|c", "ch.md:3: conditional text '?|a|b|c' needs a label"},
+        {"?", "ch.md:3: conditional text '?' needs a label"},
+        {"?Fast|a|b|c", "ch.md:3: label 'Fast' in '?Fast|a|b|c' must be"},
+        {"?x|a|b", "ch.md:3: conditional text '?x|a|b' has 2 alternatives, not 3"},
+        {"?x", "ch.md:3: conditional text '?x' has 0 alternatives, not 3"},
+        {"?x|a|b|c|d", "ch.md:3: conditional text '?x|a|b|c|d' has 4 alternatives, not 3"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(pw_when_parse_inline("ch.md", 3, bad[i].lit, &w, &diag));
+        assert_int_equal(diag.n, i + 1);
+        if (!strstr(diag.lines[i], bad[i].msg)) fail_msg("got '%s', expected '%s'", diag.lines[i], bad[i].msg);
+    }
+    pw_diag_release(&diag);
+}
+
+/* A chapter's conditional text: blocks and spans collected, the passages' references and spans
+ * too, at their chapter lines; interpreted blocks refused inside passages. */
+static void test_chapter_conditional(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *path = pw_xasprintf("%s/ch.md", dir);
+    const char *text =
+        "# Is it `?fast|faster|slower|unclear`?\n"          /* 1 */
+        "\n"                                               /* 2 */
+        "````when fast\n"                                  /* 3 */
+        "holds:\n"                                         /* 4 */
+        "It is, by `=demo.value.n1`.\n"                    /* 5 */
+        "fails:\n"                                         /* 6 */
+        "It is not:\n"                                     /* 7 */
+        "\n"                                               /* 8 */
+        "- by `=demo.value.n2`, `?fast|x|y|z`\n"           /* 9 */
+        "```python\n"                                      /* 10 */
+        "print(1)\n"                                       /* 11 */
+        "```\n"                                            /* 12 */
+        "````\n"                                           /* 13 */
+        "\n"                                               /* 14 */
+        "> ````when fast\n"                                /* 15 */
+        "> otherwise:\n"                                   /* 16 */
+        "> ```summary\n"                                   /* 17 */
+        "> ```\n"                                          /* 18 */
+        "> ````\n";                                        /* 19 */
+    assert_int_equal(pw_write_file_atomic(path, text, strlen(text)), PW_OK);
+    pw_diag diag;
+    pw_diag_init(&diag);
+    pw_chapter *c = pw_chapter_load(path, 1, &diag);
+    assert_non_null(c);
+    assert_int_equal(diag.n, 1);
+    assert_non_null(strstr(diag.lines[0], ":17: a passage of a when block cannot hold a ```summary block"));
+    assert_int_equal(c->nrefs, 2);
+    assert_string_equal(c->refs[0].metric, "value.n1");
+    assert_int_equal(c->refs[0].line, 5);
+    assert_string_equal(c->refs[1].metric, "value.n2");
+    assert_int_equal(c->refs[1].line, 9);
+    /* The heading's span, the first block, the span inside its fails passage, the second block. */
+    assert_int_equal(c->nwhens, 4);
+    assert_true(c->whens[0].is_inline);
+    assert_int_equal(c->whens[0].line, 1);
+    assert_false(c->whens[1].is_inline);
+    assert_int_equal(c->whens[1].line, 3);
+    assert_true(c->whens[2].is_inline);
+    assert_int_equal(c->whens[2].line, 9);
+    assert_int_equal(c->whens[3].line, 15);
+    assert_string_equal(c->title, "Is it ?fast|faster|slower|unclear?");
+    /* What the report does once the claim is decided: the span's words replace it. */
+    cmark_node *t = cmark_node_new(CMARK_NODE_TEXT);
+    cmark_node_set_literal(t, pw_when_choose_inline(&c->whens[0], PW_VERDICT_FAIL));
+    cmark_node_replace(c->whens[0].node, t);
+    cmark_node_free(c->whens[0].node);
+    c->whens[0].node = NULL;
+    pw_chapter_retitle(c);
+    assert_string_equal(c->title, "Is it slower?");
+    pw_chapter_free(c);
+    pw_diag_release(&diag);
+    pw_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
 static void test_format(void **state)
 {
     (void)state;
@@ -250,8 +499,11 @@ int main(void)
         cmocka_unit_test(test_escape_html),   cmocka_unit_test(test_escape_latex),
         cmocka_unit_test(test_escape_gnuplot), cmocka_unit_test(test_template),
         cmocka_unit_test(test_directive_good), cmocka_unit_test(test_directive_errors),
-        cmocka_unit_test(test_chapter_refs),   cmocka_unit_test(test_format),
-        cmocka_unit_test(test_plot_script),
+        cmocka_unit_test(test_chapter_refs),   cmocka_unit_test(test_chapter_invalid_utf8),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_plot_script),   cmocka_unit_test(test_directive_labels),
+        cmocka_unit_test(test_when_block),    cmocka_unit_test(test_when_inline),
+        cmocka_unit_test(test_chapter_conditional),
     };
     return cmocka_run_group_tests_name("weave", tests, NULL, NULL);
 }
