@@ -104,7 +104,7 @@ static void chart_description(pw_buf *b, const json_t *chart)
             esc(b, json_string_value(json_object_get(item, "label")));
         }
     }
-    pw_buf_puts(b, ". Each point is a median with its 95% interval as an error bar.");
+    pw_buf_puts(b, ". Error bars are 95% intervals.");
 }
 
 /* Copies svg up to the element open…close when it comes before the first group (the head of
