@@ -82,12 +82,27 @@ static void on_event(void *ctx, const pw_exec_event *ev)
     }
 }
 
-/* The executor the options ask for: a replay, or the cache decorator over the local executor. */
+/* The stale executor of the options: previous results from the run documents they name, then
+ * the output folder's results.json, then the cache. */
+static pw_exec *stale_executor(const pw_report_options *opt)
+{
+    char **paths = pw_xcalloc(opt->nprevious + 1, sizeof *paths);
+    for (size_t i = 0; i < opt->nprevious; i++) paths[i] = opt->previous[i];
+    char *own = pw_xasprintf("%s/results.json", opt->outdir);
+    paths[opt->nprevious] = own;
+    pw_exec *x = pw_exec_stale_new(paths, opt->nprevious + 1, opt->cache_dir);
+    free(own);
+    free(paths);
+    return x;
+}
+
+/* The executor the options ask for: a replay, or the cache decorator over the local executor
+ * (over the stale one when the run must not measure). */
 static pw_exec *default_executor(pw_report *r)
 {
     const pw_report_options *opt = r->opt;
     if (opt->replay_dir) return pw_exec_replay_new(opt->replay_dir);
-    pw_exec *local = pw_exec_local_new(r->stamp);
+    pw_exec *local = opt->stale ? stale_executor(opt) : pw_exec_local_new(r->stamp);
     pw_cache *cache = NULL;
     if (opt->cache_dir && !(cache = pw_cache_open(opt->cache_dir)))
         pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "cannot open the result cache %s: %s; running without it",
