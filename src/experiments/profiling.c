@@ -779,9 +779,10 @@ static int run_flops(pw_run *run)
     static const char *const bheaders[] = {"operation", "mac", "add", "mul", "div", "exp", "sqrt",
                                            "cmp", "output error"};
     pw_table *bt = pw_result_table(r, "breakdown", "Operations counted by the instrumented "
-                                   "kernels, by kind (each equal to the formula's), and the "
-                                   "relative error of each kernel's output against its "
-                                   "independent reference", 9, bheaders);
+                                   "kernels, by kind (whether every kind equals the formula's is "
+                                   "the FLOP table's last column), and the relative error of each "
+                                   "kernel's output against its independent reference", 9,
+                                   bheaders);
     bool all = true;
     for (size_t i = 0; i < nrows; i++) {
         flop_row *fr = &rows[i];

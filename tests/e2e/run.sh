@@ -338,6 +338,29 @@ for v in packed openblas blis onednn library; do
 done
 expect_grep '"speedup.packed_vs_library.n1024"' "$tmp/libs.json" "packed against the fastest library"
 expect_grep '"arch": "' "$tmp/libs.json" "BLIS kernel set recorded"
+
+# The library's speedup over the C loops (the promises are stated that way), its fraction of the
+# roof, and the C loops against the scalar peak: each consistent with the metrics it derives from.
+"$bin" run --quick --json acceleration.matmul sizes=64 variants=naive,blocked,openblas \
+    >"$tmp/lib64.json" 2>"$tmp/lib64.err"; s=$?
+expect_status 0 $s "matmul with the C loops and a library"
+if python3 - "$tmp/lib64.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+def near(a, b): return abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+ok = True
+for loop in ("naive", "blocked"):
+    fwd, rev = m["speedup.library_vs_%s.n64" % loop], m["speedup.%s_vs_library.n64" % loop]
+    # the same paired samples in the other direction: each estimate inside the other's reciprocal interval
+    ok &= 1 / rev["ci95"][1] <= fwd["value"] * (1 + 1e-9) and fwd["value"] <= (1 + 1e-9) / rev["ci95"][0]
+    g, s = m["gflops.%s.n64" % loop], m["peak.fma.scalar"]
+    f = m["fraction_of_scalar_peak.%s.n64" % loop]
+    ok &= near(f["value"], g["value"] / s["value"]) and near(f["ci95"][0], g["ci95"][0] / s["ci95"][1])
+lib, pk, f = m["gflops.library.n64"], m["peak.fma"], m["fraction_of_peak.library.n64"]
+ok &= near(f["value"], lib["value"] / pk["value"]) and near(f["ci95"][1], lib["ci95"][1] / pk["ci95"][0])
+sys.exit(0 if ok else 1)
+PY
+then ok; else fail "library_vs_*, fraction_of_peak.library or fraction_of_scalar_peak inconsistent ($tmp/lib64.json)"; fi
 expect_grep '"isa": "' "$tmp/libs.json" "oneDNN ISA recorded"
 
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
