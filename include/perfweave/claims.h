@@ -17,8 +17,8 @@
  * otherwise.  With several points and claims in one chapter, each point also gets a one-sided
  * p-value (normal approximation on the interval, on log scale for ratios) and a Holm-adjusted
  * p-value across the chapter; a point counts as holding (failing) only when its interval says
- * so and its adjusted p is below 0.05.  A point on a metric marked undecidable, or of a result
- * marked disturbed (result.h), is UNDECIDED whatever its interval says, with that reason, and
+ * so and its adjusted p is below 0.05.  A point on a metric marked undecidable, or a sampled
+ * (non-exact) point of a result marked disturbed (result.h), is UNDECIDED whatever its interval says, with that reason, and
  * stays out of the Holm family.  Claim verdict: PASS all points hold, FAIL all fail,
  * UNDECIDED all undecided, PARTIAL any mixture, ERROR when the experiment failed or no point
  * matched.

@@ -92,8 +92,8 @@ int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why
  * sentence.  Returns PW_OK (also when from is not marked) or PW_ENOTFOUND for an unknown name. */
 int pw_result_metric_inherit(pw_result *r, const char *name, const char *from);
 /* Marks the whole result as disturbed (contention during its measurement, with the sentence
- * saying what was seen): none of its metrics decides a claim (code "disturbed"), and the result
- * must not be cached as a clean measurement.  Calling it again replaces the sentence. */
+ * saying what was seen): none of its sampled metrics decides a claim (code "disturbed"; exact
+ * values such as counts still do), and the result must not be cached as a clean measurement.  Calling it again replaces the sentence. */
 void pw_result_set_disturbed(pw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The disturbed sentence, or NULL when the result was not marked; borrowed. */
 const char *pw_result_disturbed(const pw_result *r);

@@ -600,8 +600,10 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
             p->claim = i;
             p->m = met;
             /* A disturbed measurement, or a metric marked undecidable, shows its interval but
-             * decides nothing; such points stay out of the Holm family below. */
-            p->reason = pw_result_disturbed(r);
+             * decides nothing; such points stay out of the Holm family below.  Contention
+             * distorts what was timed, not what was counted: an exact value (a count, a size, a
+             * FLOP formula: lo == hi) of a disturbed result still decides. */
+            p->reason = met.lo != met.hi ? pw_result_disturbed(r) : NULL;
             p->why = p->reason ? "disturbed" : met.undecidable_why;
             if (!p->reason) p->reason = met.undecidable_reason;
             p->st = p->why ? UNDECIDED : interval_state(&claims[i], met.lo, met.hi);
