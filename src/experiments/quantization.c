@@ -131,8 +131,11 @@ static int gemm_kernel_list(pw_run *run, pw_qgemm_kind model, int *kinds, int *s
  * every int8 width this CPU runs (peak.int8.vnni256 / .vnni512, ceilings.h), the widest of which
  * is the int8 roof.  Each is drawn as a line on the chart; *fp32 and *int8 are the roofs'
  * metrics, each with lo = 0 when it was not measured (no VNNI: no int8 roof, and a note says
- * so). */
-static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *int8)
+ * so).  *narrow is set to the sentence saying so when peak.fma is narrower than the CPU's widest
+ * unit (a build without SIMD kernels measures only the scalar width, while the libraries still
+ * use the CPU's vectors), else to "". */
+static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *int8, char *narrow,
+                       size_t narrowsize)
 {
     pw_result *r = pw_run_result(run);
     pw_ceilings c;
@@ -140,9 +143,19 @@ static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *in
     memset(fp32, 0, sizeof *fp32);
     memset(int8, 0, sizeof *int8);
     char label[80];
+    narrow[0] = '\0';
     if (pw_result_get_metric(r, "peak.fma", fp32) == PW_OK && fp32->lo > 0) {
         snprintf(label, sizeof label, "%s fp32 peak, 1 core", pw_ceilings_label(c.roof));
         pw_chart_hline(gc, label, fp32->value);
+        const char *widest = pw_cpu_widest_isa(pw_cpu_host());
+        char wname[48];
+        snprintf(wname, sizeof wname, "peak.fma.%s", widest);
+        pw_metric w;
+        if (pw_result_get_metric(r, wname, &w) != PW_OK)
+            snprintf(narrow, narrowsize, "peak.fma is the %s width this build measures, narrower "
+                     "than the CPU's widest unit (%s) that the libraries may use, so a fraction "
+                     "of it overstates how much of the machine a library uses",
+                     pw_ceilings_label(c.roof), widest);
     } else {
         fp32->lo = 0;
     }
@@ -164,12 +177,16 @@ static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *in
                        "product this CPU runs; fraction_of_peak.qgemm.bN is the model's kernel.",
                        label, int8->value);
     }
-    if (fp32->lo > 0)
+    if (fp32->lo > 0 && !narrow[0])
         pw_result_note(r, "fraction_of_peak.sgemm_<library>.bN (and .sgemm.bN, the fastest) "
                        "divides each fp32 library's GOP/s on the layer shapes by peak.fma "
                        "(%.3g GFLOP/s), the widest fp32 FMA this CPU runs: how much of the "
                        "machine's fp32 arithmetic the baseline uses on these shapes.",
                        fp32->value);
+    else if (fp32->lo > 0)
+        pw_result_note(r, "fraction_of_peak.sgemm_<library>.bN (and .sgemm.bN) divide each fp32 "
+                       "library's GOP/s by peak.fma (%.3g GFLOP/s), but %s: they decide nothing.",
+                       fp32->value, narrow);
 }
 
 /* Publishes frac = metric gops over the roof pk (conservative interval, the basis and marks of
@@ -705,7 +722,8 @@ static int run_quant(pw_run *run)
         }
         ss[1 + nk] = anchor ? pw_chart_series(gc, "oneDNN u8s8s32 (int8)") : NULL;
         pw_metric roof32, roof8;
-        gemm_roofs(run, gc, &roof32, &roof8);
+        char narrow[256];
+        gemm_roofs(run, gc, &roof32, &roof8, narrow, sizeof narrow);
         /* The AVX2 (16-bit) kernel, against which the model's VNNI kernel shows what the 8-bit
          * dot-product instruction buys: speedup.qgemm_vs_qgemm_avx2.bN. */
         int javx2 = -1;
@@ -732,6 +750,7 @@ static int run_quant(pw_run *run)
                 lm[L] = lname[L];
                 snprintf(fname, sizeof fname, "fraction_of_peak.sgemm_%s.b%ld", libs[L], b);
                 publish_fraction(r, lname[L], fname, &roof32, frac[L], sizeof frac[L]);
+                if (narrow[0]) pw_result_metric_undecidable(r, fname, "not_established", "%s", narrow);
             }
             snprintf(name, sizeof name, "gops.sgemm.b%ld", b);
             int pick = pw_baseline_pick_fastest(r, lm, libs, nl, true, name, "sgemm", suffix);
@@ -745,6 +764,7 @@ static int run_quant(pw_run *run)
                 char cell[32];
                 snprintf(fname, sizeof fname, "fraction_of_peak.sgemm.b%ld", b);
                 publish_fraction(r, name, fname, &roof32, cell, sizeof cell);
+                if (narrow[0]) pw_result_metric_undecidable(r, fname, "not_established", "%s", narrow);
             }
             if (pw_result_get_metric(r, name, &mm) == PW_OK)
                 pw_series_point(ss[0], (double)b, mm.value, mm.lo, mm.hi);
