@@ -166,6 +166,14 @@ double pw_mnistexp_publish_accuracy(pw_result *r, const char *name, size_t k, si
     return a;
 }
 
+int pw_mnistexp_mark_fixed(pw_result *r, const char *name, size_t n)
+{
+    return pw_result_metric_fixed_sample(r, name, "the %zu-image test set is all there is: "
+                                         "evaluating again gives the same count; only a larger "
+                                         "test set (or a threshold further from the value) could "
+                                         "decide", n);
+}
+
 void pw_mnistexp_mcnemar(const uint8_t *pred_a, const uint8_t *pred_b, const uint8_t *labels,
                          size_t n, pw_mnistexp_paired *out)
 {

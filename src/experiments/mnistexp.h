@@ -45,6 +45,10 @@ void pw_mnistexp_publish_training(const pw_mnistexp *e, pw_result *r);
 void pw_mnistexp_wilson(size_t k, size_t n, double *lo, double *hi);
 /* Publishes k/n as metric name with its Wilson interval (unit ""); returns the accuracy. */
 double pw_mnistexp_publish_accuracy(pw_result *r, const char *name, size_t k, size_t n);
+/* Marks metric name (an accuracy, an agreement or a paired drop on the n test images) as resting
+ * on a fixed sample (result.h): evaluating again gives the same count, so a claim it leaves
+ * undecided says so instead of asking for more samples.  PW_ENOTFOUND for an unknown name. */
+int pw_mnistexp_mark_fixed(pw_result *r, const char *name, size_t n);
 
 /* Paired comparison of two classifiers on the same n items: b = items only A gets right,
  * c = items only B gets right.  p is the exact two-sided McNemar p-value (binomial test of b

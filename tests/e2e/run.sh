@@ -430,6 +430,73 @@ for key in '"peak.fma"' '"peak.fma.scalar"' '"bandwidth.triad.dram"' '"bandwidth
     expect_grep "$key" "$tmp/ceil.json" "machine.ceilings has $key"
 done
 
+# --- quantization.mlp and compression.prune: what chapters 17 and 18 read ------------------
+# Values are checked against what they derive from or against the int8 format's own bound, never
+# against a timing.  Which integer kernels and roofs exist depends on the CPU.
+"$bin" run --quick --json quantization.mlp batches=1,32 >"$tmp/quant.json" 2>"$tmp/err12"; s=$?
+expect_status 0 $s "quantization.mlp"
+python3 - "$tmp/quant.json" >"$tmp/quant.check" 2>&1 <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+r = doc["results"][0] if "results" in doc else doc
+m = r["metrics"]
+def need(name):
+    if name not in m: print("missing", name); return None
+    return m[name]
+def close(a, b): return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-30)
+for l in (1, 2, 3):
+    x = need("roundtrip.weights.l%d" % l)
+    # round to nearest with a row scale of max|w|/127: |error| <= max|w|/254 <= range/254
+    if x and not (x["ci95"] == [x["value"], x["value"]] and 0 < x["value"] <= 1 / 254):
+        print("roundtrip.weights.l%d outside (0, 1/254] or not exact: %r" % (l, x))
+for name in ("roundtrip.logits", "roundtrip.act_minmax.l2", "roundtrip.act_percentile.l3"):
+    need(name)
+peak = need("peak.fma")
+int8 = m.get("peak.int8.vnni512") or m.get("peak.int8.vnni256")
+for b in (1, 32):
+    g, f = need("gops.sgemm.b%d" % b), need("fraction_of_peak.sgemm.b%d" % b)
+    if peak and g and f and not (close(f["value"], g["value"] / peak["value"])
+                                 and close(f["ci95"][0], g["ci95"][0] / peak["ci95"][1])
+                                 and close(f["ci95"][1], g["ci95"][1] / peak["ci95"][0])):
+        print("fraction_of_peak.sgemm.b%d is not gops.sgemm over peak.fma" % b)
+    for k in ("portable", "avx2", "avxvnni", "avx512vnni"):
+        g, f = m.get("gops.qgemm_%s.b%d" % (k, b)), m.get("fraction_of_peak.qgemm_%s.b%d" % (k, b))
+        if g and int8 and not (f and close(f["value"], g["value"] / int8["value"])):
+            print("fraction_of_peak.qgemm_%s.b%d is not its gops over the int8 peak" % (k, b))
+        if f and not int8: print("fraction_of_peak.qgemm_%s.b%d without an int8 peak" % (k, b))
+    if bool(int8) != ("fraction_of_peak.qgemm.b%d" % b in m):
+        print("fraction_of_peak.qgemm.b%d %s" % (b, "missing beside an int8 peak" if int8 else "published without an int8 peak"))
+    vnni = any("gops.qgemm_%s.b%d" % (k, b) in m for k in ("avxvnni", "avx512vnni"))
+    want = vnni and "gops.qgemm_avx2.b%d" % b in m
+    if want != ("speedup.qgemm_vs_qgemm_avx2.b%d" % b in m):
+        print("speedup.qgemm_vs_qgemm_avx2.b%d: published %s, expected %s" % (b, not want, want))
+for name in ("accuracy.fp32", "accuracy.int8", "drop.accuracy.int8_vs_fp32", "agreement.int8_vs_fp32"):
+    if name in m and "fixed_sample" not in m[name]: print(name, "not marked fixed_sample")
+cols = {t["name"]: t["columns"] for t in r["tables"]}
+if "fraction of roof" not in cols.get("gemm", []): print("gemm table lacks 'fraction of roof'")
+if "mean |error| / range" not in cols.get("roundtrip", []): print("roundtrip table lacks the mean error over the range")
+PY
+if [ -s "$tmp/quant.check" ]; then fail "quantization.mlp metrics: $(cat "$tmp/quant.check")"; else ok; fi
+
+"$bin" run --quick --json compression.prune parts=accuracy,time finetune_epochs=0 sparsities=50 \
+    neurons=25 batch=1 >"$tmp/prune.json" 2>"$tmp/err13"; s=$?
+expect_status 0 $s "compression.prune at batch 1"
+expect_grep 'dense is one OpenBLAS sgemv per layer (core ' "$tmp/prune.json" "prune note names the dense call and the OpenBLAS core"
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+    expect_grep 'CSR × dense kernel (its AVX2/FMA path)' "$tmp/prune.json" "prune note names the CSR path"
+else
+    expect_grep 'CSR × dense kernel (its portable C path' "$tmp/prune.json" "prune note names the CSR path"
+fi
+expect_grep '"dense sgemv"' "$tmp/prune.json" "batch-1 dense row named sgemv"
+python3 - "$tmp/prune.json" >"$tmp/prune.check" 2>&1 <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+r = doc["results"][0] if "results" in doc else doc
+for name in ("accuracy.dense", "accuracy.layer.s50", "drop.accuracy.layer_vs_dense.s50"):
+    if "fixed_sample" not in r["metrics"].get(name, {}): print(name, "missing or not marked fixed_sample")
+PY
+if [ -s "$tmp/prune.check" ]; then fail "compression.prune metrics: $(cat "$tmp/prune.check")"; else ok; fi
+
 # --- the measurement lock: one measurement at a time ---------------------------------------
 lockfile=$PERFWEAVE_LOCK
 # Waits (up to 10 s) until the lock record names pid $1.
