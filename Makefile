@@ -43,7 +43,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick preview test unit golden e2e e2e-preview regen check-asan check-nosimd check-aarch64 fuzz fuzz-bins bench simulate tune-ukernels clean FORCE
+.PHONY: all setup report quick preview test unit golden e2e e2e-preview test-slurm regen check-asan check-nosimd check-aarch64 fuzz fuzz-bins bench simulate tune-ukernels clean FORCE
 all: $(BIN)
 
 setup:
@@ -109,8 +109,9 @@ preview: $(BIN)
 	$(BIN) preview $(PREVIEW_FLAGS)
 
 # Every test: unit (cmocka), golden renders, command-line errors and the browser/PDF end to end,
-# and `perfweave preview` end to end (curl, and headless Chromium through playwright-core).
-test: unit golden e2e e2e-preview
+# `perfweave preview` end to end (curl, and headless Chromium through playwright-core), and the
+# Slurm end to end on a real one-node cluster (skipped, saying why, when not root).
+test: unit golden e2e e2e-preview test-slurm
 
 unit: $(TEST_BIN)
 	@tests/run-unit.sh $(TEST_BIN)
@@ -125,6 +126,11 @@ e2e: $(BIN)
 # npm exist (the browser part is skipped, and says so, when they do not).
 e2e-preview: $(BIN)
 	@tests/e2e/preview/run.sh $(BIN)
+
+# Starts a one-node Slurm cluster in a temporary folder (tests/slurm/cluster.sh; needs root),
+# runs directives through it and stops every daemon it started.
+test-slurm: $(BIN)
+	@tests/slurm/run.sh $(BIN)
 
 # Rewrite the golden files from the current renderer, on purpose; review the diff before committing.
 regen: $(BIN)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "perfweave/common.h"
 #include "perfweave/experiment.h"
 
 /* --- implementation hash -------------------------------------------------------------------- */
@@ -147,6 +148,58 @@ int pw_archive_load(const char *root, const char *run, json_t **doc);
 /* The same, with a lowercase message naming the run and the problem. */
 int pw_archive_load_msg(const char *root, const char *run, json_t **doc, char *msg, size_t msgsize);
 
+/* True when name can be a run directory under an archive root: 1–128 characters of
+ * [A-Za-z0-9._-], not starting with '.' or '-' (so never "..", never hidden, never a path). */
+bool pw_archive_name_ok(const char *name);
+
+/* pw_archive_write under a given directory name instead of <stamp>_<host> (for imports, which
+ * keep the name the run had where it was measured): root/<name>, or <name>-2, -3, … when that
+ * exists.  Returns PW_OK, PW_EINVAL (bad name or invalid document) or PW_EIO. */
+int pw_archive_write_named(const char *root, const char *name, const json_t *run_doc, char **path_out);
+
+/* --- archives that travel (archive_io.c) ---------------------------------------------------- */
+/* One archived run as one file that can be mailed, copied or committed to a repository: gzip
+ * (zlib) of two parts separated by the first newline,
+ *   line 1  a JSON header: { "format": "perfweave-archive", "version": 1, "run": NAME,
+ *           "sha256": hex SHA-256 of part 2, "bytes": length of part 2, "about": a sentence }
+ *   part 2  the run document (above) as canonical JSON (compact, keys sorted) and a newline.
+ * The checksum can be checked without perfweave: zcat FILE | tail -n +2 | sha256sum.
+ * It detects damage and edits, not deliberate forgery (anyone can recompute it). */
+#define PW_ARCHIVE_EXPORT_FORMAT "perfweave-archive"
+#define PW_ARCHIVE_EXPORT_VERSION 1
+/* Decompressed size above which an import is refused (a damaged or hostile file). */
+#define PW_ARCHIVE_EXPORT_MAX_BYTES (1024UL * 1024 * 1024)
+
+/* The content identity of a run document: SHA-256 (64 hex digits and NUL into hex) of its
+ * canonical JSON.  Two documents with the same content have the same hash, whatever their
+ * formatting or key order.  Returns PW_OK or PW_EINTERNAL (not serialisable). */
+int pw_archive_content_hash(const json_t *run_doc, char hex[65]);
+
+/* Packs run_doc (validated first) under the name run (pw_archive_name_ok) into out (appended;
+ * binary, use out->len).  The same document always packs to the same bytes.  Returns PW_OK, or
+ * PW_EINVAL with a message. */
+int pw_archive_export(const json_t *run_doc, const char *run, pw_buf *out, char *msg, size_t msgsize);
+
+/* Unpacks and checks an exported file's bytes: gzip integrity, the header (format, version, a
+ * valid run name), the checksum and size of the document, then pw_archive_validate.  On PW_OK
+ * *run_doc receives a new reference and *run the name (caller frees).  Otherwise PW_EINVAL with
+ * a message saying what is wrong: not a perfweave archive, damaged (gzip or JSON), modified (the
+ * checksum does not match), a newer format version, or an invalid run. */
+int pw_archive_unpack(const void *data, size_t len, json_t **run_doc, char **run, char *msg,
+                      size_t msgsize);
+
+/* The run under root whose content hash (pw_archive_content_hash) is hash: PW_OK with its
+ * directory name in *run (caller frees), or PW_ENOTFOUND.  Unreadable runs are skipped.
+ * PW_EIO when root cannot be listed. */
+int pw_archive_find_content(const char *root, const char *hash, char **run);
+
+/* Adds an unpacked run to root under its name (pw_archive_write_named: never overwrites; a
+ * different run of the same name gets a -2 suffix).  Refuses (PW_EINVAL, message naming the
+ * run already there) a run whose content is already under root.  *path_out (when non-NULL)
+ * receives the new results.json's path.  Returns PW_OK, PW_EINVAL or PW_EIO. */
+int pw_archive_import(const char *root, const json_t *run_doc, const char *run, char **path_out,
+                      char *msg, size_t msgsize);
+
 /* --- comparison of two runs ----------------------------------------------------------------- */
 /* Which way is better for a metric: +1 higher (gflops, speedup, throughput, accuracy, …), −1
  * lower (time, latency, bytes, memory, error, …), 0 unknown.  The family (first dotted
@@ -189,5 +242,41 @@ int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt
  *     "rows": [ { "metric": "id.metric", "unit", "cells": [ { "value", "lo", "hi" } | null ] } ] }
  * Invalid run documents contribute a column with every cell null. */
 json_t *pw_archive_matrix(json_t *const *runs, size_t n, const char *metric_glob);
+
+/* The hardware identity of an environment document (env.h), what the hardware matrix groups
+ * machines by — never the compiler or library versions, which only make results stale:
+ *   { "vendor", "family", "model", "stepping"   from the CPUID description (cpu.h's pw_cpu_json,
+ *                                               found in env.cpu or a member object of it),
+ *     "cpu"          the CPU model name (env.cpu.model, else the CPUID brand string),
+ *     "isa"          the usable instruction sets, sorted (the CPUID description's "isa"; for older
+ *                    environments derived from the /proc/cpuinfo flags line),
+ *     "cores"        cpu.cores_online,
+ *     "memory_gib"   memory_bytes rounded to the nearest GiB (MemTotal moves a little between
+ *                    kernels),
+ *     "identity"     "cpuid", or "legacy" when the environment predates the CPUID description }
+ * Members that cannot be read are null.  Returns a new reference. */
+json_t *pw_matrix_hardware(const json_t *env);
+
+/* The hardware matrix by kind of machine: one column per hardware identity (pw_matrix_hardware)
+ * among the results of runs (valid run documents, oldest first), one row per "id.metric"
+ * matching metric_glob (as pw_archive_matrix).  Each result is placed by the environment that
+ * measured it (its own "environment", else its run's), so a result taken from the cache of
+ * another machine lands in that machine's column.  A legacy environment joins the one column
+ * whose cpu, isa, cores and memory match; it gets a column of its own when none or several do.
+ * A cell holds the newest value (later runs win).  Returns a new reference:
+ *   { "columns": [ { "label": "CPU · N cores · M GiB" (plus stepping and instruction-set count
+ *                    when two columns would read the same),
+ *                    "hardware": pw_matrix_hardware, "hosts": [sorted], "partitions": [sorted
+ *                    Slurm partitions, from environment.slurm.partition or run.slurm.partition],
+ *                    "runs": [stamps], "commits": [perfweave commits],
+ *                    "software_differs": bool, "software": [ { "field": "compiler.version",
+ *                    "values": [ … ] } ] (the environment fields outside the hardware, the
+ *                    host, the time, the load and the commit, that differ between — or are missing
+ *                    from some of — the column's environments) } ],
+ *     "rows": [ { "metric", "unit", "cells": [ { "value", "lo", "hi", "run", "host",
+ *                 "partition" (when recorded) } | null ] } ],
+ *     "skipped": [ { "index", "why" } ]   invalid run documents, left out }
+ * Columns are in the order their machines first appear. */
+json_t *pw_archive_matrix_hardware(json_t *const *runs, size_t n, const char *metric_glob);
 
 #endif

@@ -20,6 +20,9 @@ int pw_cmd_stats(int argc, char **argv);
 int pw_cmd_compare(int argc, char **argv);
 int pw_cmd_history(int argc, char **argv);
 int pw_cmd_diff(int argc, char **argv);
+int pw_cmd_archive(int argc, char **argv);
+int pw_cmd_slurm(int argc, char **argv);
+int pw_cmd_run_job(int argc, char **argv);
 int pw_cmd_preview(int argc, char **argv);
 
 /* Writes every diagnostic a library call collected to stderr, one per line (diag.c). */

@@ -24,19 +24,24 @@ typedef struct {
 static const command commands[] = {
     {"report", pw_cmd_report, "report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all] [--frozen] [CHAPTER.md...]"},
     {"preview", pw_cmd_preview, "preview [--port N] [--host ADDR] [--quick] [-o DIR] [CHAPTER.md...]  live-reloading local server"},
-    {"run", pw_cmd_run, "run [--quick] [--json] [--no-wait] [--max-wait SECONDS] EXPERIMENT [key=value...]"},
+    {"run", pw_cmd_run, "run [--quick] [--json] [--no-wait] [--max-wait SECONDS] [--slurm PARTITION [--slurm-time MIN] [--slurm-dir DIR]] EXPERIMENT [key=value...]"},
     {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
     {"stats", pw_cmd_stats, "stats [--json] [FILE|-]       summary statistics of one number per line"},
     {"compare", pw_cmd_compare, "compare [--json] A B          two samples: Welch, Mann-Whitney, ratio and difference CIs"},
     {"history", pw_cmd_history, "history [--json] [--root DIR] archived runs with their verdicts"},
     {"diff", pw_cmd_diff, "diff [--json] [--root DIR] [--threshold F] RUN_A RUN_B  regressions between runs"},
+    {"archive", pw_cmd_archive, "archive export [--root DIR] RUN > FILE | archive import [--root DIR] [--skip-present] FILE...  runs that travel"},
+    {"slurm", pw_cmd_slurm, "slurm check [--dir DIR] [--json] PARTITION[,PARTITION...]  can perfweave measure there?"},
+    /* Hidden: what a Slurm job runs on its node (docs/slurm.md). */
+    {"run-job", pw_cmd_run_job, NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: perfweave COMMAND [ARGS]\n\ncommands:\n");
-    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  perfweave %s\n", commands[i].usage);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (commands[i].usage) fprintf(out, "  perfweave %s\n", commands[i].usage);
     fprintf(out, "\n  perfweave --help | --version\n\nexit status: 0 success, 1 bad usage or input, "
                  "2 an experiment ERROR or a regression, 3 internal failure,\n"
                  "4 the measurement lock is held by another process (--no-wait, or after --max-wait)\n");

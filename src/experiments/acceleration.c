@@ -372,8 +372,8 @@ static int run_matmul(pw_run *run)
      * wide, so it fits a printed page). */
     static const char *const sheaders[] = {"n", "comparison", "speedup (95% CI)"};
     pw_table *st = pw_result_table(r, "speedup",
-                                   "Speedup of the first kernel over the second (ratio of "
-                                   "median times, 95% bootstrap CI)",
+                                   "Speedup of the first kernel over the second ("
+                                   PW_BENCH_SPEEDUP_METHOD ")",
                                    3, sheaders);
 
     long capped_at = 0, portable_capped_at = 0;
@@ -609,7 +609,8 @@ static int run_blocksize(pw_run *run)
     bool dropped = false;
     static const char *const headers[] = {"n", "tile edge", "GFLOP/s (95% CI)", "vs ikj"};
     pw_table *t = pw_result_table(r, "blocksize",
-                                  "Blocked kernel by tile edge, against ikj at the same n", 4,
+                                  "Blocked kernel by tile edge, against ikj at the same n (vs "
+                                  "ikj: " PW_BENCH_SPEEDUP_METHOD ")", 4,
                                   headers);
     for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
         long n = sizes[s];
@@ -774,7 +775,8 @@ static int run_threads(pw_run *run)
     bool dropped = false;
     static const char *const headers[] = {"n", "1 thread GFLOP/s", "all threads GFLOP/s",
                                           "speedup", "parallel efficiency"};
-    pw_table *t = pw_result_table(r, "threads", "OpenBLAS sgemm, 1 thread against all", 5,
+    pw_table *t = pw_result_table(r, "threads", "OpenBLAS sgemm, 1 thread against all "
+                                  "(speedup: " PW_BENCH_SPEEDUP_METHOD ")", 5,
                                   headers);
     for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
         long n = sizes[s];
@@ -912,7 +914,9 @@ static int run_dispatch(pw_run *run)
 
     static const char *const headers[] = {"n", "kernel chosen", "direct (ns)",
                                           "dispatched (ns)", "overhead (95% CI)"};
-    pw_table *t = pw_result_table(r, "dispatch", "Cost of the dispatcher against a direct call",
+    pw_table *t = pw_result_table(r, "dispatch", "Cost of the dispatcher against a direct call "
+                                  "(overhead: dispatched over direct − 1, the "
+                                  PW_BENCH_SPEEDUP_METHOD ")",
                                   5, headers);
     pw_chart *chart = pw_result_chart(r, "overhead",
                                       "Dispatch overhead relative to a direct call", "n",

@@ -605,8 +605,9 @@ static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
     const char *headers[] = {"submission", lat_head, "speedup", "MiB", "gate", "score (95% CI)",
                              "rank", "accuracy"};
     pw_table *t = pw_result_table(r, "scores", "The first run's measurements and scores: "
-                                  "latency, speedup over the baseline (the first row), memory, "
-                                  "accuracy gate, score and rank", has_acc ? 8 : 7, headers);
+                                  "latency, speedup over the baseline (the first row; "
+                                  PW_BENCH_SPEEDUP_METHOD "), memory, accuracy gate, score and "
+                                  "rank", has_acc ? 8 : 7, headers);
     for (long run_i = 0; run_i < runs; run_i++) {
         pw_bench_config c2 = *cfg;
         c2.seed = cfg->seed + (uint64_t)run_i;

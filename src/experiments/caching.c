@@ -502,7 +502,8 @@ static int measure_latency(const plan *p, const pw_transformer *m, pw_transforme
     static const char *const headers[] = {"position", "full (ms)", "cached (ms)",
                                           "per-token speedup", "full GFLOP/s", "cached GFLOP/s"};
     pw_table *t = pw_result_table(r, "latency", "Per-token latency against position (median, 95% "
-                                  "interval)", 6, headers);
+                                  "interval; per-token speedup: " PW_BENCH_SPEEDUP_METHOD ")", 6,
+                                  headers);
     pw_chart *ch = pw_result_chart(r, "latency", "Per-token latency against position",
                                    "position (tokens in the sequence)", "ms per token",
                                    PW_CHART_LOGX | PW_CHART_LOGY);
@@ -985,7 +986,8 @@ static int measure_prefill(const plan *p, const pw_transformer *m, pw_transforme
                                           "one step per token (ms)", "speedup of batching",
                                           "batched GFLOP/s"};
     pw_table *t = pw_result_table(r, "prefill", "Prefill of a prompt into the cache (median, "
-                                  "95% interval)", 5, headers);
+                                  "95% interval; speedup: " PW_BENCH_SPEEDUP_METHOD ")", 5,
+                                  headers);
     for (size_t i = 0; i < nq; i++) {
         const int n = (int)p->prefill[i];
         char nb[64], nw[64], ns[64], ng[64];

@@ -335,7 +335,8 @@ static int run_prune(pw_run *run)
         pw_series *t2 = nn ? pw_chart_series(tc, "structured (smaller dense sgemm)") : NULL;
         static const char *const hdr[] = {"model", "weights removed", "ms per batch",
                                           "speedup vs dense"};
-        pw_table *t = pw_result_table(r, "time", "Inference time per batch (one core)", 4, hdr);
+        pw_table *t = pw_result_table(r, "time", "Inference time per batch (one core; speedup vs "
+                                      "dense: " PW_BENCH_SPEEDUP_METHOD ")", 4, hdr);
         if (have_dense) pw_table_rowf(t, "dense sgemm\t0%%\t%.4g [%.4g, %.4g]\t1×", dm.value, dm.lo, dm.hi);
         int slower = 0, faster = 0;
         for (size_t i = 0; i < ns + nn; i++) {

@@ -500,7 +500,7 @@ static int run_quant(pw_run *run)
     static const char *const lhdr[] = {"batch", "fp32 ms (library)", "int8 ms",
                                        "speedup int8 vs fp32"};
     pw_table *lt = pw_result_table(r, "latency", "Forward pass per batch, fp32 (fastest library) "
-                                   "vs int8", 4, lhdr);
+                                   "vs int8 (speedup: " PW_BENCH_SPEEDUP_METHOD ")", 4, lhdr);
     int slower = 0;
     for (size_t i = 0; i < nb; i++) {
         char a[64], b[64], s[64], suffix[32], lname[3][64];
@@ -661,7 +661,8 @@ static int run_quant(pw_run *run)
         static const char *const ghdr[] = {"batch", "kernel", "GOP/s", "speedup vs sgemm",
                                            "speedup vs oneDNN int8"};
         pw_table *gt = pw_result_table(r, "gemm", "Integer GEMM vs the fastest fp32 library and "
-                                       "oneDNN's integer GEMM on the model's layer shapes", 5, ghdr);
+                                       "oneDNN's integer GEMM on the model's layer shapes "
+                                       "(speedups: " PW_BENCH_SPEEDUP_METHOD ")", 5, ghdr);
         for (size_t i = 0; i < nb; i++) {
             long b = batches[i];
             double work = 2.0 * macs_per_image * (double)b / 1e9;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "perfweave/common.h"
 #include "perfweave/result.h"
@@ -94,36 +95,62 @@ static const char *env_host(const json_t *doc)
     return json_string_value(json_object_get(json_object_get(doc, "environment"), "host"));
 }
 
-int pw_archive_write(const char *root, const json_t *run_doc, char **path_out)
+/* Creates root/<base> exclusively (root/<base>-2, -3, … when taken) and writes run_doc into it
+ * atomically; *path_out (when non-NULL) receives the file's path. */
+static int write_run_dir(const char *root, const char *base, const json_t *run_doc, char **path_out)
 {
-    if (path_out) *path_out = NULL;
-    if (pw_archive_validate(run_doc, NULL, 0) != PW_OK) return PW_EINVAL;
     if (pw_mkdir_p(root) != PW_OK) return PW_EIO;
-    char stamp[32];
-    stamp_of(json_string_value(json_object_get(run_doc, "started")), stamp);
-    char *host = safe_host(env_host(run_doc));
     char *dir = NULL;
     int status = PW_EIO;
     for (int k = 1; k < 10000; k++) {
-        dir = k == 1 ? pw_xasprintf("%s/%s_%s", root, stamp, host)
-                     : pw_xasprintf("%s/%s_%s-%d", root, stamp, host, k);
+        dir = k == 1 ? pw_xasprintf("%s/%s", root, base) : pw_xasprintf("%s/%s-%d", root, base, k);
         if (mkdir(dir, 0755) == 0) break;
         int err = errno;
         free(dir);
         dir = NULL;
-        if (err != EEXIST) goto out;
+        if (err != EEXIST) return PW_EIO;
     }
-    if (!dir) goto out;
+    if (!dir) return PW_EIO;
     char *text = json_dumps(run_doc, JSON_INDENT(1));
     char *path = pw_xasprintf("%s/%s", dir, PW_ARCHIVE_FILE);
     status = text ? pw_write_file_atomic(path, text, strlen(text)) : PW_EINTERNAL;
     free(text);
+    if (status != PW_OK) rmdir(dir);
     if (status == PW_OK && path_out) *path_out = path;
     else free(path);
-out:
     free(dir);
+    return status;
+}
+
+int pw_archive_write(const char *root, const json_t *run_doc, char **path_out)
+{
+    if (path_out) *path_out = NULL;
+    if (pw_archive_validate(run_doc, NULL, 0) != PW_OK) return PW_EINVAL;
+    char stamp[32];
+    stamp_of(json_string_value(json_object_get(run_doc, "started")), stamp);
+    char *host = safe_host(env_host(run_doc));
+    char *base = pw_xasprintf("%s_%s", stamp, host);
+    int status = write_run_dir(root, base, run_doc, path_out);
+    free(base);
     free(host);
     return status;
+}
+
+bool pw_archive_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 128 || name[0] == '.' || name[0] == '-') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)name[i]) || name[i] == '-' || name[i] == '_' || name[i] == '.'))
+            return false;
+    return true;
+}
+
+int pw_archive_write_named(const char *root, const char *name, const json_t *run_doc, char **path_out)
+{
+    if (path_out) *path_out = NULL;
+    if (!pw_archive_name_ok(name) || pw_archive_validate(run_doc, NULL, 0) != PW_OK) return PW_EINVAL;
+    return write_run_dir(root, name, run_doc, path_out);
 }
 
 json_t *pw_archive_summary(const json_t *run_doc)

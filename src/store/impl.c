@@ -16,7 +16,8 @@ static const char *const non_core_headers[] = {
     "include/perfweave/report.h", "include/perfweave/plot.h", "include/perfweave/template.h",
     "include/perfweave/escape.h", "include/perfweave/chapter.h", "include/perfweave/directive.h",
     "include/perfweave/html.h", "include/perfweave/latex.h", "include/perfweave/claims.h",
-    "include/perfweave/exec.h", "include/perfweave/lock.h", NULL,
+    "include/perfweave/exec.h", "include/perfweave/lock.h", "include/perfweave/slurm.h",
+    "include/perfweave/proc.h", NULL,
 };
 
 /* Files under src/measure/ that decide or render rather than measure: claims are evaluated in

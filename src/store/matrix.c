@@ -3,6 +3,7 @@
 #include "perfweave/store.h"
 
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,4 +95,448 @@ json_t *pw_archive_matrix(json_t *const *runs, size_t n, const char *metric_glob
     free(keys);
     json_decref(table);
     return json_pack("{s:o, s:o}", "columns", columns, "rows", rows);
+}
+
+/* --- one column per kind of hardware -------------------------------------------------------- */
+
+/* The CPUID description inside an environment (pw_cpu_json's shape: vendor, family, model,
+ * stepping, isa), wherever the environment record keeps it: env.cpu itself, a member object of
+ * env.cpu, or a member object of env.  NULL for environments recorded before it existed. */
+static const json_t *cpuid_object(const json_t *env)
+{
+    const json_t *cpu = json_object_get(env, "cpu");
+    if (json_is_integer(json_object_get(cpu, "family"))) return cpu;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)cpu, key, v)
+        if (json_is_object(v) && json_is_integer(json_object_get(v, "family")) &&
+            json_is_integer(json_object_get(v, "model")))
+            return v;
+    json_object_foreach((json_t *)env, key, v)
+        if (json_is_object(v) && json_is_integer(json_object_get(v, "family")) &&
+            json_is_integer(json_object_get(v, "stepping")))
+            return v;
+    return NULL;
+}
+
+/* /proc/cpuinfo flag → the instruction-set name pw_cpu_json uses, for older environments that
+ * kept only the flags line.  The kernel lists a flag only when it enabled the state it needs. */
+static const char *const flag_isa[][2] = {
+    {"sse2", "sse2"}, {"pni", "sse3"}, {"ssse3", "ssse3"}, {"sse4_1", "sse4.1"},
+    {"sse4_2", "sse4.2"}, {"avx", "avx"}, {"avx2", "avx2"}, {"fma", "fma"}, {"f16c", "f16c"},
+    {"avx_vnni", "avx_vnni"}, {"avx512f", "avx512f"}, {"avx512dq", "avx512dq"},
+    {"avx512cd", "avx512cd"}, {"avx512bw", "avx512bw"}, {"avx512vl", "avx512vl"},
+    {"avx512_vnni", "avx512_vnni"}, {"avx512_bf16", "avx512_bf16"}, {"avx512_fp16", "avx512_fp16"},
+};
+
+static bool has_word(const char *words, const char *w)
+{
+    size_t wl = strlen(w);
+    for (const char *p = words; p && *p;) {
+        while (*p == ' ') p++;
+        size_t len = strcspn(p, " ");
+        if (len == wl && strncmp(p, w, wl) == 0) return true;
+        p += len;
+    }
+    return false;
+}
+
+static json_t *sorted_strings(const json_t *arr)
+{
+    size_t n = json_array_size(arr), k = 0;
+    const char **s = pw_xcalloc(n ? n : 1, sizeof *s);
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+        if (json_is_string(v)) s[k++] = json_string_value(v);
+    qsort(s, k, sizeof *s, cmp_str);
+    json_t *out = json_array();
+    for (i = 0; i < k; i++)
+        if (i == 0 || strcmp(s[i], s[i - 1]) != 0) json_array_append_new(out, json_string(s[i]));
+    free(s);
+    return out;
+}
+
+json_t *pw_matrix_hardware(const json_t *env)
+{
+    const json_t *cpu = json_object_get(env, "cpu");
+    const json_t *id = cpuid_object(env);
+    const char *brand = json_string_value(json_object_get(cpu, "model"));
+    if ((!brand || !*brand) && id) brand = json_string_value(json_object_get(id, "brand"));
+    json_t *isa = NULL;
+    if (id && json_is_array(json_object_get(id, "isa"))) {
+        isa = sorted_strings(json_object_get(id, "isa"));
+    } else if (json_is_string(json_object_get(cpu, "flags"))) {
+        const char *flags = json_string_value(json_object_get(cpu, "flags"));
+        json_t *names = json_array();
+        for (size_t i = 0; i < sizeof flag_isa / sizeof flag_isa[0]; i++)
+            if (has_word(flags, flag_isa[i][0])) json_array_append_new(names, json_string(flag_isa[i][1]));
+        isa = sorted_strings(names);
+        json_decref(names);
+    }
+    json_t *cores = json_object_get(cpu, "cores_online");
+    json_t *mem = json_object_get(env, "memory_bytes");
+    json_t *gib = json_is_integer(mem) && json_integer_value(mem) > 0
+                      ? json_integer((json_integer_value(mem) + (1LL << 29)) >> 30)
+                      : json_null();
+    const char *vendor = id ? json_string_value(json_object_get(id, "vendor")) : NULL;
+    json_t *h = json_object();
+    json_object_set_new(h, "vendor", vendor && *vendor ? json_string(vendor) : json_null());
+    static const char *const fms[] = {"family", "model", "stepping"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = id ? json_object_get(id, fms[i]) : NULL;
+        json_object_set_new(h, fms[i], json_is_integer(v) ? json_incref(v) : json_null());
+    }
+    json_object_set_new(h, "cpu", brand && *brand ? json_string(brand) : json_null());
+    json_object_set_new(h, "isa", isa ? isa : json_null());
+    json_object_set_new(h, "cores", json_is_integer(cores) ? json_incref(cores) : json_null());
+    json_object_set_new(h, "memory_gib", gib);
+    json_object_set_new(h, "identity", json_string(id ? "cpuid" : "legacy"));
+    return h;
+}
+
+/* "family|model|stepping|vendor|" (full) or "" (legacy) followed by the part every environment
+ * has: "cpu|isa|cores|memory".  Caller frees. */
+static char *hardware_key(const json_t *h, bool full)
+{
+    pw_buf b;
+    pw_buf_init(&b);
+    static const char *const parts_full[] = {"vendor", "family", "model", "stepping"};
+    static const char *const parts[] = {"cpu", "isa", "cores", "memory_gib"};
+    for (size_t i = 0; full && i < 4; i++) {
+        char *t = json_dumps(json_object_get(h, parts_full[i]), JSON_ENCODE_ANY | JSON_COMPACT);
+        pw_buf_printf(&b, "%s|", t ? t : "?");
+        free(t);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        char *t = json_dumps(json_object_get(h, parts[i]), JSON_ENCODE_ANY | JSON_COMPACT);
+        pw_buf_printf(&b, "%s|", t ? t : "?");
+        free(t);
+    }
+    return pw_buf_detach(&b);
+}
+
+/* Flattens the software side of an environment into dotted paths → scalar JSON text: everything
+ * except what identifies the hardware, what changes between two captures on one machine, the
+ * Slurm job and the commit (listed on its own). */
+static void software_flatten(json_t *out, const char *prefix, const json_t *v)
+{
+    static const char *const skip[] = {"schema", "captured", "host", "load", "cpu", "hypervisor",
+                                       "memory_bytes", "slurm", "perfweave.commit",
+                                       "kernel.machine", NULL};
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach((json_t *)v, key, m) {
+            char *path = *prefix ? pw_xasprintf("%s.%s", prefix, key) : pw_xstrdup(key);
+            bool skipped = false;
+            for (size_t i = 0; skip[i]; i++)
+                if (strcmp(path, skip[i]) == 0) skipped = true;
+            if (!skipped) software_flatten(out, path, m);
+            free(path);
+        }
+        return;
+    }
+    if (!*prefix) return;
+    char *t = json_is_string(v) ? pw_xstrdup(json_string_value(v))
+                                : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_object_set_new(out, prefix, json_string(t ? t : "?"));
+    free(t);
+}
+
+/* Appends s to the array of strings arr unless present. */
+static void add_unique(json_t *arr, const char *s)
+{
+    if (!s || !*s) return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+        if (strcmp(json_string_value(v), s) == 0) return;
+    json_array_append_new(arr, json_string(s));
+}
+
+static void sort_array(json_t *obj, const char *key)
+{
+    json_object_set_new(obj, key, sorted_strings(json_object_get(obj, key)));
+}
+
+/* One measured result and where it was measured. */
+typedef struct {
+    size_t run;
+    const json_t *result, *env;
+    json_t *hw;
+    char *full, *partial;
+    size_t col;
+} entry;
+
+/* The partition a result was measured in, when it records one. */
+static const char *partition_of(const json_t *result, const json_t *env)
+{
+    const char *p = json_string_value(json_object_get(json_object_get(env, "slurm"), "partition"));
+    if (!p) p = json_string_value(json_object_get(json_object_get(json_object_get(result, "run"), "slurm"), "partition"));
+    return p;
+}
+
+static size_t column_for(json_t *columns, entry *e, const char *key)
+{
+    size_t c;
+    json_t *col;
+    json_array_foreach(columns, c, col)
+        if (strcmp(json_string_value(json_object_get(col, "key")), key) == 0) return c;
+    json_array_append_new(columns, json_pack("{s:s, s:O, s:[], s:[], s:[], s:[], s:{}}", "key", key,
+                                             "hardware", e->hw, "hosts", "partitions", "runs",
+                                             "commits", "software_seen"));
+    return json_array_size(columns) - 1;
+}
+
+/* "Intel Xeon … · 2 cores · 24 GiB"; caller frees. */
+static char *column_label(const json_t *hw)
+{
+    const char *cpu = json_string_value(json_object_get(hw, "cpu"));
+    pw_buf b;
+    pw_buf_init(&b);
+    pw_buf_puts(&b, cpu ? cpu : "unknown CPU");
+    json_t *cores = json_object_get(hw, "cores"), *gib = json_object_get(hw, "memory_gib");
+    if (json_is_integer(cores))
+        pw_buf_printf(&b, " · %lld core%s", (long long)json_integer_value(cores),
+                      json_integer_value(cores) == 1 ? "" : "s");
+    if (json_is_integer(gib)) pw_buf_printf(&b, " · %lld GiB", (long long)json_integer_value(gib));
+    return pw_buf_detach(&b);
+}
+
+/* Labels that would read the same get what tells them apart (stepping, instruction sets). */
+static void label_columns(json_t *columns)
+{
+    size_t c, k;
+    json_t *col, *other;
+    json_array_foreach(columns, c, col) {
+        char *label = column_label(json_object_get(col, "hardware"));
+        json_object_set_new(col, "label", json_string(label));
+        free(label);
+    }
+    json_array_foreach(columns, c, col) {
+        const char *label = json_string_value(json_object_get(col, "label"));
+        size_t same = 0;
+        json_array_foreach(columns, k, other)
+            if (strcmp(label, json_string_value(json_object_get(other, "label"))) == 0) same++;
+        if (same < 2) continue;
+        const json_t *hw = json_object_get(col, "hardware");
+        pw_buf b;
+        pw_buf_init(&b);
+        pw_buf_puts(&b, label);
+        if (json_is_integer(json_object_get(hw, "stepping")))
+            pw_buf_printf(&b, " · family %lld model %lld stepping %lld",
+                          (long long)json_integer_value(json_object_get(hw, "family")),
+                          (long long)json_integer_value(json_object_get(hw, "model")),
+                          (long long)json_integer_value(json_object_get(hw, "stepping")));
+        else pw_buf_puts(&b, " · CPUID not recorded");
+        pw_buf_printf(&b, " · %zu instruction sets", json_array_size(json_object_get(hw, "isa")));
+        json_object_set_new(col, "label_full", json_string(b.data));
+        pw_buf_release(&b);
+    }
+    json_array_foreach(columns, c, col) {
+        json_t *full = json_object_get(col, "label_full");
+        if (full) {
+            json_object_set(col, "label", full);
+            json_object_del(col, "label_full");
+        }
+    }
+}
+
+/* Fills a column's "software" (paths whose values differed between its results' environments)
+ * and "software_differs" from the per-path value lists gathered in "software_seen". */
+static void software_differences(json_t *col)
+{
+    json_t *seen = json_object_get(col, "software_seen");
+    json_t *diffs = json_array();
+    const char *path;
+    json_t *values;
+    size_t nkeys = json_object_size(seen), k = 0;
+    const char **keys = pw_xcalloc(nkeys ? nkeys : 1, sizeof *keys);
+    json_object_foreach(seen, path, values) keys[k++] = path;
+    qsort(keys, nkeys, sizeof *keys, cmp_str);
+    size_t nenv = (size_t)json_integer_value(json_object_get(col, "environments"));
+    for (k = 0; k < nkeys; k++) {
+        values = json_object_get(seen, keys[k]);
+        /* A path missing from some environments differs too (an older record, another build). */
+        size_t present = (size_t)json_integer_value(json_object_get(values, "present"));
+        json_t *list = json_object_get(values, "values");
+        if (json_array_size(list) > 1 || present < nenv)
+            json_array_append_new(diffs, json_pack("{s:s, s:O}", "field", keys[k], "values", list));
+    }
+    free(keys);
+    json_object_set_new(col, "software_differs", json_boolean(json_array_size(diffs) > 0));
+    json_object_set_new(col, "software", diffs);
+    json_object_del(col, "software_seen");
+    json_object_del(col, "environments");
+}
+
+json_t *pw_archive_matrix_hardware(json_t *const *runs, size_t n, const char *metric_glob)
+{
+    json_t *columns = json_array(), *skipped = json_array();
+    size_t nentries = 0, cap = 16;
+    entry *es = pw_xcalloc(cap, sizeof *es);
+    char **stamps = pw_xcalloc(n ? n : 1, sizeof *stamps);
+    /* 1. Every result of every valid run, with the environment that measured it. */
+    for (size_t r = 0; r < n; r++) {
+        char why[256];
+        if (pw_archive_validate(runs[r], why, sizeof why) != PW_OK) {
+            json_array_append_new(skipped, json_pack("{s:I, s:s}", "index", (json_int_t)r, "why", why));
+            continue;
+        }
+        json_t *summary = pw_archive_summary(runs[r]);
+        stamps[r] = pw_xstrdup(json_string_value(json_object_get(summary, "stamp")));
+        json_decref(summary);
+        const json_t *run_env = json_object_get(runs[r], "environment");
+        size_t i;
+        json_t *res;
+        json_array_foreach(json_object_get(runs[r], "results"), i, res) {
+            const json_t *env = json_object_get(res, "environment");
+            if (!json_is_object(env)) env = run_env;
+            if (nentries == cap) es = pw_xrealloc(es, (cap *= 2) * sizeof *es);
+            entry *e = &es[nentries++];
+            e->run = r;
+            e->result = res;
+            e->env = env;
+            e->hw = pw_matrix_hardware(env);
+            e->full = hardware_key(e->hw, true);
+            e->partial = hardware_key(e->hw, false);
+        }
+    }
+    /* 2. Columns: environments with a CPUID description by their full identity; older ones join
+     *    the one column whose common part matches, or get their own. */
+    for (size_t k = 0; k < nentries; k++) {
+        if (strcmp(json_string_value(json_object_get(es[k].hw, "identity")), "cpuid") != 0) continue;
+        es[k].col = column_for(columns, &es[k], es[k].full);
+        json_object_set_new(json_array_get(columns, es[k].col), "partial", json_string(es[k].partial));
+    }
+    for (size_t k = 0; k < nentries; k++) {
+        if (strcmp(json_string_value(json_object_get(es[k].hw, "identity")), "cpuid") == 0) continue;
+        size_t match = SIZE_MAX, hits = 0, c;
+        json_t *col;
+        json_array_foreach(columns, c, col) {
+            const char *p = json_string_value(json_object_get(col, "partial"));
+            if (p && strcmp(p, es[k].partial) == 0) match = c, hits++;
+        }
+        es[k].col = hits == 1 ? match : column_for(columns, &es[k], es[k].partial);
+    }
+    /* Columns in the order their machines first appear in the runs. */
+    size_t ncol0 = json_array_size(columns);
+    size_t *first = pw_xcalloc(ncol0 ? ncol0 : 1, sizeof *first), *order = pw_xcalloc(ncol0 ? ncol0 : 1, sizeof *order);
+    for (size_t c = 0; c < ncol0; c++) first[c] = SIZE_MAX;
+    for (size_t k = 0; k < nentries; k++)
+        if (first[es[k].col] == SIZE_MAX) first[es[k].col] = k;
+    for (size_t c = 0; c < ncol0; c++) order[c] = c;
+    for (size_t a = 1; a < ncol0; a++)  /* insertion sort by first appearance: few columns */
+        for (size_t b = a; b > 0 && first[order[b]] < first[order[b - 1]]; b--) {
+            size_t t = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+        }
+    json_t *ordered = json_array();
+    size_t *newpos = pw_xcalloc(ncol0 ? ncol0 : 1, sizeof *newpos);
+    for (size_t c = 0; c < ncol0; c++) {
+        json_array_append(ordered, json_array_get(columns, order[c]));
+        newpos[order[c]] = c;
+    }
+    for (size_t k = 0; k < nentries; k++) es[k].col = newpos[es[k].col];
+    json_decref(columns);
+    columns = ordered;
+    free(first);
+    free(order);
+    free(newpos);
+    /* 3. What each column holds: hosts, partitions, runs, commits, software. */
+    for (size_t k = 0; k < nentries; k++) {
+        json_t *col = json_array_get(columns, es[k].col);
+        add_unique(json_object_get(col, "hosts"), json_string_value(json_object_get(es[k].env, "host")));
+        add_unique(json_object_get(col, "partitions"), partition_of(es[k].result, es[k].env));
+        add_unique(json_object_get(col, "runs"), stamps[es[k].run]);
+        add_unique(json_object_get(col, "commits"),
+                   json_string_value(json_object_get(json_object_get(es[k].env, "perfweave"), "commit")));
+        /* Each distinct environment counts once (a run's results usually share one). */
+        bool repeat = false;
+        for (size_t j = 0; j < k && !repeat; j++)
+            if (es[j].col == es[k].col && json_equal((json_t *)es[j].env, (json_t *)es[k].env)) repeat = true;
+        if (repeat) continue;
+        json_object_set_new(col, "environments",
+                            json_integer(json_integer_value(json_object_get(col, "environments")) + 1));
+        json_t *flat = json_object();
+        software_flatten(flat, "", es[k].env);
+        json_t *seen = json_object_get(col, "software_seen");
+        const char *path;
+        json_t *v;
+        json_object_foreach(flat, path, v) {
+            json_t *slot = json_object_get(seen, path);
+            if (!slot) {
+                slot = json_pack("{s:[], s:i}", "values", "present", 0);
+                json_object_set_new(seen, path, slot);
+            }
+            json_object_set_new(slot, "present", json_integer(json_integer_value(json_object_get(slot, "present")) + 1));
+            add_unique(json_object_get(slot, "values"), json_string_value(v));
+        }
+        json_decref(flat);
+    }
+    size_t c;
+    json_t *col;
+    json_array_foreach(columns, c, col) {
+        software_differences(col);
+        sort_array(col, "hosts");
+        sort_array(col, "partitions");
+        json_object_del(col, "key");
+        json_object_del(col, "partial");
+    }
+    label_columns(columns);
+    /* 4. Rows: for each matching metric, the newest value of each column (later runs win). */
+    size_t ncols = json_array_size(columns);
+    json_t *table = json_object();
+    for (size_t k = 0; k < nentries; k++) {
+        const char *id = json_string_value(json_object_get(es[k].result, "id"));
+        const char *name;
+        json_t *m;
+        json_object_foreach(json_object_get(es[k].result, "metrics"), name, m) {
+            char *full = pw_xasprintf("%s.%s", id, name);
+            if (!matches(metric_glob, full, name)) {
+                free(full);
+                continue;
+            }
+            json_t *rowj = json_object_get(table, full);
+            if (!rowj) {
+                const char *unit = json_string_value(json_object_get(m, "unit"));
+                json_t *cells = json_array();
+                for (size_t j = 0; j < ncols; j++) json_array_append_new(cells, json_null());
+                rowj = json_pack("{s:s, s:s, s:o}", "metric", full, "unit", unit ? unit : "", "cells", cells);
+                json_object_set_new(table, full, rowj);
+            }
+            json_t *ci = json_object_get(m, "ci95");
+            json_t *value = json_object_get(m, "value");
+            const char *host = json_string_value(json_object_get(es[k].env, "host"));
+            const char *part = partition_of(es[k].result, es[k].env);
+            json_t *cell = json_pack("{s:O, s:O, s:O, s:s, s:s}", "value", value ? value : json_null(),
+                                     "lo", json_is_array(ci) ? json_array_get(ci, 0) : value,
+                                     "hi", json_is_array(ci) ? json_array_get(ci, 1) : value,
+                                     "run", stamps[es[k].run], "host", host ? host : "unknown");
+            if (cell && part) json_object_set_new(cell, "partition", json_string(part));
+            if (cell) json_array_set_new(json_object_get(rowj, "cells"), es[k].col, cell);
+            free(full);
+        }
+    }
+    size_t nrows = json_object_size(table), k = 0;
+    const char **keys = pw_xcalloc(nrows ? nrows : 1, sizeof *keys);
+    const char *key;
+    json_t *v;
+    json_object_foreach(table, key, v) keys[k++] = key;
+    qsort(keys, nrows, sizeof *keys, cmp_str);
+    json_t *rows = json_array();
+    for (k = 0; k < nrows; k++) json_array_append(rows, json_object_get(table, keys[k]));
+    free(keys);
+    json_decref(table);
+    for (k = 0; k < nentries; k++) {
+        json_decref(es[k].hw);
+        free(es[k].full);
+        free(es[k].partial);
+    }
+    free(es);
+    for (size_t r = 0; r < n; r++) free(stamps[r]);
+    free(stamps);
+    return json_pack("{s:o, s:o, s:o}", "columns", columns, "rows", rows, "skipped", skipped);
 }

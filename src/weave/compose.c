@@ -153,6 +153,7 @@ int pw_report_render_document(pw_report *r, const pw_renderer *R, pw_buf *out)
         .chapters = r->chapters,
         .nchapters = r->nchapters,
         .environment = r->environment,
+        .environment_after = r->environment_after,
         .env_warnings = r->env_warnings,
         .title = "perfweave: do ML-systems optimizations deliver?",
         .generated = r->stamp,

@@ -168,19 +168,6 @@ void pw_report_obtain(pw_report *r)
     }
 }
 
-/* True when a and b differ only in their digits (the same warning with another load figure). */
-static bool same_but_numbers(const char *a, const char *b)
-{
-    for (;;) {
-        while (*a && ((*a >= '0' && *a <= '9') || *a == '.')) a++;
-        while (*b && ((*b >= '0' && *b <= '9') || *b == '.')) b++;
-        if (*a != *b) return false;
-        if (!*a) return true;
-        a++;
-        b++;
-    }
-}
-
 /* Every distinct noise warning carried by the report's results (measured now or cached); the
  * same warning with other figures is kept once, as first seen. */
 json_t *pw_report_env_warnings(const pw_report *r)
@@ -195,7 +182,7 @@ json_t *pw_report_env_warnings(const pw_report *r)
             json_array_foreach(json_object_get(pw_result_json(d->result), "environment_warnings"), i, w) {
                 bool dup = false;
                 json_array_foreach(all, j, seen)
-                    if (json_is_string(w) && same_but_numbers(json_string_value(seen), json_string_value(w)))
+                    if (json_is_string(w) && pw_same_but_numbers(json_string_value(seen), json_string_value(w)))
                         dup = true;
                 if (!dup && json_is_string(w)) json_array_append(all, w);
             }

@@ -117,21 +117,26 @@ expect_grep '<table class="results"' "$tmp/dom.html" "DOM has the results table"
 expect_grep '<svg' "$tmp/dom.html" "DOM has the inline SVG chart"
 expect_grep 'class="verdict v-' "$tmp/dom.html" "DOM has a verdict badge"
 expect_grep 'class="measured"' "$tmp/dom.html" "DOM has an inline measured value"
+expect_grep '<title id="figure-1-title">Figure 1. ' "$tmp/dom.html" "the inline SVG has its text alternative"
+expect_grep '<summary>Measurement precision: ' "$tmp/dom.html" "one folded precision summary per experiment"
+if grep -Eq '±(inf|nan)|(inf|nan)%' "$tmp/quick/report.html" "$tmp/quick/report.tex"; then
+    fail "an unreachable precision printed as inf or nan"; else ok; fi
 
 # --- the fixture report's PDF: deterministic content, so a fixed page count --------------
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
     -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
-if [ "${pages:-0}" -eq 7 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 7"; fi
+if [ "${pages:-0}" -eq 10 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 10"; fi
 
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
     -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
 expect_status 2 $s "text report of the fixture (one ERROR result)"
 if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
-expect_grep "^11 claims: 6 helped, 2 did not help, 1 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
-expect_grep "^verdicts: 8 PASS, 1 PARTIAL, 0 FAIL, 0 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^15 claims: 6 helped, 2 did not help, 5 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
+expect_grep "^verdicts: 8 PASS, 2 PARTIAL, 0 FAIL, 3 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
 expect_grep "^could not be measured  *When an experiment fails  *broken: mode segv  *claim: value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
+expect_grep "^baseline: FastLib (core Old) is a handicapped baseline" "$tmp/text.out" "text baseline warning above the claims"
 if [ -e "$tmp/text/report.html" ] || [ -e "$tmp/text/report.tex" ]; then fail "-f text wrote another format"; else ok; fi
 # A text-only run over a full report adds report.txt and leaves the others and their figures.
 # (From the quick report's own results: on a busy machine they are marked disturbed and so are not
@@ -202,6 +207,43 @@ expect_status 2 $s "--frozen with an empty cache gives ERROR results"
 if [ -s "$tmp/c/out/figures/history-1.svg" ] && [ "$(grep -c . "$tmp/c/out/figures/history-1.dat")" -ge 4 ]; then ok
 else fail "history chart missing or short"; fi
 expect_grep "on every machine in the archive" "$tmp/c/out/report.html" "hardware matrix table"
+
+# --- archives that travel: export, import into another root, refuse damage and duplicates -----
+first=$(ls "$tmp/c/archive" | head -n 1)
+"$bin" archive export --root "$tmp/c/archive" "$first" >"$tmp/run.json.gz" 2>"$tmp/x1"; s=$?
+expect_status 0 $s "archive export"
+# The header's checksum is the SHA-256 of the rest of the file, as sha256sum computes it.
+head_sum=$(zcat "$tmp/run.json.gz" | head -n 1 | sed 's/.*"sha256":"\([0-9a-f]*\)".*/\1/')
+body_sum=$(zcat "$tmp/run.json.gz" | tail -n +2 | sha256sum | cut -d' ' -f1)
+if [ -n "$body_sum" ] && [ "$head_sum" = "$body_sum" ]; then ok; else fail "export checksum '$head_sum' is not sha256sum's '$body_sum'"; fi
+"$bin" archive import --root "$tmp/elsewhere" "$tmp/run.json.gz" >"$tmp/x2" 2>&1; s=$?
+expect_status 0 $s "archive import"
+expect_grep "imported .* as $tmp/elsewhere/$first/results.json" "$tmp/x2" "import names the new run"
+"$bin" history --root "$tmp/elsewhere" >"$tmp/x3" 2>&1
+expect_grep "^$first " "$tmp/x3" "history lists the imported run"
+"$bin" archive import --root "$tmp/elsewhere" "$tmp/run.json.gz" >"$tmp/x4" 2>&1; s=$?
+expect_status 1 $s "importing the same run twice"
+expect_grep "is already in $tmp/elsewhere as $first (same content)" "$tmp/x4" "duplicate refused"
+# A folder of committed archives imported again after a new one arrived: the present one skipped.
+second=$(ls "$tmp/c/archive" | sed -n 2p)
+"$bin" archive export --root "$tmp/c/archive" "$second" >"$tmp/run2.json.gz" 2>/dev/null
+"$bin" archive import --root "$tmp/elsewhere" --skip-present "$tmp/run.json.gz" "$tmp/run2.json.gz" >"$tmp/x4b" 2>&1; s=$?
+expect_status 0 $s "import --skip-present"
+expect_grep "already in .*: skipped" "$tmp/x4b" "present run skipped"
+expect_grep "imported .*run2.json.gz as $tmp/elsewhere/$second/results.json" "$tmp/x4b" "new run imported"
+python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[len(d)//2]^=0x20; open(sys.argv[2],'wb').write(d)" \
+    "$tmp/run.json.gz" "$tmp/flipped.json.gz"
+zcat "$tmp/run.json.gz" | sed '2s/"results"/"resultz"/' | gzip -n >"$tmp/edited.json.gz"
+"$bin" archive import --root "$tmp/elsewhere2" "$tmp/flipped.json.gz" >"$tmp/x5" 2>&1; s=$?
+expect_status 1 $s "a flipped byte"
+expect_grep "flipped.json.gz: damaged" "$tmp/x5" "flipped byte refused"
+"$bin" archive import --root "$tmp/elsewhere2" "$tmp/edited.json.gz" >"$tmp/x6" 2>&1; s=$?
+expect_status 1 $s "an edited run"
+expect_grep "edited.json.gz: modified or damaged" "$tmp/x6" "edit refused"
+if [ ! -d "$tmp/elsewhere2" ] || [ -z "$(ls -A "$tmp/elsewhere2")" ]; then ok; else fail "a refused import wrote something"; fi
+"$bin" archive export --root "$tmp/c/archive" no-such-run >/dev/null 2>"$tmp/x7"; s=$?
+expect_status 1 $s "export of an unknown run"
+expect_grep "unknown run 'no-such-run'" "$tmp/x7" "unknown run named"
 
 # --- SIGINT during a report: the previous report stays whole, finished results stay cached ----
 mkdir -p "$tmp/i"
@@ -284,6 +326,33 @@ if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
     expect_grep 'OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak.json" "warning names the library and core"
     expect_grep '"verdict": "UNDECIDED"' "$tmp/weak.json" "claim against the weak library undecided"
     expect_grep '"why": "baseline"' "$tmp/weak.json" "undecided for the baseline reason"
+    # The same in a report: the warning at the top (HTML box above the contents, LaTeX after the
+    # title, text before the claim table), in the experiment's box and in the claim's evidence.
+    mkdir -p "$tmp/weak"
+    cat >"$tmp/weak/ch.md" <<'MD'
+# Weak baseline
+
+```experiment acceleration.matmul
+id: weak
+sizes: [256]
+variants: [packed, openblas]
+claim: speedup(packed, openblas) >= 1
+```
+MD
+    OPENBLAS_CORETYPE=Prescott "$bin" report -q --quick --no-cache --no-archive -f html,latex,text \
+        -o "$tmp/weak/out" "$tmp/weak/ch.md" >"$tmp/weak/stdout" 2>"$tmp/weak/stderr"; s=$?
+    expect_status 0 $s "report on a forced weak core"
+    head=$(sed -n '1,/<nav class="toc"/p' "$tmp/weak/out/report.html")
+    if printf '%s' "$head" | grep -q 'class="baseline-box"' && printf '%s' "$head" | grep -q 'OpenBLAS (core Prescott) is a handicapped baseline' \
+        && printf '%s' "$head" | grep -q 'href="#result-weak"'; then ok
+    else fail "the HTML has no baseline box above the contents linking to the experiment"; fi
+    expect_grep 'class="warnings blocking baseline"' "$tmp/weak/out/report.html" "baseline warning in the experiment box"
+    # A disturbed measurement (a busy shared machine) blocks the point first; either reason is
+    # beside the claim, and the baseline box above it regardless.
+    if grep -Eq 'undecided \((handicapped baseline|disturbed measurement)\)' "$tmp/weak/out/report.html"; then ok
+    else fail "no blocking reason beside the claim in $tmp/weak/out/report.html"; fi
+    expect_grep '^\\begin{pwbaselines}' "$tmp/weak/out/report.tex" "LaTeX baseline box after the title"
+    expect_grep '^baseline: OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak/stdout" "text baseline line"
 fi
 
 # --- the kernels this CPU runs, side by side, and the machine's ceilings --------------------

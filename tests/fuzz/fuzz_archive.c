@@ -1,7 +1,7 @@
 /* fuzz_archive.c — libFuzzer harness for reading archived runs, which may be edited by hand or
  * damaged: any JSON document either fails pw_archive_validate or survives summarising, diffing
- * (against itself and against a run without results) and the hardware matrix without a crash or
- * leak.  Built and run by `make fuzz`; seeds in tests/fuzz/corpus/archive/. */
+ * (against itself and against a run without results) and both hardware matrices without a crash
+ * or leak.  Built and run by `make fuzz`; seeds in tests/fuzz/corpus/archive/. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *runs[2] = {doc, empty};
     json_t *m = pw_archive_matrix(runs, 2, "*.n*");
     if (!m) abort();
+    json_decref(m);
+    /* By kind of machine: the run and its copy share one column. */
+    m = pw_archive_matrix_hardware(runs, 2, NULL);
+    if (!m || json_array_size(json_object_get(m, "columns")) > json_array_size(json_object_get(doc, "results")))
+        abort();
     json_decref(m);
     json_decref(empty);
     json_decref(doc);

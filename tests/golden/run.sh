@@ -40,7 +40,7 @@ render() {
     done
 }
 render tests/golden/results.json fwd expected tests/golden/chapters/*.md
-for fig in tricky-values.dat tricky-values-svg.gp demo-values-pdf.gp; do
+for fig in tricky-values.dat tricky-values-svg.gp demo-values-pdf.gp speedy-speedups-svg.gp; do
     if [ "$regen" = "--regen" ]; then cp "$tmp/fwd/figures/$fig" "$here/expected/$fig"
     else check "golden figures/$fig" diff -u "$here/expected/$fig" "$tmp/fwd/figures/$fig"; fi
 done
