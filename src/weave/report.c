@@ -179,6 +179,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     }
     pw_report_load_chapters(&r);
     pw_report_load_specials(&r);
+    pw_report_load_templates(&r);
     if (r.diag.n) {
         status = PW_EINVAL;
         goto out;

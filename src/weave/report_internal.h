@@ -78,6 +78,10 @@ pw_directive *pw_report_find_label(pw_report *r, const char *label, bool *condit
 void pw_report_load_chapters(pw_report *r);
 /* Collects and validates the summary/assessment/history/matrix blocks (errors to r->diag). */
 void pw_report_load_specials(pw_report *r);
+/* Checks that every template the chosen renderers read is readable UTF-8 text (errors to
+ * r->diag, "templates/report.html:12: invalid UTF-8 (byte 0xE9)"), so that a broken template
+ * stops the report before anything is measured. */
+void pw_report_load_templates(pw_report *r);
 
 /* --- obtain.c -------------------------------------------------------------------------------- */
 /* Gives every directive its result through the executor (the options' or the default stack of

@@ -89,6 +89,17 @@ printf '# Notes\n\nWritten in UTF-8 up to here.\n\nCaf\351 saved as Latin-1.\n' 
 expect_status 1 $s "invalid UTF-8 chapter"
 expect_grep "$tmp/latin1.md:5: invalid UTF-8 (byte 0xE9)" "$tmp/err4b" "invalid UTF-8 message"
 
+# A template with a Latin-1 byte: refused at its line before anything runs (a chapter that would
+# measure), with nothing written.
+mkdir -p "$tmp/tpl"
+cp templates/report.html templates/report.css templates/report.tex "$tmp/tpl/"
+sed -i '3s/$/ caf\xe9/' "$tmp/tpl/report.tex"
+"$bin" report -q --templates "$tmp/tpl" --cache "$tmp/tpl-cache" --archive "$tmp/tpl-archive" -o "$tmp/out" \
+    tests/e2e/chapters/01-small.md 2>"$tmp/err4t"; s=$?
+expect_status 1 $s "invalid UTF-8 template"
+expect_grep "^$tmp/tpl/report.tex:3: invalid UTF-8 (byte 0xE9)$" "$tmp/err4t" "invalid UTF-8 template message"
+if [ -e "$tmp/tpl-cache" ] || [ -e "$tmp/tpl-archive" ]; then fail "a report with a broken template measured something"; else ok; fi
+
 after=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
 if [ "$before" = "$after" ] && [ "$(cat "$tmp/out/report.html")" = "previous report" ]; then ok
 else fail "bad input changed the output folder: before '$before' after '$after'"; fi
