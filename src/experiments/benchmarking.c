@@ -1008,8 +1008,6 @@ static int event_mlp(pw_run *run, const char *const *names, size_t ns, long runs
         snprintf(name, sizeof name, "accuracy.%s", names[i]);
         size_t k = (size_t)llround(subs[i].accuracy * (double)e.test.n);
         pw_mnistexp_publish_accuracy(r, name, k, e.test.n);
-        pw_result_metric_fixed_sample(r, name, "the %zu-image test set is all there is: "
-                                      "measuring again gives the same count", e.test.n);
     }
     if (status == PW_OK) {
         /* The gate decides from the paired interval of the drop, as the compression chapter's
@@ -1020,9 +1018,7 @@ static int event_mlp(pw_run *run, const char *const *names, size_t ns, long runs
             pw_mnistexp_mcnemar(pred[0], pred[i], e.test.labels, e.test.n, &mc);
             char name[96];
             snprintf(name, sizeof name, "drop.accuracy.%s_vs_%s", names[i], names[0]);
-            pw_result_metric(r, name, mc.diff, mc.lo, mc.hi, "");
-            pw_result_metric_fixed_sample(r, name, "the %zu-image test set is all there is: "
-                                          "measuring again gives the same pairs", e.test.n);
+            pw_mnistexp_publish_drop(r, name, &mc);
             subs[i].gate = 100 * mc.hi < max_drop;
             if (!subs[i].gate)
                 snprintf(subs[i].why, sizeof subs[i].why, "test accuracy %.2f%%, %.2f points "

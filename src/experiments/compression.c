@@ -52,15 +52,6 @@ typedef struct {
     pw_mlp_config ft;   /* fine-tune configuration; epochs 0: none */
 } ctx;
 
-/* Accuracy on the test split has no sampling to repeat: the interval is that of the one fixed
- * set of images, and a claim it leaves undecided says so instead of asking for more samples. */
-static void mark_fixed(pw_result *r, const char *name, size_t n)
-{
-    pw_result_metric_fixed_sample(r, name, "the %zu-image test set is all there is: evaluating "
-                                  "again gives the same count; only a larger test set (or a "
-                                  "threshold further from the value) could decide", n);
-}
-
 /* Evaluates m, publishes accuracy.<label>.<suffix> and drop.accuracy.<label>_vs_dense.<suffix>,
  * adds a table row and a chart point at x (% of weights removed). */
 static void evaluate(ctx *c, const pw_mlp *m, const char *label, const char *suffix,
@@ -73,14 +64,12 @@ static void evaluate(ctx *c, const pw_mlp *m, const char *label, const char *suf
     char name[96];
     snprintf(name, sizeof name, "accuracy.%s.%s", label, suffix);
     double acc = pw_mnistexp_publish_accuracy(c->r, name, k, test->n);
-    mark_fixed(c->r, name, test->n);
     pw_metric am;
     pw_result_get_metric(c->r, name, &am);
     pw_mnistexp_paired mc;
     pw_mnistexp_mcnemar(c->dense_pred, c->pred, test->labels, test->n, &mc);
     snprintf(name, sizeof name, "drop.accuracy.%s_vs_dense.%s", label, suffix);
-    pw_result_metric(c->r, name, mc.diff, mc.lo, mc.hi, "");
-    mark_fixed(c->r, name, test->n);
+    pw_mnistexp_publish_drop(c->r, name, &mc);
     snprintf(name, sizeof name, "sparsity.%s.%s", label, suffix);
     pw_result_exact(c->r, name, x / 100, "");
     pw_series_point(s, x, acc, am.lo, am.hi);
@@ -137,7 +126,6 @@ static int run_prune(pw_run *run)
     pw_mlp_evaluate(m, test, dense_pred);
     for (size_t i = 0; i < test->n; i++) kd += dense_pred[i] == test->labels[i];
     double dacc = pw_mnistexp_publish_accuracy(r, "accuracy.dense", kd, test->n);
-    mark_fixed(r, "accuracy.dense", test->n);
 
     pw_chart *ac = NULL;
     if (do_acc) {

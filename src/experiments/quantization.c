@@ -400,7 +400,7 @@ static int run_quant(pw_run *run)
     }
     pw_mnistexp_paired mc;
     pw_mnistexp_mcnemar(pf, pq, test->labels, nt, &mc);
-    pw_result_metric(r, "drop.accuracy.int8_vs_fp32", mc.diff, mc.lo, mc.hi, "");
+    pw_mnistexp_publish_drop(r, "drop.accuracy.int8_vs_fp32", &mc);
     pw_result_exact(r, "pvalue.mcnemar.int8_vs_fp32", mc.p, "");
     pw_result_exact(r, "count.fp32_only_correct", (double)mc.b, "");
     pw_result_exact(r, "count.int8_only_correct", (double)mc.c, "");
