@@ -103,9 +103,14 @@ pw_outcome pw_claim_outcome(pw_claim_kind k, pw_verdict v);
  *                   sentence saying why more samples cannot decide it; no samples_needed then),
  *                   "why" (undecided points only: "interval" straddles the threshold, "holm"
  *                   loses significance after correction, or the metric's undecidable code such
- *                   as "baseline", "too_few_samples", "disturbed"),
+ *                   as "baseline", "too_few_samples", "disturbed", "stale"),
  *                   "reason" (the sentence for a blocked point) } ] }
  * A claim whose undecided points include blocked ones has a "reason" naming the first. */
 json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *results, size_t m);
+
+/* The verdict object of claim c when there is nothing to decide it from yet (a directive not
+ * measured yet, exec.h): UNDECIDED (outcome "undecided"), the reason given, no points, in the
+ * layout above; it stays out of every Holm family.  A new reference. */
+json_t *pw_claim_undecided(const pw_claim *c, const char *reason);
 
 #endif

@@ -8,9 +8,12 @@
  *   local   (local.c)   one isolated child process at a time, in submission order (isolate.h);
  *   replay  (replay.c)  results of a previous run document or a DIR/<id>.json folder;
  *   cache   (cache.c)   a decorator: answers from the result cache, forwards misses to an inner
- *                       executor and stores the clean results it returns.
- * A new way to obtain results (a Slurm job, a background measurement for a preview server) is
- * a new file that fills a pw_exec_ops and calls pw_exec_new — nothing in the driver changes.
+ *                       executor and stores the clean results it measured;
+ *   stale   (stale.c)   never measures: a miss is answered with the directive's previous result,
+ *                       marked as standing in for it, or as "not measured yet" (for a preview that
+ *                       measures in the background, in another process).
+ * A new way to obtain results (a Slurm job, say) is a new file that fills a pw_exec_ops and calls
+ * pw_exec_new — nothing in the driver changes.
  *
  * The contract every executor keeps (and the driver relies on):
  *   - Threading: none.  Every call comes from the thread that made the executor; an executor
@@ -63,6 +66,8 @@ typedef struct {
                                         cache key's directive part */
     bool quick;                      /* the --quick mode (part of the cache key) */
     double timeout_s, memory_mb;     /* limits; 0 = the executor's default */
+    const char *key;                 /* the job's cache key when a cache decorator forwards it
+                                        (pw_exec_cache_new), else NULL */
 } pw_exec_job;
 
 /* --- using an executor ------------------------------------------------------------------------ */
@@ -159,11 +164,44 @@ typedef struct {
  * pw_exec_environment(inner), mode).  A hit is answered at submit ("source": "from cache"; with
  * frozen "frozen from cache", or "frozen: measured on another machine" when an entry of the
  * key's family from another host was used); a miss, or a job named in rerun (ignored when
- * frozen), goes to inner, and a clean result coming back (not ERROR, not disturbed) is stored
- * under its key.  Unusable entries and failed stores are WARNING events; the job's ticket names
- * the job whose entry was corrupt, ticket 0 a store that failed.  Inner's NOTE and ERROR events
- * and its wait statuses (PW_EBUSY, PW_EIO) pass through. */
+ * frozen), goes to inner with its key in job.key, and a clean result coming back — not ERROR,
+ * not disturbed, not a stand-in (pw_exec_standin), not one inner took from elsewhere ("source":
+ * "replayed" or "from the previous run") — is stored under its key.  Every result it returns but a stand-in carries its key in
+ * "run"."cache_key" (with or without a cache), so that a later run can tell which directive,
+ * build, machine and mode a result belongs to.  Unusable entries and failed stores are WARNING
+ * events; the job's ticket names the job whose entry was corrupt, ticket 0 a store that failed.
+ * Inner's NOTE and ERROR events and its wait statuses (PW_EBUSY, PW_EIO) pass through. */
 pw_exec *pw_exec_cache_new(pw_exec *inner, pw_cache *cache, const pw_exec_cache_options *opt);
+
+/* The stale executor: measures nothing, and answers every job at submit (so, under the cache
+ * decorator, every miss) from the directive's previous result: the first result with the job's
+ * id and experiment in the run documents previous[0 .. nprevious) (paths, e.g. a preview's last
+ * measurement and out/results.json; a missing or unreadable one is skipped), else the newest
+ * entry with that id and experiment in the result cache cache_dir (NULL: none; pw_cache_get_latest).
+ * That previous result is then
+ *   - the job's own result when its "run"."cache_key" equals job.key (measured for exactly this
+ *     directive, build, machine and mode, but not cached: an ERROR or a disturbed result): it is
+ *     returned as it is, "source": "from the previous run";
+ *   - otherwise a stand-in, PW_EXEC_STALE: every metric is marked undecidable (code "stale",
+ *     result.h) with a sentence saying why it is shown, so that no claim is decided from it,
+ *     "source": "previous result";
+ * and with no previous result (or an ERROR of another key) the job gets a stand-in with no
+ * metrics, PW_EXEC_UNMEASURED, "source": "not measured yet".  Stand-ins carry job.key (what a
+ * measurement would store them under) and are never cached (pw_exec_cache_new).  Its
+ * environment is this machine's (pw_env_capture), so the cache decorator over it finds exactly
+ * the entries the local executor would have.  previous and cache_dir are copied. */
+pw_exec *pw_exec_stale_new(char *const *previous, size_t nprevious, const char *cache_dir);
+
+/* What a result stands for.  FRESH: a result (measured now or before, ERROR included); STALE and
+ * UNMEASURED: a stand-in of the stale executor (a previous result, or nothing) for a result that
+ * still has to be measured.  The mark is "stale": {"state": "stale"|"unmeasured", "reason":
+ * SENTENCE, "key": KEY} in the result document. */
+typedef enum { PW_EXEC_FRESH = 0, PW_EXEC_STALE, PW_EXEC_UNMEASURED } pw_exec_standin_kind;
+
+/* The kind of res; when it is a stand-in, *reason (the sentence saying why it is shown) and *key
+ * (the cache key it stands in for, or NULL) are set when those pointers are non-NULL (borrowed
+ * from res), else left alone. */
+pw_exec_standin_kind pw_exec_standin(const pw_result *res, const char **reason, const char **key);
 
 /* --- writing an executor ---------------------------------------------------------------------- */
 /* An implementation fills this table (static storage) and makes its executor with pw_exec_new.

@@ -120,7 +120,11 @@ typedef struct pw_renderer {
      * how it was estimated ("median of 25 paired per-round time ratios; …") or NULL. */
     void (*value)(pw_buf *b, const char *metric, const char *value, const char *interval,
                   const char *method);
-    /* A reference whose value does not exist (its experiment ended in ERROR). */
+    /* The same for a value of a previous result (a stale stand-in, exec.h): marked "previous". */
+    void (*previous)(pw_buf *b, const char *metric, const char *value, const char *interval,
+                     const char *method);
+    /* A reference whose value does not exist (its experiment ended in ERROR, or is not measured
+     * yet): text says which. */
     void (*unmeasured)(pw_buf *b, const char *text);
 
     /* --- blocks ---------------------------------------------------------------------------- */
@@ -134,8 +138,11 @@ typedef struct pw_renderer {
                    const char *figrel);
 
     /* --- the experiment box: open, [error], figures and tables, [claims], [items], close ---- */
-    /* run: the run line (pw_render_run_line), "" without a result; caption may be NULL. */
-    void (*experiment_open)(pw_buf *b, const char *id, const char *run, const char *caption);
+    /* run: the run line (pw_render_run_line), "" without a result; caption may be NULL.
+     * standin: NULL for a result, else the box shows a stand-in (exec.h) — "stale" (a previous
+     * result) or "unmeasured" (nothing yet) — which the format marks, saying reason. */
+    void (*experiment_open)(pw_buf *b, const char *id, const char *run, const char *caption, const char *standin,
+                            const char *reason);
     void (*experiment_error)(pw_buf *b, const char *reason);
     /* A result's warnings, notes, baseline warnings or disturbed sentence: a non-empty array of
      * strings. */
@@ -247,8 +254,9 @@ void pw_render_directive(pw_buf *b, const pw_renderer *R, pw_numbering *num, con
 void pw_render_table(pw_buf *b, const pw_renderer *R, pw_numbering *num, const json_t *table);
 void pw_render_figure(pw_buf *b, const pw_renderer *R, pw_numbering *num, const json_t *chart,
                       const char *stem, const char *figdir, const char *figrel);
-/* An inline value: "212×" with "95% CI 205–219×". */
-void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m);
+/* An inline value: "212×" with "95% CI 205–219×"; previous: it is a previous result's (a stale
+ * stand-in, exec.h). */
+void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m, bool previous);
 /* The summary block: the outcome counts, then every claim grouped by outcome (helped, did not
  * help, undecided, could not be measured), in report order within a group. */
 void pw_render_claim_summary(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n);

@@ -42,6 +42,13 @@ static void value(pw_buf *b, const char *metric, const char *text, const char *i
     pw_buf_puts(b, "</span>");
 }
 
+static void previous(pw_buf *b, const char *metric, const char *text, const char *interval, const char *method)
+{
+    pw_buf_puts(b, "<span class=\"stale\" title=\"the previous result, shown until the new one is measured\">");
+    value(b, metric, text, interval, method);
+    pw_buf_puts(b, "<sup class=\"stale-tag\">previous</sup></span>");
+}
+
 static void unmeasured(pw_buf *b, const char *text)
 {
     pw_buf_puts(b, "<span class=\"measured missing\">");
@@ -165,9 +172,15 @@ static void figure(pw_buf *b, const json_t *chart, const char *stem, int no, con
     free(path);
 }
 
-static void experiment_open(pw_buf *b, const char *id, const char *run, const char *caption)
+static void experiment_open(pw_buf *b, const char *id, const char *run, const char *caption, const char *standin,
+                            const char *reason)
 {
-    pw_buf_puts(b, "<section class=\"experiment\" id=\"result-");
+    pw_buf_puts(b, "<section class=\"experiment");
+    if (standin) {
+        pw_buf_putc(b, ' ');
+        esc(b, standin);
+    }
+    pw_buf_puts(b, "\" id=\"result-");
     esc(b, id);
     pw_buf_puts(b, "\">\n<div class=\"exp-head\"><span class=\"exp-id\">");
     esc(b, id);
@@ -177,6 +190,11 @@ static void experiment_open(pw_buf *b, const char *id, const char *run, const ch
     if (caption) {
         pw_buf_puts(b, "<p class=\"exp-caption\">");
         esc(b, caption);
+        pw_buf_puts(b, "</p>\n");
+    }
+    if (standin) {
+        pw_buf_puts(b, "<p class=\"stale-note\">");
+        esc(b, reason);
         pw_buf_puts(b, "</p>\n");
     }
 }
@@ -475,6 +493,7 @@ const pw_renderer pw_render_html = {
     .prose = true,
     .templates = (const char *const[]){"report.html", "report.css", NULL},
     .value = value,
+    .previous = previous,
     .unmeasured = unmeasured,
     .missing = missing,
     .table = table,

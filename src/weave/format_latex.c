@@ -32,6 +32,12 @@ static void value(pw_buf *b, const char *metric, const char *text, const char *i
     pw_buf_puts(b, "}");
 }
 
+static void previous(pw_buf *b, const char *metric, const char *text, const char *interval, const char *method)
+{
+    value(b, metric, text, interval, method);
+    pw_buf_puts(b, "\\textsuperscript{previous}");
+}
+
 static void unmeasured(pw_buf *b, const char *text)
 {
     pw_buf_puts(b, "\\textbf{");
@@ -82,7 +88,8 @@ static void figure(pw_buf *b, const json_t *chart, const char *stem, int no, con
     pw_buf_printf(b, "}\\label{figure-%d}\n\\end{figure}\n", no);
 }
 
-static void experiment_open(pw_buf *b, const char *id, const char *run, const char *caption)
+static void experiment_open(pw_buf *b, const char *id, const char *run, const char *caption, const char *standin,
+                            const char *reason)
 {
     pw_buf_puts(b, "\\begin{experiment}{");
     esc(b, id);
@@ -93,6 +100,11 @@ static void experiment_open(pw_buf *b, const char *id, const char *run, const ch
         pw_buf_puts(b, "\\textit{");
         esc(b, caption);
         pw_buf_puts(b, "}\n\n");
+    }
+    if (standin) { /* a previous result, or none yet: said before anything of it */
+        pw_buf_puts(b, "\\pwwarning{");
+        esc(b, reason);
+        pw_buf_puts(b, "}\n");
     }
 }
 
@@ -305,6 +317,7 @@ const pw_renderer pw_render_latex = {
     .prose = true,
     .templates = (const char *const[]){"report.tex", NULL},
     .value = value,
+    .previous = previous,
     .unmeasured = unmeasured,
     .missing = missing,
     .table = table,

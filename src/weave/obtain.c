@@ -87,16 +87,36 @@ static void on_event(void *ctx, const pw_exec_event *ev)
     }
 }
 
+/* The stale executor of the options: previous results from the run documents they name, then
+ * the output folder's results.json, then the cache. */
+static pw_exec *stale_executor(const pw_report_options *opt)
+{
+    char **paths = pw_xcalloc(opt->nprevious + 1, sizeof *paths);
+    for (size_t i = 0; i < opt->nprevious; i++) paths[i] = opt->previous[i];
+    char *own = pw_xasprintf("%s/results.json", opt->outdir);
+    paths[opt->nprevious] = own;
+    pw_exec *x = pw_exec_stale_new(paths, opt->nprevious + 1, opt->cache_dir);
+    free(own);
+    free(paths);
+    return x;
+}
+
 /* The executor the options ask for: a replay, or the cache decorator over the local executor
- * (which takes the measurement lock only when a job reaches it: a cache miss). */
+ * (which takes the measurement lock only when a job reaches it: a cache miss), or over the stale
+ * one when the run must not measure (which never takes it). */
 static pw_exec *default_executor(pw_report *r)
 {
     const pw_report_options *opt = r->opt;
     if (opt->replay_dir) return pw_exec_replay_new(opt->replay_dir);
-    pw_lock_options lo;
-    pw_lock_options_default(&lo);
-    if (opt->max_wait_s >= 0) lo.max_wait_s = opt->max_wait_s;
-    pw_exec *local = pw_exec_local_new_lock(r->stamp, &lo);
+    pw_exec *local;
+    if (opt->stale) {
+        local = stale_executor(opt);
+    } else {
+        pw_lock_options lo;
+        pw_lock_options_default(&lo);
+        if (opt->max_wait_s >= 0) lo.max_wait_s = opt->max_wait_s;
+        local = pw_exec_local_new_lock(r->stamp, &lo);
+    }
     pw_cache *cache = NULL;
     if (opt->cache_dir && !(cache = pw_cache_open(opt->cache_dir)))
         pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "cannot open the result cache %s: %s; running without it",

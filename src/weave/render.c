@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "perfweave/exec.h"
+
 /* --- the registry -------------------------------------------------------------------------- */
 
 const pw_renderer *const pw_renderers[] = {&pw_render_html, &pw_render_latex, &pw_render_text, NULL};
@@ -361,7 +363,7 @@ void pw_render_figure(pw_buf *b, const pw_renderer *R, pw_numbering *num, const 
     R->figure(b, chart, stem, ++num->figure, figdir, figrel);
 }
 
-void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m)
+void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m, bool previous)
 {
     pw_buf value, ci;
     pw_buf_init(&value);
@@ -371,7 +373,7 @@ void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m)
         pw_buf_puts(&ci, "95% CI ");
         pw_format_interval(&ci, m);
     }
-    R->value(b, m->name, value.data, ci.len ? ci.data : "", m->method);
+    (previous ? R->previous : R->value)(b, m->name, value.data, ci.len ? ci.data : "", m->method);
     pw_buf_release(&value);
     pw_buf_release(&ci);
 }
@@ -436,7 +438,11 @@ void pw_render_directive(pw_buf *b, const pw_renderer *R, pw_numbering *num, con
     pw_buf info;
     pw_buf_init(&info);
     if (d->result) pw_render_run_line(&info, d);
-    R->experiment_open(b, d->id, info.len ? info.data : "", d->caption);
+    const char *reason = NULL;
+    pw_exec_standin_kind standin = d->result ? pw_exec_standin(d->result, &reason, NULL) : PW_EXEC_FRESH;
+    const char *kind = standin == PW_EXEC_STALE ? "stale" : standin == PW_EXEC_UNMEASURED ? "unmeasured" : NULL;
+    if (kind && !reason) reason = standin == PW_EXEC_STALE ? "this is the previous result" : "not measured yet";
+    R->experiment_open(b, d->id, info.len ? info.data : "", d->caption, kind, reason);
     pw_buf_release(&info);
     if (!d->result || pw_result_failed(d->result))
         R->experiment_error(b, d->result ? pw_result_error_reason(d->result) : "the experiment did not run");

@@ -85,10 +85,10 @@ void pw_report_load_templates(pw_report *r);
 
 /* --- obtain.c -------------------------------------------------------------------------------- */
 /* Gives every directive its result through the executor (the options' or the default stack of
- * replay, or cache over local), sets r->environment to the executor's, counts r->measured,
- * r->measured_clean and r->failed.  After a caught signal, or when the executor cannot measure
- * (r->blocked: the measurement lock is busy or unusable), every job is cancelled; directives not
- * answered keep a NULL result. */
+ * replay, or cache over local — over stale with opt->stale), sets r->environment to the
+ * executor's, counts r->measured, r->measured_clean and r->failed.  After a caught signal, or
+ * when the executor cannot measure (r->blocked: the measurement lock is busy or unusable), every
+ * job is cancelled; directives not answered keep a NULL result. */
 void pw_report_obtain(pw_report *r);
 /* Every distinct noise warning carried by the results (new reference). */
 json_t *pw_report_env_warnings(const pw_report *r);
@@ -125,8 +125,9 @@ int pw_report_open_staging(pw_report *r);
 void pw_report_close_staging(pw_report *r);
 /* Writes b to staging/name atomically.  PW_OK or PW_EIO (an ERROR message). */
 int pw_report_write_staged(pw_report *r, const char *name, const pw_buf *b);
-/* Stages results.json (the run document) and, when something was measured, archives it
- * (r->archived; a NOTE, or a WARNING when it cannot).  PW_OK or PW_EIO. */
+/* Stages results.json (the run document; not with measure_only), writes it to results_path when
+ * set (an ERROR message when it cannot) and, when something was measured and no result is a
+ * stand-in, archives it (r->archived; a NOTE, or a WARNING when it cannot).  PW_OK or PW_EIO. */
 int pw_report_write_results(pw_report *r);
 /* Runs pdflatex in the staging folder; sets r->pdf_ok (WARNING messages when it cannot). */
 void pw_report_run_pdflatex(pw_report *r);

@@ -256,6 +256,46 @@ if [ ! -d "$tmp/elsewhere2" ] || [ -z "$(ls -A "$tmp/elsewhere2")" ]; then ok; e
 expect_status 1 $s "export of an unknown run"
 expect_grep "unknown run 'no-such-run'" "$tmp/x7" "unknown run named"
 
+# --- --stale renders without measuring; --measure-only measures without writing into out/ ----
+# (the cache above holds one and two as they are now; one is edited)
+entries() { ls "$tmp/c/cache" | wc -l; }
+runs() { ls "$tmp/c/archive" | wc -l; }
+cached_before=$(entries) runs_before=$(runs)
+sed -i 's/values: \[1, 2, 3\]/values: [1, 2, 8]/' "$tmp/c/ch.md"
+stale_run() { "$bin" report -f html --stale --cache "$tmp/c/cache" --archive "$tmp/c/archive" \
+    --status-json "$tmp/c/status.json" -o "$tmp/c/out" "$tmp/c/ch.md" 2>"$1"; }
+stale_run "$tmp/c8"; s=$?
+expect_status 0 $s "--stale with a changed directive"
+expect_grep 'class="experiment stale" id="result-one"' "$tmp/c/out/report.html" "the changed directive's box is marked stale"
+expect_grep "the directive changed: this is its previous result, shown until the new one is measured" "$tmp/c/out/report.html" "the stale sentence"
+expect_grep 'class="stale-tag">previous</sup>' "$tmp/c/out/report.html" "an inline value of the previous result is marked"
+if grep -q 'class="experiment stale" id="result-two"' "$tmp/c/out/report.html"; then fail "an unchanged directive is marked stale"; else ok; fi
+expect_grep "ch.md:5: one needs measuring (shown from its previous result)" "$tmp/c8" "--stale lists what needs measuring"
+expect_grep '"state": "stale"' "$tmp/c/status.json" "--status-json lists the stale directive"
+expect_grep '"exit": 0' "$tmp/c/status.json" "--status-json has the exit status"
+if [ "$(entries)" = "$cached_before" ] && [ "$(runs)" = "$runs_before" ]; then ok
+else fail "--stale changed the cache ($cached_before -> $(entries)) or the archive ($runs_before -> $(runs))"; fi
+out_sum() { cat "$tmp/c/out/report.html" "$tmp/c/out/results.json" | cksum; }
+out_before=$(out_sum)
+"$bin" report --measure-only --cache "$tmp/c/cache" --archive "$tmp/c/archive" --save-results "$tmp/c/measured.json" \
+    -o "$tmp/c/out" "$tmp/c/ch.md" 2>"$tmp/c9"; s=$?
+expect_status 0 $s "--measure-only"
+if [ "$(measured "$tmp/c9")" = 1 ]; then ok; else fail "--measure-only measured $(measured "$tmp/c9") experiments, expected 1"; fi
+[ "$(out_sum)" = "$out_before" ] && ok || fail "--measure-only changed the output folder"
+[ "$(entries)" = $((cached_before + 1)) ] && ok || fail "--measure-only did not add one cache entry"
+[ "$(runs)" = $((runs_before + 1)) ] && ok || fail "--measure-only did not archive its run"
+expect_grep '"id": "one"' "$tmp/c/measured.json" "--save-results wrote the run document"
+stale_run "$tmp/c10"; s=$?
+expect_status 0 $s "--stale after the measurement"
+if grep -q 'class="experiment stale"' "$tmp/c/out/report.html"; then fail "still stale after the measurement"; else ok; fi
+expect_grep '"pending": \[\]' "$tmp/c/status.json" "nothing left to measure"
+"$bin" report --stale --measure-only "$tmp/c/ch.md" 2>"$tmp/c11"; s=$?
+expect_status 1 $s "--stale with --measure-only"
+expect_grep "do not go together" "$tmp/c11" "the clash is named"
+"$bin" report -q --status-json "$tmp/c/bad.json" -o "$tmp/c/out" tests/e2e/bad/misspelled.md 2>/dev/null; s=$?
+expect_status 1 $s "bad input with --status-json"
+expect_grep "misspelled.md:3: unknown experiment 'acceleration.matmull'" "$tmp/c/bad.json" "--status-json holds the diagnostics"
+
 # --- SIGINT during a report: the previous report stays whole, finished results stay cached ----
 mkdir -p "$tmp/i"
 cat >"$tmp/i/ch.md" <<'MD'

@@ -5,6 +5,7 @@
  * checked whole by the golden files (tests/golden). */
 #include "support.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ static void test_registry(void **state)
         if (!R->prose) continue;
         /* A format that shows the chapters gets every fragment. */
         assert_non_null(R->value);
+        assert_non_null(R->previous);
         assert_non_null(R->unmeasured);
         assert_non_null(R->missing);
         assert_non_null(R->table);
@@ -154,6 +156,63 @@ static void test_text_page(void **state)
     json_decref(a.params);
     json_decref(bb.params);
     json_decref(warnings);
+}
+
+/* A stand-in (exec.h) says so in every format that shows prose: the box's mark and sentence
+ * (escaped where used), a previous value marked beside it, and the evidence's blocked reason. */
+static void test_standin(void **state)
+{
+    (void)state;
+    pw_result *res = pw_result_new("selftest.fixed", "a");
+    json_object_set_new(pw_result_json(res), "stale",
+                        json_pack("{s:s, s:s}", "state", "stale", "reason", "changed <since> & shown"));
+    pw_directive d = {0};
+    d.id = "a";
+    d.experiment_name = "selftest.fixed";
+    d.result = res;
+    pw_numbering num = {0, 0};
+    pw_buf b;
+    pw_buf_init(&b);
+    pw_render_directive(&b, &pw_render_html, &num, &d, "figures", "figures");
+    assert_non_null(strstr(b.data, "<section class=\"experiment stale\" id=\"result-a\">"));
+    assert_non_null(strstr(b.data, "<p class=\"stale-note\">changed &lt;since&gt; &amp; shown</p>"));
+    pw_buf_reset(&b);
+    pw_render_directive(&b, &pw_render_latex, &num, &d, "figures", "figures");
+    assert_non_null(strstr(b.data, "\\pwwarning{changed"));
+    json_object_set_new(pw_result_json(res), "stale", json_pack("{s:s}", "state", "unmeasured"));
+    pw_buf_reset(&b);
+    pw_render_directive(&b, &pw_render_html, &num, &d, "figures", "figures");
+    assert_non_null(strstr(b.data, "<section class=\"experiment unmeasured\" id=\"result-a\">"));
+    assert_non_null(strstr(b.data, "<p class=\"stale-note\">not measured yet</p>"));
+    /* A fresh result: no mark. */
+    json_object_del(pw_result_json(res), "stale");
+    pw_buf_reset(&b);
+    pw_render_directive(&b, &pw_render_html, &num, &d, "figures", "figures");
+    assert_non_null(strstr(b.data, "<section class=\"experiment\" id=\"result-a\">"));
+    assert_null(strstr(b.data, "stale-note"));
+
+    pw_metric m = {.name = "value.n1", .value = 2, .lo = 1.8, .hi = 2.2, .unit = "x"};
+    pw_buf_reset(&b);
+    pw_render_inline(&b, &pw_render_html, &m, true);
+    assert_non_null(strstr(b.data, "<span class=\"stale\""));
+    assert_non_null(strstr(b.data, "<sup class=\"stale-tag\">previous</sup></span>"));
+    pw_buf_reset(&b);
+    pw_render_inline(&b, &pw_render_latex, &m, true);
+    assert_non_null(strstr(b.data, "\\textsuperscript{previous}"));
+    pw_buf_reset(&b);
+    pw_render_inline(&b, &pw_render_html, &m, false);
+    assert_null(strstr(b.data, "stale"));
+
+    json_t *v = json_pack("{s:s, s:s, s:s, s:[{s:s, s:f, s:f, s:f, s:s, s:s, s:s, s:s}]}", "claim", "value >= 1",
+                          "verdict", "UNDECIDED", "reason", "no point can decide the claim: it changed", "points",
+                          "metric", "value.n1", "value", 2.0, "lo", 1.8, "hi", 2.2, "unit", "x", "state", "undecided",
+                          "why", "stale", "reason", "it changed");
+    pw_buf_reset(&b);
+    pw_render_evidence(&b, v);
+    assert_non_null(strstr(b.data, "n1 2.00× (95% CI 1.80–2.20×) undecided (stale result). Blocked: it changed"));
+    json_decref(v);
+    pw_buf_release(&b);
+    pw_result_free(res);
 }
 
 /* The value of row name in a table from pw_render_environment_rows. */
@@ -388,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_template_load),
         cmocka_unit_test(test_text_page),
+        cmocka_unit_test(test_standin),
         cmocka_unit_test(test_environment_rows),
         cmocka_unit_test(test_precision),
         cmocka_unit_test(test_evidence),
