@@ -497,6 +497,12 @@ static void test_replay(void **state)
 
 /* --- local: real children --------------------------------------------------------------------- */
 
+/* The memory limit (RLIMIT_AS) of the local executor's children here: none to speak of.  Under
+ * ASan a process's address space is the shadow's terabytes, so a child limited to the default
+ * 16 GiB can map nothing more, and whether it needs one more mapping (ASan's stack depot) depends
+ * on what the test process allocated before it forked. */
+#define NO_AS_LIMIT 1e9
+
 static void test_local(void **state)
 {
     (void)state;
@@ -511,9 +517,9 @@ static void test_local(void **state)
     json_t *p1 = json_pack("{s:[i], s:[i], s:f, s:s}", "sizes", 1, "values", 42, "spread", 0.1, "label", "l");
     json_t *hang = json_pack("{s:s}", "mode", "hang");
     json_t *fails = json_pack("{s:s}", "mode", "error");
-    pw_exec_job j1 = {fixed, "one", p1, "c1", true, 0, 0};
-    pw_exec_job j2 = {crash, "stuck", hang, "c2", true, 30, 0};
-    pw_exec_job j3 = {crash, "never", fails, "c3", true, 0, 0};
+    pw_exec_job j1 = {fixed, "one", p1, "c1", true, 0, NO_AS_LIMIT};
+    pw_exec_job j2 = {crash, "stuck", hang, "c2", true, 30, NO_AS_LIMIT};
+    pw_exec_job j3 = {crash, "never", fails, "c3", true, 0, NO_AS_LIMIT};
     assert_int_equal(pw_exec_submit(x, &j1), 1);
     assert_int_equal(pw_exec_submit(x, &j2), 2);
     assert_int_equal(pw_exec_submit(x, &j3), 3);
@@ -589,11 +595,8 @@ static void test_local_lock(void **state)
     const pw_experiment *fixed = pw_registry_find("selftest.fixed"), *crash = pw_registry_find("selftest.crash");
     json_t *p1 = json_pack("{s:[i], s:[i], s:f, s:s}", "sizes", 1, "values", 7, "spread", 0.1, "label", "l");
     json_t *hang = json_pack("{s:s}", "mode", "hang");
-    /* No address-space limit to speak of (1e9 MB): under ASan a child's address space is the
-     * shadow's terabytes, and whether it then needs one more mapping depends on what the test
-     * process allocated before. */
-    pw_exec_job j1 = {fixed, "one", p1, "lock-c1", true, 0, 1e9};
-    pw_exec_job j2 = {crash, "stuck", hang, "lock-c2", true, 30, 1e9};
+    pw_exec_job j1 = {fixed, "one", p1, "lock-c1", true, 0, NO_AS_LIMIT};
+    pw_exec_job j2 = {crash, "stuck", hang, "lock-c2", true, 30, NO_AS_LIMIT};
 
     /* Someone else holds the lock: submitting takes nothing, a look waits no longer than asked. */
     assert_int_equal(pw_lock_acquire(other, NULL, msg, sizeof msg), PW_OK);
