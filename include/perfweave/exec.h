@@ -31,7 +31,13 @@
  *     answered once, with an ERROR result saying why it ended; a finished one is still answered.
  *   - Events (pw_exec_observe): QUEUED when submitted, STARTED when work on the job begins
  *     (a child forked, a cache entry found), FINISHED just before its result becomes available
- *     to pw_exec_wait, and WARNING for something the caller should see (a corrupt cache entry).
+ *     to pw_exec_wait, WARNING for something the caller should see (a corrupt cache entry), NOTE
+ *     for information (waiting for the measurement lock, and who holds it), and ERROR just
+ *     before pw_exec_wait returns a status saying the executor cannot go on (the lock is busy).
+ *   - The measurement lock (lock.h): an executor that measures on this machine holds it while it
+ *     measures and only then — taken before its first job starts, not at submit, so a report
+ *     answered entirely from the cache or a replay never waits for it — and gives it back when
+ *     nothing is left to run.  One that only hands jobs to other machines never takes it.
  *   - pw_exec_free cancels whatever is still pending and frees results not yet collected.
  */
 #ifndef PERFWEAVE_EXEC_H
@@ -42,6 +48,7 @@
 #include <stddef.h>
 
 #include "perfweave/experiment.h"
+#include "perfweave/lock.h"
 #include "perfweave/result.h"
 #include "perfweave/store.h"
 
@@ -70,9 +77,13 @@ pw_exec_ticket pw_exec_submit(pw_exec *x, const pw_exec_job *job);
 
 /* The next completion: PW_OK with *ticket and *result (the caller frees the result);
  * PW_ENOTFOUND at once when nothing is pending (every started job answered, nothing queued);
- * PW_EAGAIN when timeout_s passed first (timeout_s < 0: wait as long as it takes; 0: only look)
- * or a caught signal interrupted the wait (pw_isolate_interrupted: the caller decides whether to
- * cancel).  On anything but PW_OK, *ticket is 0 and *result NULL. */
+ * PW_EAGAIN when timeout_s passed first (timeout_s < 0: wait as long as it takes; 0: only look;
+ * also while the measurement lock is still being waited for) or a caught signal interrupted the
+ * wait (pw_isolate_interrupted: the caller decides whether to cancel); PW_EBUSY when the
+ * measurement lock is held by another process and the executor's wait for it is over, PW_EIO
+ * when the lock file cannot be used — both after an ERROR event saying why, with nothing started
+ * and the jobs still queued (the caller cancels them; waiting again starts a new wait for the
+ * lock).  On anything but PW_OK, *ticket is 0 and *result NULL. */
 int pw_exec_wait(pw_exec *x, double timeout_s, pw_exec_ticket *ticket, pw_result **result);
 
 /* Cancels one job, or every pending job when ticket is 0 (see the contract above). */
@@ -87,7 +98,9 @@ const json_t *pw_exec_environment(pw_exec *x);
 /* The implementation's name ("local", "replay", "cache"); static storage. */
 const char *pw_exec_name(const pw_exec *x);
 
-typedef enum { PW_EXEC_QUEUED, PW_EXEC_STARTED, PW_EXEC_FINISHED, PW_EXEC_WARNING } pw_exec_event_kind;
+typedef enum {
+    PW_EXEC_QUEUED, PW_EXEC_STARTED, PW_EXEC_FINISHED, PW_EXEC_WARNING, PW_EXEC_NOTE, PW_EXEC_ERROR
+} pw_exec_event_kind;
 
 typedef struct {
     pw_exec_event_kind kind;
@@ -95,7 +108,8 @@ typedef struct {
     double at;                 /* when (CLOCK_MONOTONIC seconds) */
     const pw_result *result;   /* FINISHED: the result about to be returned (borrowed, valid
                                   during the call); else NULL */
-    const char *message;       /* WARNING: a lowercase sentence (borrowed); else NULL */
+    const char *message;       /* WARNING, NOTE, ERROR: a lowercase sentence (borrowed); else
+                                  NULL */
 } pw_exec_event;
 
 typedef void (*pw_exec_observer)(void *ctx, const pw_exec_event *ev);
@@ -115,7 +129,21 @@ void pw_exec_free(pw_exec *x);
  * timeout_s and memory_mb.  The environment is captured once, when the executor is made, and
  * attached to every result, whose "run" also gets measured_at (this label, copied), "host" and
  * "source": "measured", and whose "environment_warnings" compare that environment with one
- * captured after the job (pw_env_warnings). */
+ * captured after the job (pw_env_warnings).
+ *
+ * The machine-wide measurement lock (lock.h) is taken inside pw_exec_wait, before the first job
+ * starts (never at submit: a report whose jobs all come from the cache never reaches it), waiting
+ * for it as lock says — NULL for pw_lock_options_default: the default path, PW_LOCK_MAX_WAIT_S,
+ * this process's command line; its notify, notify_arg and interrupted are replaced (the wait
+ * becomes NOTE events, and a caught SIGINT/SIGTERM ends it, pw_exec_wait returning PW_EAGAIN).
+ * The wait honours pw_exec_wait's timeout (PW_EAGAIN while it goes on); a lock still busy after
+ * the maximum wait is an ERROR event and PW_EBUSY.  The lock is held across every queued job, so
+ * two reports never interleave their measurements, and given back as soon as nothing is queued
+ * or running (the last job answered, or everything cancelled), before the caller renders; a
+ * later submit takes it again.  Experiment children inherit it (they die with the executor's
+ * process). */
+pw_exec *pw_exec_local_new_lock(const char *measured_at, const pw_lock_options *lock);
+/* pw_exec_local_new_lock(measured_at, NULL). */
 pw_exec *pw_exec_local_new(const char *measured_at);
 
 /* The replay executor: answers every job at submit from path, a run document (out/results.json,
@@ -141,7 +169,8 @@ typedef struct {
  * "replayed" or "from the previous run") — is stored under its key.  Every result it returns but a stand-in carries its key in
  * "run"."cache_key" (with or without a cache), so that a later run can tell which directive,
  * build, machine and mode a result belongs to.  Unusable entries and failed stores are WARNING
- * events; the job's ticket names the job whose entry was corrupt, ticket 0 a store that failed. */
+ * events; the job's ticket names the job whose entry was corrupt, ticket 0 a store that failed.
+ * Inner's NOTE and ERROR events and its wait statuses (PW_EBUSY, PW_EIO) pass through. */
 pw_exec *pw_exec_cache_new(pw_exec *inner, pw_cache *cache, const pw_exec_cache_options *opt);
 
 /* The stale executor: measures nothing, and answers every job at submit (so, under the cache

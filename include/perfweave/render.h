@@ -111,6 +111,9 @@ typedef struct pw_renderer {
     const char *figures;   /* the chart files its documents refer to ("svg", "pdf"), or NULL */
     bool prose;            /* it renders the chapters: their custom nodes get its fragments */
     bool terminal;         /* plain text for a terminal or a CI log: the command also prints it */
+    /* The files its page reads from the templates folder (NULL-terminated; NULL for none): a
+     * report checks them (readable, UTF-8) before anything runs. */
+    const char *const *templates;
 
     /* --- inline ---------------------------------------------------------------------------- */
     /* A measured value: metric is its name, interval "95% CI 205–219×" or "" when exact, method
@@ -275,8 +278,15 @@ json_t *pw_render_environment_rows(const json_t *env, const json_t *after,
                                    pw_chapter *const *chapters, size_t n);
 
 /* --- templates, for pages ---------------------------------------------------------------------- */
-/* The text of template p->templates_dir/name (caller frees), or NULL after telling p->error. */
-char *pw_render_template_read(const pw_render_page *p, const char *name);
+/* Reads template dir/name into *text (the caller frees it): PW_OK; PW_EIO when it cannot be read
+ * (msg "cannot read template: reason"); PW_EINVAL when it is not UTF-8 text (msg "invalid UTF-8
+ * (byte 0xFF)", or a NUL byte; *line its line).  msg never names the file: the caller puts
+ * "DIR/NAME:LINE: " before it.  *text is NULL and *line 0 unless said otherwise. */
+int pw_render_template_load(const char *dir, const char *name, char **text, int *line, char *msg,
+                            size_t msgsize);
+/* pw_render_template_load from p->templates_dir, telling p->error what went wrong ("DIR/NAME:LINE:
+ * invalid UTF-8 (byte 0xFF)"); returns its status. */
+int pw_render_template_read(const pw_render_page *p, const char *name, char **text);
 /* Expands template `name` (its text tmpl) with the n vars into out.  PW_OK, or PW_EINVAL after
  * telling p->error "DIR/NAME:LINE: message". */
 int pw_render_template_fill(const pw_render_page *p, const char *name, const char *tmpl,

@@ -77,6 +77,11 @@ typedef struct {
      * executor, borrowed (the caller frees it), and replay_dir, cache_dir, frozen, rerun, stale
      * and previous are not used. */
     pw_exec *executor;
+    /* How long the default local executor waits for the machine-wide measurement lock (lock.h)
+     * when it must measure: < 0 for PW_LOCK_MAX_WAIT_S (the default), 0 not at all (--no-wait).
+     * Waiting is told through on_message (NOTE: who holds it); a report answered entirely from
+     * the cache or a replay never takes the lock. */
+    double max_wait_s;
     /* Called as things happen (each may be NULL); ctx is passed back. */
     void (*on_message)(void *ctx, const pw_report_message *m);
     void (*on_progress)(void *ctx, const pw_report_progress *p);
@@ -84,7 +89,7 @@ typedef struct {
 } pw_report_options;
 
 /* Fills defaults: out/, HTML+LaTeX+PDF (formats NULL, pdf), cache .cache/results, archive validation_results,
- * templates/ (or $PERFWEAVE_TEMPLATES), no callbacks. */
+ * templates/ (or $PERFWEAVE_TEMPLATES), the lock's default wait (max_wait_s -1), no callbacks. */
 void pw_report_options_default(pw_report_options *o);
 
 /* The stages, in order; an outcome names the last one entered. */
@@ -114,6 +119,8 @@ typedef struct {
     pw_diag diag;            /* input errors, file:line: message (from LOAD or CHECK) */
     size_t experiments;      /* directives in the report */
     size_t measured;         /* results measured by this run (not cached or replayed) */
+    size_t measured_clean;   /* of those, the ones neither ERROR nor disturbed: what the result
+                                cache keeps (when there is one) */
     size_t failed;           /* results in ERROR */
     size_t claims;           /* claims decided, and their verdicts: PASS, PARTIAL, FAIL, */
     size_t verdicts[5];      /* UNDECIDED, ERROR */
@@ -134,9 +141,11 @@ typedef struct {
  * broken template (an ERROR message); PW_ECHILD when the report was written but an experiment
  * ended in ERROR; PW_EIO when an output could not be written (an ERROR message); PW_EINTR after
  * SIGINT/SIGTERM (with pw_isolate_catch_signals installed; out->signal): every running
- * experiment is cancelled, results finished so far stay cached, nothing is published.  In every
- * failure the previous report is left as it was.  With measure_only, PW_OK (PW_ECHILD) once the
- * results are in and archived; outdir is not touched. */
+ * experiment is cancelled, results finished so far stay cached, nothing is published; PW_EBUSY
+ * when the measurement lock is held by another process past max_wait_s (an ERROR message names
+ * the holder): nothing was measured or published.  A lock file that cannot be used is PW_EINVAL
+ * (an ERROR message).  In every failure the previous report is left as it was.  With
+ * measure_only, PW_OK (PW_ECHILD) once the results are in and archived; outdir is not touched. */
 int pw_report_build(const pw_report_options *o, pw_report_outcome *out);
 
 /* Frees what an outcome holds (diagnostics, archive path, pending directives). */

@@ -1,9 +1,10 @@
 /* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]
  * [--frozen] [--replay DIR] [--no-cache] [--stale|--measure-only] [--status-json FILE]
- * [CHAPTER.md…]`: the options, and the report's messages, progress and outcome (report.h) as
- * lines on stderr — a live progress line with ETA when stderr is a terminal — and, with
- * --status-json, as one JSON document for a program (perfweave preview) to read.  A plain-text
- * document (`-f text`) is the command's primary output, so it is also printed on stdout. */
+ * [--no-wait] [--max-wait S] [CHAPTER.md…]`: the options, and the report's messages, progress and
+ * outcome (report.h) as lines on stderr — a live progress line with ETA when stderr is a terminal
+ * — and, with --status-json, as one JSON document for a program (perfweave preview) to read.  A
+ * plain-text document (`-f text`) is the command's primary output, so it is also printed on
+ * stdout. */
 #include <glob.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +25,8 @@ static void usage(FILE *out)
             "usage: perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]\n"
             "                        [--frozen] [--replay FILE|DIR] [--cache DIR] [--no-cache] [--archive DIR]\n"
             "                        [--no-archive] [--stale [--previous FILE]... | --measure-only]\n"
-            "                        [--save-results FILE] [--status-json FILE] [-q] [CHAPTER.md...]\n"
+            "                        [--save-results FILE] [--status-json FILE] [--no-wait] [--max-wait SECONDS]\n"
+            "                        [-q] [CHAPTER.md...]\n"
             "  --quick      reduced sizes and time budgets (seconds instead of minutes)\n"
             "  --rerun ID   measure this directive again even when its result is cached ('all': every one)\n"
             "  --frozen     run nothing: render from the result cache, from any machine's results\n"
@@ -37,6 +39,8 @@ static void usage(FILE *out)
             "  --save-results FILE  also write the run document (DIR/results.json's content) to FILE\n"
             "  --status-json FILE   write the outcome as JSON to FILE: exit status, diagnostics, messages,\n"
             "               the directives that need measuring\n"
+            "  --no-wait    fail at once (exit 4) when another process holds the measurement lock and\n"
+            "               something must be measured; --max-wait S waits at most S seconds (default 30 min)\n"
             "  defaults: cache .cache/results, archive validation_results/\n"
             "  default chapters: chapters/*.md in file-name order; default output: out/\n");
 }
@@ -76,7 +80,7 @@ static void show_message(void *ctx, const pw_report_message *m)
         return;
     }
     if (m->kind == PW_REPORT_NOTE && v->quiet) return;
-    fputs("perfweave: ", stderr);
+    fprintf(stderr, "%sperfweave: ", v->tty ? "\r\033[K" : ""); /* over a progress line */
     if (m->file && m->line > 0) fprintf(stderr, "%s:%d: ", m->file, m->line);
     else if (m->file) fprintf(stderr, "%s: ", m->file);
     if (m->kind == PW_REPORT_WARNING) fputs("warning: ", stderr);
@@ -105,9 +109,19 @@ static void show_outcome(const view *v, const pw_report_options *o, const pw_rep
     if (out->diag.n)
         fprintf(stderr, "perfweave: %zu error%s; nothing was %s\n", out->diag.n, out->diag.n == 1 ? "" : "s",
                 out->stage == PW_REPORT_LOAD ? "run or written" : "written");
-    if (status == PW_EINTR && out->stage == PW_REPORT_OBTAIN)
+    size_t kept = out->measured_clean;
+    if (status == PW_EINTR && out->stage == PW_REPORT_OBTAIN && !o->cache_dir)
+        fprintf(stderr, "\nperfweave: interrupted; the previous report is untouched (no result cache: "
+                "nothing measured is kept)\n");
+    else if (status == PW_EINTR && out->stage == PW_REPORT_OBTAIN && kept == 0)
+        fprintf(stderr, "\nperfweave: interrupted; the previous report is untouched, and no measurement "
+                "finished cleanly to be cached\n");
+    else if (status == PW_EINTR && out->stage == PW_REPORT_OBTAIN)
         fprintf(stderr, "\nperfweave: interrupted; the previous report is untouched, and the %zu result%s "
-                "measured so far are cached for the next run\n", out->measured, out->measured == 1 ? "" : "s");
+                "measured so far %s cached for the next run\n", kept, kept == 1 ? "" : "s",
+                kept == 1 ? "is" : "are");
+    else if (status == PW_EBUSY)
+        fprintf(stderr, "perfweave: nothing was measured or written; the previous report is untouched\n");
     else if (status == PW_EINTR)
         fprintf(stderr, "perfweave: interrupted while rendering; the previous report is untouched\n");
     if (out->stage != PW_REPORT_DONE || v->quiet) return;
@@ -227,6 +241,8 @@ int pw_cmd_report(int argc, char **argv)
     bool globbed = false;
     int code = PW_EXIT_OK;
     view v = {false, isatty(STDERR_FILENO) != 0, NULL};
+    bool no_wait = false;     /* the measurement lock: --no-wait, --max-wait S */
+    double max_wait = -1;
     const pw_renderer *formats[PW_RENDER_MAX];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -250,6 +266,14 @@ int pw_cmd_report(int argc, char **argv)
         else if (strcmp(a, "--save-results") == 0 && has_next) o.results_path = argv[++i];
         else if (strcmp(a, "--status-json") == 0 && has_next) status_path = argv[++i];
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); goto out; }
+        else if (strcmp(a, "--no-wait") == 0 || strcmp(a, "--max-wait") == 0) {
+            if (pw_cli_lock_option((const char *const *)argv, argc, &i, &no_wait, &max_wait) < 0) {
+                fprintf(stderr, "perfweave report: --max-wait needs a number of seconds\n");
+                usage(stderr);
+                code = PW_EXIT_USAGE;
+                goto out;
+            }
+        }
         else if (a[0] == '-') {
             fprintf(stderr, "perfweave report: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -279,6 +303,7 @@ int pw_cmd_report(int argc, char **argv)
             }
         }
     }
+    o.max_wait_s = no_wait ? 0 : max_wait;
     o.rerun = rerun;
     o.nrerun = nrerun;
     o.chapters = chapters;
@@ -297,6 +322,7 @@ int pw_cmd_report(int argc, char **argv)
     switch (status) {
     case PW_OK: code = PW_EXIT_OK; break;
     case PW_EINTR: code = 128 + out.signal; break;
+    case PW_EBUSY: code = PW_EXIT_BUSY; break;
     case PW_EINVAL: code = PW_EXIT_USAGE; break;
     case PW_ECHILD: code = PW_EXIT_ERROR; break;
     default: code = PW_EXIT_INTERNAL; break;

@@ -70,8 +70,18 @@ static int run_probe(const json_t *job, const char *out_path, json_t *slurm)
     return status == PW_OK ? PW_SLURM_EXIT_OK : PW_SLURM_EXIT_NOWRITE;
 }
 
+/* What the executor says (waiting for the node's measurement lock and who holds it, a lock that
+ * cannot be had) goes to the job's log. */
+static void job_event(void *ctx, const pw_exec_event *ev)
+{
+    (void)ctx;
+    if (ev->message && (ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_WARNING || ev->kind == PW_EXEC_ERROR))
+        fprintf(stderr, "perfweave run-job: %s\n", ev->message);
+}
+
 /* The measurement runs through the local executor (exec.h), as a report's would: the same
- * limits, the same isolated child, the same environment and noise warnings on the result. */
+ * limits, the same isolated child, the same environment and noise warnings on the result, and
+ * the node's measurement lock (lock.h) around it. */
 static int run_measure(const json_t *job, const char *job_path, const char *out_path, json_t *slurm)
 {
     pw_slurm_job_spec spec;
@@ -89,6 +99,7 @@ static int run_measure(const json_t *job, const char *job_path, const char *out_
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
     pw_exec *x = pw_exec_local_new(now);
+    pw_exec_observe(x, job_event, NULL);
     pw_exec_job ej = {spec.experiment, spec.id, spec.params, "", spec.quick, spec.timeout_s, spec.memory_mb};
     pw_exec_submit(x, &ej);
     pw_exec_ticket ticket;

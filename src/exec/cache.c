@@ -62,7 +62,7 @@ static void inner_event(void *ctx, const pw_exec_event *ev)
 {
     cache_state *s = ctx;
     if (ev->kind == PW_EXEC_QUEUED && s->submitting) s->jobs[s->njobs - 1].inner = ev->ticket;
-    if (ev->kind != PW_EXEC_STARTED && ev->kind != PW_EXEC_WARNING) return;
+    if (ev->kind == PW_EXEC_QUEUED || ev->kind == PW_EXEC_FINISHED) return;
     forwarded *f = ev->ticket ? find_inner(s, ev->ticket) : NULL;
     if (ev->ticket && !f) return;
     pw_exec_emit(s->self, ev->kind, f ? f->outer : 0, ev->message);

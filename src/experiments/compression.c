@@ -66,14 +66,12 @@ static void evaluate(ctx *c, const pw_mlp *m, const char *label, const char *suf
     char name[96];
     snprintf(name, sizeof name, "accuracy.%s.%s", label, suffix);
     double acc = pw_mnistexp_publish_accuracy(c->r, name, k, test->n);
-    pw_mnistexp_mark_fixed(c->r, name, test->n);
     pw_metric am;
     pw_result_get_metric(c->r, name, &am);
     pw_mnistexp_paired mc;
     pw_mnistexp_mcnemar(c->dense_pred, c->pred, test->labels, test->n, &mc);
     snprintf(name, sizeof name, "drop.accuracy.%s_vs_dense.%s", label, suffix);
-    pw_result_metric(c->r, name, mc.diff, mc.lo, mc.hi, "");
-    pw_mnistexp_mark_fixed(c->r, name, test->n);
+    pw_mnistexp_publish_drop(c->r, name, &mc);
     snprintf(name, sizeof name, "sparsity.%s.%s", label, suffix);
     pw_result_exact(c->r, name, x / 100, "");
     pw_series_point(s, x, acc, am.lo, am.hi);
@@ -130,7 +128,6 @@ static int run_prune(pw_run *run)
     pw_mlp_evaluate(m, test, dense_pred);
     for (size_t i = 0; i < test->n; i++) kd += dense_pred[i] == test->labels[i];
     double dacc = pw_mnistexp_publish_accuracy(r, "accuracy.dense", kd, test->n);
-    pw_mnistexp_mark_fixed(r, "accuracy.dense", test->n);
 
     pw_chart *ac = NULL;
     if (do_acc) {

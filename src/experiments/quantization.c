@@ -457,19 +457,13 @@ static int run_quant(pw_run *run)
     }
     pw_mnistexp_paired mc;
     pw_mnistexp_mcnemar(pf, pq, test->labels, nt, &mc);
-    pw_result_metric(r, "drop.accuracy.int8_vs_fp32", mc.diff, mc.lo, mc.hi, "");
+    pw_mnistexp_publish_drop(r, "drop.accuracy.int8_vs_fp32", &mc);
     pw_result_exact(r, "pvalue.mcnemar.int8_vs_fp32", mc.p, "");
     pw_result_exact(r, "count.fp32_only_correct", (double)mc.b, "");
     pw_result_exact(r, "count.int8_only_correct", (double)mc.c, "");
     size_t agree = 0;
     for (size_t i = 0; i < nt; i++) agree += pf[i] == pq[i];
     pw_mnistexp_publish_accuracy(r, "agreement.int8_vs_fp32", agree, nt);
-    /* The one test set is all there is: no accuracy figure can be narrowed by measuring again. */
-    static const char *const fixed[] = {"accuracy.fp32", "accuracy.int8", "accuracy.calib.minmax",
-                                        "accuracy.calib.percentile", "agreement.int8_vs_fp32",
-                                        "drop.accuracy.int8_vs_fp32"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        pw_mnistexp_mark_fixed(r, fixed[i], nt);
     pw_result_note(r, "Accuracy on the %zu test images with 95%% Wilson intervals; int8 uses %s "
                    "calibration on %zu training images%s and the %s GEMM kernel (%s).  Paired: "
                    "%zu images only fp32 classifies correctly, %zu only int8; exact McNemar p = %.3g.",

@@ -463,10 +463,10 @@ static int page(const pw_render_page *p, pw_buf *out)
     pw_buf baselines;
     pw_buf_init(&baselines);
     baseline_box(&baselines, p);
-    char *tmpl = pw_render_template_read(p, "report.html");
-    char *css = pw_render_template_read(p, "report.css");
-    int status = PW_EIO;
-    if (tmpl && css) {
+    char *tmpl = NULL, *css = NULL;
+    int status = pw_render_template_read(p, "report.html", &tmpl);
+    if (status == PW_OK) status = pw_render_template_read(p, "report.css", &css);
+    if (status == PW_OK) {
         pw_template_var vars[] = {
             {"title", p->title}, {"css", css},
             {"toc", toc.data}, {"body", body.data}, {"summary", summary.data},
@@ -491,6 +491,7 @@ const pw_renderer pw_render_html = {
     .file = "report.html",
     .figures = "svg",
     .prose = true,
+    .templates = (const char *const[]){"report.html", "report.css", NULL},
     .value = value,
     .previous = previous,
     .unmeasured = unmeasured,

@@ -292,9 +292,9 @@ static int page(const pw_render_page *p, pw_buf *out)
     pw_buf baselines;
     pw_buf_init(&baselines);
     baseline_box(&baselines, p);
-    char *tmpl = pw_render_template_read(p, "report.tex");
-    int status = PW_EIO;
-    if (tmpl) {
+    char *tmpl = NULL;
+    int status = pw_render_template_read(p, "report.tex", &tmpl);
+    if (status == PW_OK) {
         pw_template_var vars[] = {
             {"title", p->title}, {"body", body.data},
             {"environment", env.data}, {"generated", p->generated}, {"version", PW_VERSION},
@@ -315,6 +315,7 @@ const pw_renderer pw_render_latex = {
     .file = "report.tex",
     .figures = "pdf",
     .prose = true,
+    .templates = (const char *const[]){"report.tex", NULL},
     .value = value,
     .previous = previous,
     .unmeasured = unmeasured,

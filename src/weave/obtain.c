@@ -26,6 +26,7 @@ typedef struct {
     bool submitting;       /* inside pw_exec_submit for jobs[njobs - 1] */
     size_t started;        /* STARTED events so far */
     size_t measured;       /* FINISHED events of results measured by this run */
+    size_t clean;          /* of those, the ones neither ERROR nor disturbed */
     double t0;             /* when the stage began (CLOCK_MONOTONIC) */
     double spent;          /* seconds between STARTED and FINISHED of those measured */
 } obtaining;
@@ -58,8 +59,11 @@ static void on_event(void *ctx, const pw_exec_event *ev)
      * what an executor reports before submit returns (a cache hit, a replay) finds its job. */
     if (ev->kind == PW_EXEC_QUEUED && o->submitting) o->jobs[o->njobs - 1].ticket = ev->ticket;
     submitted *s = ev->ticket ? job_of(o, ev->ticket) : NULL;
-    if (ev->kind == PW_EXEC_WARNING) {
-        pw_report_tell(o->r, PW_REPORT_WARNING, s ? s->d->file : NULL, s ? s->d->line : 0, "%s", ev->message);
+    if (ev->kind == PW_EXEC_WARNING || ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_ERROR) {
+        pw_report_message_kind kind = ev->kind == PW_EXEC_WARNING ? PW_REPORT_WARNING
+                                      : ev->kind == PW_EXEC_NOTE  ? PW_REPORT_NOTE
+                                                                  : PW_REPORT_ERROR;
+        pw_report_tell(o->r, kind, s ? s->d->file : NULL, s ? s->d->line : 0, "%s", ev->message);
         return;
     }
     if (!s) return;
@@ -74,6 +78,7 @@ static void on_event(void *ctx, const pw_exec_event *ev)
     } else if (ev->kind == PW_EXEC_FINISHED) {
         if (measured_now(ev->result)) {
             o->measured++;
+            if (!pw_result_failed(ev->result) && !pw_result_disturbed(ev->result)) o->clean++;
             if (s->started_at > 0) o->spent += ev->at - s->started_at;
         }
         if (pw_result_failed(ev->result))
@@ -97,12 +102,21 @@ static pw_exec *stale_executor(const pw_report_options *opt)
 }
 
 /* The executor the options ask for: a replay, or the cache decorator over the local executor
- * (over the stale one when the run must not measure). */
+ * (which takes the measurement lock only when a job reaches it: a cache miss), or over the stale
+ * one when the run must not measure (which never takes it). */
 static pw_exec *default_executor(pw_report *r)
 {
     const pw_report_options *opt = r->opt;
     if (opt->replay_dir) return pw_exec_replay_new(opt->replay_dir);
-    pw_exec *local = opt->stale ? stale_executor(opt) : pw_exec_local_new(r->stamp);
+    pw_exec *local;
+    if (opt->stale) {
+        local = stale_executor(opt);
+    } else {
+        pw_lock_options lo;
+        pw_lock_options_default(&lo);
+        if (opt->max_wait_s >= 0) lo.max_wait_s = opt->max_wait_s;
+        local = pw_exec_local_new_lock(r->stamp, &lo);
+    }
     pw_cache *cache = NULL;
     if (opt->cache_dir && !(cache = pw_cache_open(opt->cache_dir)))
         pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "cannot open the result cache %s: %s; running without it",
@@ -116,7 +130,7 @@ void pw_report_obtain(pw_report *r)
     pw_exec *x = r->opt->executor ? r->opt->executor : default_executor(r);
     json_decref(r->environment);
     r->environment = json_deep_copy(pw_exec_environment(x));
-    obtaining o = {r, NULL, 0, 0, false, 0, 0, monotonic_now(), 0};
+    obtaining o = {r, NULL, 0, 0, false, 0, 0, 0, monotonic_now(), 0};
     for (size_t c = 0; c < r->nchapters; c++) o.total += r->chapters[c]->ndirectives;
     o.jobs = pw_xcalloc(o.total ? o.total : 1, sizeof *o.jobs);
     pw_exec_observe(x, on_event, &o);
@@ -145,6 +159,15 @@ void pw_report_obtain(pw_report *r)
         pw_result *res;
         int status = pw_exec_wait(x, -1, &ticket, &res);
         if (status == PW_ENOTFOUND) break;
+        if (status == PW_EBUSY || status == PW_EIO) {
+            /* The executor cannot measure (the measurement lock; its ERROR event said why):
+             * nothing more is obtained, and the report stops after collecting what is done. */
+            if (cancelled) break; /* still, after cancelling everything: a broken executor */
+            r->blocked = status;
+            pw_exec_cancel(x, 0);
+            cancelled = true;
+            continue;
+        }
         if (status != PW_OK) continue;
         submitted *s = job_of(&o, ticket);
         if (!s || s->d->result) { /* not a job of this report, or answered twice: a broken executor */
@@ -155,6 +178,7 @@ void pw_report_obtain(pw_report *r)
         if (pw_result_failed(res)) r->failed++;
     }
     r->measured = o.measured;
+    r->measured_clean = o.clean;
     pw_exec_observe(x, NULL, NULL);
     if (x != r->opt->executor) pw_exec_free(x);
     free(o.jobs);

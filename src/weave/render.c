@@ -757,13 +757,46 @@ static void page_error(const pw_render_page *p, char *msg)
     free(msg);
 }
 
-char *pw_render_template_read(const pw_render_page *p, const char *name)
+int pw_render_template_load(const char *dir, const char *name, char **text, int *line, char *msg,
+                            size_t msgsize)
 {
-    char *path = pw_xasprintf("%s/%s", p->templates_dir, name);
-    char *text = pw_read_file(path, NULL);
-    if (!text) page_error(p, pw_xasprintf("cannot read template %s: %s", path, strerror(errno)));
+    *text = NULL;
+    *line = 0;
+    char *path = pw_xasprintf("%s/%s", dir, name);
+    size_t len = 0;
+    char *t = pw_read_file(path, &len);
+    int status = PW_OK;
+    size_t bad;
+    if (!t) {
+        snprintf(msg, msgsize, "cannot read template: %s", strerror(errno));
+        status = PW_EIO;
+    } else if (strlen(t) != len) {
+        *line = pw_line_of_offset(t, len, strlen(t));
+        snprintf(msg, msgsize, "template contains a NUL byte; is it a text file?");
+        status = PW_EINVAL;
+    } else if ((bad = pw_utf8_check(t, len)) < len) {
+        /* Templates are UTF-8 like the chapters: a Latin-1 file would put invalid bytes into
+         * every document written from it. */
+        *line = pw_line_of_offset(t, len, bad);
+        snprintf(msg, msgsize, "invalid UTF-8 (byte 0x%02X)", (unsigned)(unsigned char)t[bad]);
+        status = PW_EINVAL;
+    }
+    if (status == PW_OK) *text = t;
+    else free(t);
     free(path);
-    return text;
+    return status;
+}
+
+int pw_render_template_read(const pw_render_page *p, const char *name, char **text)
+{
+    char msg[512];
+    int line;
+    int status = pw_render_template_load(p->templates_dir, name, text, &line, msg, sizeof msg);
+    if (status != PW_OK && line > 0)
+        page_error(p, pw_xasprintf("%s/%s:%d: %s", p->templates_dir, name, line, msg));
+    else if (status != PW_OK)
+        page_error(p, pw_xasprintf("%s/%s: %s", p->templates_dir, name, msg));
+    return status;
 }
 
 int pw_render_template_fill(const pw_render_page *p, const char *name, const char *tmpl,

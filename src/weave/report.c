@@ -47,6 +47,7 @@ void pw_report_options_default(pw_report_options *o)
     o->cache_dir = ".cache/results";
     o->archive_root = "validation_results";
     o->templates_dir = default_templates_dir();
+    o->max_wait_s = -1;
 }
 
 /* --- time and environment ------------------------------------------------------------------ */
@@ -198,6 +199,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     }
     pw_report_load_chapters(&r);
     pw_report_load_specials(&r);
+    if (!o->measure_only) pw_report_load_templates(&r); /* measure_only renders nothing */
     if (r.diag.n) {
         status = PW_EINVAL;
         goto out;
@@ -207,6 +209,10 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     pw_report_obtain(&r);
     if (pw_isolate_interrupted()) {
         status = PW_EINTR;
+        goto out;
+    }
+    if (r.blocked) { /* the measurement lock: busy past the wait, or its file unusable */
+        status = r.blocked == PW_EBUSY ? PW_EBUSY : PW_EINVAL;
         goto out;
     }
     if (r.measured) r.environment_after = pw_env_capture();
@@ -253,6 +259,7 @@ out:
         pw_diag_init(&r.diag);
         for (size_t c = 0; c < r.nchapters; c++) out->experiments += r.chapters[c]->ndirectives;
         out->measured = r.measured;
+        out->measured_clean = r.measured_clean;
         out->failed = r.failed;
         if (stage >= PW_REPORT_RENDER)
             out->claims = pw_render_count_verdicts(r.chapters, r.nchapters, out->verdicts);

@@ -52,6 +52,8 @@ typedef struct {
     json_t *env_warnings;  /* noisy conditions seen before/after the measurements */
     json_t *environment_after; /* captured after the measurements (load, governor), or NULL */
     size_t measured;       /* experiments measured by this run (not cached, replayed or frozen) */
+    size_t measured_clean; /* of those, the ones neither ERROR nor disturbed (what a cache keeps) */
+    int blocked;           /* PW_EBUSY / PW_EIO when the executor could not measure (the lock) */
     char *started;         /* UTC, ISO 8601, for the archive */
     special_block *specials;
     size_t nspecials;
@@ -76,12 +78,17 @@ pw_directive *pw_report_find_label(pw_report *r, const char *label, bool *condit
 void pw_report_load_chapters(pw_report *r);
 /* Collects and validates the summary/assessment/history/matrix blocks (errors to r->diag). */
 void pw_report_load_specials(pw_report *r);
+/* Checks that every template the chosen renderers read is readable UTF-8 text (errors to
+ * r->diag, "templates/report.html:12: invalid UTF-8 (byte 0xE9)"), so that a broken template
+ * stops the report before anything is measured. */
+void pw_report_load_templates(pw_report *r);
 
 /* --- obtain.c -------------------------------------------------------------------------------- */
 /* Gives every directive its result through the executor (the options' or the default stack of
  * replay, or cache over local — over stale with opt->stale), sets r->environment to the
- * executor's, counts r->measured and r->failed.  After a caught signal every job is cancelled; directives not answered keep a NULL
- * result. */
+ * executor's, counts r->measured, r->measured_clean and r->failed.  After a caught signal, or
+ * when the executor cannot measure (r->blocked: the measurement lock is busy or unusable), every
+ * job is cancelled; directives not answered keep a NULL result. */
 void pw_report_obtain(pw_report *r);
 /* Every distinct noise warning carried by the results (new reference). */
 json_t *pw_report_env_warnings(const pw_report *r);

@@ -3,8 +3,9 @@
 # written and the previous report intact), crashing experiments (ERROR, report still written,
 # exit 2), a real --quick report checked in headless Chromium (the DOM holds the table and the
 # SVG chart) and by pdfinfo (the fixture PDF has the expected page count), the plain-text format
-# on stdout, `run --json`, the library baselines, the measurement lock (two runs never measure
-# at once; --no-wait; SIGINT while waiting and while holding) and contention detection (a busy
+# on stdout, `run --json`, the library baselines, the measurement lock (two runs and two reports
+# never measure at once; --no-wait; SIGINT while waiting and while holding; a report from the
+# cache never waits) and contention detection (a busy
 # co-runner on the measuring CPU makes a result disturbed and its claims UNDECIDED).  Nothing
 # here judges a timing.
 set -u
@@ -25,28 +26,38 @@ expect_grep() { # pattern file what
     if grep -q -- "$1" "$2"; then ok; else fail "$3: '$1' not in $2"; sed 's/^/    /' "$2" | head -20 >&2; fi
 }
 
+lockfile=$PERFWEAVE_LOCK
+# Waits (up to 10 s) until the lock record names pid $1.
+holds() { i=0; while [ $i -lt 100 ]; do grep -q "^pid: $1\$" "$lockfile" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+# Waits (up to 10 s) until file $1 contains $2.
+says() { i=0; while [ $i -lt 100 ]; do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+# Succeeds once the lock is free (retrying for up to 5 s).
+lock_free() { i=0; while [ $i -lt 50 ]; do "$bin" run --no-wait selftest.fixed >/dev/null 2>&1 && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+# The listing of a folder with each file's checksum: "untouched" compares two of them.
+snapshot() { (cd "$1" && find . -type f | sort | xargs cksum); }
+
 # --- a previous report that bad input must leave intact -----------------------------------
 mkdir -p "$tmp/out"
 echo "previous report" >"$tmp/out/report.html"
 before=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
 
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/misspelled.md 2>"$tmp/err1"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/misspelled.md 2>"$tmp/err1"; s=$?
 expect_status 1 $s "misspelled experiment"
 expect_grep "tests/e2e/bad/misspelled.md:3: unknown experiment 'acceleration.matmull' (did you mean 'acceleration.matmul'?)" "$tmp/err1" "misspelled message"
 
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/badvalue.md 2>"$tmp/err2"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/badvalue.md 2>"$tmp/err2"; s=$?
 expect_status 1 $s "malformed values"
 expect_grep "badvalue.md:5: 'sizes' expects a number, not 'two'" "$tmp/err2" "non-numeric list element"
 expect_grep "badvalue.md:6: unknown key 'spred' for selftest.fixed (did you mean 'spread'?)" "$tmp/err2" "unknown key"
 expect_grep "badvalue.md:7: claim" "$tmp/err2" "malformed claim"
 expect_grep "badvalue.md:10: unknown result id 'nothing'" "$tmp/err2" "unknown reference id"
 
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/badmetric.md 2>"$tmp/err3"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/badmetric.md 2>"$tmp/err3"; s=$?
 expect_status 1 $s "unknown metric"
 expect_grep "badmetric.md:7: result 'fine' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3" "unknown metric message"
 
 # Labels and conditional text: every mistake at the line of the offending text, before anything runs.
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/conditional.md 2>"$tmp/err3c"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/conditional.md 2>"$tmp/err3c"; s=$?
 expect_status 1 $s "bad conditional text"
 b=tests/e2e/bad/conditional.md
 for msg in \
@@ -65,25 +76,36 @@ for msg in \
     "nothing was run or written"; do
     expect_grep "$msg" "$tmp/err3c" "conditional-text diagnostic"
 done
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/badpassage.md 2>"$tmp/err3p"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/badpassage.md 2>"$tmp/err3p"; s=$?
 expect_status 1 $s "unknown metric inside a passage"
 expect_grep "badpassage.md:12: result 'fine-passage' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3p" "passage metric message"
 
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/missing-file.md 2>"$tmp/err4"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/missing-file.md 2>"$tmp/err4"; s=$?
 expect_status 1 $s "missing chapter"
 expect_grep "missing-file.md: cannot read chapter" "$tmp/err4" "missing chapter message"
 
 printf '# Notes\n\nWritten in UTF-8 up to here.\n\nCaf\351 saved as Latin-1.\n' >"$tmp/latin1.md"
-"$bin" report -q -o "$tmp/out" "$tmp/latin1.md" 2>"$tmp/err4b"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" "$tmp/latin1.md" 2>"$tmp/err4b"; s=$?
 expect_status 1 $s "invalid UTF-8 chapter"
 expect_grep "$tmp/latin1.md:5: invalid UTF-8 (byte 0xE9)" "$tmp/err4b" "invalid UTF-8 message"
+
+# A template with a Latin-1 byte: refused at its line before anything runs (a chapter that would
+# measure), with nothing written.
+mkdir -p "$tmp/tpl"
+cp templates/report.html templates/report.css templates/report.tex "$tmp/tpl/"
+sed -i '3s/$/ caf\xe9/' "$tmp/tpl/report.tex"
+"$bin" report -q --templates "$tmp/tpl" --cache "$tmp/tpl-cache" --archive "$tmp/tpl-archive" -o "$tmp/out" \
+    tests/e2e/chapters/01-small.md 2>"$tmp/err4t"; s=$?
+expect_status 1 $s "invalid UTF-8 template"
+expect_grep "^$tmp/tpl/report.tex:3: invalid UTF-8 (byte 0xE9)$" "$tmp/err4t" "invalid UTF-8 template message"
+if [ -e "$tmp/tpl-cache" ] || [ -e "$tmp/tpl-archive" ]; then fail "a report with a broken template measured something"; else ok; fi
 
 after=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
 if [ "$before" = "$after" ] && [ "$(cat "$tmp/out/report.html")" = "previous report" ]; then ok
 else fail "bad input changed the output folder: before '$before' after '$after'"; fi
 
 # --- experiments that crash, hang or run out of memory -------------------------------------
-"$bin" report -q -f html -o "$tmp/crash" tests/e2e/bad/crash.md 2>"$tmp/err5"; s=$?
+"$bin" report -q -f html --cache "$tmp/crash-cache" --archive "$tmp/crash-archive" -o "$tmp/crash" tests/e2e/bad/crash.md 2>"$tmp/err5"; s=$?
 expect_status 2 $s "crashing experiments"
 expect_grep "crashed with signal 11" "$tmp/crash/report.html" "segfault reported"
 expect_grep "timed out after" "$tmp/crash/report.html" "hang reported"
@@ -137,7 +159,7 @@ expect_status 0 $s "text report over the quick report"
 for f in report.txt report.html report.tex figures/e2e-matmul-gflops.svg figures/e2e-matmul-gflops.pdf; do
     if [ -s "$tmp/quick/$f" ]; then ok; else fail "after a text-only run the quick report lacks $f"; fi
 done
-"$bin" report -q -f txt -o "$tmp/text3" tests/golden/chapters/01-demo.md 2>"$tmp/text3.err"; s=$?
+"$bin" report -q -f txt --no-cache --no-archive -o "$tmp/text3" tests/golden/chapters/01-demo.md 2>"$tmp/text3.err"; s=$?
 expect_status 1 $s "an unknown format"
 expect_grep "unknown format 'txt' (html, latex, text, pdf)" "$tmp/text3.err" "unknown format message"
 
@@ -292,11 +314,15 @@ MD
 mkdir -p "$tmp/i/out"; echo "previous report" >"$tmp/i/out/report.html"
 "$bin" report -f html --cache "$tmp/i/cache" --archive "$tmp/i/archive" -o "$tmp/i/out" "$tmp/i/ch.md" 2>"$tmp/i1" &
 pid=$!
-sleep 2
+# Interrupted while it holds the measurement lock, measuring the second (hanging) experiment.
+says "$tmp/i1" "\[2/2\] stuck" || fail "the interrupted report never started its second experiment"
+holds $pid || fail "the report measuring never held the measurement lock"
 kill -INT $pid
 wait $pid; s=$?
 expect_status 130 $s "report interrupted by SIGINT"
-expect_grep "interrupted" "$tmp/i1" "interruption reported"
+expect_grep "interrupted; the previous report is untouched, and the 1 result measured so far is cached for the next run" \
+    "$tmp/i1" "interruption reported, counting the one finished result (not the killed one)"
+if lock_free; then ok; else fail "the measurement lock stayed held after SIGINT of a report"; fi
 if [ "$(cat "$tmp/i/out/report.html")" = "previous report" ]; then ok; else fail "SIGINT changed the previous report"; fi
 if ls -A "$tmp/i/out" | grep -q staging; then fail "SIGINT left a staging folder"; else ok; fi
 if [ ! -d "$tmp/i/archive" ] || [ -z "$(ls -A "$tmp/i/archive")" ]; then ok; else fail "an interrupted run was archived"; fi
@@ -498,11 +524,6 @@ PY
 if [ -s "$tmp/prune.check" ]; then fail "compression.prune metrics: $(cat "$tmp/prune.check")"; else ok; fi
 
 # --- the measurement lock: one measurement at a time ---------------------------------------
-lockfile=$PERFWEAVE_LOCK
-# Waits (up to 10 s) until the lock record names pid $1.
-holds() { i=0; while [ $i -lt 100 ]; do grep -q "^pid: $1\$" "$lockfile" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
-# Waits (up to 10 s) until file $1 contains $2.
-says() { i=0; while [ $i -lt 100 ]; do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
 json_num() { sed -n "s/.*\"$1\": \([0-9.e+-]*\).*/\1/p" "$2" | head -1; }
 
 "$bin" run --json selftest.spin seconds=1.5 >"$tmp/l1.json" 2>"$tmp/l1.err" &
@@ -555,6 +576,133 @@ for sig in INT KILL; do
     i=0; while [ $i -lt 50 ] && ! "$bin" run --no-wait selftest.fixed >/dev/null 2>"$tmp/after.err"; do sleep 0.1; i=$((i + 1)); done
     if [ $i -lt 50 ]; then ok; else fail "the lock stayed held after SIG$sig of its holder: $(cat "$tmp/after.err")"; fi
 done
+
+# --- the measurement lock in reports --------------------------------------------------------
+# Two reports at once, each with its own cache so that both must measure: the second waits and
+# names the first; both are complete, and no two measurements overlap in time.
+mkdir -p "$tmp/r"
+for n in a b; do
+    cat >"$tmp/r/$n.md" <<MD
+# Lock $n
+
+Measured: \`=$n-one.rate.spin\`.
+
+\`\`\`experiment selftest.spin
+id: $n-one
+seconds: $([ $n = a ] && echo 2 || echo 0.5)
+\`\`\`
+
+\`\`\`experiment selftest.spin
+id: $n-two
+seconds: 0.3
+\`\`\`
+
+\`\`\`experiment selftest.fixed
+id: $n-three
+\`\`\`
+MD
+done
+# Only selftest.fixed, which a measurement of milliseconds never marks disturbed: always cached.
+cat >"$tmp/r/c.md" <<'MD'
+# From the cache
+
+```experiment selftest.fixed
+id: c-one
+```
+
+```experiment selftest.fixed
+id: c-two
+values: [3, 4, 5]
+```
+MD
+lrep() { # chapter name [options…]: a report in that chapter's own cache, archive and output
+    n=$1; shift
+    "$bin" report -f html --cache "$tmp/r/cache-$n" --archive "$tmp/r/arch-$n" -o "$tmp/r/out-$n" "$@" "$tmp/r/$n.md"
+}
+lrep_bg() { # stderr-file chapter [options…]: lrep in the background, $! the report's own pid
+    e=$1 n=$2; shift 2
+    "$bin" report -f html --cache "$tmp/r/cache-$n" --archive "$tmp/r/arch-$n" -o "$tmp/r/out-$n" "$@" "$tmp/r/$n.md" 2>"$e" &
+}
+lrep_bg "$tmp/r/a.err" a
+pa=$!
+holds $pa || fail "the first report never took the measurement lock"
+lrep b 2>"$tmp/r/b.err"; sb=$?
+wait $pa; sa=$?
+expect_status 0 $sa "first of two concurrent reports"
+expect_status 0 $sb "second of two concurrent reports"
+expect_grep "waiting for the measurement lock $lockfile, held by pid $pa (.*report -f html .*a\.md" "$tmp/r/b.err" "the waiting report names the holder"
+expect_grep "measurement lock taken after waiting" "$tmp/r/b.err" "the waiting report says when it got the lock"
+if grep -q "waiting for the measurement lock" "$tmp/r/a.err"; then fail "the first report waited"; else ok; fi
+for n in a b; do
+    if [ "$(measured "$tmp/r/$n.err")" = 3 ]; then ok; else fail "report $n measured $(measured "$tmp/r/$n.err") experiments, expected 3"; fi
+    for id in one two three; do expect_grep "id=\"result-$n-$id\"" "$tmp/r/out-$n/report.html" "report $n shows $n-$id"; done
+    expect_grep '<span class="measured"' "$tmp/r/out-$n/report.html" "report $n has its inline value"
+done
+# Every measured interval [started_at, finished_at] of one report against every one of the other.
+intervals() { awk -v tag="$2" '
+    /"started_at":/  { v = $2; sub(/,$/, "", v); s = v }
+    /"finished_at":/ { v = $2; sub(/,$/, "", v); f = v }
+    s != "" && f != "" { print tag, s, f; s = ""; f = "" }' "$1"; }
+{ intervals "$tmp/r/out-a/results.json" a; intervals "$tmp/r/out-b/results.json" b; } >"$tmp/r/intervals"
+if [ "$(awk '$1 == "a"' "$tmp/r/intervals" | wc -l)" = 3 ] && [ "$(awk '$1 == "b"' "$tmp/r/intervals" | wc -l)" = 3 ]; then ok
+else fail "expected 3 measured intervals per report: $(cat "$tmp/r/intervals")"; fi
+overlaps=$(awk '{ tag[NR] = $1; s[NR] = $2; f[NR] = $3 }
+    END { for (i = 1; i <= NR; i++) for (j = 1; j <= NR; j++)
+              if (tag[i] == "a" && tag[j] == "b" && s[i] < f[j] && s[j] < f[i]) print tag[i], s[i], f[i], "overlaps", tag[j], s[j], f[j] }' "$tmp/r/intervals")
+if [ -z "$overlaps" ]; then ok; else fail "measurements of two reports overlap: $overlaps"; fi
+
+# A report rendered entirely from the cache never waits for the lock: filled first, then run
+# with --no-wait (which would fail at once if it wanted the lock) while another process holds it.
+lrep c 2>"$tmp/r/c1.err"; s=$?
+expect_status 0 $s "cold report of selftest.fixed experiments"
+"$bin" run selftest.spin seconds=30 >/dev/null 2>&1 &
+ph=$!
+holds $ph || fail "the holder run never recorded itself in the lock"
+lrep c --no-wait 2>"$tmp/r/c2.err"; s=$?
+expect_status 0 $s "report from the cache while another process holds the lock"
+if [ "$(measured "$tmp/r/c2.err")" = 0 ]; then ok; else fail "the cached report measured $(measured "$tmp/r/c2.err")"; fi
+if grep -q "measurement lock" "$tmp/r/c2.err"; then fail "the cached report mentioned the lock: $(cat "$tmp/r/c2.err")"; else ok; fi
+
+# --no-wait with something to measure: exit 4, the holder named, nothing written, the previous
+# report whole.
+before_a=$(snapshot "$tmp/r/out-a")
+lrep a --no-wait --rerun a-two 2>"$tmp/r/nw.err"; s=$?
+expect_status 4 $s "report --no-wait while the lock is held"
+expect_grep "the measurement lock $lockfile is held by pid $ph (.*selftest.spin seconds=30.*; not waiting (--no-wait)" "$tmp/r/nw.err" "report --no-wait names the holder"
+expect_grep "nothing was measured or written; the previous report is untouched" "$tmp/r/nw.err" "report --no-wait says nothing was written"
+if [ "$(snapshot "$tmp/r/out-a")" = "$before_a" ]; then ok; else fail "report --no-wait changed the previous report"; fi
+if ls -A "$tmp/r/out-a" | grep -q staging; then fail "report --no-wait left a staging folder"; else ok; fi
+lrep a --max-wait 0.3 --rerun a-two 2>"$tmp/r/mw.err"; s=$?
+expect_status 4 $s "report --max-wait 0.3 while the lock is held"
+expect_grep "still held after waiting 0\.[0-9] s, held by pid $ph .*; giving up" "$tmp/r/mw.err" "report --max-wait message"
+
+# SIGINT while waiting: exit 130, the previous report whole, no staging folder, no process left.
+lrep_bg "$tmp/r/wi.err" a --rerun all
+pw=$!
+says "$tmp/r/wi.err" "waiting for the measurement lock" || fail "the second report never said it waits"
+kill -INT $pw
+wait $pw; s=$?
+expect_status 130 $s "SIGINT while a report waits for the lock"
+expect_grep "interrupted while waiting for the measurement lock" "$tmp/r/wi.err" "SIGINT while waiting: message"
+if [ "$(snapshot "$tmp/r/out-a")" = "$before_a" ]; then ok; else fail "SIGINT while waiting changed the previous report"; fi
+if ls -A "$tmp/r/out-a" | grep -q staging; then fail "SIGINT while waiting left a staging folder"; else ok; fi
+if pgrep -f "report -f html --cache $tmp/r/cache-a" >/dev/null; then fail "a process of the interrupted waiter survived"; else ok; fi
+kill -INT $ph; wait $ph
+
+# SIGINT while holding: exit 130, the previous report whole, no staging folder, no process (nor
+# experiment child) left, and the lock free at once.
+sed -i 's/^seconds: 2$/seconds: 30/' "$tmp/r/a.md"
+lrep_bg "$tmp/r/hi.err" a
+pw=$!
+holds $pw || fail "the report never took the lock"
+says "$tmp/r/hi.err" "\] a-one (selftest.spin)" || fail "the report never started measuring"
+kill -INT $pw
+wait $pw; s=$?
+expect_status 130 $s "SIGINT while a report holds the lock"
+if [ "$(snapshot "$tmp/r/out-a")" = "$before_a" ]; then ok; else fail "SIGINT while holding changed the previous report"; fi
+if ls -A "$tmp/r/out-a" | grep -q staging; then fail "SIGINT while holding left a staging folder"; else ok; fi
+if pgrep -f "report -f html --cache $tmp/r/cache-a" >/dev/null; then fail "a process of the interrupted holder survived"; else ok; fi
+if lock_free; then ok; else fail "the lock stayed held after SIGINT of the report holding it"; fi
 
 # --- contention: a busy co-runner on the measuring CPU -------------------------------------
 cpu=$(($(nproc) - 1))

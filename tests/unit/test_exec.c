@@ -3,10 +3,10 @@
  * decorator over it (miss, store, hit, --rerun, --frozen, corrupt entries, failed results not
  * stored, keys recorded) in a temporary cache folder, the replay executor's sources and errors,
  * the stale executor (previous results from run documents and the cache, stand-ins that decide
- * no claim and are never cached), the local executor's real children (selftest experiments),
- * the report driver over a fake (every job submitted before the first wait; messages, progress
- * and the outcome as data), and --stale / --measure-only reports end to end in a temporary
- * folder.  Nothing here is timed. */
+ * no claim and are never cached), the local executor's real children (selftest experiments) and
+ * its measurement lock (private lock files), the report driver over a fake (every job submitted
+ * before the first wait; messages, progress and the outcome as data), and --stale /
+ * --measure-only reports end to end in a temporary folder.  Nothing here is timed. */
 #include "support.h"
 
 #include <dirent.h>
@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "perfweave/claims.h"
 #include "perfweave/common.h"
 #include "perfweave/env.h"
 #include "perfweave/exec.h"
 #include "perfweave/experiment.h"
+#include "perfweave/lock.h"
 #include "perfweave/report.h"
 #include "perfweave/result.h"
 #include "perfweave/store.h"
@@ -153,16 +155,22 @@ static pw_exec *fake_new(const char *host, const char *cpu, double value, fake_s
 /* Events seen, as "Q1 S1 F1 W1:..." */
 typedef struct {
     char log[2048];
+    char said[4096];   /* the messages of NOTE and ERROR events, one a line */
 } events;
 
 static void record(void *ctx, const pw_exec_event *ev)
 {
     events *e = ctx;
-    static const char kinds[] = "QSFW";
+    static const char kinds[] = "QSFWNE";
     size_t len = strlen(e->log);
     snprintf(e->log + len, sizeof e->log - len, "%s%c%zu", len ? " " : "", kinds[ev->kind], ev->ticket);
     if (ev->kind == PW_EXEC_FINISHED) assert_non_null(ev->result);
-    if (ev->kind == PW_EXEC_WARNING) assert_non_null(ev->message);
+    if (ev->kind == PW_EXEC_WARNING || ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_ERROR)
+        assert_non_null(ev->message);
+    if (ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_ERROR) {
+        size_t used = strlen(e->said);
+        snprintf(e->said + used, sizeof e->said - used, "%s\n", ev->message);
+    }
     assert_true(ev->at > 0);
 }
 
@@ -191,7 +199,7 @@ static int next(pw_exec *x, pw_exec_ticket *t, pw_result **r)
 static void test_submit_wait_cancel(void **state)
 {
     (void)state;
-    events ev = {""};
+    events ev = {"", ""};
     pw_exec *x = fake_new("here", "cpu A", 5, NULL);
     pw_exec_observe(x, record, &ev);
     assert_string_equal(pw_exec_name(x), "fake");
@@ -300,7 +308,7 @@ static void test_cache_decorator(void **state)
     char *dir = pw_test_tmpdir();
     char *cdir = pw_xasprintf("%s/cache", dir);
     fake_state *fs;
-    events ev = {""};
+    events ev = {"", ""};
 
     /* A miss goes to the inner executor; the clean result is stored. */
     pw_exec *x = cached(fake_new("here", "cpu A", 7, &fs), cdir, false, NULL);
@@ -489,10 +497,16 @@ static void test_replay(void **state)
 
 /* --- local: real children --------------------------------------------------------------------- */
 
+/* The memory limit (RLIMIT_AS) of the local executor's children here: none to speak of.  Under
+ * ASan a process's address space is the shadow's terabytes, so a child limited to the default
+ * 16 GiB can map nothing more, and whether it needs one more mapping (ASan's stack depot) depends
+ * on what the test process allocated before it forked. */
+#define NO_AS_LIMIT 1e9
+
 static void test_local(void **state)
 {
     (void)state;
-    events ev = {""};
+    events ev = {"", ""};
     pw_exec *x = pw_exec_local_new("2026-01-01 00:00 UTC");
     pw_exec_observe(x, record, &ev);
     const json_t *env = pw_exec_environment(x);
@@ -503,9 +517,9 @@ static void test_local(void **state)
     json_t *p1 = json_pack("{s:[i], s:[i], s:f, s:s}", "sizes", 1, "values", 42, "spread", 0.1, "label", "l");
     json_t *hang = json_pack("{s:s}", "mode", "hang");
     json_t *fails = json_pack("{s:s}", "mode", "error");
-    pw_exec_job j1 = {fixed, "one", p1, "c1", true, 0, 0};
-    pw_exec_job j2 = {crash, "stuck", hang, "c2", true, 30, 0};
-    pw_exec_job j3 = {crash, "never", fails, "c3", true, 0, 0};
+    pw_exec_job j1 = {fixed, "one", p1, "c1", true, 0, NO_AS_LIMIT};
+    pw_exec_job j2 = {crash, "stuck", hang, "c2", true, 30, NO_AS_LIMIT};
+    pw_exec_job j3 = {crash, "never", fails, "c3", true, 0, NO_AS_LIMIT};
     assert_int_equal(pw_exec_submit(x, &j1), 1);
     assert_int_equal(pw_exec_submit(x, &j2), 2);
     assert_int_equal(pw_exec_submit(x, &j3), 3);
@@ -552,6 +566,94 @@ static void test_local(void **state)
     pw_result_free(r);
     pw_exec_free(x);
     json_decref(p1), json_decref(hang), json_decref(fails);
+}
+
+/* The local executor and the measurement lock: taken only when a job starts (not at submit, not
+ * for a cache hit), held while a child runs, given back when nothing is left; a busy lock is NOTE
+ * events while waiting (honouring the wait's timeout), then an ERROR event and PW_EBUSY with the
+ * job still queued. */
+static void test_local_lock(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *path = pw_xasprintf("%s/measure.lock", dir), *cache = pw_xasprintf("%s/cache", dir);
+    pw_lock_options lo;
+    pw_lock_options_default(&lo);
+    lo.path = path;
+    lo.max_wait_s = 0.3;
+    lo.command = "the executor";
+    pw_lock_options other_o = lo;
+    other_o.max_wait_s = 0;
+    other_o.command = "someone else";
+    pw_lock *other = pw_lock_new(&other_o);
+    char msg[256];
+    pw_lock_holder h;
+
+    events ev = {"", ""};
+    pw_exec *x = pw_exec_cache_new(pw_exec_local_new_lock("2026-01-01 00:00 UTC", &lo), pw_cache_open(cache), NULL);
+    pw_exec_observe(x, record, &ev);
+    const pw_experiment *fixed = pw_registry_find("selftest.fixed"), *crash = pw_registry_find("selftest.crash");
+    json_t *p1 = json_pack("{s:[i], s:[i], s:f, s:s}", "sizes", 1, "values", 7, "spread", 0.1, "label", "l");
+    json_t *hang = json_pack("{s:s}", "mode", "hang");
+    pw_exec_job j1 = {fixed, "one", p1, "lock-c1", true, 0, NO_AS_LIMIT};
+    pw_exec_job j2 = {crash, "stuck", hang, "lock-c2", true, 30, NO_AS_LIMIT};
+
+    /* Someone else holds the lock: submitting takes nothing, a look waits no longer than asked. */
+    assert_int_equal(pw_lock_acquire(other, NULL, msg, sizeof msg), PW_OK);
+    assert_int_equal(pw_exec_submit(x, &j1), 1);
+    pw_exec_ticket t;
+    pw_result *r;
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_EAGAIN);
+    assert_string_equal(ev.log, "Q1 N0");
+    assert_non_null(strstr(ev.said, "waiting for the measurement lock "));
+    assert_non_null(strstr(ev.said, "(someone else, user "));
+    int status;
+    while ((status = pw_exec_wait(x, 0.05, &t, &r)) == PW_EAGAIN) {}
+    assert_int_equal(status, PW_EBUSY);
+    assert_string_equal(ev.log, "Q1 N0 E0"); /* nothing started */
+    assert_non_null(strstr(ev.said, "still held after waiting"));
+    assert_non_null(strstr(ev.said, "; giving up (--max-wait SECONDS waits longer)"));
+
+    /* Free again: the queued job runs; afterwards the lock is free for anyone. */
+    pw_lock_release(other);
+    while ((status = pw_exec_wait(x, -1, &t, &r)) == PW_EAGAIN) {}
+    assert_int_equal(status, PW_OK);
+    assert_int_equal(t, 1);
+    assert_false(pw_result_failed(r));
+    pw_result_free(r);
+    assert_int_equal(pw_lock_acquire(other, NULL, msg, sizeof msg), PW_OK);
+    pw_lock_release(other);
+
+    /* Held while a child runs, with this process's record; given back when it is cancelled. */
+    pw_exec_submit(x, &j2);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_EAGAIN); /* started */
+    assert_int_equal(pw_lock_acquire(other, &h, msg, sizeof msg), PW_EBUSY);
+    assert_int_equal(h.pid, (long)getpid());
+    assert_string_equal(h.command, "the executor");
+    pw_exec_cancel(x, 0);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_OK);
+    assert_true(pw_result_failed(r));
+    pw_result_free(r);
+    assert_int_equal(pw_lock_acquire(other, NULL, msg, sizeof msg), PW_OK);
+    pw_exec_free(x);
+
+    /* While someone else holds it, a job in the cache (selftest.fixed: never disturbed) is
+     * answered without waiting: the lock is not touched. */
+    ev.log[0] = ev.said[0] = '\0';
+    x = pw_exec_cache_new(pw_exec_local_new_lock("2026-01-01 00:00 UTC", &lo), pw_cache_open(cache), NULL);
+    pw_exec_observe(x, record, &ev);
+    pw_exec_submit(x, &j1);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_OK);
+    assert_string_equal(source_of(r), "from cache");
+    pw_result_free(r);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_ENOTFOUND);
+    assert_string_equal(ev.log, "Q1 S1 F1");
+    assert_string_equal(ev.said, "");
+    pw_exec_free(x);
+    pw_lock_free(other);
+    json_decref(p1), json_decref(hang);
+    pw_test_rmtree(dir);
+    free(path), free(cache), free(dir);
 }
 
 /* --- the stale executor ----------------------------------------------------------------------- */
@@ -954,15 +1056,23 @@ static void test_impl_core(void **state)
 
 int main(void)
 {
+    /* The local executor takes the machine-wide measurement lock: a private one here, so that
+     * the tests neither wait for nor block a real measurement on this machine. */
+    char *lockdir = pw_test_tmpdir(), *lock = pw_xasprintf("%s/measure.lock", lockdir);
+    setenv(PW_LOCK_ENV, lock, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_submit_wait_cancel),
         cmocka_unit_test(test_cache_decorator),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_local),
+        cmocka_unit_test(test_local_lock),
         cmocka_unit_test(test_stale),
         cmocka_unit_test(test_report_driver),
         cmocka_unit_test(test_report_stale_and_measure),
         cmocka_unit_test(test_impl_core),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    pw_test_rmtree(lockdir);
+    free(lock), free(lockdir);
+    return failed;
 }

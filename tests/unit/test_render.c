@@ -1,6 +1,7 @@
 /* test_render.c — the output formats behind render.h: the registry's contract (every format
  * complete, found by its name, one file each) and the plain-text page (columns aligned by
- * characters, not bytes; control characters made spaces).  The HTML and LaTeX markup is
+ * characters, not bytes; control characters made spaces), the template reader (UTF-8 checked,
+ * the line of a bad byte).  The HTML and LaTeX markup is
  * checked whole by the golden files (tests/golden). */
 #include "support.h"
 
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "perfweave/common.h"
 #include "perfweave/render.h"
 #include "perfweave/version.h"
 
@@ -52,6 +54,41 @@ static void test_registry(void **state)
     assert_ptr_equal(pw_render_find("text"), &pw_render_text);
     assert_null(pw_render_find("pdf")); /* a product of the LaTeX, not a format */
     assert_null(pw_render_find("txt"));
+}
+
+/* A template is read whole and must be UTF-8 text: the line of an invalid byte or a NUL. */
+static void test_template_load(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *good = pw_xasprintf("%s/good.html", dir), *latin = pw_xasprintf("%s/latin.html", dir),
+         *nul = pw_xasprintf("%s/nul.html", dir);
+    const char g[] = "<p>caf\xc3\xa9" " {{x}}</p>\n", l[] = "one\ntwo\nthr\xe9" "e\n", z[] = "a\nb\0c\n";
+    assert_int_equal(pw_write_file_atomic(good, g, sizeof g - 1), PW_OK);
+    assert_int_equal(pw_write_file_atomic(latin, l, sizeof l - 1), PW_OK);
+    assert_int_equal(pw_write_file_atomic(nul, z, sizeof z - 1), PW_OK);
+    char *text, msg[256];
+    int line;
+    assert_int_equal(pw_render_template_load(dir, "good.html", &text, &line, msg, sizeof msg), PW_OK);
+    assert_string_equal(text, g);
+    assert_int_equal(line, 0);
+    free(text);
+    assert_int_equal(pw_render_template_load(dir, "latin.html", &text, &line, msg, sizeof msg), PW_EINVAL);
+    assert_null(text);
+    assert_int_equal(line, 3);
+    assert_string_equal(msg, "invalid UTF-8 (byte 0xE9)");
+    assert_int_equal(pw_render_template_load(dir, "nul.html", &text, &line, msg, sizeof msg), PW_EINVAL);
+    assert_int_equal(line, 2);
+    assert_non_null(strstr(msg, "NUL byte"));
+    assert_int_equal(pw_render_template_load(dir, "none.html", &text, &line, msg, sizeof msg), PW_EIO);
+    assert_null(text);
+    assert_string_equal(msg, "cannot read template: No such file or directory");
+    /* The formats that read templates name them. */
+    assert_string_equal(pw_render_html.templates[0], "report.html");
+    assert_string_equal(pw_render_latex.templates[0], "report.tex");
+    assert_null(pw_render_text.templates);
+    pw_test_rmtree(dir);
+    free(good), free(latin), free(nul), free(dir);
 }
 
 static void test_text_page(void **state)
@@ -408,6 +445,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_template_load),
         cmocka_unit_test(test_text_page),
         cmocka_unit_test(test_standin),
         cmocka_unit_test(test_environment_rows),
