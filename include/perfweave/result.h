@@ -82,6 +82,8 @@ int pw_result_metric_fixed_sample(pw_result *r, const char *name, const char *fm
  *   "extreme"          an observed extreme (the smallest of several values), not an estimate
  *   "not_established"  a derived quantity the measurements do not establish (a crossover that
  *                      no interval confirms)
+ *   "single_cpu"       a scaling figure on a machine with one usable CPU (nothing to split)
+ *   "stale"            a previous result shown while the directive is re-measured (exec.h)
  *   "disturbed"        the measurement was disturbed (set for a whole result, below)
  * Marks metric name so (the sentence is printf-style).  Returns PW_ENOTFOUND for an unknown
  * name, PW_EINVAL for an empty code. */
@@ -93,7 +95,8 @@ int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why
 int pw_result_metric_inherit(pw_result *r, const char *name, const char *from);
 /* Marks the whole result as disturbed (contention during its measurement, with the sentence
  * saying what was seen): none of its sampled metrics decides a claim (code "disturbed"; exact
- * values such as counts still do), and the result must not be cached as a clean measurement.  Calling it again replaces the sentence. */
+ * values such as counts still do), and the result must not be cached as a clean measurement.
+ * Calling it again replaces the sentence. */
 void pw_result_set_disturbed(pw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The disturbed sentence, or NULL when the result was not marked; borrowed. */
 const char *pw_result_disturbed(const pw_result *r);

@@ -908,6 +908,13 @@ static int run_threads(pw_run *run)
                 snprintf(ename, sizeof ename, "efficiency.all.n%ld", n);
                 pw_result_metric(r, ename, sp.value / all, sp.lo / all, sp.hi / all, "");
                 pw_result_metric_inherit(r, ename, sname);
+                /* With one CPU there is nothing to split: "all" is "one", and a claim on
+                 * scaling would pass or fail by definition, not by measurement. */
+                if (all < 2)
+                    for (int k = 0; k < 2; k++)
+                        pw_result_metric_undecidable(r, k ? ename : sname, "single_cpu",
+                                                     "only one CPU is available to this process: "
+                                                     "there is no parallel speedup to measure");
                 snprintf(eff, sizeof eff, "%.0f%%", 100 * sp.value / all);
             }
             pw_table_rowf(t, "%ld\t%.3g\t%.3g\t%s\t%s", n, m1.value, ma.value, cell, eff);

@@ -54,8 +54,10 @@ int pw_baseline_pick_fastest(pw_result *r, const char *const *metrics, const cha
         }
     }
     if (best < 0) return -1;
-    if (pw_result_metric(r, derived, bm.value, bm.lo, bm.hi, bm.unit) == PW_OK && bm.n > 0)
-        pw_result_metric_basis(r, derived, bm.n, bm.cv);
+    /* The derived metric is the chosen one under another name: its basis and whatever stops it
+     * deciding (too few samples, a handicapped baseline) come with it. */
+    if (pw_result_metric(r, derived, bm.value, bm.lo, bm.hi, bm.unit) == PW_OK)
+        pw_result_metric_basis_from(r, derived, metrics[best], 1.0);
     json_object_set_new(extra_object(r, key), suffix, json_string(labels[best]));
     return best;
 }

@@ -1110,8 +1110,11 @@ static void publish_machine(const plan *p, pw_run *run, pw_result *r)
         have_bw[l] = pw_result_get_metric(r, from, &bw[l]) == PW_OK && bw[l].lo > 0;
         if (have_pk && have_bw[l]) {
             snprintf(name, sizeof name, "ridge.%s", level[l]);
-            pw_result_metric(r, name, pk.value / bw[l].value, pk.lo / bw[l].hi,
-                             pk.hi / bw[l].lo, "flop/B");
+            if (pw_result_metric(r, name, pk.value / bw[l].value, pk.lo / bw[l].hi,
+                                 pk.hi / bw[l].lo, "flop/B") == PW_OK) {
+                pw_result_metric_inherit(r, name, "peak.fma");
+                pw_result_metric_inherit(r, name, from);
+            }
         }
     }
     size_t cache[3];

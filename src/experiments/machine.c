@@ -138,9 +138,13 @@ static int run_ceilings(pw_run *run)
                       (i ? c.l2_bytes : c.dram_bytes) >> 10, m.value, m.lo, m.hi);
         char ridge[48];
         snprintf(ridge, sizeof ridge, "ridge.%s", i ? "l2" : "dram");
-        if (isfinite(c.roof_value) && m.value > 0 && m.lo > 0)
+        if (isfinite(c.roof_value) && m.value > 0 && m.lo > 0 &&
             pw_result_metric(r, ridge, c.roof_value / m.value, c.roof_value / m.hi,
-                             c.roof_value / m.lo, "flop/B");
+                             c.roof_value / m.lo, "flop/B") == PW_OK) {
+            /* A ridge from an undecidable peak or bandwidth decides nothing either. */
+            pw_result_metric_inherit(r, ridge, "peak.fma");
+            pw_result_metric_inherit(r, ridge, bws[i]);
+        }
     }
     if (what & PW_CEIL_BANDWIDTH) {
         pw_chart *chart = pw_result_chart(r, "roofline", "The machine's roofline, one core",

@@ -125,6 +125,7 @@ static const char *block_label(const char *why)
         {"stale", "stale result"},
         {"extreme", "an observed extreme, not an estimate"},
         {"not_established", "not established by the measurements"},
+        {"single_cpu", "one CPU only"},
     };
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
         if (strcmp(why, labels[i].why) == 0) return labels[i].label;
