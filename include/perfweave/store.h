@@ -250,7 +250,8 @@ json_t *pw_archive_matrix(json_t *const *runs, size_t n, const char *metric_glob
  * results of runs (valid run documents, oldest first), one row per "id.metric"
  * matching metric_glob (as pw_archive_matrix).  Each result is placed by the environment that
  * measured it (its own "environment", else its run's), so a result taken from the cache of
- * another machine lands in that machine's column.  An environment without the CPUID description
+ * another machine lands in that machine's column; a result in ERROR measured nothing and places
+ * nothing (its host and partition are not listed).  An environment without the CPUID description
  * (pw_env_hardware_is_legacy) joins the one column whose CPU model name, instruction sets, cores
  * and memory match; it gets a column of its own when none or several do.
  * A cell holds the newest value (later runs win).  Returns a new reference:

@@ -334,6 +334,9 @@ json_t *pw_archive_matrix_hardware(json_t *const *runs, size_t n, const char *me
         size_t i;
         json_t *res;
         json_array_foreach(json_object_get(runs[r], "results"), i, res) {
+            /* An ERROR measured nothing: it names no machine of the matrix. */
+            const char *status = json_string_value(json_object_get(res, "status"));
+            if (!status || strcmp(status, "ok") != 0) continue;
             const json_t *env = json_object_get(res, "environment");
             if (!json_is_object(env)) env = run_env;
             if (nentries == cap) es = pw_xrealloc(es, (cap *= 2) * sizeof *es);

@@ -149,6 +149,7 @@ static void report_release(pw_report *r)
         free(r->specials[k].stem);
         free(r->specials[k].empty);
         json_decref(r->specials[k].object);
+        json_decref(r->specials[k].notes);
     }
     free(r->specials);
     free(r->archived);

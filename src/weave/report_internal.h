@@ -32,6 +32,7 @@ typedef struct {
     char *metric;          /* fnmatch pattern over "id.metric" */
     char *caption;
     json_t *object;        /* built chart (history) or table (matrix); NULL when nothing to show */
+    json_t *notes;         /* strings shown under a matrix (software differences, runs left out), or NULL */
     char *stem;            /* figure file stem of a history chart */
     char *empty;           /* why there is nothing to show */
 } special_block;
