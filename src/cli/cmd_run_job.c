@@ -1,6 +1,7 @@
 /* cmd_run_job.c — `perfweave run-job JOB.json OUT.json`, the hidden command a Slurm job runs on
  * its node (slurm.h): a measurement job runs its directive through the local executor exactly as
- * a report does and writes the result document with the node's environment; a probe job reports
+ * a report does, under the node's measurement lock, and writes the result document with the
+ * node's environment; a probe job (which measures nothing and takes no lock) reports
  * the node's environment and which of the submitter's paths are visible there. */
 #include <jansson.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "perfweave/env.h"
 #include "perfweave/exec.h"
 #include "perfweave/isolate.h"
+#include "perfweave/lock.h"
 #include "perfweave/slurm.h"
 
 static const char *const usage = "usage: perfweave run-job JOB.json OUT.json   (run by a Slurm job; see docs/slurm.md)\n";
@@ -70,8 +72,49 @@ static int run_probe(const json_t *job, const char *out_path, json_t *slurm)
     return status == PW_OK ? PW_SLURM_EXIT_OK : PW_SLURM_EXIT_NOWRITE;
 }
 
+/* Who held the lock while run-job waited for it, and how long it waited (0 when it was free). */
+typedef struct {
+    pw_lock_holder holder;
+    double waited_s;
+} lock_wait;
+
+/* Waiting for the lock: in the job's log, and remembered for the result. */
+static void lock_notify(void *arg, pw_lock_event ev, const char *path, const pw_lock_holder *h,
+                        double max_wait_s, double waited_s)
+{
+    lock_wait *w = arg;
+    if (ev == PW_LOCK_WAITING) {
+        w->holder = *h;
+        fprintf(stderr, "perfweave run-job: waiting up to %.0f s for the measurement lock %s, held by pid %ld (%s)\n",
+                max_wait_s, path, h->pid, h->command[0] ? h->command : "command unknown");
+    } else {
+        w->waited_s = waited_s;
+        fprintf(stderr, "perfweave run-job: measurement lock taken after %.1f s\n", waited_s);
+    }
+}
+
+/* The ERROR result of a measurement that could not take the node's measurement lock. */
+static int write_locked_out(const pw_slurm_job_spec *spec, const char *out_path, json_t *slurm,
+                            const char *why)
+{
+    pw_result *r = pw_result_new(spec->experiment->name, spec->id);
+    pw_result_error(r, "not measured: %s", why);
+    json_t *doc = pw_result_json(r);
+    json_object_set(doc, "params", spec->params);
+    json_object_set_new(doc, "environment", node_environment(slurm));
+    pw_exec_set_source(r, "slurm");
+    if (slurm) json_object_set(json_object_get(doc, "run"), "slurm", slurm);
+    int code = write_out(out_path, doc) == PW_OK ? PW_SLURM_EXIT_ERROR : PW_SLURM_EXIT_NOWRITE;
+    fprintf(stderr, "perfweave run-job: %s: ERROR: not measured: %s\n", spec->id, why);
+    pw_result_free(r);
+    return code;
+}
+
 /* The measurement runs through the local executor (exec.h), as a report's would: the same
- * limits, the same isolated child, the same environment and noise warnings on the result. */
+ * limits, the same isolated child, the same environment and noise warnings on the result — under
+ * this node's measurement lock (lock.h), so that nothing else perfweave starts on the node
+ * measures at the same time.  The submitting perfweave holds no lock, so a node that is also the
+ * submitting machine (the one-node test cluster) does not deadlock. */
 static int run_measure(const json_t *job, const char *job_path, const char *out_path, json_t *slurm)
 {
     pw_slurm_job_spec spec;
@@ -83,6 +126,38 @@ static int run_measure(const json_t *job, const char *job_path, const char *out_
     /* TIMEOUT and scancel arrive as SIGTERM: the child is killed and nothing is written, so the
      * submitter reports the job's Slurm state. */
     pw_isolate_catch_signals();
+    pw_lock_options lo;
+    pw_lock_options_default(&lo);
+    lo.max_wait_s = PW_SLURM_LOCK_WAIT_S;
+    lock_wait waited;
+    memset(&waited, 0, sizeof waited);
+    lo.notify = lock_notify;
+    lo.notify_arg = &waited;
+    lo.interrupted = pw_isolate_interrupted;
+    pw_lock *lock = pw_lock_new(&lo);
+    pw_lock_holder holder;
+    char lmsg[512];
+    int lrc = pw_lock_acquire(lock, &holder, lmsg, sizeof lmsg);
+    if (lrc != PW_OK) {
+        int code;
+        if (lrc == PW_EINTR) {
+            fprintf(stderr, "perfweave run-job: interrupted while waiting for the measurement lock: no result written\n");
+            code = 128 + pw_isolate_interrupted();
+        } else {
+            char *why = lrc == PW_EBUSY
+                            ? pw_xasprintf("the measurement lock %s on this node is held by pid %ld (%s)%s%s after "
+                                           "waiting %.0f s: something measures on the node outside Slurm",
+                                           pw_lock_path(lock), holder.pid,
+                                           holder.command[0] ? holder.command : "command unknown",
+                                           holder.since[0] ? " since " : "", holder.since, PW_SLURM_LOCK_WAIT_S)
+                            : pw_xstrdup(lmsg);
+            code = write_locked_out(&spec, out_path, slurm, why);
+            free(why);
+        }
+        pw_lock_free(lock);
+        json_decref(spec.params);
+        return code;
+    }
     char now[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -112,6 +187,11 @@ static int run_measure(const json_t *job, const char *job_path, const char *out_
             json_object_set_new(doc, "environment", env);
             json_object_set(json_object_get(doc, "run"), "slurm", slurm);
         }
+        /* A wait for the node's lock says for whom: something measured there outside Slurm. */
+        if (waited.waited_s > 0)
+            json_object_set_new(json_object_get(doc, "run"), "lock_wait",
+                                json_pack("{s:f, s:I, s:s}", "seconds", waited.waited_s, "holder_pid",
+                                          (json_int_t)waited.holder.pid, "holder_command", waited.holder.command));
         if (write_out(out_path, doc) != PW_OK) code = PW_SLURM_EXIT_NOWRITE;
         else code = pw_result_failed(r) ? PW_SLURM_EXIT_ERROR : PW_SLURM_EXIT_OK;
         if (pw_result_failed(r))
@@ -119,6 +199,7 @@ static int run_measure(const json_t *job, const char *job_path, const char *out_
     }
     pw_result_free(r);
     pw_exec_free(x);
+    pw_lock_free(lock);
     json_decref(spec.params);
     return code;
 }
