@@ -137,6 +137,15 @@ out:
 static void report_release(pw_report *r)
 {
     pw_report_close_staging(r);
+    for (size_t i = 0; i < r->npeers; i++) { /* their results are in directive order */
+        size_t n = 0;
+        for (size_t c = 0; c < r->nchapters; c++) n += r->chapters[c]->ndirectives;
+        for (size_t k = 0; k < n; k++) pw_result_free(r->peers[i].results[k]);
+        free(r->peers[i].results);
+        json_decref(r->peers[i].environment);
+        free(r->peers[i].archived);
+    }
+    free(r->peers);
     for (size_t c = 0; c < r->nchapters; c++) pw_chapter_free(r->chapters[c]);
     free(r->chapters);
     pw_diag_release(&r->diag);
@@ -185,12 +194,11 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     }
 
     stage = PW_REPORT_OBTAIN;
-    pw_report_obtain(&r);
-    if (pw_isolate_interrupted()) {
-        status = PW_EINTR;
-        goto out;
-    }
-    if (r.measured) r.environment_after = pw_env_capture();
+    status = pw_report_obtain(&r);
+    if (status == PW_OK && pw_isolate_interrupted()) status = PW_EINTR;
+    if (status != PW_OK) goto out;
+    /* After measuring here; a Slurm node's conditions travel with its results. */
+    if (r.measured_here) r.environment_after = pw_env_capture();
     r.env_warnings = pw_report_env_warnings(&r);
 
     stage = PW_REPORT_CHECK;
@@ -217,7 +225,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     stage = PW_REPORT_PUBLISH;
     if ((status = pw_report_publish(&r)) != PW_OK) goto out;
     stage = PW_REPORT_DONE;
-    if (r.failed) status = PW_ECHILD;
+    if (r.failed || r.failed_peers) status = PW_ECHILD;
 out:
     if (out) {
         memset(out, 0, sizeof *out);
@@ -227,6 +235,7 @@ out:
         for (size_t c = 0; c < r.nchapters; c++) out->experiments += r.chapters[c]->ndirectives;
         out->measured = r.measured;
         out->failed = r.failed;
+        out->failed_peers = r.failed_peers;
         if (stage >= PW_REPORT_RENDER)
             out->claims = pw_render_count_verdicts(r.chapters, r.nchapters, out->verdicts);
         if (stage == PW_REPORT_DONE) {

@@ -37,6 +37,16 @@ typedef struct {
     char *empty;           /* why there is nothing to show */
 } special_block;
 
+/* What a peer (report.h) measured: one result per directive in report order, archived as a run
+ * of its own. */
+typedef struct {
+    const char *name;      /* borrowed from the options */
+    json_t *environment;   /* the peer's executor's */
+    pw_result **results;   /* [directive in report order]; NULL where none came back */
+    size_t measured;       /* results measured by this run */
+    char *archived;        /* its run's results.json in the archive, or NULL */
+} peer_run;
+
 typedef struct {
     const pw_report_options *opt;
     const pw_renderer *renderers[PW_RENDER_MAX]; /* the documents to write, in registry order */
@@ -53,6 +63,10 @@ typedef struct {
     json_t *env_warnings;  /* noisy conditions seen before/after the measurements */
     json_t *environment_after; /* captured after the measurements (load, governor), or NULL */
     size_t measured;       /* experiments measured by this run (not cached, replayed or frozen) */
+    size_t measured_here;  /* of those, measured on this machine (not as Slurm jobs) */
+    peer_run *peers;       /* one per options peer */
+    size_t npeers;
+    size_t failed_peers;   /* peers' results in ERROR */
     char *started;         /* UTC, ISO 8601, for the archive */
     special_block *specials;
     size_t nspecials;
@@ -80,10 +94,12 @@ void pw_report_load_specials(pw_report *r);
 
 /* --- obtain.c -------------------------------------------------------------------------------- */
 /* Gives every directive its result through the executor (the options' or the default stack of
- * replay, or cache over local), sets r->environment to the executor's, counts r->measured and
- * r->failed.  After a caught signal every job is cancelled; directives not answered keep a NULL
- * result. */
-void pw_report_obtain(pw_report *r);
+ * replay, or cache over local), and each peer's result to r->peers; sets r->environment to the
+ * executor's, counts r->measured, r->measured_here, r->failed and r->failed_peers.  Every
+ * executor is prepared first: PW_EINVAL when one refused (an ERROR message; nothing was
+ * submitted), PW_EINTR when interrupted there.  After a caught signal every job is cancelled;
+ * directives not answered keep a NULL result.  PW_OK otherwise. */
+int pw_report_obtain(pw_report *r);
 /* Every distinct noise warning carried by the results (new reference). */
 json_t *pw_report_env_warnings(const pw_report *r);
 
@@ -120,7 +136,8 @@ void pw_report_close_staging(pw_report *r);
 /* Writes b to staging/name atomically.  PW_OK or PW_EIO (an ERROR message). */
 int pw_report_write_staged(pw_report *r, const char *name, const pw_buf *b);
 /* Stages results.json (the run document) and, when something was measured, archives it
- * (r->archived; a NOTE, or a WARNING when it cannot).  PW_OK or PW_EIO. */
+ * (r->archived; a NOTE, or a WARNING when it cannot); then archives each peer's run that measured
+ * something, with the peer's environment (its archived path in the peer).  PW_OK or PW_EIO. */
 int pw_report_write_results(pw_report *r);
 /* Runs pdflatex in the staging folder; sets r->pdf_ok (WARNING messages when it cannot). */
 void pw_report_run_pdflatex(pw_report *r);
