@@ -266,8 +266,10 @@ static void slurm_cancel(pw_exec *x, pw_exec_ticket ticket)
     for (size_t i = 0; i < s->njobs; i++) {
         pending *p = &s->jobs[i];
         if ((ticket == 0 || p->ticket == ticket) && !p->started &&
-            strcmp(pw_slurm_job_info(p->job)->state, "RUNNING") == 0)
+            strcmp(pw_slurm_job_info(p->job)->state, "RUNNING") == 0) {
+            pw_exec_emit(x, PW_EXEC_STARTED, p->ticket, NULL);
             p->started = true;
+        }
     }
     pw_slurm_jobs_cancel(&s->ctx, v, n);
     for (double waited = 0; waited <= CANCEL_WAIT_S; waited += s->ctx.poll_s) {

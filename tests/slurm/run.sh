@@ -175,15 +175,22 @@ id: locked
 values: [2, 4, 8]
 ```
 MD
-"$bin" run selftest.spin seconds=4 >/dev/null 2>"$tmp/spin.err" &
-spin=$!
+# A local run holds the lock (its child hangs) until the job is seen waiting for it, then lets go.
+"$bin" run selftest.crash mode=hang timeout=60 >/dev/null 2>"$tmp/hold.err" &
+holder=$!
 n=0
-while ! grep -q "selftest.spin" "$PERFWEAVE_LOCK" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-"$bin" report -q -f html --no-cache --no-archive --slurm-dir "$work" --slurm pw-a -o "$tmp/lock" "$tmp/lock.md" 2>"$tmp/l1"; s=$?
-wait $spin
-expect_status 0 $s "report --slurm while a local run holds the lock"
+while ! grep -q "selftest.crash" "$PERFWEAVE_LOCK" 2>/dev/null && [ $n -lt 200 ]; do sleep 0.1; n=$((n + 1)); done
+"$bin" report -q -f html --no-cache --no-archive --slurm-dir "$work" --slurm pw-a -o "$tmp/lock" "$tmp/lock.md" 2>"$tmp/l1" &
+rep=$!
+n=0
+while ! grep -q "waiting up to .* for the measurement lock" "$work"/*-locked.log 2>/dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+if grep -q "held by pid $holder" "$work"/*-locked.log 2>/dev/null; then ok; else fail "the job did not wait for the local run's lock: $(cat "$work"/*-locked.log 2>/dev/null)"; fi
+kill -INT $holder
+wait $holder
+wait $rep; s=$?
+expect_status 0 $s "report --slurm after the local run let the lock go"
 held=$(json_get "$tmp/lock/results.json" "d['results'][0]['run']['lock_wait']['holder_command']")
-case "$held" in *"run selftest.spin"*) ok ;; *) fail "run-job did not wait for the local measurement's lock (lock_wait: '$held')" ;; esac
+case "$held" in *"run selftest.crash"*) ok ;; *) fail "the result does not name the lock's holder (lock_wait: '$held')" ;; esac
 
 # --- a crashing directive: ERROR with the job's state -----------------------------------------
 run --slurm pw-b selftest.crash mode=segv >"$tmp/o6" 2>"$tmp/e6"; s=$?
