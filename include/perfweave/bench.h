@@ -81,14 +81,22 @@ int pw_bench_publish_time(const pw_bench *b, size_t i, pw_result *r, const char 
 /* Publishes work / median seconds (e.g. GFLOP per iteration → GFLOP/s) with its interval. */
 int pw_bench_publish_rate(const pw_bench *b, size_t i, pw_result *r, const char *metric,
                           double work, const char *unit);
+/* How pw_bench_publish_speedup computes a speedup and its interval, in the words every caption,
+ * legend and note uses (from fewer than PW_BENCH_MIN_DECIDING paired rounds it falls back to the
+ * ratio of the medians with a bootstrap interval, marked undecidable, and the metric's method
+ * says so). */
+#define PW_BENCH_SPEEDUP_METHOD \
+    "median of the paired per-round time ratios, 95% order-statistic interval"
 /* Publishes the speedup slow / fast, unit "×": from PW_BENCH_MIN_DECIDING paired rounds the
  * median of the per-round ratios with its order-statistic interval; below that (quick mode)
  * median(slow) / median(fast) with a bootstrap interval, marked undecidable. */
 int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_result *r,
                              const char *metric);
 /* Stores every variant's raw samples in r under "<prefix><variant name>" (wall seconds per
- * iteration) and "<prefix><variant name>.cpu" (CPU seconds), notes the stopping reason, and adds
- * a warning when a variant's CV exceeds 5% or its interval missed the target. */
+ * iteration) and "<prefix><variant name>.cpu" (CPU seconds), and records the set — rounds,
+ * stopping reason, target, budget, clock, and each variant's CV and the precision its median
+ * reached — with pw_result_bench_set (result.h), from which the report summarises the
+ * measurement quality of the experiment (a CV above 5% counts as noisy). */
 void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix);
 
 /* A known amount of pure work for testing the measurement itself: a dependent chain of `work`

@@ -17,8 +17,8 @@
  * otherwise.  With several points and claims in one chapter, each point also gets a one-sided
  * p-value (normal approximation on the interval, on log scale for ratios) and a Holm-adjusted
  * p-value across the chapter; a point counts as holding (failing) only when its interval says
- * so and its adjusted p is below 0.05.  A point on a metric marked undecidable, or of a result
- * marked disturbed (result.h), is UNDECIDED whatever its interval says, with that reason, and
+ * so and its adjusted p is below 0.05.  A point on a metric marked undecidable, or a sampled
+ * (non-exact) point of a result marked disturbed (result.h), is UNDECIDED whatever its interval says, with that reason, and
  * stays out of the Holm family.  Claim verdict: PASS all points hold, FAIL all fail,
  * UNDECIDED all undecided, PARTIAL any mixture, ERROR when the experiment failed or no point
  * matched.
@@ -103,9 +103,14 @@ pw_outcome pw_claim_outcome(pw_claim_kind k, pw_verdict v);
  *                   sentence saying why more samples cannot decide it; no samples_needed then),
  *                   "why" (undecided points only: "interval" straddles the threshold, "holm"
  *                   loses significance after correction, or the metric's undecidable code such
- *                   as "baseline", "too_few_samples", "disturbed"),
+ *                   as "baseline", "too_few_samples", "disturbed", "stale"),
  *                   "reason" (the sentence for a blocked point) } ] }
  * A claim whose undecided points include blocked ones has a "reason" naming the first. */
 json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *results, size_t m);
+
+/* The verdict object of claim c when there is nothing to decide it from yet (a directive not
+ * measured yet, exec.h): UNDECIDED (outcome "undecided"), the reason given, no points, in the
+ * layout above; it stays out of every Holm family.  A new reference. */
+json_t *pw_claim_undecided(const pw_claim *c, const char *reason);
 
 #endif

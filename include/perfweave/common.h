@@ -4,6 +4,7 @@
 #define PERFWEAVE_COMMON_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Status codes: library functions return PW_OK or one of these; only src/cli/ picks exit codes. */
@@ -63,6 +64,10 @@ int pw_write_file_atomic(const char *path, const char *data, size_t len);
 
 /* Creates a directory and its parents (like mkdir -p).  Returns PW_OK or PW_EIO. */
 int pw_mkdir_p(const char *path);
+
+/* True when a and b differ only in their numbers (runs of digits and dots): the same warning
+ * with other figures. */
+bool pw_same_but_numbers(const char *a, const char *b);
 
 /* Checks that the n bytes at s are well-formed UTF-8 (RFC 3629: no overlong forms, no UTF-16
  * surrogates, nothing above U+10FFFF, no truncated sequence).  Returns n when they are, else the

@@ -8,11 +8,14 @@
  *   local   (local.c)   one isolated child process at a time, in submission order (isolate.h);
  *   replay  (replay.c)  results of a previous run document or a DIR/<id>.json folder;
  *   cache   (cache.c)   a decorator: answers from the result cache, forwards misses to an inner
- *                       executor and stores the clean results it returns;
+ *                       executor and stores the clean results it measured;
+ *   stale   (stale.c)   never measures: a miss is answered with the directive's previous result,
+ *                       marked as standing in for it, or as "not measured yet" (for a preview that
+ *                       measures in the background, in another process);
  *   slurm   (slurm.c)   each job as one Slurm job on a partition's nodes, all submitted at once
  *                       (slurm.h), the node's perfweave measuring it through the local executor.
- * A new way to obtain results (a Slurm job, a background measurement for a preview server) is
- * a new file that fills a pw_exec_ops and calls pw_exec_new — nothing in the driver changes.
+ * A new way to obtain results is a new file that fills a pw_exec_ops and calls pw_exec_new —
+ * nothing in the driver changes.
  *
  * The contract every executor keeps (and the driver relies on):
  *   - Threading: none.  Every call comes from the thread that made the executor; an executor
@@ -33,7 +36,13 @@
  *     answered once, with an ERROR result saying why it ended; a finished one is still answered.
  *   - Events (pw_exec_observe): QUEUED when submitted, STARTED when work on the job begins
  *     (a child forked, a cache entry found), FINISHED just before its result becomes available
- *     to pw_exec_wait, and WARNING for something the caller should see (a corrupt cache entry).
+ *     to pw_exec_wait, WARNING for something the caller should see (a corrupt cache entry), NOTE
+ *     for information (waiting for the measurement lock, and who holds it), and ERROR just
+ *     before pw_exec_wait returns a status saying the executor cannot go on (the lock is busy).
+ *   - The measurement lock (lock.h): an executor that measures on this machine holds it while it
+ *     measures and only then — taken before its first job starts, not at submit, so a report
+ *     answered entirely from the cache or a replay never waits for it — and gives it back when
+ *     nothing is left to run.  One that only hands jobs to other machines never takes it.
  *   - pw_exec_free cancels whatever is still pending and frees results not yet collected.
  */
 #ifndef PERFWEAVE_EXEC_H
@@ -44,6 +53,7 @@
 #include <stddef.h>
 
 #include "perfweave/experiment.h"
+#include "perfweave/lock.h"
 #include "perfweave/result.h"
 #include "perfweave/store.h"
 
@@ -61,6 +71,8 @@ typedef struct {
                                         cache key's directive part */
     bool quick;                      /* the --quick mode (part of the cache key) */
     double timeout_s, memory_mb;     /* limits; 0 = the executor's default */
+    const char *key;                 /* the job's cache key when a cache decorator forwards it
+                                        (pw_exec_cache_new), else NULL */
 } pw_exec_job;
 
 /* --- using an executor ------------------------------------------------------------------------ */
@@ -70,9 +82,13 @@ pw_exec_ticket pw_exec_submit(pw_exec *x, const pw_exec_job *job);
 
 /* The next completion: PW_OK with *ticket and *result (the caller frees the result);
  * PW_ENOTFOUND at once when nothing is pending (every started job answered, nothing queued);
- * PW_EAGAIN when timeout_s passed first (timeout_s < 0: wait as long as it takes; 0: only look)
- * or a caught signal interrupted the wait (pw_isolate_interrupted: the caller decides whether to
- * cancel).  On anything but PW_OK, *ticket is 0 and *result NULL. */
+ * PW_EAGAIN when timeout_s passed first (timeout_s < 0: wait as long as it takes; 0: only look;
+ * also while the measurement lock is still being waited for) or a caught signal interrupted the
+ * wait (pw_isolate_interrupted: the caller decides whether to cancel); PW_EBUSY when the
+ * measurement lock is held by another process and the executor's wait for it is over, PW_EIO
+ * when the lock file cannot be used — both after an ERROR event saying why, with nothing started
+ * and the jobs still queued (the caller cancels them; waiting again starts a new wait for the
+ * lock).  On anything but PW_OK, *ticket is 0 and *result NULL. */
 int pw_exec_wait(pw_exec *x, double timeout_s, pw_exec_ticket *ticket, pw_result **result);
 
 /* Cancels one job, or every pending job when ticket is 0 (see the contract above). */
@@ -100,7 +116,9 @@ bool pw_exec_measured_now(const pw_result *result);
 /* The implementation's name ("local", "replay", "cache", "slurm"); static storage. */
 const char *pw_exec_name(const pw_exec *x);
 
-typedef enum { PW_EXEC_QUEUED, PW_EXEC_STARTED, PW_EXEC_FINISHED, PW_EXEC_WARNING } pw_exec_event_kind;
+typedef enum {
+    PW_EXEC_QUEUED, PW_EXEC_STARTED, PW_EXEC_FINISHED, PW_EXEC_WARNING, PW_EXEC_NOTE, PW_EXEC_ERROR
+} pw_exec_event_kind;
 
 typedef struct {
     pw_exec_event_kind kind;
@@ -108,7 +126,8 @@ typedef struct {
     double at;                 /* when (CLOCK_MONOTONIC seconds) */
     const pw_result *result;   /* FINISHED: the result about to be returned (borrowed, valid
                                   during the call); else NULL */
-    const char *message;       /* WARNING: a lowercase sentence (borrowed); else NULL */
+    const char *message;       /* WARNING, NOTE, ERROR: a lowercase sentence (borrowed); else
+                                  NULL */
 } pw_exec_event;
 
 typedef void (*pw_exec_observer)(void *ctx, const pw_exec_event *ev);
@@ -128,7 +147,21 @@ void pw_exec_free(pw_exec *x);
  * timeout_s and memory_mb.  The environment is captured once, when the executor is made, and
  * attached to every result, whose "run" also gets measured_at (this label, copied), "host" and
  * "source": "measured", and whose "environment_warnings" compare that environment with one
- * captured after the job (pw_env_warnings). */
+ * captured after the job (pw_env_warnings).
+ *
+ * The machine-wide measurement lock (lock.h) is taken inside pw_exec_wait, before the first job
+ * starts (never at submit: a report whose jobs all come from the cache never reaches it), waiting
+ * for it as lock says — NULL for pw_lock_options_default: the default path, PW_LOCK_MAX_WAIT_S,
+ * this process's command line; its notify, notify_arg and interrupted are replaced (the wait
+ * becomes NOTE events, and a caught SIGINT/SIGTERM ends it, pw_exec_wait returning PW_EAGAIN).
+ * The wait honours pw_exec_wait's timeout (PW_EAGAIN while it goes on); a lock still busy after
+ * the maximum wait is an ERROR event and PW_EBUSY.  The lock is held across every queued job, so
+ * two reports never interleave their measurements, and given back as soon as nothing is queued
+ * or running (the last job answered, or everything cancelled), before the caller renders; a
+ * later submit takes it again.  Experiment children inherit it (they die with the executor's
+ * process). */
+pw_exec *pw_exec_local_new_lock(const char *measured_at, const pw_lock_options *lock);
+/* pw_exec_local_new_lock(measured_at, NULL). */
 pw_exec *pw_exec_local_new(const char *measured_at);
 
 /* The replay executor: answers every job at submit from path, a run document (out/results.json,
@@ -149,9 +182,13 @@ typedef struct {
  * pw_exec_environment(inner), mode).  A hit is answered at submit ("source": "from cache"; with
  * frozen "frozen from cache", or "frozen: measured on another machine" when an entry of the
  * key's family from another host was used); a miss, or a job named in rerun (ignored when
- * frozen), goes to inner, and a clean result coming back (not ERROR, not disturbed) is stored
- * under its key.  Unusable entries and failed stores are WARNING events; the job's ticket names
- * the job whose entry was corrupt, ticket 0 a store that failed. */
+ * frozen), goes to inner with its key in job.key, and a clean result coming back — not ERROR,
+ * not disturbed, not a stand-in (pw_exec_standin), not one inner took from elsewhere ("source":
+ * "replayed" or "from the previous run") — is stored under its key.  Every result it returns but a stand-in carries its key in
+ * "run"."cache_key" (with or without a cache), so that a later run can tell which directive,
+ * build, machine and mode a result belongs to.  Unusable entries and failed stores are WARNING
+ * events; the job's ticket names the job whose entry was corrupt, ticket 0 a store that failed.
+ * Inner's NOTE and ERROR events and its wait statuses (PW_EBUSY, PW_EIO) pass through. */
 pw_exec *pw_exec_cache_new(pw_exec *inner, pw_cache *cache, const pw_exec_cache_options *opt);
 
 typedef struct {
@@ -183,6 +220,36 @@ typedef struct {
  *         is dropped, a running one answered with an ERROR "interrupted: Slurm job N was
  *         cancelled", one that completed first with its result. */
 pw_exec *pw_exec_slurm_new(const pw_exec_slurm_options *opt, char *msg, size_t msgsize);
+
+/* The stale executor: measures nothing, and answers every job at submit (so, under the cache
+ * decorator, every miss) from the directive's previous result: the first result with the job's
+ * id and experiment in the run documents previous[0 .. nprevious) (paths, e.g. a preview's last
+ * measurement and out/results.json; a missing or unreadable one is skipped), else the newest
+ * entry with that id and experiment in the result cache cache_dir (NULL: none; pw_cache_get_latest).
+ * That previous result is then
+ *   - the job's own result when its "run"."cache_key" equals job.key (measured for exactly this
+ *     directive, build, machine and mode, but not cached: an ERROR or a disturbed result): it is
+ *     returned as it is, "source": "from the previous run";
+ *   - otherwise a stand-in, PW_EXEC_STALE: every metric is marked undecidable (code "stale",
+ *     result.h) with a sentence saying why it is shown, so that no claim is decided from it,
+ *     "source": "previous result";
+ * and with no previous result (or an ERROR of another key) the job gets a stand-in with no
+ * metrics, PW_EXEC_UNMEASURED, "source": "not measured yet".  Stand-ins carry job.key (what a
+ * measurement would store them under) and are never cached (pw_exec_cache_new).  Its
+ * environment is this machine's (pw_env_capture), so the cache decorator over it finds exactly
+ * the entries the local executor would have.  previous and cache_dir are copied. */
+pw_exec *pw_exec_stale_new(char *const *previous, size_t nprevious, const char *cache_dir);
+
+/* What a result stands for.  FRESH: a result (measured now or before, ERROR included); STALE and
+ * UNMEASURED: a stand-in of the stale executor (a previous result, or nothing) for a result that
+ * still has to be measured.  The mark is "stale": {"state": "stale"|"unmeasured", "reason":
+ * SENTENCE, "key": KEY} in the result document. */
+typedef enum { PW_EXEC_FRESH = 0, PW_EXEC_STALE, PW_EXEC_UNMEASURED } pw_exec_standin_kind;
+
+/* The kind of res; when it is a stand-in, *reason (the sentence saying why it is shown) and *key
+ * (the cache key it stands in for, or NULL) are set when those pointers are non-NULL (borrowed
+ * from res), else left alone. */
+pw_exec_standin_kind pw_exec_standin(const pw_result *res, const char **reason, const char **key);
 
 /* --- writing an executor ---------------------------------------------------------------------- */
 /* An implementation fills this table (static storage) and makes its executor with pw_exec_new.

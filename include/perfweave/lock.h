@@ -27,7 +27,8 @@
  * other machines (a Slurm submitter) never take it.  pw_lock_new therefore does not lock: it
  * only records how to, so an executor can be set up early and lock lazily.
  *
- * The library never prints: waiting and acquisition are reported through a callback. */
+ * The library never prints: waiting and acquisition are reported through a callback, and the
+ * sentences that `run`, `report` and the local executor show are made here (pw_lock_describe_*). */
 #ifndef PERFWEAVE_LOCK_H
 #define PERFWEAVE_LOCK_H
 
@@ -100,13 +101,38 @@ void pw_lock_free(pw_lock *l);
  * msg (may be NULL) receives a lowercase sentence for every status but PW_OK. */
 int pw_lock_acquire(pw_lock *l, pw_lock_holder *holder, char *msg, size_t msgsize);
 
+/* pw_lock_acquire for a caller with its own loop (an executor whose wait has a timeout): as
+ * pw_lock_acquire, but it waits at most slice_s seconds in this call (slice_s < 0: no limit of its
+ * own; 0: one look) and returns PW_EAGAIN when the lock is still busy and max_wait_s has not run
+ * out yet.  The wait goes on at the next call: max_wait_s counts from the first call of the wait,
+ * and PW_LOCK_WAITING is not sent again for the same holder.  Any other status ends the wait;
+ * pw_lock_release ends one too (the next call starts a new wait). */
+int pw_lock_acquire_within(pw_lock *l, double slice_s, pw_lock_holder *holder, char *msg,
+                           size_t msgsize);
+
 /* True while l holds the lock. */
 bool pw_lock_held(const pw_lock *l);
 /* The path l locks; borrowed. */
 const char *pw_lock_path(const pw_lock *l);
 
-/* Clears the holder record and releases the lock (a no-op when not held). */
+/* Clears the holder record and releases the lock (a no-op when not held); ends a wait in
+ * progress. */
 void pw_lock_release(pw_lock *l);
+
+/* --- sentences for messages (lowercase, no final period; the library prints none of them) --- */
+/* What is known of a holder: "pid 1234 (perfweave report --quick, user 1000 on vm since
+ * 2026-12-01T10:00:00Z)", or "another process (…)" when its record is missing. */
+void pw_lock_describe_holder(const pw_lock_holder *h, char *buf, size_t size);
+/* The sentence for a notification (the arguments of pw_lock_notify_fn): "waiting for the
+ * measurement lock PATH, held by HOLDER; waiting up to 30 min (--no-wait fails at once)" or
+ * "measurement lock taken after waiting 2.5 s". */
+void pw_lock_describe_event(pw_lock_event ev, const char *path, const pw_lock_holder *h,
+                            double max_wait_s, double waited_s, char *buf, size_t size);
+/* The sentence for a failed acquire of l (its status, msg and holder): for PW_EBUSY it names the
+ * holder and how to wait longer or why it did not wait ("… held by HOLDER; not waiting
+ * (--no-wait)"); otherwise msg itself. */
+void pw_lock_describe_failure(const pw_lock *l, int status, const char *msg,
+                              const pw_lock_holder *h, char *buf, size_t size);
 
 /* Parses a holder record (the text of a lock file) into *h; missing fields stay unknown.
  * Returns PW_OK when at least the pid was found, else PW_ENOTFOUND. */

@@ -10,9 +10,11 @@
 #include "perfweave/common.h"
 
 /* Writes the script for one chart (a result's chart object) into b: terminal and output lines
- * for format "svg" or "pdf" (output file <base>.<format>), axes (log where asked), series with
- * their intervals as error bars from <base>.dat, reference lines.  Every string from the chart
- * is escaped with pw_escape_gnuplot and drawn as noenhanced text. */
+ * for format "svg" or "pdf" (output file <base>.<format>), axes (log where asked), the legend in
+ * rows below the plot, series with their intervals as solid error bars from <base>.dat (colours
+ * from a colour-blind-safe palette with at least 3:1 contrast on white, and a dash and a point
+ * type of their own), reference lines in dark grey with their own dashes.  Every string from the
+ * chart is escaped with pw_escape_gnuplot and drawn as noenhanced text. */
 void pw_plot_script(pw_buf *b, const json_t *chart, const char *base, const char *format);
 
 /* Writes the data file for a chart into b: one block per series ("x y lo hi"), blocks separated

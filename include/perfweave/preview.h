@@ -1,10 +1,12 @@
 /* preview.h — `perfweave preview`: a local HTTP server (libmicrohttpd) that serves a report's
  * output folder while its author writes, re-renders it when a chapter, a template or the
- * perfweave binary changes, and makes the open page reload itself (Server-Sent Events).
+ * perfweave binary changes, measures changed directives in the background, and makes the open
+ * page reload itself (Server-Sent Events).
  *
  * The server never renders or measures in its own process: every render is a child running the
- * perfweave binary (`perfweave report -f html …`, fork + exec by path), whose output is read for
- * `file:line: message` diagnostics.  The pure pieces (request paths, the Host check, the page
+ * perfweave binary (`perfweave report --stale -f html …`, fork + exec by path, which measures
+ * nothing), whose outcome (--status-json) and output give the diagnostics and the directives
+ * still to measure; those are measured by another child (`perfweave report --measure-only`).  The pure pieces (request paths, the Host check, the page
  * script, diagnostics) are separate functions so that unit tests and fuzzers reach them without
  * a socket.  docs/preview.md describes the whole design. */
 #ifndef PERFWEAVE_PREVIEW_H
@@ -96,6 +98,8 @@ void pw_preview_utf8_clean(pw_buf *out, const char *text, size_t len);
 /* True when line (without its newline) is a progress line of `perfweave report`:
  * "[DONE/TOTAL] ID (EXPERIMENT) …". */
 bool pw_preview_is_progress(const char *line);
+/* The ID of a progress line: its length, with *id pointing into line; 0 when line is not one. */
+size_t pw_preview_progress_id(const char *line, const char **id);
 
 /* The diagnostics of a finished `perfweave report` child, for the page: a new JSON array (the
  * caller owns it) of {"text": LINE, "file": PATH|null, "line": N|null}, one per line of output
@@ -108,6 +112,11 @@ bool pw_preview_is_progress(const char *line);
  * Returns an empty array for a render that succeeded (exit 0 or 2). */
 json_t *pw_preview_diagnostics(const char *output, size_t len, int exit_code, int signal);
 
+/* The same from the document a render wrote with `--status-json` (its input "diagnostics" lines
+ * and its "error" messages, as PATH:LINE: message), for a render that exited 1: a new array, or
+ * NULL when the document holds none (the caller then reads the render's output instead). */
+json_t *pw_preview_status_diagnostics(const json_t *status);
+
 /* --- shared state (state.c) --------------------------------------------------------------------- */
 
 /* What the server knows, shared between the main loop (the only writer) and the connection
@@ -116,9 +125,9 @@ json_t *pw_preview_diagnostics(const char *output, size_t len, int exit_code, in
  * the waiters.  Thread-safe. */
 typedef struct pw_preview_state pw_preview_state;
 
-/* The jobs a preview runs as child processes.  Phase 1 runs renders only (a render measures what
- * the cache lacks, in the child); MEASURE is the slot for a background measurement that phase 2
- * runs beside a render from the cache (docs/preview.md, "Phase 2"). */
+/* The jobs a preview runs as child processes: renders (`perfweave report --stale`, which measure
+ * nothing) and, beside them, one background measurement (`perfweave report --measure-only`) of
+ * what a render showed from a stand-in (docs/preview.md). */
 typedef enum { PW_PREVIEW_JOB_RENDER = 0, PW_PREVIEW_JOB_MEASURE = 1, PW_PREVIEW_NJOBS = 2 } pw_preview_job;
 
 /* The caller frees the state with pw_preview_state_free (NULL is a no-op). */
@@ -129,8 +138,12 @@ void pw_preview_state_free(pw_preview_state *st);
  * the output folder has no report.html). */
 void pw_preview_state_set_report(pw_preview_state *st, const char *token);
 /* Marks a job running (progress: its latest progress line, or NULL) or finished (running false
- * clears its progress). */
+ * clears its progress).  Running clears the job's error. */
 void pw_preview_state_set_job(pw_preview_state *st, pw_preview_job job, bool running, const char *progress);
+/* Marks a job finished with an error (a sentence, copied) that stays until it runs again. */
+void pw_preview_state_job_failed(pw_preview_state *st, pw_preview_job job, const char *error);
+/* How many directives the last published render showed from a stand-in (still to be measured). */
+void pw_preview_state_set_pending(pw_preview_state *st, size_t n);
 /* Records a finished render in one change: the report's identity now, its diagnostics (stolen;
  * NULL or an empty array for none) and the render job as finished.  The diagnostics stay until
  * the next finished render. */
@@ -138,7 +151,8 @@ void pw_preview_state_render_done(pw_preview_state *st, const char *token, json_
 
 /* The state as one line of JSON (no newline inside), for /__preview/events and
  * /__preview/state: {"generation", "report": TOKEN|null, "ok": bool, "renders": N,
- * "diagnostics": [...], "jobs": {"render": {"running", "progress"}, "measure": {...}}}.
+ * "pending": N, "diagnostics": [...], "jobs": {"render": {"running", "progress", "error"},
+ * "measure": {...}}}.
  * Sets *generation to the generation it describes.  The caller frees the string. */
 char *pw_preview_state_json(pw_preview_state *st, unsigned long *generation);
 
@@ -215,12 +229,12 @@ typedef struct {
                                       the .md files of chapters/, as `perfweave report` takes them */
     size_t nchapters;
     const char *templates_dir;     /* watched; passed to the renders */
-    char *const *report_args;      /* more arguments for every `perfweave report` child (--quick,
-                                      --cache DIR, --no-archive, …) */
+    char *const *report_args;      /* more arguments for every `perfweave report` child, render
+                                      or measurement (--quick, --cache DIR, --no-archive, …) */
     size_t nreport_args;
     int listen_fd;                 /* listening socket (pw_preview_listen); the loop takes it over */
     int debounce_ms;               /* quiet time after a change before rendering (binary: ×4) */
-    pw_preview_log_fn log;         /* progress and the renders' output, one line at a time */
+    pw_preview_log_fn log;         /* progress and the children's output, one line at a time */
     void *log_ctx;
 } pw_preview_options;
 
@@ -230,10 +244,15 @@ typedef struct {
 } pw_preview_outcome;
 
 /* Renders once, serves, watches and re-renders until a signal (SIGINT, SIGTERM, SIGHUP) or a
- * rebuilt binary that runs (`BINARY --version` exits 0) ends it.  A render still running then is
- * stopped with the same signal (SIGINT for a rebuild) and waited for — `perfweave report`
- * publishes nothing once interrupted, so the output folder stays whole — and killed if it has
- * not ended 20 s later.  A change while a render runs is rendered after it.  The signals are
+ * rebuilt binary that runs (`BINARY --version` exits 0) ends it.  A change while a render runs is
+ * rendered after it.  When a published render showed directives from stand-ins (exec.h) that no
+ * measurement of this run has tried, and none runs, a measurement starts; when it ends, a render
+ * follows; one whose current directive changes under it is stopped (SIGINT) and started again
+ * (docs/preview.md, "Measuring in the background").  At the end, a render or measurement still
+ * running is stopped with the same signal (SIGINT for a rebuild) and waited for — `perfweave
+ * report` publishes nothing once interrupted, so the output folder stays whole — and killed if
+ * it has not ended 20 s later.  Renders and measurements share a private temporary folder,
+ * removed on return.  The signals are
  * blocked in every thread while it runs (the loop reads them from a signalfd) and the caller's
  * mask is restored on return.  Returns PW_OK with *out filled; PW_EINVAL when an input cannot be
  * watched (a missing folder) or PW_EIO when the server or the watcher cannot start, after logging

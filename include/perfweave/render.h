@@ -5,7 +5,9 @@
  * evidence sentence of a claim, the statement as written with its kind, what each verdict means
  * for the optimization (its outcome, claims.h) and the counts of outcomes, the grouping of claims
  * by outcome into the summary and the assessment, what tells apart a statement written the same
- * in several experiments, the rows of the environment section.  Each output format
+ * in several experiments, the summary of an experiment's measurement quality, the baseline
+ * warnings collected for the top of the report, and the rows of the environment section
+ * (src/weave/render_env.c: the readable table and the raw record).  Each output format
  * is one file (src/weave/format_html.c, format_latex.c, format_text.c) that fills a pw_renderer:
  * it owns all of its markup and escapes every string it is given, where it uses it (STYLE habit
  * 9).  The shared walks below call a renderer's callbacks with plain UTF-8 text; the compose
@@ -48,7 +50,25 @@ typedef enum {
 } pw_claim_list;
 
 /* The lists of strings a result carries. */
-typedef enum { PW_ITEMS_WARNINGS, PW_ITEMS_NOTES } pw_item_list;
+typedef enum {
+    PW_ITEMS_WARNINGS,   /* measurement-quality warnings (few; many are folded, pw_fold_kind) */
+    PW_ITEMS_NOTES,      /* how the experiment measured */
+    PW_ITEMS_BASELINE,   /* "baseline_warnings": handicapped libraries; they block claims */
+    PW_ITEMS_DISTURBED   /* the result's disturbed sentence (result.h); it blocks every claim */
+} pw_item_list;
+
+/* What a folded block (a one-line summary, its details hidden until asked for) is about. */
+typedef enum {
+    PW_FOLD_PRECISION,   /* how well the timings were sampled: one line per experiment */
+    PW_FOLD_WARNINGS     /* a result's warnings, when there are many of them */
+} pw_fold_kind;
+
+/* The two parts of the environment section. */
+typedef enum {
+    PW_ENV_SUMMARY,      /* the short table a student reads: CPU, ISA, cores, libraries, load … */
+    PW_ENV_RAW           /* every field as recorded (nested keys dotted); a format may fold it,
+                            or leave it out and say that results.json holds it */
+} pw_env_part;
 
 /* One claim (or counterclaim) as a list shows it; every pointer is borrowed for the call. */
 typedef struct {
@@ -72,6 +92,7 @@ typedef struct {
                                        the renderer shows prose */
     size_t nchapters;
     const json_t *environment;      /* of the machine the results were measured on */
+    const json_t *environment_after; /* captured after the measurements (load), or NULL */
     const json_t *env_warnings;     /* array of strings: noisy conditions seen */
     const char *title;              /* of the report */
     const char *generated;          /* when, "YYYY-MM-DD HH:MM UTC" */
@@ -90,11 +111,20 @@ typedef struct pw_renderer {
     const char *figures;   /* the chart files its documents refer to ("svg", "pdf"), or NULL */
     bool prose;            /* it renders the chapters: their custom nodes get its fragments */
     bool terminal;         /* plain text for a terminal or a CI log: the command also prints it */
+    /* The files its page reads from the templates folder (NULL-terminated; NULL for none): a
+     * report checks them (readable, UTF-8) before anything runs. */
+    const char *const *templates;
 
     /* --- inline ---------------------------------------------------------------------------- */
-    /* A measured value: metric is its name, interval "95% CI 205–219×" or "" when exact. */
-    void (*value)(pw_buf *b, const char *metric, const char *value, const char *interval);
-    /* A reference whose value does not exist (its experiment ended in ERROR). */
+    /* A measured value: metric is its name, interval "95% CI 205–219×" or "" when exact, method
+     * how it was estimated ("median of 25 paired per-round time ratios; …") or NULL. */
+    void (*value)(pw_buf *b, const char *metric, const char *value, const char *interval,
+                  const char *method);
+    /* The same for a value of a previous result (a stale stand-in, exec.h): marked "previous". */
+    void (*previous)(pw_buf *b, const char *metric, const char *value, const char *interval,
+                     const char *method);
+    /* A reference whose value does not exist (its experiment ended in ERROR, or is not measured
+     * yet): text says which. */
     void (*unmeasured)(pw_buf *b, const char *text);
 
     /* --- blocks ---------------------------------------------------------------------------- */
@@ -108,11 +138,18 @@ typedef struct pw_renderer {
                    const char *figrel);
 
     /* --- the experiment box: open, [error], figures and tables, [claims], [items], close ---- */
-    /* run: the run line (pw_render_run_line), "" without a result; caption may be NULL. */
-    void (*experiment_open)(pw_buf *b, const char *id, const char *run, const char *caption);
+    /* run: the run line (pw_render_run_line), "" without a result; caption may be NULL.
+     * standin: NULL for a result, else the box shows a stand-in (exec.h) — "stale" (a previous
+     * result) or "unmeasured" (nothing yet) — which the format marks, saying reason. */
+    void (*experiment_open)(pw_buf *b, const char *id, const char *run, const char *caption, const char *standin,
+                            const char *reason);
     void (*experiment_error)(pw_buf *b, const char *reason);
-    /* A result's warnings or notes: a non-empty array of strings. */
+    /* A result's warnings, notes, baseline warnings or disturbed sentence: a non-empty array of
+     * strings. */
     void (*items)(pw_buf *b, pw_item_list kind, const json_t *strings);
+    /* A summary line with its details folded (HTML <details>, LaTeX a short list): details is a
+     * non-empty array of strings. */
+    void (*folded)(pw_buf *b, pw_fold_kind kind, const char *summary, const json_t *details);
     void (*experiment_close)(pw_buf *b);
 
     /* --- lists of claims: open, (group | claim)…, [none], close ------------------------------- */
@@ -128,11 +165,11 @@ typedef struct pw_renderer {
     void (*claims_none)(pw_buf *b, pw_claim_list kind, const char *text);
     void (*claims_close)(pw_buf *b, pw_claim_list kind);
 
-    /* --- the environment section (pw_render_environment): open, row…, close ----------------- */
-    /* warnings: array of strings, possibly empty. */
-    void (*environment_open)(pw_buf *b, const json_t *warnings);
-    void (*environment_row)(pw_buf *b, const char *name, const char *value);
-    void (*environment_close)(pw_buf *b);
+    /* --- the environment section (pw_render_environment): for each part, open, row…, close --- */
+    /* warnings: array of strings, possibly empty (given with the summary part only). */
+    void (*environment_open)(pw_buf *b, pw_env_part part, const json_t *warnings);
+    void (*environment_row)(pw_buf *b, pw_env_part part, const char *name, const char *value);
+    void (*environment_close)(pw_buf *b, pw_env_part part);
 
     /* --- the document ------------------------------------------------------------------------ */
     /* The whole document into out.  PW_OK, or PW_EIO / PW_EINVAL after telling p->error why. */
@@ -165,8 +202,30 @@ bool pw_render_shows_table(const pw_directive *d, const char *name);
 void pw_render_run_line(pw_buf *b, const pw_directive *d);
 
 /* The evidence sentence of a claim's verdict object: how many points hold, fail or are
- * undecided, each point's value with its interval, the detectable effect.  Plain UTF-8. */
+ * undecided, each point's value with its interval, and for an undecided point what would decide
+ * it — the detectable effect and about how many samples would, or why more samples cannot (its
+ * fixed_sample sentence), or what blocks it (a handicapped baseline, too few samples, a
+ * disturbed or stale measurement: a short label per point, each distinct reason sentence once at
+ * the end).  Plain UTF-8. */
 void pw_render_evidence(pw_buf *b, const json_t *verdict);
+
+/* The one-line summary of how well an experiment's timings were sampled, from its result's
+ * "bench_sets" (result.h): how many timed variants missed the precision target (those with no
+ * interval at all as "no stable interval"), the worst CV, why the sets stopped; and one detail
+ * line per set.  Returns false (and writes nothing) when the result has no bench sets. */
+bool pw_render_precision(const json_t *result, pw_buf *summary, json_t **details);
+
+/* A baseline warning as the top of the report shows it: the sentence and the experiments
+ * carrying it (or one differing only in its figures: the sentence is the first one seen). */
+typedef struct {
+    const char *text;                   /* borrowed from the first result carrying it */
+    const pw_directive **directives;    /* in report order; owned by the notice */
+    size_t n;
+} pw_render_notice;
+/* Every result's "baseline_warnings", deduplicated, in report order; *out is NULL when there
+ * are none.  Free with pw_render_notices_free. */
+size_t pw_render_baseline_notices(pw_chapter *const *chapters, size_t n, pw_render_notice **out);
+void pw_render_notices_free(pw_render_notice *notices, size_t n);
 
 /* Overall verdict counts (pw_render_verdicts order; an experiment in ERROR without claims counts
  * as one ERROR); returns their total. */
@@ -195,21 +254,39 @@ void pw_render_directive(pw_buf *b, const pw_renderer *R, pw_numbering *num, con
 void pw_render_table(pw_buf *b, const pw_renderer *R, pw_numbering *num, const json_t *table);
 void pw_render_figure(pw_buf *b, const pw_renderer *R, pw_numbering *num, const json_t *chart,
                       const char *stem, const char *figdir, const char *figrel);
-/* An inline value: "212×" with "95% CI 205–219×". */
-void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m);
+/* An inline value: "212×" with "95% CI 205–219×"; previous: it is a previous result's (a stale
+ * stand-in, exec.h). */
+void pw_render_inline(pw_buf *b, const pw_renderer *R, const pw_metric *m, bool previous);
 /* The summary block: the outcome counts, then every claim grouped by outcome (helped, did not
  * help, undecided, could not be measured), in report order within a group. */
 void pw_render_claim_summary(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n);
 /* The assessment block: what helped, what did not, what we could not decide, what could not be
  * measured — every claim in the group of its outcome. */
 void pw_render_assessment(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n);
-/* The environment section: the warnings, then one row per leaf of env, nested keys dotted
+/* The environment section (render_env.c): the warnings and the readable table
+ * (pw_render_environment_rows), then the raw record, one row per leaf of env, nested keys dotted
  * ("cpu.model"), non-string values as compact JSON. */
-void pw_render_environment(pw_buf *b, const pw_renderer *R, const json_t *env, const json_t *warnings);
+void pw_render_environment(pw_buf *b, const pw_renderer *R, const pw_render_page *p);
+/* The readable table of the environment env (after: captured after the measurements, or NULL)
+ * and of the libraries as the chapters' experiments used them: an array of [name, value] pairs
+ * of plain text — CPU identity, usable vector ISAs (widest first), cores and SMT, caches,
+ * memory, hypervisor, operating system, compiler and flags, OpenBLAS (version, core, who chose
+ * it, threads), BLIS, oneDNN, where the CBLAS symbols bind, other libraries, load before and
+ * after, steal.  A field that is missing (an older or replayed record, another OS) reads
+ * "unknown".  New reference. */
+json_t *pw_render_environment_rows(const json_t *env, const json_t *after,
+                                   pw_chapter *const *chapters, size_t n);
 
 /* --- templates, for pages ---------------------------------------------------------------------- */
-/* The text of template p->templates_dir/name (caller frees), or NULL after telling p->error. */
-char *pw_render_template_read(const pw_render_page *p, const char *name);
+/* Reads template dir/name into *text (the caller frees it): PW_OK; PW_EIO when it cannot be read
+ * (msg "cannot read template: reason"); PW_EINVAL when it is not UTF-8 text (msg "invalid UTF-8
+ * (byte 0xFF)", or a NUL byte; *line its line).  msg never names the file: the caller puts
+ * "DIR/NAME:LINE: " before it.  *text is NULL and *line 0 unless said otherwise. */
+int pw_render_template_load(const char *dir, const char *name, char **text, int *line, char *msg,
+                            size_t msgsize);
+/* pw_render_template_load from p->templates_dir, telling p->error what went wrong ("DIR/NAME:LINE:
+ * invalid UTF-8 (byte 0xFF)"); returns its status. */
+int pw_render_template_read(const pw_render_page *p, const char *name, char **text);
 /* Expands template `name` (its text tmpl) with the n vars into out.  PW_OK, or PW_EINVAL after
  * telling p->error "DIR/NAME:LINE: message". */
 int pw_render_template_fill(const pw_render_page *p, const char *name, const char *tmpl,

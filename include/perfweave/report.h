@@ -68,9 +68,22 @@ typedef struct {
     char *const *chapters;         /* chapter paths in order */
     size_t nchapters;
     const char *templates_dir;     /* folder with report.html, report.css, report.tex */
+    /* Never measure (`--stale`): the default stack gets the stale executor (exec.h) instead of
+     * the local one, so a directive missing from the cache is shown from its previous result —
+     * the first found in previous[0 .. nprevious), then outdir/results.json, then the newest
+     * cache entry of its id — marked as such, or as "not measured yet"; the outcome lists them. */
+    bool stale;
+    char *const *previous;
+    size_t nprevious;
+    /* Measure without publishing (`--measure-only`): load, obtain (measuring what the cache
+     * lacks), check, decide and archive; nothing is written into outdir. */
+    bool measure_only;
+    /* Also write the run document (what outdir/results.json holds) to this file, or NULL. */
+    const char *results_path;
     /* Where results come from: NULL for the default (replay_dir when set, else the cache
-     * decorator over the local executor, with frozen and rerun); else this executor, borrowed
-     * (the caller frees it), and replay_dir, cache_dir, frozen and rerun are not used. */
+     * decorator over the local executor — or the stale one — with frozen and rerun); else this
+     * executor, borrowed (the caller frees it), and replay_dir, cache_dir, frozen, rerun, stale
+     * and previous are not used. */
     pw_exec *executor;
     /* Peers (`report --slurm A,B,…`: the partitions after the first): every job is submitted to
      * each of them too, after the report's own executor has it; their results are not rendered;
@@ -80,6 +93,11 @@ typedef struct {
      * submitted; a peer's ERROR results count in failed_peers.  NULL / 0: none. */
     const pw_report_peer *peers;
     size_t npeers;
+    /* How long the default local executor waits for the machine-wide measurement lock (lock.h)
+     * when it must measure: < 0 for PW_LOCK_MAX_WAIT_S (the default), 0 not at all (--no-wait).
+     * Waiting is told through on_message (NOTE: who holds it); a report answered entirely from
+     * the cache or a replay never takes the lock. */
+    double max_wait_s;
     /* Called as things happen (each may be NULL); ctx is passed back. */
     void (*on_message)(void *ctx, const pw_report_message *m);
     void (*on_progress)(void *ctx, const pw_report_progress *p);
@@ -87,7 +105,7 @@ typedef struct {
 } pw_report_options;
 
 /* Fills defaults: out/, HTML+LaTeX+PDF (formats NULL, pdf), cache .cache/results, archive validation_results,
- * templates/ (or $PERFWEAVE_TEMPLATES), no callbacks. */
+ * templates/ (or $PERFWEAVE_TEMPLATES), the lock's default wait (max_wait_s -1), no callbacks. */
 void pw_report_options_default(pw_report_options *o);
 
 /* The stages, in order; an outcome names the last one entered. */
@@ -101,11 +119,24 @@ typedef enum {
     PW_REPORT_DONE
 } pw_report_stage;
 
+/* A directive whose result is a stand-in (exec.h: the stale executor's previous result, or
+ * nothing yet): what still has to be measured for the report to be current. */
 typedef struct {
-    pw_report_stage stage;   /* the last stage entered (PW_REPORT_DONE: published) */
+    char *id, *experiment;
+    char *file;              /* the chapter, as given */
+    int line;                /* of the directive */
+    bool unmeasured;         /* shown as "not measured yet" (else: from its previous result) */
+    char *key;               /* the cache key its measurement will be stored under, or NULL */
+} pw_report_pending;
+
+typedef struct {
+    pw_report_stage stage;   /* the last stage entered (PW_REPORT_DONE: published, or with
+                                measure_only: measured and archived) */
     pw_diag diag;            /* input errors, file:line: message (from LOAD or CHECK) */
     size_t experiments;      /* directives in the report */
     size_t measured;         /* results measured by this run (not cached or replayed) */
+    size_t measured_clean;   /* of those, the ones neither ERROR nor disturbed: what the result
+                                cache keeps (when there is one) */
     size_t failed;           /* results in ERROR */
     size_t failed_peers;     /* peers' results in ERROR (their runs are archived, not rendered) */
     size_t claims;           /* claims decided, and their verdicts: PASS, PARTIAL, FAIL, */
@@ -117,6 +148,8 @@ typedef struct {
     bool wrote_pdf;          /* report.pdf published too */
     char *archive;           /* this run's results.json in the archive, or NULL */
     int signal;              /* the signal that interrupted the run, or 0 */
+    pw_report_pending *pending;  /* directives shown from a stand-in, in report order (from the */
+    size_t npending;             /* CHECK stage on; only the stale executor gives stand-ins) */
 } pw_report_outcome;
 
 /* Builds the report.  *out (when non-NULL) is filled in every case; release it with
@@ -126,11 +159,14 @@ typedef struct {
  * submitted); PW_ECHILD when the report was written but an experiment (the report's or a
  * peer's) ended in ERROR; PW_EIO when an output could not be written (an ERROR message); PW_EINTR after
  * SIGINT/SIGTERM (with pw_isolate_catch_signals installed; out->signal): every running
- * experiment is cancelled, results finished so far stay cached, nothing is published.  In every
- * failure the previous report is left as it was. */
+ * experiment is cancelled, results finished so far stay cached, nothing is published; PW_EBUSY
+ * when the measurement lock is held by another process past max_wait_s (an ERROR message names
+ * the holder): nothing was measured or published.  A lock file that cannot be used is PW_EINVAL
+ * (an ERROR message).  In every failure the previous report is left as it was.  With
+ * measure_only, PW_OK (PW_ECHILD) once the results are in and archived; outdir is not touched. */
 int pw_report_build(const pw_report_options *o, pw_report_outcome *out);
 
-/* Frees what an outcome holds (diagnostics, archive path). */
+/* Frees what an outcome holds (diagnostics, archive path, pending directives). */
 void pw_report_outcome_release(pw_report_outcome *out);
 
 #endif

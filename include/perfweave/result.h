@@ -28,6 +28,7 @@ typedef struct {
     const char *undecidable_why;    /* NULL, or why this metric may not decide a claim (a code, */
     const char *undecidable_reason; /* see pw_result_metric_undecidable) and a sentence; borrowed */
     const char *fixed_sample;       /* NULL, or why more samples cannot narrow the interval */
+    const char *method;             /* NULL, or how the estimate and its interval were computed */
 } pw_metric;
 
 /* A new, empty result for the experiment and directive id; the caller frees it. */
@@ -91,8 +92,8 @@ int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why
  * sentence.  Returns PW_OK (also when from is not marked) or PW_ENOTFOUND for an unknown name. */
 int pw_result_metric_inherit(pw_result *r, const char *name, const char *from);
 /* Marks the whole result as disturbed (contention during its measurement, with the sentence
- * saying what was seen): none of its metrics decides a claim (code "disturbed"), and the result
- * must not be cached as a clean measurement.  Calling it again replaces the sentence. */
+ * saying what was seen): none of its sampled metrics decides a claim (code "disturbed"; exact
+ * values such as counts still do), and the result must not be cached as a clean measurement.  Calling it again replaces the sentence. */
 void pw_result_set_disturbed(pw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The disturbed sentence, or NULL when the result was not marked; borrowed. */
 const char *pw_result_disturbed(const pw_result *r);
@@ -112,6 +113,37 @@ void pw_result_note(pw_result *r, const char *fmt, ...) __attribute__((format(pr
 void pw_result_warning(pw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Free-form JSON an experiment keeps for its own needs (steals the reference to value). */
 void pw_result_set_extra(pw_result *r, const char *key, json_t *value);
+
+/* --- how a value was estimated, and how well the timings were sampled ----------------------- */
+/* Says how metric name and its interval were computed, for a reader (a tooltip, a caption):
+ * "median of 25 paired per-round ratios; 95% order-statistic interval" (printf-style).  The
+ * metric member is "method": SENTENCE.  Returns PW_ENOTFOUND for an unknown name. */
+int pw_result_metric_method(pw_result *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One set of variants timed together (one pw_bench run, bench.h), as the report's summary of
+ * measurement quality reads it.  Appended to the member "bench_sets", an array of
+ *   { "rounds": n, "variants": V, "stop": "converged"|"budget"|"max_samples",
+ *     "target": the median's relative 95% half-width asked for, "budget_s": s,
+ *     "cv_limit": the CV above which timings count as noisy,
+ *     "resolution_s": s, "overhead_s": s (the clock, as measured),
+ *     "timings": [ { "name": variant, "n": samples, "cv": fraction | null,
+ *                    "rel_ci": the median's relative 95% half-width reached, or null when no
+ *                              interval could be formed from so few samples } ] }
+ * Numbers that are not finite are stored as null. */
+typedef struct {
+    size_t rounds;
+    const char *stop;
+    double target, budget_s, cv_limit, resolution_s, overhead_s;
+} pw_bench_set_info;
+typedef struct {
+    const char *name;
+    size_t n;
+    double cv;      /* NAN when n < 2 */
+    double rel_ci;  /* NAN or infinite when no interval could be formed */
+} pw_bench_timing_info;
+void pw_result_bench_set(pw_result *r, const pw_bench_set_info *set,
+                         const pw_bench_timing_info *timings, size_t n);
 
 /* --- tables --------------------------------------------------------------------------------- */
 /* A table named name (used by a directive's `table:` key) with a caption and column headers.

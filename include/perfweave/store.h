@@ -100,6 +100,12 @@ int pw_cache_put_family(pw_cache *c, const char *key, const char *family, const 
 int pw_cache_get_family(pw_cache *c, const char *family, json_t **result, char *warning,
                         size_t wsize);
 
+/* For the stale executor (exec.h): the most recently stored valid entry whose result has this
+ * experiment and id, whatever its key (another version of the directive, build, machine or
+ * mode): PW_OK with a new reference in *result, or PW_ENOTFOUND.  Corrupt entries are skipped
+ * silently.  Reads every entry of the cache, as pw_cache_get_family does. */
+int pw_cache_get_latest(pw_cache *c, const char *experiment, const char *id, json_t **result);
+
 /* --- archive -------------------------------------------------------------------------------- */
 /* A run document (schema PW_ARCHIVE_SCHEMA), built by the report pipeline:
  *   { "schema": 1, "started": "2026-11-29T03:00:00Z", "finished": "…Z",

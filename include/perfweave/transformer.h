@@ -169,4 +169,14 @@ double pw_transformer_flops_generate_full(const pw_transformer_config *cfg, long
 double pw_transformer_flops_generate_cached(const pw_transformer_config *cfg, long prompt,
                                             long steps);
 
+/* --- analytic traffic of a cached step ------------------------------------------------------ */
+/* The bytes one cached decoding step at sequence length len must move at the least, each once,
+ * all float32: every weight the step uses, read (all of the model's weights except the vocab − 1
+ * token rows and context − 1 position rows it does not look up); per layer, the K and V rows of
+ * the len positions it attends over, read (2·len·d_model floats), and its own K and V rows,
+ * written (2·d_model).  Activations (a few vectors of d_model or d_ff floats) and the logits are
+ * not counted.  Whether the bytes come from DRAM or from a cache is the machine's business: this
+ * is the traffic the step asks for, not where it is served from. */
+double pw_transformer_bytes_step_cached(const pw_transformer_config *cfg, long len);
+
 #endif

@@ -72,25 +72,23 @@ static int run_probe(const json_t *job, const char *out_path, json_t *slurm)
     return status == PW_OK ? PW_SLURM_EXIT_OK : PW_SLURM_EXIT_NOWRITE;
 }
 
-/* Who held the lock while run-job waited for it, and how long it waited (0 when it was free). */
+/* What the local executor says about the node's measurement lock: its NOTE sentences (waiting,
+ * and who holds it; taken after waiting) and the ERROR sentence when it cannot be had. */
 typedef struct {
-    pw_lock_holder holder;
-    double waited_s;
-} lock_wait;
+    json_t *notes;
+    char error[1024];
+} lock_news;
 
-/* Waiting for the lock: in the job's log, and remembered for the result. */
-static void lock_notify(void *arg, pw_lock_event ev, const char *path, const pw_lock_holder *h,
-                        double max_wait_s, double waited_s)
+/* The executor's messages go to the job's log; those about the lock are kept for the result. */
+static void job_event(void *ctx, const pw_exec_event *ev)
 {
-    lock_wait *w = arg;
-    if (ev == PW_LOCK_WAITING) {
-        w->holder = *h;
-        fprintf(stderr, "perfweave run-job: waiting up to %.0f s for the measurement lock %s, held by pid %ld (%s)\n",
-                max_wait_s, path, h->pid, h->command[0] ? h->command : "command unknown");
-    } else {
-        w->waited_s = waited_s;
-        fprintf(stderr, "perfweave run-job: measurement lock taken after %.1f s\n", waited_s);
-    }
+    lock_news *news = ctx;
+    if (!ev->message || !(ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_WARNING || ev->kind == PW_EXEC_ERROR))
+        return;
+    fprintf(stderr, "perfweave run-job: %s\n", ev->message);
+    if (ev->kind == PW_EXEC_NOTE && strstr(ev->message, "measurement lock"))
+        json_array_append_new(news->notes, json_string(ev->message));
+    if (ev->kind == PW_EXEC_ERROR) snprintf(news->error, sizeof news->error, "%s", ev->message);
 }
 
 /* The ERROR result of a measurement that could not take the node's measurement lock. */
@@ -98,23 +96,26 @@ static int write_locked_out(const pw_slurm_job_spec *spec, const char *out_path,
                             const char *why)
 {
     pw_result *r = pw_result_new(spec->experiment->name, spec->id);
-    pw_result_error(r, "not measured: %s", why);
+    pw_result_error(r, "not measured: %s: something measures on node %s outside Slurm", why,
+                    json_string_value(json_object_get(slurm, "node")) ? json_string_value(json_object_get(slurm, "node"))
+                                                                       : "(unknown)");
     json_t *doc = pw_result_json(r);
     json_object_set(doc, "params", spec->params);
     json_object_set_new(doc, "environment", node_environment(slurm));
     pw_exec_set_source(r, "slurm");
     if (slurm) json_object_set(json_object_get(doc, "run"), "slurm", slurm);
     int code = write_out(out_path, doc) == PW_OK ? PW_SLURM_EXIT_ERROR : PW_SLURM_EXIT_NOWRITE;
-    fprintf(stderr, "perfweave run-job: %s: ERROR: not measured: %s\n", spec->id, why);
+    fprintf(stderr, "perfweave run-job: %s: ERROR: %s\n", spec->id, pw_result_error_reason(r));
     pw_result_free(r);
     return code;
 }
 
 /* The measurement runs through the local executor (exec.h), as a report's would: the same
- * limits, the same isolated child, the same environment and noise warnings on the result — under
- * this node's measurement lock (lock.h), so that nothing else perfweave starts on the node
- * measures at the same time.  The submitting perfweave holds no lock, so a node that is also the
- * submitting machine (the one-node test cluster) does not deadlock. */
+ * limits, the same isolated child, the same environment and noise warnings on the result, and
+ * the node's measurement lock (lock.h) around it — waiting at most PW_SLURM_LOCK_WAIT_S, so that
+ * a node busy with a measurement outside Slurm gives an ERROR rather than a TIMEOUT mid-way.  The
+ * submitting perfweave holds no lock, so a node that is also the submitting machine (the
+ * one-node test cluster) does not deadlock. */
 static int run_measure(const json_t *job, const char *job_path, const char *out_path, json_t *slurm)
 {
     pw_slurm_job_spec spec;
@@ -126,54 +127,30 @@ static int run_measure(const json_t *job, const char *job_path, const char *out_
     /* TIMEOUT and scancel arrive as SIGTERM: the child is killed and nothing is written, so the
      * submitter reports the job's Slurm state. */
     pw_isolate_catch_signals();
-    pw_lock_options lo;
-    pw_lock_options_default(&lo);
-    lo.max_wait_s = PW_SLURM_LOCK_WAIT_S;
-    lock_wait waited;
-    memset(&waited, 0, sizeof waited);
-    lo.notify = lock_notify;
-    lo.notify_arg = &waited;
-    lo.interrupted = pw_isolate_interrupted;
-    pw_lock *lock = pw_lock_new(&lo);
-    pw_lock_holder holder;
-    char lmsg[512];
-    int lrc = pw_lock_acquire(lock, &holder, lmsg, sizeof lmsg);
-    if (lrc != PW_OK) {
-        int code;
-        if (lrc == PW_EINTR) {
-            fprintf(stderr, "perfweave run-job: interrupted while waiting for the measurement lock: no result written\n");
-            code = 128 + pw_isolate_interrupted();
-        } else {
-            char *why = lrc == PW_EBUSY
-                            ? pw_xasprintf("the measurement lock %s on this node is held by pid %ld (%s)%s%s after "
-                                           "waiting %.0f s: something measures on the node outside Slurm",
-                                           pw_lock_path(lock), holder.pid,
-                                           holder.command[0] ? holder.command : "command unknown",
-                                           holder.since[0] ? " since " : "", holder.since, PW_SLURM_LOCK_WAIT_S)
-                            : pw_xstrdup(lmsg);
-            code = write_locked_out(&spec, out_path, slurm, why);
-            free(why);
-        }
-        pw_lock_free(lock);
-        json_decref(spec.params);
-        return code;
-    }
     char now[32];
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    pw_exec *x = pw_exec_local_new(now);
+    pw_lock_options lo;
+    pw_lock_options_default(&lo);
+    lo.max_wait_s = PW_SLURM_LOCK_WAIT_S;
+    pw_exec *x = pw_exec_local_new_lock(now, &lo);
+    lock_news news = {json_array(), ""};
+    pw_exec_observe(x, job_event, &news);
     pw_exec_job ej = {spec.experiment, spec.id, spec.params, "", spec.quick, spec.timeout_s, spec.memory_mb};
     pw_exec_submit(x, &ej);
     pw_exec_ticket ticket;
     pw_result *r = NULL;
-    while (pw_exec_wait(x, -1, &ticket, &r) == PW_EAGAIN && !pw_isolate_interrupted()) {}
+    int st;
+    while ((st = pw_exec_wait(x, -1, &ticket, &r)) == PW_EAGAIN && !pw_isolate_interrupted()) {}
     int code;
     if (pw_isolate_interrupted()) {
         fprintf(stderr, "perfweave run-job: interrupted by signal %d: no result written\n",
                 pw_isolate_interrupted());
         code = 128 + pw_isolate_interrupted();
+    } else if (!r && (st == PW_EBUSY || st == PW_EIO)) {
+        code = write_locked_out(&spec, out_path, slurm, news.error[0] ? news.error : "the measurement lock cannot be taken");
     } else if (!r) {
         fprintf(stderr, "perfweave run-job: the local executor answered nothing\n");
         code = PW_SLURM_EXIT_NOWRITE;
@@ -188,10 +165,7 @@ static int run_measure(const json_t *job, const char *job_path, const char *out_
             json_object_set(json_object_get(doc, "run"), "slurm", slurm);
         }
         /* A wait for the node's lock says for whom: something measured there outside Slurm. */
-        if (waited.waited_s > 0)
-            json_object_set_new(json_object_get(doc, "run"), "lock_wait",
-                                json_pack("{s:f, s:I, s:s}", "seconds", waited.waited_s, "holder_pid",
-                                          (json_int_t)waited.holder.pid, "holder_command", waited.holder.command));
+        if (json_array_size(news.notes)) json_object_set(json_object_get(doc, "run"), "lock_notes", news.notes);
         if (write_out(out_path, doc) != PW_OK) code = PW_SLURM_EXIT_NOWRITE;
         else code = pw_result_failed(r) ? PW_SLURM_EXIT_ERROR : PW_SLURM_EXIT_OK;
         if (pw_result_failed(r))
@@ -199,7 +173,7 @@ static int run_measure(const json_t *job, const char *job_path, const char *out_
     }
     pw_result_free(r);
     pw_exec_free(x);
-    pw_lock_free(lock);
+    json_decref(news.notes);
     json_decref(spec.params);
     return code;
 }

@@ -152,19 +152,26 @@ int pw_result_metric_basis_from(pw_result *r, const char *name, const char *from
     return pw_result_metric_inherit(r, name, from);
 }
 
-int pw_result_metric_fixed_sample(pw_result *r, const char *name, const char *fmt, ...)
+/* Sets metric name's member key to the formatted sentence. */
+static int metric_sentence(pw_result *r, const char *name, const char *key, const char *fmt, va_list ap)
 {
     json_t *m = json_object_get(json_object_get(r->doc, "metrics"), name);
     if (!m) return PW_ENOTFOUND;
     pw_buf b;
-    va_list ap;
     pw_buf_init(&b);
-    va_start(ap, fmt);
     pw_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    json_object_set_new(m, "fixed_sample", json_string(b.data));
+    json_object_set_new(m, key, json_string(b.data));
     pw_buf_release(&b);
     return PW_OK;
+}
+
+int pw_result_metric_fixed_sample(pw_result *r, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int status = metric_sentence(r, name, "fixed_sample", fmt, ap);
+    va_end(ap);
+    return status;
 }
 
 int pw_result_metric_undecidable(pw_result *r, const char *name, const char *why,
@@ -228,6 +235,7 @@ static int fill_metric(const char *name, json_t *m, pw_metric *out)
     out->undecidable_reason = out->undecidable_why ? json_string_value(json_object_get(und, "reason")) : NULL;
     if (out->undecidable_why && !out->undecidable_reason) out->undecidable_reason = out->undecidable_why;
     out->fixed_sample = json_string_value(json_object_get(m, "fixed_sample"));
+    out->method = json_string_value(json_object_get(m, "method"));
     return isfinite(out->value) ? PW_OK : PW_EINVAL;
 }
 
@@ -290,6 +298,32 @@ void pw_result_warning(pw_result *r, const char *fmt, ...)
 void pw_result_set_extra(pw_result *r, const char *key, json_t *value)
 {
     json_object_set_new(member(r->doc, "extra", json_object), key, value);
+}
+
+int pw_result_metric_method(pw_result *r, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int status = metric_sentence(r, name, "method", fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void pw_result_bench_set(pw_result *r, const pw_bench_set_info *set,
+                         const pw_bench_timing_info *timings, size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:I, s:o, s:o}", "name", timings[i].name,
+                                              "n", (json_int_t)timings[i].n, "cv", jnum(timings[i].cv),
+                                              "rel_ci", jnum(timings[i].rel_ci)));
+    json_t *s = json_pack("{s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "rounds",
+                          (json_int_t)set->rounds, "variants", (json_int_t)n, "stop",
+                          set->stop ? set->stop : "unknown", "target", jnum(set->target),
+                          "budget_s", jnum(set->budget_s), "cv_limit", jnum(set->cv_limit),
+                          "resolution_s", jnum(set->resolution_s), "overhead_s",
+                          jnum(set->overhead_s), "timings", list);
+    json_array_append_new(member(r->doc, "bench_sets", json_array), s);
 }
 
 pw_table *pw_result_table(pw_result *r, const char *name, const char *caption, size_t ncols,

@@ -228,6 +228,18 @@ int pw_mkdir_p(const char *path)
     return status;
 }
 
+bool pw_same_but_numbers(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a && ((*a >= '0' && *a <= '9') || *a == '.')) a++;
+        while (*b && ((*b >= '0' && *b <= '9') || *b == '.')) b++;
+        if (*a != *b) return false;
+        if (!*a) return true;
+        a++;
+        b++;
+    }
+}
+
 size_t pw_utf8_check(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

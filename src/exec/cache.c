@@ -1,6 +1,6 @@
 /* cache.c — the cache decorator (exec.h): jobs whose result is in the result cache (store.h) are
- * answered from it; the others go to the inner executor, and the clean results it returns are
- * stored.  --rerun and --frozen are decided here. */
+ * answered from it; the others go to the inner executor with their key, and the clean results
+ * it measured are stored.  --rerun and --frozen are decided here. */
 #include "perfweave/exec.h"
 
 #include <errno.h>
@@ -13,9 +13,7 @@
 /* A job forwarded to the inner executor: what storing its result needs. */
 typedef struct {
     pw_exec_ticket outer, inner;
-    const pw_experiment *experiment;
-    char *canonical;
-    bool quick;
+    char *key, *family;
 } forwarded;
 
 typedef struct {
@@ -64,30 +62,40 @@ static void inner_event(void *ctx, const pw_exec_event *ev)
 {
     cache_state *s = ctx;
     if (ev->kind == PW_EXEC_QUEUED && s->submitting) s->jobs[s->njobs - 1].inner = ev->ticket;
-    if (ev->kind != PW_EXEC_STARTED && ev->kind != PW_EXEC_WARNING) return;
+    if (ev->kind == PW_EXEC_QUEUED || ev->kind == PW_EXEC_FINISHED) return;
     forwarded *f = ev->ticket ? find_inner(s, ev->ticket) : NULL;
     if (ev->ticket && !f) return;
     pw_exec_emit(s->self, ev->kind, f ? f->outer : 0, ev->message);
 }
 
-static void forward(cache_state *s, pw_exec_ticket ticket, const pw_exec_job *job)
+/* Records which key a result belongs to ("run"."cache_key"; "run" exists by then). */
+static void set_key(pw_result *res, const char *key)
+{
+    json_t *run = json_object_get(pw_result_json(res), "run");
+    if (run && key) json_object_set_new(run, "cache_key", json_string(key));
+}
+
+/* Hands a job to inner with its key (which job_keys made, and f now owns). */
+static void forward(cache_state *s, pw_exec_ticket ticket, const pw_exec_job *job, char *key, char *family)
 {
     s->jobs = pw_xrealloc(s->jobs, (s->njobs + 1) * sizeof *s->jobs);
     forwarded *f = &s->jobs[s->njobs++];
     f->outer = ticket;
     f->inner = 0; /* set by inner's QUEUED event, before anything else inner sends about it */
-    f->experiment = job->experiment;
-    f->canonical = pw_xstrdup(job->canonical);
-    f->quick = job->quick;
+    f->key = key;
+    f->family = family;
+    pw_exec_job keyed = *job;
+    keyed.key = key;
     s->submitting = true;
-    pw_exec_ticket inner = pw_exec_submit(s->inner, job);
+    pw_exec_ticket inner = pw_exec_submit(s->inner, &keyed);
     s->submitting = false;
     s->jobs[s->njobs - 1].inner = inner;
 }
 
-static void answer(cache_state *s, pw_exec_ticket ticket, pw_result *res, const char *source)
+static void answer(cache_state *s, pw_exec_ticket ticket, pw_result *res, const char *source, const char *key)
 {
     pw_exec_set_source(res, source);
+    set_key(res, key);
     pw_exec_emit(s->self, PW_EXEC_STARTED, ticket, NULL);
     pw_exec_complete(s->self, ticket, res);
 }
@@ -96,7 +104,7 @@ static void answer_error(cache_state *s, pw_exec_ticket ticket, const pw_exec_jo
 {
     pw_result *res = pw_result_new(job->experiment->name, job->id);
     pw_result_error(res, "%s", why);
-    answer(s, ticket, res, "frozen");
+    answer(s, ticket, res, "frozen", NULL);
 }
 
 static void warn(cache_state *s, pw_exec_ticket ticket, const char *warning)
@@ -107,13 +115,16 @@ static void warn(cache_state *s, pw_exec_ticket ticket, const char *warning)
 static void cache_submit(pw_exec *x, pw_exec_ticket ticket, const pw_exec_job *job)
 {
     cache_state *s = pw_exec_state(x);
-    if (!s->cache || (!s->frozen && wants_rerun(s, job->id))) {
-        if (s->frozen) answer_error(s, ticket, job, "--frozen without a result cache: nothing to render from");
-        else forward(s, ticket, job);
+    if (!s->cache && s->frozen) {
+        answer_error(s, ticket, job, "--frozen without a result cache: nothing to render from");
         return;
     }
     char *key, *family;
     job_keys(s, job->experiment, job->canonical, job->quick, &key, &family);
+    if (!s->cache || (!s->frozen && wants_rerun(s, job->id))) {
+        forward(s, ticket, job, key, family);
+        return;
+    }
     json_t *doc = NULL;
     char warning[512] = "";
     int status = pw_cache_get(s->cache, key, &doc, warning, sizeof warning);
@@ -123,8 +134,6 @@ static void cache_submit(pw_exec *x, pw_exec_ticket ticket, const pw_exec_job *j
         status = pw_cache_get_family(s->cache, family, &doc, warning, sizeof warning);
         warn(s, ticket, warning);
     }
-    free(key);
-    free(family);
     if (status == PW_OK) {
         const char *why = NULL;
         pw_result *res = pw_result_from_json(doc, &why);
@@ -134,28 +143,44 @@ static void cache_submit(pw_exec *x, pw_exec_ticket ticket, const pw_exec_job *j
             const char *host = json_string_value(json_object_get(run, "host"));
             const char *here = json_string_value(json_object_get(pw_exec_environment(s->inner), "host"));
             bool elsewhere = host && here && strcmp(host, here) != 0;
+            /* A frozen entry of another machine has another key: it keeps the one it was stored under. */
             answer(s, ticket, res,
-                   s->frozen ? (elsewhere ? "frozen: measured on another machine" : "frozen from cache") : "from cache");
+                   s->frozen ? (elsewhere ? "frozen: measured on another machine" : "frozen from cache") : "from cache",
+                   s->frozen ? NULL : key);
+            free(key);
+            free(family);
             return;
         }
     }
-    if (s->frozen)
+    if (s->frozen) {
         answer_error(s, ticket, job, "--frozen: no stored result for this directive (run the report once without --frozen)");
-    else
-        forward(s, ticket, job);
+        free(key);
+        free(family);
+    } else {
+        forward(s, ticket, job, key, family);
+    }
 }
 
-/* Stores a result that came back from the inner executor when it is clean: failed and disturbed
- * results are measured again next time. */
+/* True when inner took the result from somewhere rather than measuring it for this job: a
+ * replay, or the stale executor's previous run (its stand-ins are marked besides). */
+static bool taken_from_elsewhere(const pw_result *res)
+{
+    const char *source = json_string_value(json_object_get(json_object_get(pw_result_json(res), "run"), "source"));
+    return source && (strcmp(source, "replayed") == 0 || strcmp(source, "from the previous run") == 0);
+}
+
+/* Stores a result that came back from the inner executor when it is a clean measurement: failed
+ * and disturbed results are measured again next time, and what inner did not measure (a
+ * stand-in, a replayed or previous run's result) is not a measurement to keep. */
 static void store(cache_state *s, const forwarded *f, const pw_result *res)
 {
-    if (!s->cache || pw_result_failed(res) || pw_result_disturbed(res)) return;
-    char *key, *family;
-    job_keys(s, f->experiment, f->canonical, f->quick, &key, &family);
+    if (!s->cache || pw_result_failed(res) || pw_result_disturbed(res) || taken_from_elsewhere(res) ||
+        pw_exec_standin(res, NULL, NULL) != PW_EXEC_FRESH)
+        return;
     /* The key names the machine the inner executor measures on; a result whose own environment
      * is another machine's (a node of another kind in a Slurm partition) must not fill it. */
     const json_t *env = json_object_get(pw_result_json(res), "environment");
-    if (json_is_object(env) && json_object_size(env)) {
+    if (s->fingerprint && json_is_object(env) && json_object_size(env)) {
         char *fp = pw_env_fingerprint_hash(env);
         bool other = strcmp(fp, s->fingerprint) != 0;
         if (other) {
@@ -166,20 +191,14 @@ static void store(cache_state *s, const forwarded *f, const pw_result *res)
             free(msg);
         }
         free(fp);
-        if (other) {
-            free(key);
-            free(family);
-            return;
-        }
+        if (other) return;
     }
-    if (pw_cache_put_family(s->cache, key, family, pw_result_json(res)) != PW_OK) {
+    if (pw_cache_put_family(s->cache, f->key, f->family, pw_result_json(res)) != PW_OK) {
         char *msg = pw_xasprintf("cannot store the result of %s in %s: %s", pw_result_id(res),
                                  pw_cache_dir(s->cache), strerror(errno));
         warn(s, 0, msg);
         free(msg);
     }
-    free(key);
-    free(family);
 }
 
 static int cache_wait(pw_exec *x, double timeout_s)
@@ -194,9 +213,13 @@ static int cache_wait(pw_exec *x, double timeout_s)
         pw_result_free(res);
         return PW_EAGAIN;
     }
+    /* A stand-in keeps the key it stands in for in its mark; the key of a previous run's result
+     * is its own (the stale executor returns one only when it equals this job's). */
+    if (pw_exec_standin(res, NULL, NULL) == PW_EXEC_FRESH) set_key(res, f->key);
     store(s, f, res);
     pw_exec_ticket outer = f->outer;
-    free(f->canonical);
+    free(f->key);
+    free(f->family);
     *f = s->jobs[--s->njobs];
     pw_exec_complete(x, outer, res);
     return PW_OK;
@@ -226,7 +249,10 @@ static void cache_free(void *state)
     pw_cache_free(s->cache);
     for (size_t i = 0; i < s->nrerun; i++) free(s->rerun[i]);
     free(s->rerun);
-    for (size_t i = 0; i < s->njobs; i++) free(s->jobs[i].canonical);
+    for (size_t i = 0; i < s->njobs; i++) {
+        free(s->jobs[i].key);
+        free(s->jobs[i].family);
+    }
     free(s->jobs);
     free(s->fingerprint);
     free(s);

@@ -90,6 +90,16 @@ void pw_exec_set_source(pw_result *result, const char *source)
     json_object_set_new(run, "source", json_string(source));
 }
 
+pw_exec_standin_kind pw_exec_standin(const pw_result *res, const char **reason, const char **key)
+{
+    const json_t *mark = json_object_get(pw_result_json(res), "stale");
+    const char *state = json_string_value(json_object_get(mark, "state"));
+    if (!state) return PW_EXEC_FRESH;
+    if (reason) *reason = json_string_value(json_object_get(mark, "reason"));
+    if (key) *key = json_string_value(json_object_get(mark, "key"));
+    return strcmp(state, "unmeasured") == 0 ? PW_EXEC_UNMEASURED : PW_EXEC_STALE;
+}
+
 pw_exec_ticket pw_exec_submit(pw_exec *x, const pw_exec_job *job)
 {
     pw_exec_ticket t = ++x->last;

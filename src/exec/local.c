@@ -1,14 +1,19 @@
 /* local.c — the local executor (exec.h): each job in an isolated child process on this machine,
- * one at a time in submission order.  It is part of the measurement core (store.h): it decides
- * the limits a child runs under and what a measured result carries (environment, warnings). */
+ * one at a time in submission order, under the machine-wide measurement lock (lock.h), taken
+ * before the first job starts and given back when nothing is left to run.  It is part of the
+ * measurement core (store.h): it decides the limits a child runs under and what a measured result
+ * carries (environment, warnings). */
 #include "perfweave/exec.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "perfweave/common.h"
 #include "perfweave/env.h"
 #include "perfweave/isolate.h"
+#include "perfweave/lock.h"
 
 typedef struct {
     pw_exec_ticket ticket;
@@ -26,6 +31,8 @@ typedef struct {
     size_t head, n, cap;
     local_job running;         /* valid while child != NULL */
     pw_isolate_child *child;
+    pw_exec *self;             /* for the lock's notifications (NOTE events) */
+    pw_lock *lock;             /* held from the first job started until nothing is left */
 } local_state;
 
 static void job_release(local_job *j)
@@ -88,14 +95,64 @@ static void finish_running(pw_exec *x, local_state *s)
     pw_exec_complete(x, ticket, r);
 }
 
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The lock's notifications, as NOTE events for the caller to show. */
+static void lock_notify(void *arg, pw_lock_event ev, const char *path, const pw_lock_holder *h,
+                        double max_wait_s, double waited_s)
+{
+    local_state *s = arg;
+    char text[1024];
+    pw_lock_describe_event(ev, path, h, max_wait_s, waited_s, text, sizeof text);
+    pw_exec_emit(s->self, PW_EXEC_NOTE, 0, text);
+}
+
+/* Takes the measurement lock before a job starts, waiting at most slice_s in this call (< 0: as
+ * long as the lock's own limit): PW_OK when held, PW_EAGAIN while still waiting or after a
+ * signal, PW_EBUSY / PW_EIO after an ERROR event saying why. */
+static int take_lock(pw_exec *x, local_state *s, double slice_s)
+{
+    pw_lock_holder h;
+    char msg[512], text[1024];
+    int st = pw_lock_acquire_within(s->lock, slice_s, &h, msg, sizeof msg);
+    if (st == PW_OK || st == PW_EAGAIN) return st;
+    if (st == PW_EINTR) { /* the caller sees the signal and cancels */
+        pw_exec_emit(x, PW_EXEC_NOTE, 0, msg);
+        return PW_EAGAIN;
+    }
+    pw_lock_describe_failure(s->lock, st, msg, &h, text, sizeof text);
+    pw_exec_emit(x, PW_EXEC_ERROR, 0, text);
+    return st == PW_EBUSY ? PW_EBUSY : PW_EIO;
+}
+
+/* Gives the lock back when nothing is left to measure: another process may measure while this
+ * one renders, and a later submit takes it again. */
+static void release_when_idle(local_state *s)
+{
+    if (!s->child && s->head == s->n) pw_lock_release(s->lock);
+}
+
 static int local_wait(pw_exec *x, double timeout_s)
 {
     local_state *s = pw_exec_state(x);
     if (!s->child && s->head == s->n) return PW_ENOTFOUND;
     if (pw_isolate_interrupted()) return PW_EAGAIN; /* nothing new starts after a signal */
-    if (!s->child) start_next(x, s);
+    if (!s->child) {
+        double t0 = monotonic_now();
+        int st = take_lock(x, s, timeout_s);
+        if (st != PW_OK) return st;
+        if (pw_isolate_interrupted()) return PW_EAGAIN;
+        start_next(x, s);
+        if (timeout_s >= 0) timeout_s = fmax(0, timeout_s - (monotonic_now() - t0));
+    }
     if (!pw_isolate_poll(s->child, timeout_s)) return PW_EAGAIN;
     finish_running(x, s);
+    release_when_idle(s);
     return PW_OK;
 }
 
@@ -112,6 +169,7 @@ static void local_cancel(pw_exec *x, pw_exec_ticket ticket)
         pw_isolate_kill(s->child);
         finish_running(x, s);
     }
+    release_when_idle(s);
 }
 
 static const json_t *local_environment(pw_exec *x)
@@ -127,6 +185,7 @@ static void local_free(void *state)
     free(s->queue);
     json_decref(s->environment);
     free(s->measured_at);
+    pw_lock_free(s->lock);
     free(s);
 }
 
@@ -134,10 +193,23 @@ static const pw_exec_ops local_ops = {
     "local", local_submit, local_wait, local_cancel, local_environment, local_free,
 };
 
-pw_exec *pw_exec_local_new(const char *measured_at)
+pw_exec *pw_exec_local_new_lock(const char *measured_at, const pw_lock_options *lock)
 {
     local_state *s = pw_xcalloc(1, sizeof *s);
     s->environment = pw_env_capture();
     s->measured_at = pw_xstrdup(measured_at ? measured_at : "");
-    return pw_exec_new(&local_ops, s);
+    pw_lock_options o;
+    if (lock) o = *lock;
+    else pw_lock_options_default(&o);
+    o.notify = lock_notify;
+    o.notify_arg = s;
+    o.interrupted = pw_isolate_interrupted;
+    s->lock = pw_lock_new(&o);
+    s->self = pw_exec_new(&local_ops, s);
+    return s->self;
+}
+
+pw_exec *pw_exec_local_new(const char *measured_at)
+{
+    return pw_exec_local_new_lock(measured_at, NULL);
 }

@@ -246,19 +246,72 @@ static void matmul_config(pw_bench_config *cfg, bool quick, long n)
     cfg->max_seconds = n <= 128 ? 1.0 : n <= 256 ? 2.0 : n <= 512 ? 3.0 : 4.0;
 }
 
-/* fraction_of_peak.<variant>.nN against the machine's roof (peak.fma, the widest usable width),
- * with the conservative interval of the two; the table cell in frac. */
+/* <family>.<variant>.nN = the variant's gflops.<variant>.nN (m) over the peak metric `peak`,
+ * with the conservative interval of the two; it inherits what stops either deciding (too few
+ * samples in quick mode).  The table cell, when frac is non-NULL, in frac. */
+static void publish_fraction_of(pw_result *r, const char *family, const char *peak,
+                                const char *variant, long n, const pw_metric *m, char *frac,
+                                size_t size)
+{
+    pw_metric pk;
+    if (frac) snprintf(frac, size, "–");
+    if (pw_result_get_metric(r, peak, &pk) != PW_OK || !(pk.value > 0) || !(pk.lo > 0)) return;
+    char fname[96], gname[96];
+    snprintf(fname, sizeof fname, "%s.%s.n%ld", family, variant, n);
+    snprintf(gname, sizeof gname, "gflops.%s.n%ld", variant, n);
+    if (pw_result_metric(r, fname, m->value / pk.value, m->lo / pk.hi, m->hi / pk.lo, "") != PW_OK)
+        return;
+    pw_result_metric_inherit(r, fname, gname);
+    pw_result_metric_inherit(r, fname, peak);
+    if (frac) snprintf(frac, size, "%.1f%%", 100 * m->value / pk.value);
+}
+
+/* fraction_of_peak.<variant>.nN against the machine's roof (peak.fma, the widest usable width);
+ * the table cell in frac. */
 static void publish_fraction(pw_result *r, const char *variant, long n, const pw_metric *m,
                              char *frac, size_t size)
 {
-    pw_metric pk;
-    snprintf(frac, size, "–");
-    if (pw_result_get_metric(r, "peak.fma", &pk) != PW_OK || !(pk.value > 0) || !(pk.lo > 0))
-        return;
-    char fname[96];
-    snprintf(fname, sizeof fname, "fraction_of_peak.%s.n%ld", variant, n);
-    pw_result_metric(r, fname, m->value / pk.value, m->lo / pk.hi, m->hi / pk.lo, "");
-    snprintf(frac, size, "%.1f%%", 100 * m->value / pk.value);
+    publish_fraction_of(r, "fraction_of_peak", "peak.fma", variant, n, m, frac, size);
+}
+
+/* The plain C loops, which the baseline build compiles to scalar code unless GCC vectorizes
+ * them: they also get fraction_of_scalar_peak.<v>.nN, against peak.fma.scalar (one lane, a
+ * separate multiply and add).  A value above 1 is more than scalar multiply-adds can do: the
+ * compiler vectorized the loop. */
+static bool is_c_loop(const char *variant)
+{
+    return strcmp(variant, "naive") == 0 || strcmp(variant, "ikj") == 0 ||
+           strcmp(variant, "blocked") == 0;
+}
+
+/* After pw_baseline_publish_library chose vars[lib] as `library` at n: fraction_of_peak.library.nN
+ * and, for each C loop that ran, speedup.library_vs_<v>.nN (from the same interleaved samples as
+ * any pair; the original promises are stated as the library's speedup over the loops), each with
+ * a row in the speedup table.  The sanity floor (pw_baseline_check_floor) marks these like the
+ * other `library` pairs. */
+static void publish_library_extras(const pw_bench *bench, pw_result *r, long n,
+                                   const mm_variant *vars, const bool *ran, const size_t *idx,
+                                   size_t nvars, size_t lib, pw_table *st)
+{
+    char name[96], cell[64];
+    pw_metric m;
+    snprintf(name, sizeof name, "gflops.library.n%ld", n);
+    if (pw_result_get_metric(r, name, &m) == PW_OK) {
+        publish_fraction(r, "library", n, &m, cell, sizeof cell);
+        /* gflops.library.nN carries the chosen variant's basis but not its undecidable mark
+         * (pw_baseline_pick_fastest), so the fraction inherits from the chosen variant too. */
+        char fname[96], gname[96];
+        snprintf(fname, sizeof fname, "fraction_of_peak.library.n%ld", n);
+        snprintf(gname, sizeof gname, "gflops.%s.n%ld", vars[lib].name, n);
+        pw_result_metric_inherit(r, fname, gname);
+    }
+    for (size_t v = 0; v < nvars; v++) {
+        if (!ran[v] || !is_c_loop(vars[v].name)) continue;
+        snprintf(name, sizeof name, "speedup.library_vs_%s.n%ld", vars[v].name, n);
+        if (pw_bench_publish_speedup(bench, idx[lib], idx[v], r, name) != PW_OK) continue;
+        format_metric(r, name, "×", cell, sizeof cell);
+        pw_table_rowf(st, "%ld\tlibrary (= %s) vs %s\t%s", n, vars[lib].name, vars[v].name, cell);
+    }
 }
 
 /* The roofline of the timed products: each variant at the arithmetic intensity of an n×n
@@ -273,6 +326,9 @@ static pw_chart *roofline_chart(pw_result *r)
                            PW_CHART_LOGX | PW_CHART_LOGY);
 }
 
+/* The roofline's note: the two ridges, and which sizes lie left of the DRAM ridge.  For those,
+ * whether their three matrices (12n² bytes) fit in a cache level the CPU reports decides whether
+ * the DRAM roof need apply at all; the note compares the numbers instead of assuming either. */
 static void roofline_note(pw_result *r, const pw_ceilings *c, const long *sizes, size_t nsizes)
 {
     if (!isfinite(c->bw_dram) || !isfinite(c->roof_value) || nsizes == 0) return;
@@ -280,14 +336,38 @@ static void roofline_note(pw_result *r, const pw_ceilings *c, const long *sizes,
     long below = 0;
     for (size_t s = 0; s < nsizes; s++)
         if ((double)sizes[s] / 6.0 < ridge && sizes[s] > below) below = sizes[s];
+    char tail[320];
+    if (!below) {
+        snprintf(tail, sizeof tail, "Every size timed lies right of the DRAM ridge: compute-bound "
+                 "in principle, so any shortfall from the roof is the kernel's own.");
+    } else {
+        static const char *const cnames[] = {"L1d", "L2", "L3"};
+        size_t cache[3];
+        pw_cache_sizes(cache);
+        double ws = 12.0 * (double)below * (double)below;
+        int level = -1;
+        bool known = false;
+        for (int l = 0; l < 3; l++) {
+            known |= cache[l] > 0;
+            if (level < 0 && cache[l] && ws <= (double)cache[l]) level = l;
+        }
+        int len = snprintf(tail, sizeof tail, "Sizes up to n = %ld lie left of it and would be "
+                           "memory-bound if their operands came from DRAM each time; at n = %ld "
+                           "the three matrices take %.0f KiB, ", below, below, ws / 1024);
+        size_t off = len > 0 && (size_t)len < sizeof tail ? (size_t)len : 0;
+        if (level >= 0)
+            snprintf(tail + off, sizeof tail - off, "which fits in the %s cache this CPU reports "
+                     "(%zu KiB), so once loaded they need not come from DRAM.", cnames[level],
+                     cache[level] >> 10);
+        else if (known)
+            snprintf(tail + off, sizeof tail - off, "more than any cache this CPU reports.");
+        else
+            snprintf(tail + off, sizeof tail - off, "and this CPU reports no cache sizes to "
+                     "compare them with.");
+    }
     pw_result_note(r, "Roofline: the DRAM ridge is at %.3g flop per byte (peak / triad "
                    "bandwidth), the L2 ridge at %.3g; an n×n product moves at least 12n² bytes "
-                   "for 2n³ flop, n/6 flop per byte.  %s", ridge, c->roof_value / c->bw_l2,
-                   below ? "Sizes up to the largest one left of the DRAM ridge would be "
-                           "memory-bound if their operands came from DRAM each time; they fit "
-                           "in cache here, so the L2 roof is the one that applies."
-                         : "Every size timed lies right of the DRAM ridge: compute-bound in "
-                           "principle, so any shortfall from the roof is the kernel's own.");
+                   "for 2n³ flop, n/6 flop per byte.  %s", ridge, c->roof_value / c->bw_l2, tail);
 }
 
 static int run_matmul(pw_run *run)
@@ -372,8 +452,8 @@ static int run_matmul(pw_run *run)
      * wide, so it fits a printed page). */
     static const char *const sheaders[] = {"n", "comparison", "speedup (95% CI)"};
     pw_table *st = pw_result_table(r, "speedup",
-                                   "Speedup of the first kernel over the second (ratio of "
-                                   "median times, 95% bootstrap CI)",
+                                   "Speedup of the first kernel over the second ("
+                                   PW_BENCH_SPEEDUP_METHOD ")",
                                    3, sheaders);
 
     long capped_at = 0, portable_capped_at = 0;
@@ -421,6 +501,9 @@ static int run_matmul(pw_run *run)
                 if (rseries[v]) pw_series_point(rseries[v], (double)n / 6.0, m.value, m.lo, m.hi);
                 char frac[32];
                 publish_fraction(r, vars[v].name, n, &m, frac, sizeof frac);
+                if (is_c_loop(vars[v].name))
+                    publish_fraction_of(r, "fraction_of_scalar_peak", "peak.fma.scalar",
+                                        vars[v].name, n, &m, NULL, 0);
                 pw_table_rowf(gt, "%ld\t%s\t%s\t%.3g (%.3g–%.3g)\t%s", n, vars[v].name,
                               vars[v].isa, m.value, m.lo, m.hi, frac);
             }
@@ -439,7 +522,9 @@ static int run_matmul(pw_run *run)
                 pw_table_rowf(st, "%ld\t%s vs %s\t%s", n, speedup_pairs[p][0],
                               speedup_pairs[p][1], cell);
             }
-            pw_baseline_publish_library(bench, r, n, vnames, ran, idx, nvars, gt, st);
+            int lib = pw_baseline_publish_library(bench, r, n, vnames, ran, idx, nvars, gt, st);
+            if (lib >= 0)
+                publish_library_extras(bench, r, n, vars, ran, idx, nvars, (size_t)lib, st);
             char prefix[32];
             snprintf(prefix, sizeof prefix, "n%ld.", n);
             pw_bench_record(bench, r, prefix);
@@ -457,12 +542,16 @@ static int run_matmul(pw_run *run)
         roofline_note(r, &ceil, sizes, nsizes);
         if (isfinite(ceil.bw_dram) && isfinite(ceil.roof_value)) {
             pw_metric bw;
-            if (pw_result_get_metric(r, "bandwidth.triad.dram", &bw) == PW_OK && bw.lo > 0)
+            /* Each ridge inherits what stops its bandwidth deciding (too few triad passes in
+             * quick mode). */
+            if (pw_result_get_metric(r, "bandwidth.triad.dram", &bw) == PW_OK && bw.lo > 0 &&
                 pw_result_metric(r, "ridge.dram", ceil.roof_value / bw.value,
-                                 ceil.roof_value / bw.hi, ceil.roof_value / bw.lo, "flop/B");
-            if (pw_result_get_metric(r, "bandwidth.triad.l2", &bw) == PW_OK && bw.lo > 0)
+                                 ceil.roof_value / bw.hi, ceil.roof_value / bw.lo, "flop/B") == PW_OK)
+                pw_result_metric_inherit(r, "ridge.dram", "bandwidth.triad.dram");
+            if (pw_result_get_metric(r, "bandwidth.triad.l2", &bw) == PW_OK && bw.lo > 0 &&
                 pw_result_metric(r, "ridge.l2", ceil.roof_value / bw.value,
-                                 ceil.roof_value / bw.hi, ceil.roof_value / bw.lo, "flop/B");
+                                 ceil.roof_value / bw.hi, ceil.roof_value / bw.lo, "flop/B") == PW_OK)
+                pw_result_metric_inherit(r, "ridge.l2", "bandwidth.triad.l2");
         }
     }
     if (status == PW_OK) {
@@ -516,7 +605,8 @@ out_ctx:
 static const char *const matmul_metrics[] = {
     "gflops.VARIANT.nN", "speedup.FAST_vs_SLOW.nN", "fraction_of_peak.VARIANT.nN", "peak.fma",
     "peak.fma.ISA", "bandwidth.triad.dram", "bandwidth.triad.l2", "ridge.dram", "ridge.l2",
-    "gflops.library.nN", "speedup.VARIANT_vs_library.nN", NULL};
+    "gflops.library.nN", "speedup.VARIANT_vs_library.nN", "speedup.library_vs_LOOP.nN",
+    "fraction_of_peak.library.nN", "fraction_of_scalar_peak.LOOP.nN", NULL};
 static const pw_param_spec matmul_params[] = {
     {"sizes", PW_PARAM_INT_LIST, "[64, 128, 256, 512, 1024]", 1, 4096, NULL,
      "square matrix sizes n"},
@@ -609,7 +699,8 @@ static int run_blocksize(pw_run *run)
     bool dropped = false;
     static const char *const headers[] = {"n", "tile edge", "GFLOP/s (95% CI)", "vs ikj"};
     pw_table *t = pw_result_table(r, "blocksize",
-                                  "Blocked kernel by tile edge, against ikj at the same n", 4,
+                                  "Blocked kernel by tile edge, against ikj at the same n (vs "
+                                  "ikj: " PW_BENCH_SPEEDUP_METHOD ")", 4,
                                   headers);
     for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
         long n = sizes[s];
@@ -774,7 +865,8 @@ static int run_threads(pw_run *run)
     bool dropped = false;
     static const char *const headers[] = {"n", "1 thread GFLOP/s", "all threads GFLOP/s",
                                           "speedup", "parallel efficiency"};
-    pw_table *t = pw_result_table(r, "threads", "OpenBLAS sgemm, 1 thread against all", 5,
+    pw_table *t = pw_result_table(r, "threads", "OpenBLAS sgemm, 1 thread against all "
+                                  "(speedup: " PW_BENCH_SPEEDUP_METHOD ")", 5,
                                   headers);
     for (size_t s = 0; s < nsizes && status == PW_OK; s++) {
         long n = sizes[s];
@@ -912,7 +1004,9 @@ static int run_dispatch(pw_run *run)
 
     static const char *const headers[] = {"n", "kernel chosen", "direct (ns)",
                                           "dispatched (ns)", "overhead (95% CI)"};
-    pw_table *t = pw_result_table(r, "dispatch", "Cost of the dispatcher against a direct call",
+    pw_table *t = pw_result_table(r, "dispatch", "Cost of the dispatcher against a direct call "
+                                  "(overhead: dispatched over direct − 1, the "
+                                  PW_BENCH_SPEEDUP_METHOD ")",
                                   5, headers);
     pw_chart *chart = pw_result_chart(r, "overhead",
                                       "Dispatch overhead relative to a direct call", "n",

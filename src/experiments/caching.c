@@ -2,7 +2,9 @@
  * greedily twice, recomputing the whole prefix at every step and with a KV cache, and the two
  * are compared for exactness, per-token latency against position, total generation time,
  * scaling exponents, cache memory (glibc's heap statistics and the resident set against the
- * formula), the speedup the FLOP counts predict, and the cost of prefilling a prompt. */
+ * formula), the speedup the FLOP counts predict, the cost of prefilling a prompt, and where a
+ * cached step stands against the machine's measured roofs (arithmetic peak, DRAM and L2 triad
+ * bandwidth) and cache sizes. */
 #include <cblas.h>
 #include <malloc.h>
 #include <math.h>
@@ -12,10 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ceilings.h"
 #include "perfweave/alloc.h"
 #include "perfweave/bench.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
+#include "perfweave/matmul.h"
 #include "perfweave/memprobe.h"
 #include "perfweave/stats.h"
 #include "perfweave/transformer.h"
@@ -500,15 +504,18 @@ static int measure_latency(const plan *p, const pw_transformer *m, pw_transforme
     pw_bench_record(b, r, "latency.");
 
     static const char *const headers[] = {"position", "full (ms)", "cached (ms)",
-                                          "per-token speedup", "full GFLOP/s", "cached GFLOP/s"};
+                                          "per-token speedup", "full GFLOP/s", "cached GFLOP/s",
+                                          "cached GB/s"};
     pw_table *t = pw_result_table(r, "latency", "Per-token latency against position (median, 95% "
-                                  "interval)", 6, headers);
+                                  "interval; per-token speedup: " PW_BENCH_SPEEDUP_METHOD "); cached GB/s: "
+                                  "the bytes a cached step must move (weights it uses, K and V) over "
+                                  "its median time", 7, headers);
     pw_chart *ch = pw_result_chart(r, "latency", "Per-token latency against position",
                                    "position (tokens in the sequence)", "ms per token",
                                    PW_CHART_LOGX | PW_CHART_LOGY);
     pw_series *sf = pw_chart_series(ch, "full recomputation");
     pw_series *sk = pw_chart_series(ch, "KV cache");
-    double x[MAXLIST], yf[MAXLIST], yk[MAXLIST], ff[MAXLIST], fk[MAXLIST];
+    double x[MAXLIST], yf[MAXLIST], yk[MAXLIST], ff[MAXLIST], fk[MAXLIST], bk[MAXLIST];
     for (size_t i = 0; i < np; i++) {
         const int n = (int)p->positions[i];
         char nf[64], nk[64], ns[64], gf[64], gk[64];
@@ -518,26 +525,46 @@ static int measure_latency(const plan *p, const pw_transformer *m, pw_transforme
         snprintf(gf, sizeof gf, "gflops.full.p%d", n);
         snprintf(gk, sizeof gk, "gflops.cached.p%d", n);
         double flf = pw_transformer_flops_step_full(c, n), flk = pw_transformer_flops_step_cached(c, n);
+        /* The traffic a cached step asks for, and the rate at which it moved it. */
+        const double bytes = pw_transformer_bytes_step_cached(c, n);
+        char bw[64];
+        snprintf(bw, sizeof bw, "bandwidth.cached.p%d", n);
         if (pw_bench_publish_time(b, 2 * i, r, nf, 1e3, "ms") != PW_OK ||
             pw_bench_publish_time(b, 2 * i + 1, r, nk, 1e3, "ms") != PW_OK ||
             pw_bench_publish_speedup(b, 2 * i + 1, 2 * i, r, ns) != PW_OK ||
             pw_bench_publish_rate(b, 2 * i, r, gf, flf / 1e9, "GFLOP/s") != PW_OK ||
-            pw_bench_publish_rate(b, 2 * i + 1, r, gk, flk / 1e9, "GFLOP/s") != PW_OK) {
+            pw_bench_publish_rate(b, 2 * i + 1, r, gk, flk / 1e9, "GFLOP/s") != PW_OK ||
+            pw_bench_publish_rate(b, 2 * i + 1, r, bw, bytes / 1e9, "GB/s") != PW_OK) {
             pw_result_error(r, "too few samples to publish the latency at position %d", n);
             status = PW_EINTERNAL;
             goto out;
         }
-        pw_metric mf, mk, ms, mgf, mgk;
+        snprintf(name, sizeof name, "mib.step.cached.p%d", n);
+        pw_result_exact(r, name, bytes / (1024.0 * 1024.0), "MiB");
+        snprintf(name, sizeof name, "intensity.cached.p%d", n);
+        pw_result_exact(r, name, flk / bytes, "flop/B");
+        /* The measured per-step speedup over the one the FLOP counts predict: the ratio of the
+         * two paths' achieved GFLOP/s, with the paired interval of the speedup. */
+        snprintf(name, sizeof name, "speedup_step_vs_flops.p%d", n);
+        pw_metric sp;
+        if (pw_result_get_metric(r, ns, &sp) == PW_OK) {
+            const double pred = flf / flk;
+            pw_result_metric(r, name, sp.value / pred, sp.lo / pred, sp.hi / pred, "×");
+            pw_result_metric_basis_from(r, name, ns, 1);
+        }
+        pw_metric mf, mk, ms, mgf, mgk, mbw;
         metric_value(r, nf, &mf);
         metric_value(r, nk, &mk);
         metric_value(r, ns, &ms);
         metric_value(r, gf, &mgf);
         metric_value(r, gk, &mgk);
+        metric_value(r, bw, &mbw);
         char cf[128], ck[128], cs[128];
         fmt_ci(cf, sizeof cf, &mf, 1, "%.4g");
         fmt_ci(ck, sizeof ck, &mk, 1, "%.4g");
         fmt_ci(cs, sizeof cs, &ms, 1, "%.3g");
-        pw_table_rowf(t, "%d\t%s\t%s\t%s×\t%.1f\t%.1f", n, cf, ck, cs, mgf.value, mgk.value);
+        pw_table_rowf(t, "%d\t%s\t%s\t%s×\t%.1f\t%.1f\t%.1f", n, cf, ck, cs, mgf.value,
+                      mgk.value, mbw.value);
         pw_series_point(sf, n, mf.value, mf.lo, mf.hi);
         pw_series_point(sk, n, mk.value, mk.lo, mk.hi);
         x[i] = n;
@@ -545,6 +572,7 @@ static int measure_latency(const plan *p, const pw_transformer *m, pw_transforme
         yk[i] = mk.value;
         ff[i] = flf;
         fk[i] = flk;
+        bk[i] = bytes;
     }
     pw_powerfit pf, pk, qf, qk;
     if (pw_stats_powerfit(x, yf, np, &pf) != PW_OK || pw_stats_powerfit(x, yk, np, &pk) != PW_OK ||
@@ -578,6 +606,10 @@ static int measure_latency(const plan *p, const pw_transformer *m, pw_transforme
     pw_result_exact(r, "fit.cached.r2", pk.r2, "");
     pw_result_exact(r, "exponent_flops.full", qf.exponent, "");
     pw_result_exact(r, "exponent_flops.cached", qk.exponent, "");
+    /* The same slope for the bytes a cached step must move: a second prediction of its cost. */
+    pw_powerfit qb;
+    if (pw_stats_powerfit(x, bk, np, &qb) == PW_OK)
+        pw_result_exact(r, "exponent_bytes.cached", qb.exponent, "");
     pw_result_note(r, "per-token latency at position N is one step, timed repeatedly: the full "
                       "path runs the whole N-token prefix through the model; the cached path "
                       "decodes position N from a cache already holding N − 1 (prepared by "
@@ -985,7 +1017,8 @@ static int measure_prefill(const plan *p, const pw_transformer *m, pw_transforme
                                           "one step per token (ms)", "speedup of batching",
                                           "batched GFLOP/s"};
     pw_table *t = pw_result_table(r, "prefill", "Prefill of a prompt into the cache (median, "
-                                  "95% interval)", 5, headers);
+                                  "95% interval; speedup: " PW_BENCH_SPEEDUP_METHOD ")", 5,
+                                  headers);
     for (size_t i = 0; i < nq; i++) {
         const int n = (int)p->prefill[i];
         char nb[64], nw[64], ns[64], ng[64];
@@ -1035,6 +1068,133 @@ static void publish_prefill_share(const plan *p, pw_result *r)
     double v = pre.value / 1e3 / tot.value, lo = pre.lo / 1e3 / tot.hi, hi = pre.hi / 1e3 / tot.lo;
     snprintf(name, sizeof name, "share.prefill.t%d", p->max_len);
     pw_result_metric(r, name, 100 * v, 100 * lo, 100 * hi, "%");
+}
+
+/* value / (den's value), with the conservative interval of two independent measurements (each
+ * end against the other's opposite end), scaled by k; the basis and marks of num, and den's
+ * undecidable mark. */
+static void publish_quotient(pw_result *r, const char *name, const char *num, const pw_metric *den,
+                             const char *den_name, double k, const char *unit)
+{
+    pw_metric a;
+    if (pw_result_get_metric(r, num, &a) != PW_OK || !(den->lo > 0)) return;
+    pw_result_metric(r, name, k * a.value / den->value, k * a.lo / den->hi, k * a.hi / den->lo,
+                     unit);
+    pw_result_metric_basis_from(r, name, num, 1);
+    pw_result_metric_inherit(r, name, den_name);
+}
+
+/* Where the steps stand against the machine they ran on: the ceilings measured here (the widest
+ * FMA peak, the triad from DRAM and from L2, ceilings.h) and their ridge points; each path's
+ * fraction of the peak; a cached step's bandwidth against both triads and its arithmetic
+ * intensity against both ridges (below 1: left of the ridge, where that memory roof and not the
+ * peak caps the rate); its bytes against the L2 and last-level cache sizes the OS reports; and a
+ * roofline chart of the cached steps.  Measured last, so that no clock effect of the peak's
+ * 512-bit code and no page of the triad's arrays reaches the other sections. */
+static void publish_machine(const plan *p, pw_run *run, pw_result *r)
+{
+    pw_ceilings ceil;
+    pw_ceilings_measure(run, PW_CEIL_ROOF | PW_CEIL_BANDWIDTH, 0, &ceil);
+    /* The rate a streaming kernel reaches over a working set the size of the longest step's:
+     * the bandwidth of whatever level of the memory holds that many bytes here. */
+    const int last = (int)p->positions[p->npositions - 1];
+    const double step_bytes = pw_transformer_bytes_step_cached(&p->cfg, last);
+    pw_ceilings_triad(run, "bandwidth.triad.step", (size_t)step_bytes);
+    pw_metric pk, bw[2];
+    static const char *const level[2] = {"dram", "l2"};
+    char name[96], from[96];
+    const bool have_pk = pw_result_get_metric(r, "peak.fma", &pk) == PW_OK && pk.lo > 0;
+    bool have_bw[2];
+    for (int l = 0; l < 2; l++) {
+        snprintf(from, sizeof from, "bandwidth.triad.%s", level[l]);
+        have_bw[l] = pw_result_get_metric(r, from, &bw[l]) == PW_OK && bw[l].lo > 0;
+        if (have_pk && have_bw[l]) {
+            snprintf(name, sizeof name, "ridge.%s", level[l]);
+            pw_result_metric(r, name, pk.value / bw[l].value, pk.lo / bw[l].hi,
+                             pk.hi / bw[l].lo, "flop/B");
+        }
+    }
+    size_t cache[3];
+    pw_cache_sizes(cache);
+    const size_t llc = cache[2] ? cache[2] : cache[1];
+    if (cache[1]) pw_result_exact(r, "mib.l2", (double)cache[1] / (1024.0 * 1024.0), "MiB");
+    if (llc) pw_result_exact(r, "mib.llc", (double)llc / (1024.0 * 1024.0), "MiB");
+
+    pw_chart *ch = pw_result_chart(r, "roofline", "A cached step against the machine's roofs "
+                                   "(one core): its arithmetic intensity, from the bytes it must "
+                                   "move, and its achieved GFLOP/s", "arithmetic intensity (flop "
+                                   "per byte a cached step must move)", "GFLOP/s",
+                                   PW_CHART_LOGX | PW_CHART_LOGY);
+    pw_series *sk = pw_chart_series(ch, "cached step (one per position)");
+    double xlo = INFINITY, xhi = 0;
+    for (size_t i = 0; i < p->npositions; i++) {
+        const int n = (int)p->positions[i];
+        const double bytes = pw_transformer_bytes_step_cached(&p->cfg, n);
+        const double in = pw_transformer_flops_step_cached(&p->cfg, n) / bytes;
+        static const char *const paths[2] = {"full", "cached"};
+        for (int k = 0; k < 2 && have_pk; k++) {
+            snprintf(name, sizeof name, "fraction_of_peak.%s.p%d", paths[k], n);
+            snprintf(from, sizeof from, "gflops.%s.p%d", paths[k], n);
+            publish_quotient(r, name, from, &pk, "peak.fma", 1, "");
+        }
+        snprintf(from, sizeof from, "bandwidth.cached.p%d", n);
+        for (int l = 0; l < 2; l++) {
+            if (!have_bw[l]) continue;
+            char den[64];
+            snprintf(den, sizeof den, "bandwidth.triad.%s", level[l]);
+            snprintf(name, sizeof name, "fraction_of_%s.cached.p%d", level[l], n);
+            publish_quotient(r, name, from, &bw[l], den, 1, "×");
+            if (have_pk) {
+                /* I / ridge = I · bandwidth / peak: the memory roof at this intensity as a share
+                 * of the arithmetic peak. */
+                snprintf(name, sizeof name, "intensity_vs_ridge.%s.cached.p%d", level[l], n);
+                pw_result_metric(r, name, in * bw[l].value / pk.value, in * bw[l].lo / pk.hi,
+                                 in * bw[l].hi / pk.lo, "");
+                pw_result_metric_inherit(r, name, den);
+                pw_result_metric_inherit(r, name, "peak.fma");
+            }
+        }
+        pw_metric ts;
+        if (n == last && pw_result_get_metric(r, "bandwidth.triad.step", &ts) == PW_OK) {
+            snprintf(name, sizeof name, "fraction_of_triad.cached.p%d", n);
+            publish_quotient(r, name, from, &ts, "bandwidth.triad.step", 1, "×");
+        }
+        if (cache[1]) {
+            snprintf(name, sizeof name, "ratio.step_vs_l2.p%d", n);
+            pw_result_exact(r, name, bytes / (double)cache[1], "×");
+        }
+        if (llc) {
+            snprintf(name, sizeof name, "ratio.step_vs_llc.p%d", n);
+            pw_result_exact(r, name, bytes / (double)llc, "×");
+        }
+        pw_metric g;
+        snprintf(from, sizeof from, "gflops.cached.p%d", n);
+        if (pw_result_get_metric(r, from, &g) == PW_OK) {
+            pw_series_point(sk, in, g.value, g.lo, g.hi);
+            xlo = fmin(xlo, in);
+            xhi = fmax(xhi, in);
+        }
+    }
+    if (xhi > 0) {
+        double right = xhi * 4;
+        for (int l = 0; l < 2; l++)
+            if (have_pk && have_bw[l]) right = fmax(right, 2 * pk.value / bw[l].value);
+        pw_ceilings_roofline(&ceil, ch, xlo / 4, right);
+    }
+    pw_result_note(r, "machine: a cached step at position N must move at least the bytes of every "
+                      "weight it uses, the K and V rows of N positions and its own new row "
+                      "(pw_transformer_bytes_step_cached; mib.step.cached.pN), so its arithmetic "
+                      "intensity is its FLOPs over those bytes; bandwidth.cached.pN is those bytes "
+                      "over the step's median time, a lower bound on the traffic it sustained; "
+                      "fraction_of_dram and fraction_of_l2 divide it by the triads measured here, "
+                      "and fraction_of_triad.cached.p%d by the triad over a working set of the "
+                      "same %.1f MiB (bandwidth.triad.step); intensity_vs_ridge.* is the "
+                      "intensity over a ridge point (peak / bandwidth; below 1 that memory roof, "
+                      "not the peak, caps the step); ratio.step_vs_l2 and ratio.step_vs_llc are its "
+                      "bytes over the cache sizes the OS reports (the last-level cache%s is shared "
+                      "with other cores and, under a hypervisor, with other guests); quotients of "
+                      "two measurements take the interval of their ends", last,
+                   step_bytes / (1024.0 * 1024.0), cache[2] ? ", L3," : "");
 }
 
 static int run_generate(pw_run *run)
@@ -1115,6 +1275,7 @@ static int run_generate(pw_run *run)
         goto out;
     if ((status = measure_prefill(&p, m, wpre, acct, seq, quick, r)) != PW_OK) goto out;
     publish_prefill_share(&p, r);
+    publish_machine(&p, run, r);
     pw_result_exact(r, "tokens_identical", identical, "");
     pw_result_exact(r, "bytes.activations.peak", (double)pw_alloc_peak(acct, "activations"), "B");
     if (!identical)
@@ -1146,7 +1307,13 @@ static const char *const metrics[] = {
     "bytes_per_position.rss", "bytes_per_position.formula", "bytes.weights", "mib.weights",
     "bytes.activations.peak", "time.prefill.pN",
     "time.stepwise.pN", "speedup.batched_vs_stepwise.pN", "gflops.prefill.pN",
-    "share.prefill.tN", NULL};
+    "share.prefill.tN", "mib.step.cached.pN", "intensity.cached.pN", "exponent_bytes.cached", "bandwidth.cached.pN",
+    "speedup_step_vs_flops.pN", "peak.fma", "peak.fma.ISA", "bandwidth.triad.dram",
+    "bandwidth.triad.l2", "ridge.dram", "ridge.l2", "mib.l2", "mib.llc",
+    "fraction_of_peak.full.pN", "fraction_of_peak.cached.pN", "fraction_of_dram.cached.pN",
+    "fraction_of_l2.cached.pN", "bandwidth.triad.step", "fraction_of_triad.cached.pN",
+    "intensity_vs_ridge.dram.cached.pN",
+    "intensity_vs_ridge.l2.cached.pN", "ratio.step_vs_l2.pN", "ratio.step_vs_llc.pN", NULL};
 static const pw_param_spec params[] = {
     {"tokens", PW_PARAM_INT, "512", 1, 1 << 20, NULL,
      "longest generation compared in total time (with every length below it)"},
@@ -1173,7 +1340,10 @@ static const pw_param_spec params[] = {
     {"seed", PW_PARAM_INT, "1", 0, 4294967295.0, NULL, "seed of the weights and prompt"},
 };
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
-static const char *const module_sources[] = {"src/kernels/transformer.c", "src/kernels/tensor_alloc.c", NULL};
+static const char *const module_sources[] = {
+    "src/kernels/transformer.c", "src/kernels/tensor_alloc.c", "src/kernels/peak.c",
+    "src/kernels/bandwidth.c", "src/kernels/simd.h", "src/experiments/ceilings.c",
+    "src/experiments/ceilings.h", NULL};
 
 const pw_experiment pw_exp_caching_generate = {
     "caching.generate",

@@ -127,6 +127,12 @@ out:
     return value;
 }
 
+double pw_ceilings_triad(pw_run *run, const char *metric, size_t bytes)
+{
+    /* Sets of 64 MiB or more take long passes: few, long samples, as for DRAM. */
+    return measure_triad(run, metric, bytes, bytes >= ((size_t)64 << 20));
+}
+
 /* The DRAM working set: 4 × the last-level cache (at least 64 MiB), at most a quarter of
  * physical memory; or triad_mib when given.  *capped says the memory cap bound. */
 static size_t dram_bytes(const size_t cache[3], long triad_mib, bool *capped)

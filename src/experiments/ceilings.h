@@ -40,6 +40,12 @@ typedef struct {
  * measured stays NAN and is said in a warning). */
 int pw_ceilings_measure(pw_run *run, unsigned what, long triad_mib, pw_ceilings *out);
 
+/* Times the triad over three arrays of `bytes` in all (one core, the widest vectors, 24 bytes per
+ * element as above) and publishes `metric` in GB/s: the rate a streaming kernel sustains over a
+ * working set of that size, from wherever the machine serves it.  Returns the median, or NAN
+ * (with a warning) when the arrays cannot be allocated. */
+double pw_ceilings_triad(pw_run *run, const char *metric, size_t bytes);
+
 /* Adds the machine's roofs to a roofline chart (x: flop per byte of traffic, y: GFLOP/s): for
  * each measured bandwidth a series min(bandwidth × x, roof) over [xlo, xhi], and the roof (and
  * the AVX2 peak where it differs) as horizontal lines. */

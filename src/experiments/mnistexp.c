@@ -107,7 +107,18 @@ void pw_mnistexp_release(pw_mnistexp *e)
 void pw_mnistexp_publish_training(const pw_mnistexp *e, pw_result *r)
 {
     const pw_mlp_history *h = &e->hist;
+    /* One training run is one timing: shown, never an exact figure that decides a claim; and a
+     * cached model's time is that earlier run's, not a measurement of this one. */
     pw_result_exact(r, "time.training", h->train_seconds, "s");
+    if (e->trained)
+        pw_result_metric_undecidable(r, "time.training", "too_few_samples", "one training run, "
+                                     "timed once: a single timing has no interval, so it decides "
+                                     "no claim");
+    else
+        pw_result_metric_undecidable(r, "time.training", "too_few_samples", "the training time "
+                                     "of the cached model, from the earlier run that trained it "
+                                     "(same training code, same machine), not measured in this "
+                                     "run; one timing, so it decides no claim");
     pw_result_exact(r, "count.epochs", (double)h->nepochs, "");
     if (e->train.n)
         pw_result_exact(r, "count.train_images",
@@ -134,9 +145,11 @@ void pw_mnistexp_publish_training(const pw_mnistexp *e, pw_result *r)
     char *key = pw_mlp_config_key(&e->cfg);
     pw_result_note(r, "Model: %s; %s.  The test curve is shown for information only: no "
                    "choice (epochs, rates, calibration) was made by looking at the test images.",
-                   key, e->trained ? "trained in this run"
+                   key, e->trained ? "trained in this run (its time is one run's, without an "
+                                     "interval)"
                                    : "weights loaded from the cache, trained by this code on "
-                                     "this machine (the time is that training's)");
+                                     "this machine in an earlier run (the time shown is that "
+                                     "run's, not a measurement of this one)");
     free(key);
 }
 
@@ -158,12 +171,29 @@ void pw_mnistexp_wilson(size_t k, size_t n, double *lo, double *hi)
     if (*hi < p) *hi = p;
 }
 
+/* Accuracy on the test split has no sampling to repeat: its interval is that of the one fixed
+ * set of images, and a claim it leaves undecided says so instead of asking for more samples. */
+static void mark_fixed(pw_result *r, const char *name, size_t n, const char *what)
+{
+    pw_result_metric_basis(r, name, (double)n, NAN);
+    pw_result_metric_fixed_sample(r, name, "the %zu-image test set is all there is: evaluating "
+                                  "again gives the same %s; only a larger test set (or a "
+                                  "threshold further from the value) could decide", n, what);
+}
+
 double pw_mnistexp_publish_accuracy(pw_result *r, const char *name, size_t k, size_t n)
 {
     double lo, hi, a = n ? (double)k / (double)n : 0;
     pw_mnistexp_wilson(k, n, &lo, &hi);
     pw_result_metric(r, name, a, lo, hi, "");
+    mark_fixed(r, name, n, "count");
     return a;
+}
+
+void pw_mnistexp_publish_drop(pw_result *r, const char *name, const pw_mnistexp_paired *mc)
+{
+    pw_result_metric(r, name, mc->diff, mc->lo, mc->hi, "");
+    mark_fixed(r, name, mc->n, "pairs");
 }
 
 void pw_mnistexp_mcnemar(const uint8_t *pred_a, const uint8_t *pred_b, const uint8_t *labels,

@@ -38,12 +38,17 @@ int pw_mnistexp_load(pw_mnistexp *e, bool quick, bool need_train, pw_result *r);
 void pw_mnistexp_release(pw_mnistexp *e);
 
 /* Publishes the training record: time.training (s), count.epochs, count.train_images (when the
- * training split is loaded), a "training" chart (accuracy per epoch) and a "training" table. */
+ * training split is loaded), a "training" chart (accuracy per epoch) and a "training" table.
+ * time.training is one timing, so it is marked undecidable ("too_few_samples"): it is shown but
+ * decides no claim; for a model from the cache the reason says the time is the earlier training
+ * run's, not a measurement of this run. */
 void pw_mnistexp_publish_training(const pw_mnistexp *e, pw_result *r);
 
 /* The 95% Wilson score interval of k successes in n trials. */
 void pw_mnistexp_wilson(size_t k, size_t n, double *lo, double *hi);
-/* Publishes k/n as metric name with its Wilson interval (unit ""); returns the accuracy. */
+/* Publishes k/n as metric name with its Wilson interval (unit ""), basis n and the fixed-sample
+ * sentence (the test set is all there is: more evaluations cannot narrow it); returns the
+ * accuracy.  For every accuracy on the test split (an agreement too). */
 double pw_mnistexp_publish_accuracy(pw_result *r, const char *name, size_t k, size_t n);
 
 /* Paired comparison of two classifiers on the same n items: b = items only A gets right,
@@ -56,5 +61,8 @@ typedef struct {
 } pw_mnistexp_paired;
 void pw_mnistexp_mcnemar(const uint8_t *pred_a, const uint8_t *pred_b, const uint8_t *labels,
                          size_t n, pw_mnistexp_paired *out);
+/* Publishes mc's diff (accuracy of A − accuracy of B) as metric name with its paired interval,
+ * basis mc->n and the fixed-sample sentence, as pw_mnistexp_publish_accuracy does. */
+void pw_mnistexp_publish_drop(pw_result *r, const char *name, const pw_mnistexp_paired *mc);
 
 #endif

@@ -99,8 +99,9 @@ static int run_timer(pw_run *run)
                                           "ratio to w100 (95% CI)", "nominal", "Welch p",
                                           "M–W p"};
     pw_table *t = pw_result_table(r, "timer", "Busy loops of known relative work, timed "
-                                  "interleaved: the ratio of median times against the nominal "
-                                  "ratio of work", 7, headers);
+                                  "interleaved: the measured time ratio to w100 ("
+                                  PW_BENCH_SPEEDUP_METHOD ") against the nominal ratio of work",
+                                  7, headers);
     pw_chart *c = pw_result_chart(r, "ratios", "Measured time ratio against the nominal work "
                                   "ratio (95% CI); the ideal timer lies on the diagonal",
                                   "nominal work ratio", "measured time ratio", 0);
@@ -778,9 +779,10 @@ static int run_flops(pw_run *run)
     static const char *const bheaders[] = {"operation", "mac", "add", "mul", "div", "exp", "sqrt",
                                            "cmp", "output error"};
     pw_table *bt = pw_result_table(r, "breakdown", "Operations counted by the instrumented "
-                                   "kernels, by kind (each equal to the formula's), and the "
-                                   "relative error of each kernel's output against its "
-                                   "independent reference", 9, bheaders);
+                                   "kernels, by kind (whether every kind equals the formula's is "
+                                   "the FLOP table's last column), and the relative error of each "
+                                   "kernel's output against its independent reference", 9,
+                                   bheaders);
     bool all = true;
     for (size_t i = 0; i < nrows; i++) {
         flop_row *fr = &rows[i];
@@ -1131,11 +1133,11 @@ static int run_overhead(pw_run *run)
     pw_result_note(r, "plain and counted run the same loops (the counter compiled in or out); "
                    "profiled adds two clock reads and a record update per call; linear is batch × "
                    "64 → 32 with bias; each instrumented variant is timed in its own bench, "
-                   "alternating with plain; overhead = ratio of median times − 1, bootstrap 95%% "
-                   "CI.  Before timing, at every size the three variants gave identical outputs "
+                   "alternating with plain; overhead = instrumented / plain − 1 from the %s.  "
+                   "Before timing, at every size the three variants gave identical outputs "
                    "and matched OpenBLAS: matmul within 2·γ_k·(|A||B|)ij per entry, linear "
                    "(cblas_sgemm plus the bias) within a largest error of %g relative to the "
-                   "largest output", FLOPS_TOL);
+                   "largest output", PW_BENCH_SPEEDUP_METHOD, FLOPS_TOL);
     return PW_OK;
 }
 

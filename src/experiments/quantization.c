@@ -126,47 +126,108 @@ static int gemm_kernel_list(pw_run *run, pw_qgemm_kind model, int *kinds, int *s
     return nk;
 }
 
-/* The machine's int8 roof on the GEMM chart: the dot-product peak of every int8 width this CPU
- * runs (peak.int8.vnni256 / .vnni512, ceilings.h), the widest drawn as a line, and
- * fraction_of_peak.qgemm_<kernel>.bN of each kernel's gops against it (conservative interval).
- * On a CPU without VNNI nothing is drawn and a note says so. */
-static void int8_roof(pw_run *run, pw_chart *gc, const long *batches, size_t nb, const int *kinds,
-                      int nk)
+/* The machine's roofs for the GEMM level: the widest fp32 FMA peak (peak.fma, the roof of the
+ * fp32 libraries' GOP/s: two operations per multiply-add in both) and the dot-product peak of
+ * every int8 width this CPU runs (peak.int8.vnni256 / .vnni512, ceilings.h), the widest of which
+ * is the int8 roof.  Each is drawn as a line on the chart; *fp32 and *int8 are the roofs'
+ * metrics, each with lo = 0 when it was not measured (no VNNI: no int8 roof, and a note says
+ * so).  *narrow is set to the sentence saying so when peak.fma is narrower than the CPU's widest
+ * unit (a build without SIMD kernels measures only the scalar width, while the libraries still
+ * use the CPU's vectors), else to "". */
+static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *int8, char *narrow,
+                       size_t narrowsize)
 {
     pw_result *r = pw_run_result(run);
     pw_ceilings c;
-    pw_ceilings_measure(run, PW_CEIL_INT8, 0, &c);
+    pw_ceilings_measure(run, PW_CEIL_ROOF | PW_CEIL_INT8, 0, &c);
+    memset(fp32, 0, sizeof *fp32);
+    memset(int8, 0, sizeof *int8);
+    char label[80];
+    narrow[0] = '\0';
+    if (pw_result_get_metric(r, "peak.fma", fp32) == PW_OK && fp32->lo > 0) {
+        snprintf(label, sizeof label, "%s fp32 peak, 1 core", pw_ceilings_label(c.roof));
+        pw_chart_hline(gc, label, fp32->value);
+        const char *widest = pw_cpu_widest_isa(pw_cpu_host());
+        char wname[48];
+        snprintf(wname, sizeof wname, "peak.fma.%s", widest);
+        pw_metric w;
+        if (pw_result_get_metric(r, wname, &w) != PW_OK)
+            snprintf(narrow, narrowsize, "peak.fma is the %s width this build measures, narrower "
+                     "than the CPU's widest unit (%s) that the libraries may use, so a fraction "
+                     "of it overstates how much of the machine a library uses",
+                     pw_ceilings_label(c.roof), widest);
+    } else {
+        fp32->lo = 0;
+    }
     pw_peak_kind roof = isfinite(c.peak[PW_PEAK_VNNI512]) ? PW_PEAK_VNNI512
                         : isfinite(c.peak[PW_PEAK_VNNI256]) ? PW_PEAK_VNNI256
                                                             : PW_PEAK_KINDS;
-    if (roof == PW_PEAK_KINDS) {
+    char name[80];
+    if (roof != PW_PEAK_KINDS) snprintf(name, sizeof name, "peak.%s", pw_peak_metric(roof));
+    if (roof == PW_PEAK_KINDS || pw_result_get_metric(r, name, int8) != PW_OK || !(int8->lo > 0)) {
+        int8->lo = 0;
         pw_result_note(r, "No int8 dot-product peak is drawn: this CPU runs neither AVX-VNNI nor "
-                       "AVX512-VNNI.");
-        return;
+                       "AVX512-VNNI (or its peak could not be measured), so no integer kernel "
+                       "has a fraction_of_peak.");
+    } else {
+        snprintf(label, sizeof label, "%s int8 peak, 1 core", pw_ceilings_label(roof));
+        pw_chart_hline(gc, label, int8->value);
+        pw_result_note(r, "fraction_of_peak.qgemm_<kernel>.bN (and .onednn_int8.bN) divides "
+                       "each integer GEMM's GOP/s by %s (%.3g GOP/s), the widest int8 dot "
+                       "product this CPU runs; fraction_of_peak.qgemm.bN is the model's kernel.",
+                       label, int8->value);
     }
-    char name[80], label[80];
-    pw_metric pk, g;
-    snprintf(name, sizeof name, "peak.%s", pw_peak_metric(roof));
-    if (pw_result_get_metric(r, name, &pk) != PW_OK || !(pk.lo > 0)) return;
-    snprintf(label, sizeof label, "%s int8 peak, 1 core", pw_ceilings_label(roof));
-    pw_chart_hline(gc, label, pk.value);
-    for (size_t i = 0; i < nb; i++)
-        for (int j = 0; j < nk; j++) {
-            const char *kn = pw_qgemm_name((pw_qgemm_kind)kinds[j]);
-            snprintf(name, sizeof name, "gops.qgemm_%s.b%ld", kn, batches[i]);
-            if (pw_result_get_metric(r, name, &g) != PW_OK) continue;
-            snprintf(name, sizeof name, "fraction_of_peak.qgemm_%s.b%ld", kn, batches[i]);
-            pw_result_metric(r, name, g.value / pk.value, g.lo / pk.hi, g.hi / pk.lo, "");
-        }
-    pw_result_note(r, "fraction_of_peak.qgemm_<kernel>.bN divides each integer kernel's GOP/s by "
-                   "%s (%.3g GOP/s), the widest int8 dot product this CPU runs.", label, pk.value);
+    if (fp32->lo > 0 && !narrow[0])
+        pw_result_note(r, "fraction_of_peak.sgemm_<library>.bN (and .sgemm.bN, the fastest) "
+                       "divides each fp32 library's GOP/s on the layer shapes by peak.fma "
+                       "(%.3g GFLOP/s), the widest fp32 FMA this CPU runs: how much of the "
+                       "machine's fp32 arithmetic the baseline uses on these shapes.",
+                       fp32->value);
+    else if (fp32->lo > 0)
+        pw_result_note(r, "fraction_of_peak.sgemm_<library>.bN (and .sgemm.bN) divide each fp32 "
+                       "library's GOP/s by peak.fma (%.3g GFLOP/s), but %s: they decide nothing.",
+                       fp32->value, narrow);
 }
 
-static void error_row(pw_table *t, const char *what, const float *x, const float *xq, size_t n,
-                      pw_quant_error *e)
+/* Publishes frac = metric gops over the roof pk (conservative interval, the basis and marks of
+ * gops) and writes it into cell ("–" when there is no roof or no gops). */
+static void publish_fraction(pw_result *r, const char *gops, const char *frac, const pw_metric *pk,
+                             char *cell, size_t cellsize)
 {
-    pw_quant_error_of(x, xq, n, e);
-    pw_table_rowf(t, "%s\t%zu\t%.3g\t%.3g\t%.1f", what, n, e->max_abs, e->rel, e->sqnr_db);
+    pw_metric g;
+    snprintf(cell, cellsize, "–");
+    if (!(pk->lo > 0) || pw_result_get_metric(r, gops, &g) != PW_OK) return;
+    if (pw_result_metric(r, frac, g.value / pk->value, g.lo / pk->hi, g.hi / pk->lo, "") != PW_OK)
+        return;
+    pw_result_metric_basis_from(r, frac, gops, 1.0);
+    snprintf(cell, cellsize, "%.2f", g.value / pk->value);
+}
+
+/* One row of the round-trip table for x (fp32) against xq (after the round trip), publishing
+ * sqnr.<key> (dB) and roundtrip.<key>: the original framework's measure, mean |error| over the
+ * range (max − min) of x.  Both are exact: the tensors are fixed once the model is. */
+static void error_row(pw_result *r, pw_table *t, const char *what, const char *key,
+                      const float *x, const float *xq, size_t n)
+{
+    pw_quant_error e;
+    pw_quant_error_of(x, xq, n, &e);
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+        sum += fabs((double)x[i] - (double)xq[i]);
+    }
+    char name[64], cell[32] = "–";
+    snprintf(name, sizeof name, "sqnr.%s", key);
+    pw_result_exact(r, name, e.sqnr_db, "dB");
+    if (n && hi > lo) {
+        double rt = sum / (double)n / (hi - lo);
+        snprintf(name, sizeof name, "roundtrip.%s", key);
+        pw_result_exact(r, name, rt, "");
+        snprintf(cell, sizeof cell, "%.3g", rt);
+    }
+    pw_table_rowf(t, "%s\t%zu\t%.3g\t%s\t%.3g\t%.1f", what, n, e.max_abs, cell, e.rel,
+                  e.sqnr_db);
 }
 
 /* Round-trip table: weights per layer, the calibrated hidden activations (both methods), and
@@ -175,11 +236,10 @@ static void roundtrip_table(pw_result *r, const pw_mlp *m, pw_qmlp *const *byc,
                             const char *const *cname, pw_calib chosen, const pw_mnist *test,
                             const float *logit_f, const float *logit_q, size_t nlog)
 {
-    static const char *const hdr[] = {"tensor", "values", "max |error|", "relative error",
-                                      "SQNR (dB)"};
+    static const char *const hdr[] = {"tensor", "values", "max |error|",
+                                      "mean |error| / range", "relative error (L2)", "SQNR (dB)"};
     pw_table *t = pw_result_table(r, "roundtrip", "Quantize → dequantize round trip per layer",
-                                  5, hdr);
-    pw_quant_error e;
+                                  6, hdr);
     const pw_qmlp *q = byc[chosen];
     for (int l = 0; l < PW_MLP_LAYERS; l++) {
         size_t in = m->dims[l], out = m->dims[l + 1];
@@ -187,11 +247,10 @@ static void roundtrip_table(pw_result *r, const pw_mlp *m, pw_qmlp *const *byc,
         const int8_t *wq = pw_qmlp_weights(q, l);
         const float *s = pw_qmlp_weight_scales(q, l);
         for (size_t i = 0; i < in * out; i++) wd[i] = s[i / in] * (float)wq[i];
-        char what[96], name[48];
+        char what[96], key[48];
         snprintf(what, sizeof what, "layer %d weights (int8, per channel)", l + 1);
-        error_row(t, what, m->w[l], wd, in * out, &e);
-        snprintf(name, sizeof name, "sqnr.weights.l%d", l + 1);
-        pw_result_exact(r, name, e.sqnr_db, "dB");
+        snprintf(key, sizeof key, "weights.l%d", l + 1);
+        error_row(r, t, what, key, m->w[l], wd, in * out);
         free(wd);
     }
     size_t na = test->n < 1000 ? test->n : 1000;
@@ -203,19 +262,17 @@ static void roundtrip_table(pw_result *r, const pw_mlp *m, pw_qmlp *const *byc,
             pw_qparams p = pw_qmlp_input_params(byc[c], l);
             for (size_t i = 0; i < na * m->dims[l]; i++)
                 deq[i] = pw_dequant_u8(pw_quant_u8(act[i], p), p);
-            char what[128], name[48];
+            char what[128], key[48];
             snprintf(what, sizeof what, "layer %d input activations (uint8, %s; scale %.3g, "
                      "zero point %d)", l + 1, cname[c], (double)p.scale, (int)p.zero_point);
-            error_row(t, what, act, deq, na * m->dims[l], &e);
-            snprintf(name, sizeof name, "sqnr.act_%s.l%d", cname[c], l + 1);
-            pw_result_exact(r, name, e.sqnr_db, "dB");
+            snprintf(key, sizeof key, "act_%s.l%d", cname[c], l + 1);
+            error_row(r, t, what, key, act, deq, na * m->dims[l]);
         }
         free(act);
         free(deq);
     }
-    error_row(t, "logits: integer forward pass vs fp32 (all test images)", logit_f, logit_q,
-              nlog, &e);
-    pw_result_exact(r, "sqnr.logits", e.sqnr_db, "dB");
+    error_row(r, t, "logits: integer forward pass vs fp32 (all test images)", "logits", logit_f,
+              logit_q, nlog);
 }
 
 static void predictions(const float *logits, size_t n, size_t k, uint8_t *pred)
@@ -400,7 +457,7 @@ static int run_quant(pw_run *run)
     }
     pw_mnistexp_paired mc;
     pw_mnistexp_mcnemar(pf, pq, test->labels, nt, &mc);
-    pw_result_metric(r, "drop.accuracy.int8_vs_fp32", mc.diff, mc.lo, mc.hi, "");
+    pw_mnistexp_publish_drop(r, "drop.accuracy.int8_vs_fp32", &mc);
     pw_result_exact(r, "pvalue.mcnemar.int8_vs_fp32", mc.p, "");
     pw_result_exact(r, "count.fp32_only_correct", (double)mc.b, "");
     pw_result_exact(r, "count.int8_only_correct", (double)mc.c, "");
@@ -500,7 +557,7 @@ static int run_quant(pw_run *run)
     static const char *const lhdr[] = {"batch", "fp32 ms (library)", "int8 ms",
                                        "speedup int8 vs fp32"};
     pw_table *lt = pw_result_table(r, "latency", "Forward pass per batch, fp32 (fastest library) "
-                                   "vs int8", 4, lhdr);
+                                   "vs int8 (speedup: " PW_BENCH_SPEEDUP_METHOD ")", 4, lhdr);
     int slower = 0;
     for (size_t i = 0; i < nb; i++) {
         char a[64], b[64], s[64], suffix[32], lname[3][64];
@@ -658,15 +715,26 @@ static int run_quant(pw_run *run)
             ss[1 + j] = pw_chart_series(gc, lab);
         }
         ss[1 + nk] = anchor ? pw_chart_series(gc, "oneDNN u8s8s32 (int8)") : NULL;
-        static const char *const ghdr[] = {"batch", "kernel", "GOP/s", "speedup vs sgemm",
-                                           "speedup vs oneDNN int8"};
+        pw_metric roof32, roof8;
+        char narrow[256];
+        gemm_roofs(run, gc, &roof32, &roof8, narrow, sizeof narrow);
+        /* The AVX2 (16-bit) kernel, against which the model's VNNI kernel shows what the 8-bit
+         * dot-product instruction buys: speedup.qgemm_vs_qgemm_avx2.bN. */
+        int javx2 = -1;
+        for (int j = 0; j < nk; j++)
+            if (kinds[j] == PW_QGEMM_AVX2) javx2 = j;
+        bool vnni = kind == PW_QGEMM_AVXVNNI || kind == PW_QGEMM_AVX512VNNI;
+        static const char *const ghdr[] = {"batch", "kernel", "GOP/s", "fraction of roof",
+                                           "speedup vs sgemm", "speedup vs oneDNN int8"};
         pw_table *gt = pw_result_table(r, "gemm", "Integer GEMM vs the fastest fp32 library and "
-                                       "oneDNN's integer GEMM on the model's layer shapes", 5, ghdr);
+                                       "oneDNN's integer GEMM on the model's layer shapes "
+                                       "(fraction of roof: fp32 rows of the fp32 peak, int8 rows "
+                                       "of the int8 peak; speedups: " PW_BENCH_SPEEDUP_METHOD ")", 6, ghdr);
         for (size_t i = 0; i < nb; i++) {
             long b = batches[i];
             double work = 2.0 * macs_per_image * (double)b / 1e9;
             const size_t *bi = &fidx[i * G];
-            char name[80], suffix[32], lname[3][80];
+            char name[80], suffix[32], lname[3][80], frac[3][32], fname[80];
             const char *lm[3];
             pw_metric mm;
             snprintf(suffix, sizeof suffix, "b%ld", b);
@@ -674,15 +742,24 @@ static int run_quant(pw_run *run)
                 snprintf(lname[L], sizeof lname[L], "gops.sgemm_%s.b%ld", libs[L], b);
                 pw_bench_publish_rate(bg, bi[L], r, lname[L], work, "GOP/s");
                 lm[L] = lname[L];
+                snprintf(fname, sizeof fname, "fraction_of_peak.sgemm_%s.b%ld", libs[L], b);
+                publish_fraction(r, lname[L], fname, &roof32, frac[L], sizeof frac[L]);
+                if (narrow[0]) pw_result_metric_undecidable(r, fname, "not_established", "%s", narrow);
             }
             snprintf(name, sizeof name, "gops.sgemm.b%ld", b);
             int pick = pw_baseline_pick_fastest(r, lm, libs, nl, true, name, "sgemm", suffix);
             for (size_t L = 0; L < nl; L++)
                 if (pw_result_get_metric(r, lname[L], &mm) == PW_OK)
-                    pw_table_rowf(gt, "%ld\tsgemm %s%s\t%.3g\t%s", b, libs[L],
-                                  (int)L == pick ? " (fastest)" : "", mm.value,
+                    pw_table_rowf(gt, "%ld\tsgemm %s%s\t%.3g\t%s\t%s", b, libs[L],
+                                  (int)L == pick ? " (fastest)" : "", mm.value, frac[L],
                                   (int)L == pick ? "1" : "–");
             if (pick < 0) continue;
+            {
+                char cell[32];
+                snprintf(fname, sizeof fname, "fraction_of_peak.sgemm.b%ld", b);
+                publish_fraction(r, name, fname, &roof32, cell, sizeof cell);
+                if (narrow[0]) pw_result_metric_undecidable(r, fname, "not_established", "%s", narrow);
+            }
             if (pw_result_get_metric(r, name, &mm) == PW_OK)
                 pw_series_point(ss[0], (double)b, mm.value, mm.lo, mm.hi);
             size_t fp = bi[pick], oi = bi[G - 1];
@@ -690,8 +767,11 @@ static int run_quant(pw_run *run)
                 snprintf(name, sizeof name, "gops.onednn_int8.b%ld", b);
                 pw_bench_publish_rate(bg, oi, r, name, work, "GOP/s");
                 if (pw_result_get_metric(r, name, &mm) == PW_OK) {
+                    char cell[32];
+                    snprintf(fname, sizeof fname, "fraction_of_peak.onednn_int8.b%ld", b);
+                    publish_fraction(r, name, fname, &roof8, cell, sizeof cell);
                     pw_series_point(ss[1 + nk], (double)b, mm.value, mm.lo, mm.hi);
-                    pw_table_rowf(gt, "%ld\toneDNN u8s8s32\t%.3g\t–\t1", b, mm.value);
+                    pw_table_rowf(gt, "%ld\toneDNN u8s8s32\t%.3g\t%s\t–\t1", b, mm.value, cell);
                 }
             }
             for (int j = 0; j < nk; j++) {
@@ -704,7 +784,14 @@ static int run_quant(pw_run *run)
                     pw_series_point(ss[1 + j], (double)b, mm.value, mm.lo, mm.hi);
                     g = mm.value;
                 }
-                char vs_f[64] = "–", vs_o[64] = "–";
+                char vs_f[64] = "–", vs_o[64] = "–", cell[32];
+                snprintf(fname, sizeof fname, "fraction_of_peak.qgemm_%s.b%ld", kn, b);
+                publish_fraction(r, name, fname, &roof8, cell, sizeof cell);
+                if (j == sel) {
+                    char alias[32];
+                    snprintf(fname, sizeof fname, "fraction_of_peak.qgemm.b%ld", b);
+                    publish_fraction(r, name, fname, &roof8, alias, sizeof alias);
+                }
                 snprintf(name, sizeof name, "speedup.qgemm_%s_vs_sgemm.b%ld", kn, b);
                 pw_bench_publish_speedup(bg, qi, fp, r, name);
                 if (pw_result_get_metric(r, name, &mm) == PW_OK)
@@ -715,7 +802,7 @@ static int run_quant(pw_run *run)
                     if (pw_result_get_metric(r, name, &mm) == PW_OK)
                         snprintf(vs_o, sizeof vs_o, "%.3g× [%.3g, %.3g]", mm.value, mm.lo, mm.hi);
                 }
-                pw_table_rowf(gt, "%ld\tqgemm %s\t%.3g\t%s\t%s", b, kn, g, vs_f, vs_o);
+                pw_table_rowf(gt, "%ld\tqgemm %s\t%.3g\t%s\t%s\t%s", b, kn, g, cell, vs_f, vs_o);
                 if (j == sel) {
                     snprintf(name, sizeof name, "speedup.qgemm_vs_sgemm.b%ld", b);
                     pw_bench_publish_speedup(bg, qi, fp, r, name);
@@ -723,19 +810,25 @@ static int run_quant(pw_run *run)
                         snprintf(name, sizeof name, "speedup.qgemm_vs_onednn.b%ld", b);
                         pw_bench_publish_speedup(bg, qi, oi, r, name);
                     }
+                    if (vnni && javx2 >= 0) {
+                        snprintf(name, sizeof name, "speedup.qgemm_vs_qgemm_avx2.b%ld", b);
+                        pw_bench_publish_speedup(bg, qi, bi[nl + (size_t)javx2], r, name);
+                    }
                 }
             }
         }
         pw_bench_record(bg, r, "gemm.");
-        int8_roof(run, gc, batches, nb, kinds, nk);
         pw_result_note(r, "GEMM level: the three layer products of a batch, on fp32 through each "
                        "fp32 library (sgemm is the fastest of them at each batch; OpenBLAS through "
                        "sgemv at batch 1, its faster path) against the integer kernels (uint8 × "
                        "int8 → int32) on the same shapes; weights pre-packed for the integer "
                        "kernels (the libraries pack inside each call), each integer kernel "
                        "checked equal to the reference and each fp32 library checked against a "
-                       "double-precision product before timing.  speedup.qgemm_vs_sgemm and "
-                       "speedup.qgemm_vs_onednn use the %s kernel.", pw_qgemm_name(kind));
+                       "double-precision product before timing.  speedup.qgemm_vs_sgemm, "
+                       "speedup.qgemm_vs_onednn and fraction_of_peak.qgemm use the %s kernel%s.",
+                       pw_qgemm_name(kind), vnni && javx2 >= 0
+                           ? "; speedup.qgemm_vs_qgemm_avx2 sets it against the AVX2 (16-bit "
+                             "vpmaddwd) kernel on the same shapes" : "");
         if (anchor)
             pw_result_note(r, "The int8 anchor is oneDNN's u8s8s32 GEMM (dnnl_gemm_u8s8s32, one "
                            "thread, weights as stored, no offsets), checked equal to the integer "
@@ -774,13 +867,13 @@ static int run_quant(pw_run *run)
                   "separate add"
                 : "plain C loops, vectorized only as far as the compiler manages";
         pw_result_note(r, "Where int8 is not faster: the fp32 baseline is the fastest fp32 "
-                       "library at each batch (OpenBLAS reports its kernel core as %s), on a CPU "
-                       "%s; the int8 pass used the %s kernel (%s).  The integer path also "
-                       "pays for requantization (an int64 multiply, shift and clamp per "
-                       "output) and for widening or repacking the activations on every call; "
-                       "at batch 1 each layer is a matrix-vector product bound by reading the "
-                       "weights, and small shapes (128→10) leave little work to amortize that "
-                       "overhead.", pw_matmul_blas_core(),
+                       "library at each batch (named in the latency table; OpenBLAS runs its "
+                       "%s core), on a CPU %s; the int8 pass used the %s kernel (%s).  Besides "
+                       "its products the integer pass requantizes every hidden output (an int64 "
+                       "multiply, a shift and a clamp) and widens or repacks the activations on "
+                       "every call; this experiment does not time those parts separately, so "
+                       "which of them costs the difference is not measured here (the GEMM table "
+                       "times the products alone).", pw_matmul_blas_core(),
                        a512 ? "whose widest usable vectors are AVX-512"
                        : a2 ? "whose widest usable vectors are AVX2"
                             : "without usable AVX2",
@@ -846,9 +939,12 @@ static const char *const quant_metrics[] = {
     "sqnr.logits", "time.fp32.bN", "time.fp32_LIBRARY.bN", "time.int8.bN",
     "speedup.int8_vs_fp32.bN", "gops.sgemm.bN", "gops.sgemm_LIBRARY.bN", "gops.qgemm_KERNEL.bN",
     "gops.onednn_int8.bN", "speedup.qgemm_vs_sgemm.bN", "speedup.qgemm_KERNEL_vs_sgemm.bN",
-    "speedup.qgemm_vs_onednn.bN", "speedup.qgemm_KERNEL_vs_onednn.bN", "peak.int8.ISA",
-    "fraction_of_peak.qgemm_KERNEL.bN", "time.training", "count.epochs", "count.train_images",
-    NULL};
+    "speedup.qgemm_vs_onednn.bN", "speedup.qgemm_KERNEL_vs_onednn.bN",
+    "speedup.qgemm_vs_qgemm_avx2.bN", "peak.fma", "peak.fma.ISA", "peak.int8.ISA",
+    "fraction_of_peak.sgemm.bN", "fraction_of_peak.sgemm_LIBRARY.bN", "fraction_of_peak.qgemm.bN",
+    "fraction_of_peak.qgemm_KERNEL.bN", "fraction_of_peak.onednn_int8.bN", "roundtrip.weights.lN",
+    "roundtrip.act_minmax.lN", "roundtrip.act_percentile.lN", "roundtrip.logits",
+    "time.training", "count.epochs", "count.train_images", NULL};
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
 static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
                                              "src/kernels/baselines.c", "src/kernels/blis.c", "src/kernels/onednn.c", "src/kernels/openblas_core.c",

@@ -1,13 +1,17 @@
 /* selftest.c — experiments that exercise perfweave itself rather than an optimization:
  * `selftest.fixed` publishes exactly the values it is given (so the weave can be tested end to
- * end without timing anything), `selftest.crash` fails in a chosen way (so isolation, limits
- * and ERROR verdicts can be tested), and `selftest.spin` measures a busy loop for a chosen time
- * (so the measurement lock and contention detection can be tested on a real measurement; the
- * tests judge what was recorded, never the time taken). */
+ * end without timing anything; `delay` makes it take a while, as a background measurement a
+ * preview shows does), `selftest.crash` fails in a chosen way (so isolation, limits and ERROR
+ * verdicts can be tested), and `selftest.spin` measures a busy loop for a chosen time (so the
+ * measurement lock and contention detection can be tested on a real measurement; the tests
+ * judge what was recorded, never the time taken). */
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "perfweave/bench.h"
@@ -23,6 +27,14 @@ static int run_fixed(pw_run *run)
     size_t ns = pw_run_ints(run, "sizes", sizes, MAXV);
     size_t nv = pw_run_ints(run, "values", values, MAXV);
     double spread = pw_run_real(run, "spread");
+    /* Read only when given, so that a parameter object built by hand (a unit test) may omit it. */
+    const json_t *delay = json_object_get(pw_run_params(run), "delay");
+    if (json_is_number(delay) && json_number_value(delay) > 0) {
+        double d = json_number_value(delay);
+        struct timespec left = {(time_t)d, (long)((d - floor(d)) * 1e9)};
+        while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+        }
+    }
     if (ns != nv) {
         pw_result_error(r, "sizes and values differ in length (%zu vs %zu)", ns, nv);
         return PW_EINVAL;
@@ -97,6 +109,7 @@ static const pw_param_spec fixed_params[] = {
     {"values", PW_PARAM_INT_LIST, "[10, 20, 40]", 1, 1e12, NULL, "one value per size"},
     {"spread", PW_PARAM_REAL, "0.1", 0, 0.9, NULL, "relative half-width of each interval"},
     {"label", PW_PARAM_STRING, "given", 0, 0, NULL, "legend label of the series"},
+    {"delay", PW_PARAM_REAL, "0", 0, 60, NULL, "seconds to wait before publishing (a slow measurement, for tests)"},
 };
 /* The kernel and helper sources these results depend on (the cache key hashes them). */
 static const char *const module_sources[] = {NULL};

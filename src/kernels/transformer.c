@@ -631,3 +631,14 @@ double pw_transformer_flops_generate_cached(const pw_transformer_config *cfg, lo
     for (long s = 1; s < steps; s++) sum += pw_transformer_flops_forward(cfg, prompt + s - 1, 1);
     return sum;
 }
+
+double pw_transformer_bytes_step_cached(const pw_transformer_config *cfg, long len)
+{
+    const double d = cfg->d_model, f = cfg->d_ff, V = cfg->vocab, L = cfg->layers;
+    /* Per layer: two norms (gain and bias), QKV, Wo, W1, W2 and their biases. */
+    const double layer = 2 * 2 * d + d * 3 * d + 3 * d + d * d + d + d * f + f + f * d + d;
+    /* One token row, one position row, the final norm, the output projection. */
+    const double ends = d + d + 2 * d + d * V;
+    const double kv = 2 * (double)len * d + 2 * d;
+    return 4.0 * (ends + L * (layer + kv));
+}

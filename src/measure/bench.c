@@ -17,7 +17,7 @@
 #define SETTLE_REL 0.02     /* warm-up ends when successive timings agree within 2% … */
 #define SETTLE_RUNS 2       /* … this many times in a row */
 #define WARMUP_MAX_RUNS 50  /* and never runs more than this many warm-up samples */
-#define NOISY_CV 0.05       /* a CV above this earns a warning */
+#define NOISY_CV 0.05       /* a CV above this counts as noisy in the report's summary */
 #define CLOCK_FACTOR 1000.0 /* a sample lasts >= this × max(clock resolution, call overhead) */
 
 typedef struct {
@@ -403,6 +403,12 @@ int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_res
     if (ci[1] < ratio) ci[1] = ratio;
     rc = pw_result_metric(r, metric, ratio, ci[0], ci[1], "×");
     if (rc != PW_OK) return rc;
+    if (n >= PW_BENCH_MIN_DECIDING)
+        pw_result_metric_method(r, metric, "median of %zu paired per-round time ratios; 95%% "
+                                "order-statistic interval", n);
+    else
+        pw_result_metric_method(r, metric, "ratio of the median times (%zu and %zu samples, too "
+                                "few rounds to pair); 95%% bootstrap interval", s->n, f->n);
     /* Basis for the minimum detectable effect: the smaller sample and the root-mean-square CV of
      * the two, so that sqrt(2)·cv in the two-sample formula is sqrt(cv_fast² + cv_slow²). */
     double mf = gsl_stats_mean(f->wall, 1, f->n), ms = gsl_stats_mean(s->wall, 1, s->n);
@@ -416,8 +422,7 @@ int pw_bench_publish_speedup(const pw_bench *b, size_t fast, size_t slow, pw_res
 void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix)
 {
     if (!prefix) prefix = "";
-    pw_buf worst;
-    pw_buf_init(&worst);
+    pw_bench_timing_info *t = pw_xcalloc(b->nv ? b->nv : 1, sizeof *t);
     for (size_t i = 0; i < b->nv; i++) {
         const variant *v = &b->v[i];
         char *name = pw_xasprintf("%s%s", prefix, v->name);
@@ -426,28 +431,19 @@ void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix)
         name = pw_xasprintf("%s%s.cpu", prefix, v->name);
         pw_result_samples(r, name, v->cpu, v->n);
         free(name);
+        double cv = NAN;
         if (v->n >= 2) {
             double m = gsl_stats_mean(v->wall, 1, v->n);
-            double cv = m > 0 ? gsl_stats_sd_m(v->wall, 1, v->n, m) / m : NAN;
-            if (cv > NOISY_CV)
-                pw_result_warning(r, "%s: timings vary by %.1f%% (coefficient of variation above "
-                                  "%.0f%%); the machine may be busy", v->name, 100 * cv,
-                                  100 * NOISY_CV);
+            if (m > 0) cv = gsl_stats_sd_m(v->wall, 1, v->n, m) / m;
         }
-        if (!(v->rel_ci <= b->cfg.target_rel_ci))
-            pw_buf_printf(&worst, "%s%s ±%.1f%%", worst.len ? ", " : "", v->name,
-                          isfinite(v->rel_ci) ? 100 * v->rel_ci : INFINITY);
+        t[i] = (pw_bench_timing_info){v->name, v->n, cv, v->rel_ci};
     }
-    size_t n = b->nv ? b->v[0].n : 0;
-    pw_result_note(r, "%zu interleaved rounds of %zu variant%s; stopped: %s (target: median 95%% "
-                   "interval within ±%.1f%%, budget %.1f s); clock resolution %.0f ns, read "
-                   "overhead %.0f ns", n, b->nv, b->nv == 1 ? "" : "s", b->stop_reason,
-                   100 * b->cfg.target_rel_ci, b->cfg.max_seconds, 1e9 * b->resolution,
-                   1e9 * b->overhead);
-    if (worst.len)
-        pw_result_warning(r, "the precision target (±%.1f%%) was not reached (%s) for: %s",
-                          100 * b->cfg.target_rel_ci, b->stop_reason, worst.data);
-    pw_buf_release(&worst);
+    /* One record per set, not a warning per variant: the report summarises them per experiment
+     * (how many missed the target, the worst CV, why the set stopped) with the details folded. */
+    pw_bench_set_info set = {b->nv ? b->v[0].n : 0, b->stop_reason, b->cfg.target_rel_ci,
+                             b->cfg.max_seconds, NOISY_CV, b->resolution, b->overhead};
+    pw_result_bench_set(r, &set, t, b->nv);
+    free(t);
 }
 
 void pw_busy_run(void *arg, uint64_t iters)

@@ -556,6 +556,18 @@ static void set_verdict(json_t *obj, const pw_claim *c, pw_verdict v)
         json_object_set_new(obj, "outcome", json_string(pw_outcome_name(pw_claim_outcome(c->kind, v))));
 }
 
+json_t *pw_claim_undecided(const pw_claim *c, const char *reason)
+{
+    json_t *obj = json_object();
+    json_object_set_new(obj, "claim", json_string(c->text ? c->text : ""));
+    json_object_set_new(obj, "kind", json_string(pw_claim_kind_name(c->kind)));
+    if (c->label) json_object_set_new(obj, "label", json_string(c->label));
+    set_verdict(obj, c, PW_VERDICT_UNDECIDED);
+    json_object_set_new(obj, "reason", json_string(reason ? reason : "nothing to decide from yet"));
+    json_object_set_new(obj, "points", json_array());
+    return obj;
+}
+
 json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *results, size_t m)
 {
     json_t *out = json_array();
@@ -588,8 +600,10 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
             p->claim = i;
             p->m = met;
             /* A disturbed measurement, or a metric marked undecidable, shows its interval but
-             * decides nothing; such points stay out of the Holm family below. */
-            p->reason = pw_result_disturbed(r);
+             * decides nothing; such points stay out of the Holm family below.  Contention
+             * distorts what was timed, not what was counted: an exact value (a count, a size, a
+             * FLOP formula: lo == hi) of a disturbed result still decides. */
+            p->reason = met.lo != met.hi ? pw_result_disturbed(r) : NULL;
             p->why = p->reason ? "disturbed" : met.undecidable_why;
             if (!p->reason) p->reason = met.undecidable_reason;
             p->st = p->why ? UNDECIDED : interval_state(&claims[i], met.lo, met.hi);

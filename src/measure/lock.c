@@ -27,6 +27,12 @@ struct pw_lock {
     int (*interrupted)(void);
     int fd;         /* -1 when not held */
     bool writable;  /* the record can be written */
+    /* A wait in progress across calls of pw_lock_acquire_within (wait_fd -1: none). */
+    int wait_fd;
+    bool wait_writable;
+    double wait_start;       /* CLOCK_MONOTONIC seconds of its first attempt */
+    bool waiting;            /* PW_LOCK_WAITING was sent */
+    pw_lock_holder last;     /* the holder last seen */
 };
 
 void pw_lock_options_default(pw_lock_options *o)
@@ -60,6 +66,7 @@ pw_lock *pw_lock_new(const pw_lock_options *o)
     l->notify_arg = o->notify_arg;
     l->interrupted = o->interrupted;
     l->fd = -1;
+    l->wait_fd = -1;
     return l;
 }
 
@@ -67,6 +74,7 @@ void pw_lock_free(pw_lock *l)
 {
     if (!l) return;
     pw_lock_release(l);
+    if (l->wait_fd >= 0) close(l->wait_fd);
     free(l->path);
     free(l->command);
     free(l);
@@ -250,36 +258,51 @@ static void nap(double s)
     nanosleep(&ts, NULL);
 }
 
-int pw_lock_acquire(pw_lock *l, pw_lock_holder *holder, char *msg, size_t msgsize)
+/* Ends the wait in progress (closing its descriptor unless it became the lock's). */
+static void end_wait(pw_lock *l)
+{
+    if (l->wait_fd >= 0 && l->wait_fd != l->fd) close(l->wait_fd);
+    l->wait_fd = -1;
+    l->waiting = false;
+}
+
+int pw_lock_acquire_within(pw_lock *l, double slice_s, pw_lock_holder *holder, char *msg,
+                           size_t msgsize)
 {
     if (l->fd >= 0) return PW_OK;
-    bool writable = false;
-    int fd = open_lock_file(l->path, &writable);
-    if (fd < 0) {
-        set_msg(msg, msgsize, "cannot open the measurement lock %s: %s (set %s to a node-local "
-                "file every user can open)", l->path, strerror(errno), PW_LOCK_ENV);
-        return PW_EIO;
+    if (l->wait_fd < 0) { /* a new wait */
+        bool writable = false;
+        int fd = open_lock_file(l->path, &writable);
+        if (fd < 0) {
+            set_msg(msg, msgsize, "cannot open the measurement lock %s: %s (set %s to a node-local "
+                    "file every user can open)", l->path, strerror(errno), PW_LOCK_ENV);
+            return PW_EIO;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            set_msg(msg, msgsize, "the measurement lock %s is not a regular file", l->path);
+            close(fd);
+            return PW_EIO;
+        }
+        l->wait_fd = fd;
+        l->wait_writable = writable;
+        l->wait_start = mono_now();
+        l->waiting = false;
+        memset(&l->last, 0, sizeof l->last);
+        l->last.uid = -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_msg(msg, msgsize, "the measurement lock %s is not a regular file", l->path);
-        close(fd);
-        return PW_EIO;
-    }
-    double start = mono_now();
-    pw_lock_holder seen, last;
-    memset(&last, 0, sizeof last);
-    last.uid = -1;
-    bool waiting = false;
+    const double slice_start = mono_now();
+    pw_lock_holder seen;
     int status;
     for (;;) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            l->fd = fd;
-            l->writable = writable;
+        if (flock(l->wait_fd, LOCK_EX | LOCK_NB) == 0) {
+            l->fd = l->wait_fd;
+            l->writable = l->wait_writable;
             write_record(l);
-            if (waiting && l->notify)
-                l->notify(l->notify_arg, PW_LOCK_ACQUIRED, l->path, &last, l->max_wait_s,
-                          mono_now() - start);
+            if (l->waiting && l->notify)
+                l->notify(l->notify_arg, PW_LOCK_ACQUIRED, l->path, &l->last, l->max_wait_s,
+                          mono_now() - l->wait_start);
+            end_wait(l);
             return PW_OK;
         }
         if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -287,14 +310,14 @@ int pw_lock_acquire(pw_lock *l, pw_lock_holder *holder, char *msg, size_t msgsiz
             status = PW_EIO;
             goto fail;
         }
-        read_holder(fd, &seen);
+        read_holder(l->wait_fd, &seen);
         if (!seen.pid) { /* the holder may be writing its record right now: look once more */
             nap(0.02);
-            read_holder(fd, &seen);
+            read_holder(l->wait_fd, &seen);
         }
-        double waited = mono_now() - start;
+        double waited = mono_now() - l->wait_start;
         if (!(waited < l->max_wait_s)) {
-            last = seen;
+            l->last = seen;
             if (l->max_wait_s > 0)
                 set_msg(msg, msgsize, "the measurement lock %s is still held after waiting %.*f s",
                         l->path, waited < 10 ? 1 : 0, waited);
@@ -304,19 +327,28 @@ int pw_lock_acquire(pw_lock *l, pw_lock_holder *holder, char *msg, size_t msgsiz
             status = PW_EBUSY;
             goto fail;
         }
-        if (!waiting || !same_holder(&seen, &last)) {
-            last = seen;
+        if (!l->waiting || !same_holder(&seen, &l->last)) {
+            l->last = seen;
             if (l->notify)
-                l->notify(l->notify_arg, PW_LOCK_WAITING, l->path, &last, l->max_wait_s, waited);
+                l->notify(l->notify_arg, PW_LOCK_WAITING, l->path, &l->last, l->max_wait_s, waited);
         }
-        waiting = true;
+        l->waiting = true;
         if (l->interrupted && l->interrupted()) {
             set_msg(msg, msgsize, "interrupted while waiting for the measurement lock %s", l->path);
             status = PW_EINTR;
             goto fail;
         }
-        double left = l->max_wait_s - waited;
-        nap(left < PW_LOCK_POLL_S ? left : PW_LOCK_POLL_S);
+        double left = l->max_wait_s - waited, nap_s = left < PW_LOCK_POLL_S ? left : PW_LOCK_POLL_S;
+        if (slice_s >= 0) {
+            double slice_left = slice_s - (mono_now() - slice_start);
+            if (!(slice_left > 0)) {
+                if (holder) *holder = l->last;
+                set_msg(msg, msgsize, "still waiting for the measurement lock %s", l->path);
+                return PW_EAGAIN; /* the wait goes on at the next call */
+            }
+            if (slice_left < nap_s) nap_s = slice_left;
+        }
+        nap(nap_s);
         if (l->interrupted && l->interrupted()) {
             set_msg(msg, msgsize, "interrupted while waiting for the measurement lock %s", l->path);
             status = PW_EINTR;
@@ -324,18 +356,77 @@ int pw_lock_acquire(pw_lock *l, pw_lock_holder *holder, char *msg, size_t msgsiz
         }
     }
 fail:
-    if (holder) *holder = last;
-    close(fd);
+    if (holder) *holder = l->last;
+    end_wait(l);
     return status;
+}
+
+int pw_lock_acquire(pw_lock *l, pw_lock_holder *holder, char *msg, size_t msgsize)
+{
+    return pw_lock_acquire_within(l, -1, holder, msg, msgsize);
 }
 
 void pw_lock_release(pw_lock *l)
 {
-    if (!l || l->fd < 0) return;
+    if (!l) return;
+    end_wait(l);
+    if (l->fd < 0) return;
     if (l->writable && ftruncate(l->fd, 0) != 0) {
         /* a stale record in a free lock is harmless: the next holder overwrites it */
     }
     flock(l->fd, LOCK_UN);
     close(l->fd);
     l->fd = -1;
+}
+
+/* --- sentences ------------------------------------------------------------------------------ */
+
+void pw_lock_describe_holder(const pw_lock_holder *h, char *buf, size_t size)
+{
+    if (!h->pid) {
+        snprintf(buf, size, "another process (its record is missing or not readable)");
+        return;
+    }
+    char user[48] = "";
+    if (h->uid >= 0) snprintf(user, sizeof user, ", user %ld", h->uid);
+    snprintf(buf, size, "pid %ld (%s%s%s%s)%s%s%s", h->pid, h->command[0] ? h->command : "command unknown",
+             user, h->host[0] ? " on " : "", h->host, h->since[0] ? " since " : "", h->since,
+             h->alive ? "" : "; that process is gone, a measurement it started may still run");
+}
+
+/* "12.5 s", "3 min": a duration as a person reads it. */
+static void duration_text(char *buf, size_t size, double s)
+{
+    if (s >= 120) snprintf(buf, size, "%.0f min", s / 60);
+    else snprintf(buf, size, "%.*f s", s < 10 ? 1 : 0, s);
+}
+
+void pw_lock_describe_event(pw_lock_event ev, const char *path, const pw_lock_holder *h,
+                            double max_wait_s, double waited_s, char *buf, size_t size)
+{
+    if (ev == PW_LOCK_ACQUIRED) {
+        snprintf(buf, size, "measurement lock taken after waiting %.1f s", waited_s);
+        return;
+    }
+    char desc[512], limit[32];
+    pw_lock_describe_holder(h, desc, sizeof desc);
+    duration_text(limit, sizeof limit, max_wait_s);
+    snprintf(buf, size, "waiting for the measurement lock %s, held by %s; waiting up to %s "
+             "(--no-wait fails at once)", path, desc, limit);
+}
+
+void pw_lock_describe_failure(const pw_lock *l, int status, const char *msg,
+                              const pw_lock_holder *h, char *buf, size_t size)
+{
+    char desc[512];
+    if (status != PW_EBUSY) {
+        snprintf(buf, size, "%s", msg);
+        return;
+    }
+    pw_lock_describe_holder(h, desc, sizeof desc);
+    if (l->max_wait_s > 0)
+        snprintf(buf, size, "%s, held by %s; giving up (--max-wait SECONDS waits longer)", msg, desc);
+    else
+        snprintf(buf, size, "the measurement lock %s is held by %s; not waiting (--no-wait)",
+                 l->path, desc);
 }

@@ -1,6 +1,7 @@
-/* diag.c — turning what a `perfweave report` child printed into the diagnostics the preview page
- * shows: one entry per line, file and line number picked out of "PATH:LINE: message", made valid
- * UTF-8 for JSON, and a crash or an unexpected exit status said in words (see preview.h). */
+/* diag.c — turning what a `perfweave report` child printed, or the outcome it wrote with
+ * --status-json, into the diagnostics the preview page shows: one entry per line, file and line
+ * number picked out of "PATH:LINE: message", made valid UTF-8 for JSON, and a crash or an
+ * unexpected exit status said in words (see preview.h). */
 #include "perfweave/preview.h"
 
 #include <signal.h>
@@ -45,6 +46,15 @@ void pw_preview_utf8_clean(pw_buf *out, const char *text, size_t len)
             i++;
         }
     }
+}
+
+size_t pw_preview_progress_id(const char *line, const char **id)
+{
+    if (!pw_preview_is_progress(line)) return 0;
+    const char *p = strchr(line, ']') + 2;
+    size_t n = strcspn(p, " ");
+    *id = p;
+    return n;
 }
 
 bool pw_preview_is_progress(const char *line)
@@ -135,6 +145,34 @@ json_t *pw_preview_diagnostics(const char *output, size_t len, int exit_code, in
     if (note[0] || json_array_size(list) == 0) {
         if (!note[0]) snprintf(note, sizeof note, "the renderer (perfweave report) failed with exit status %d", exit_code);
         add_note(list, note);
+    }
+    return list;
+}
+
+json_t *pw_preview_status_diagnostics(const json_t *status)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(status, "diagnostics"), i, v)
+        if (json_is_string(v)) add_line(list, json_string_value(v), json_string_length(v));
+    json_array_foreach(json_object_get(status, "messages"), i, v) {
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        const char *text = json_string_value(json_object_get(v, "text"));
+        const char *file = json_string_value(json_object_get(v, "file"));
+        json_t *line = json_object_get(v, "line");
+        if (!kind || strcmp(kind, "error") != 0 || !text) continue;
+        pw_buf b;
+        pw_buf_init(&b);
+        if (file && json_is_integer(line)) pw_buf_printf(&b, "%s:%lld: ", file, (long long)json_integer_value(line));
+        else if (file) pw_buf_printf(&b, "%s: ", file);
+        pw_buf_puts(&b, text);
+        add_line(list, b.data, b.len);
+        pw_buf_release(&b);
+    }
+    if (json_array_size(list) == 0) {
+        json_decref(list);
+        return NULL;
     }
     return list;
 }

@@ -1,9 +1,13 @@
-/* preview.c — the preview's main loop: starts the server, renders by running `perfweave report`
- * as a child, watches the inputs, re-renders after a quiet moment, hands the listening socket to
- * a rebuilt binary, and stops cleanly on a signal without leaving the output folder half-written
- * (see preview.h and docs/preview.md).  The only thread that forks; it forks only to exec. */
+/* preview.c — the preview's main loop: starts the server, renders by running `perfweave report
+ * --stale` as a child (it measures nothing: a changed directive shows its previous result), measures
+ * what a render lists in a second child (`perfweave report --measure-only`) and renders again
+ * when that ends, watches the inputs, re-renders after a quiet moment, hands the listening
+ * socket to a rebuilt binary, and stops cleanly on a signal without leaving the output folder
+ * half-written (see preview.h and docs/preview.md).  The only thread that forks; it forks only
+ * to exec. */
 #include "perfweave/preview.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,20 +24,30 @@
 
 #include "perfweave/plot.h"
 
-/* What a render may print that is kept for its diagnostics; the rest is only relayed. */
+/* What a child may print that is kept for its diagnostics; the rest is only relayed. */
 #define OUTPUT_KEEP (1u << 20)
-/* How long a render that was told to stop may take before it is killed. */
+/* How long a child that was told to stop may take before it is killed. */
 #define STOP_GRACE_MS 20000
 
 typedef struct {
-    pid_t pid;        /* 0: not running */
-    int fd;           /* read end of its stdout and stderr, or −1 */
-    pw_buf out;       /* what it printed, up to OUTPUT_KEEP */
-    pw_buf line;      /* the line being read */
-    bool interrupted; /* the loop told it to stop */
-    double started;   /* monotonic seconds */
-    const char *why;  /* what made it start */
+    pw_preview_job job; /* which slot it runs in */
+    pid_t pid;          /* 0: not running */
+    int fd;             /* read end of its stdout and stderr, or −1 */
+    pw_buf out;         /* what it printed, up to OUTPUT_KEEP */
+    pw_buf line;        /* the line being read */
+    bool interrupted;   /* the loop told it to stop */
+    double kill_at;     /* > 0: killed (SIGKILL) if it still runs then */
+    double started;     /* monotonic seconds */
+    char why[128];      /* what made it start */
+    char current[128];  /* the id of its latest progress line ("" before one) */
 } child;
+
+/* Directives to measure: id and cache key (the key alone identifies what is measured; the id
+ * says which directive a progress line is about). */
+typedef struct {
+    char **ids, **keys;
+    size_t n;
+} directives;
 
 typedef struct {
     const pw_preview_options *o;
@@ -41,12 +55,22 @@ typedef struct {
     pw_preview_server *server;
     pw_preview_watch *watch;
     int sigfd, devnull;
-    char **argv; /* the render command */
-    child render;
-    int pending;     /* kinds changed and not yet acted on */
-    double due;      /* when to act on them */
+    char *tmpdir;        /* private: what renders and measurements tell each other */
+    char *status_path;   /* every render's --status-json */
+    char *measured_path; /* every measurement's --save-results, every render's --previous */
+    char **argv[PW_PREVIEW_NJOBS]; /* the render and the measuring commands */
+    child jobs[PW_PREVIEW_NJOBS];
+    int pending;         /* kinds changed and not yet acted on */
+    double due;          /* when to act on them */
     char changed[256];
-    bool dirty;      /* a change arrived during the render: render again after it */
+    bool dirty;          /* a change arrived during the render: render again after it */
+    directives stale;    /* what the last published render showed from a stand-in */
+    directives measuring;/* what the running measurement was started for */
+    directives tried;    /* what measurements that ran to their end were started for: the keys
+                            are not measured again by this preview (a result that is not cached,
+                            such as an ERROR, comes back from the last measurement instead) */
+    bool remeasure;      /* the running measurement is being stopped: start the next one after */
+    bool stopping;       /* the preview is stopping: start nothing */
 } loop;
 
 static double now_s(void)
@@ -68,19 +92,79 @@ static void say(const loop *l, const char *fmt, ...)
     l->o->log(l->o->log_ctx, line);
 }
 
-/* `SELF report -f html -o OUT --templates DIR [ARGS…] [CHAPTERS…]`; freed with free(). */
-static char **render_argv(const pw_preview_options *o)
+static const char *const job_words[PW_PREVIEW_NJOBS] = {"render", "measurement"};
+
+/* --- sets of directives ------------------------------------------------------------------------ */
+
+static void directives_clear(directives *s)
 {
-    size_t n = 0, cap = 9 + o->nreport_args + o->nchapters;
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->ids[i]);
+        free(s->keys[i]);
+    }
+    free(s->ids);
+    free(s->keys);
+    memset(s, 0, sizeof *s);
+}
+
+/* The key of id in s, or NULL. */
+static const char *key_of(const directives *s, const char *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->ids[i], id) == 0) return s->keys[i];
+    return NULL;
+}
+
+static bool has_key(const directives *s, const char *key)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->keys[i], key) == 0) return true;
+    return false;
+}
+
+static void directives_add(directives *s, const char *id, const char *key)
+{
+    if (has_key(s, key)) return;
+    s->ids = pw_xrealloc(s->ids, (s->n + 1) * sizeof *s->ids);
+    s->keys = pw_xrealloc(s->keys, (s->n + 1) * sizeof *s->keys);
+    s->ids[s->n] = pw_xstrdup(id);
+    s->keys[s->n++] = pw_xstrdup(key);
+}
+
+static void directives_add_all(directives *to, const directives *from)
+{
+    for (size_t i = 0; i < from->n; i++) directives_add(to, from->ids[i], from->keys[i]);
+}
+
+/* --- the children -------------------------------------------------------------------------------- */
+
+/* `SELF report --stale -f html -o OUT --templates DIR --status-json S --previous M [ARGS…]
+ * [CHAPTERS…]` for a render, `SELF report --measure-only -o OUT --save-results M [ARGS…]
+ * [CHAPTERS…]` for a measurement; freed with free(). */
+static char **job_argv(const loop *l, pw_preview_job job)
+{
+    const pw_preview_options *o = l->o;
+    size_t n = 0, cap = 16 + o->nreport_args + o->nchapters;
     char **argv = pw_xcalloc(cap, sizeof *argv);
     argv[n++] = (char *)o->self;
     argv[n++] = "report";
-    argv[n++] = "-f";
-    argv[n++] = "html";
+    if (job == PW_PREVIEW_JOB_RENDER) {
+        argv[n++] = "--stale";
+        argv[n++] = "-f";
+        argv[n++] = "html";
+        argv[n++] = "--templates";
+        argv[n++] = (char *)o->templates_dir;
+        argv[n++] = "--status-json";
+        argv[n++] = l->status_path;
+        argv[n++] = "--previous";
+        argv[n++] = l->measured_path;
+    } else {
+        argv[n++] = "--measure-only";
+        argv[n++] = "--save-results";
+        argv[n++] = l->measured_path;
+    }
     argv[n++] = "-o";
     argv[n++] = (char *)o->outdir;
-    argv[n++] = "--templates";
-    argv[n++] = (char *)o->templates_dir;
     for (size_t i = 0; i < o->nreport_args; i++) argv[n++] = o->report_args[i];
     for (size_t i = 0; i < o->nchapters; i++) argv[n++] = o->chapters[i];
     argv[n] = NULL;
@@ -88,8 +172,11 @@ static char **render_argv(const pw_preview_options *o)
 }
 
 /* Forks and execs argv with stdin from /dev/null and stdout + stderr into a new pipe, whose
- * read end (non-blocking) goes to *fd.  Between fork and exec the child calls only
- * async-signal-safe functions: this process has threads. */
+ * read end (non-blocking) goes to *fd.  The child leads a process group of its own (so that a
+ * SIGKILL reaches the experiment it runs too) and gets the default action for the signals that
+ * stop it, whatever this process inherited (a shell's `&` ignores SIGINT): a stop that arrives
+ * before `perfweave report` catches it ends it instead of being lost.  Between fork and exec the
+ * child calls only async-signal-safe functions: this process has threads. */
 static pid_t spawn(loop *l, char *const argv[], int *fd)
 {
     int p[2];
@@ -106,10 +193,17 @@ static pid_t spawn(loop *l, char *const argv[], int *fd)
         dup2(l->devnull, 0);
         dup2(p[1], 1);
         dup2(p[1], 2);
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL); /* the loop blocks signals to read them from a signalfd */
         execv(argv[0], argv);
         _exit(127);
     }
+    setpgid(pid, pid); /* as the child does: the group exists before either of them goes on */
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     *fd = p[0];
@@ -125,54 +219,87 @@ static void report_token(const loop *l, char *token, size_t cap)
     free(path);
 }
 
-static void start_render(loop *l, const char *why)
+static void start_job(loop *l, pw_preview_job job, const char *why)
 {
-    child *c = &l->render;
+    child *c = &l->jobs[job];
+    if (l->stopping || c->pid) return;
     pw_buf_reset(&c->out);
     pw_buf_reset(&c->line);
     c->interrupted = false;
-    c->why = why;
+    c->kill_at = 0;
+    c->current[0] = '\0';
+    snprintf(c->why, sizeof c->why, "%s", why);
     c->started = now_s();
-    c->pid = spawn(l, l->argv, &c->fd);
+    /* What it writes, or nothing (a render reads the last measurement's document only until
+     * the next measurement starts: by then a render has published its results). */
+    unlink(job == PW_PREVIEW_JOB_RENDER ? l->status_path : l->measured_path);
+    c->pid = spawn(l, l->argv[job], &c->fd);
     if (c->pid < 0) {
         c->pid = 0;
         c->fd = -1;
         char msg[256];
-        snprintf(msg, sizeof msg, "cannot start the renderer %s: %s", l->o->self, strerror(errno));
+        snprintf(msg, sizeof msg, "cannot start the %s %s: %s", job == PW_PREVIEW_JOB_RENDER ? "renderer" : "measurement",
+                 l->o->self, strerror(errno));
         say(l, "preview: %s", msg);
+        if (job == PW_PREVIEW_JOB_MEASURE) {
+            pw_preview_state_job_failed(l->state, job, msg);
+            return;
+        }
         char token[PW_PREVIEW_TOKEN_MAX];
         report_token(l, token, sizeof token);
         pw_preview_state_render_done(l->state, token, json_pack("[{s:s, s:n, s:n}]", "text", msg, "file", "line"));
         return;
     }
-    pw_preview_state_set_job(l->state, PW_PREVIEW_JOB_RENDER, true, NULL);
-    say(l, "preview: rendering (%s)", why);
+    pw_preview_state_set_job(l->state, job, true, NULL);
+    say(l, "preview: %s (%s)", job == PW_PREVIEW_JOB_RENDER ? "rendering" : "measuring", why);
 }
 
-/* One complete line of the render's output: progress goes to the page, everything is relayed. */
-static void render_line(loop *l, const char *line)
+/* A render now, or right after the one running. */
+static void request_render(loop *l, const char *why)
+{
+    if (l->jobs[PW_PREVIEW_JOB_RENDER].pid) l->dirty = true;
+    else start_job(l, PW_PREVIEW_JOB_RENDER, why);
+}
+
+/* Tells a child to stop without waiting for it; killed if it has not ended STOP_GRACE_MS later. */
+static void stop_soon(loop *l, pw_preview_job job, int sig)
+{
+    child *c = &l->jobs[job];
+    if (!c->pid || c->interrupted) return;
+    c->interrupted = true;
+    c->kill_at = now_s() + STOP_GRACE_MS / 1000.0;
+    kill(c->pid, sig);
+}
+
+/* One complete line of a child's output: progress goes to the page, everything is relayed. */
+static void child_line(loop *l, child *c, const char *line)
 {
     if (pw_preview_is_progress(line)) {
         pw_buf clean;
         pw_buf_init(&clean);
         pw_preview_utf8_clean(&clean, line, strlen(line));
-        pw_preview_state_set_job(l->state, PW_PREVIEW_JOB_RENDER, true, clean.data);
+        pw_preview_state_set_job(l->state, c->job, true, clean.data);
         pw_buf_release(&clean);
+        const char *id;
+        size_t n = pw_preview_progress_id(line, &id);
+        if (n < sizeof c->current) {
+            memcpy(c->current, id, n);
+            c->current[n] = '\0';
+        }
     }
     say(l, "%s", line);
 }
 
-/* Reads what the render printed so far; at the end of its output closes the pipe. */
-static void drain(loop *l)
+/* Reads what a child printed so far; at the end of its output closes the pipe. */
+static void drain(loop *l, child *c)
 {
-    child *c = &l->render;
     char buf[8192];
     while (c->fd >= 0) {
         ssize_t n = read(c->fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return; /* EAGAIN: nothing more for now */
         if (n == 0) {
-            if (c->line.len) render_line(l, c->line.data);
+            if (c->line.len) child_line(l, c, c->line.data);
             pw_buf_reset(&c->line);
             close(c->fd);
             c->fd = -1;
@@ -184,22 +311,103 @@ static void drain(loop *l)
                 if (c->line.len < 65536) pw_buf_putc(&c->line, buf[i]);
                 continue;
             }
-            render_line(l, c->line.data);
+            child_line(l, c, c->line.data);
             pw_buf_reset(&c->line);
         }
     }
 }
 
-/* The render ended with wait status ws: publish what it means. */
+/* --- measuring in the background ------------------------------------------------------------- */
+
+/* What the last render listed and no measurement has tried yet. */
+static size_t untried(const loop *l)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->stale.n; i++) n += !has_key(&l->tried, l->stale.keys[i]);
+    return n;
+}
+
+/* After a render listed what it showed from stand-ins: start measuring it, or, when the
+ * directive being measured now is no longer the one the chapter holds (edited again, or back to
+ * a cached version), stop that measurement — what it finished stays cached — and start another. */
+static void plan_measurement(loop *l)
+{
+    child *m = &l->jobs[PW_PREVIEW_JOB_MEASURE];
+    if (l->stopping) return;
+    if (m->pid) {
+        if (m->interrupted) return; /* stopping already; remeasure says whether another follows */
+        const char *was = m->current[0] ? key_of(&l->measuring, m->current) : NULL;
+        const char *now = was ? key_of(&l->stale, m->current) : NULL;
+        if (was && (!now || strcmp(was, now) != 0)) {
+            say(l, "preview: %s changed while it was being measured; measuring again", m->current);
+            stop_soon(l, PW_PREVIEW_JOB_MEASURE, SIGINT);
+            l->remeasure = true;
+        }
+        return;
+    }
+    size_t n = untried(l);
+    if (n == 0) return;
+    directives_clear(&l->measuring);
+    directives_add_all(&l->measuring, &l->stale);
+    char why[64];
+    snprintf(why, sizeof why, "%zu directive%s to measure", n, n == 1 ? "" : "s");
+    start_job(l, PW_PREVIEW_JOB_MEASURE, why);
+}
+
+/* The measurement ended with wait status ws: render what it measured. */
+static void measure_finished(loop *l, int ws)
+{
+    child *c = &l->jobs[PW_PREVIEW_JOB_MEASURE];
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+    double took = now_s() - c->started;
+    if (c->interrupted) {
+        pw_preview_state_set_job(l->state, PW_PREVIEW_JOB_MEASURE, false, NULL);
+        say(l, "preview: the measurement was stopped after %.1f s", took);
+        directives_clear(&l->measuring);
+        if (l->stopping) return;
+        request_render(l, "a measurement was stopped"); /* shows what it finished */
+        if (l->remeasure) {
+            l->remeasure = false;
+            plan_measurement(l);
+        }
+        return;
+    }
+    /* Tried: what it saved (each result with the key it was measured under), or — when it saved
+     * nothing, having crashed — what it was started for, so that it is not started again and again. */
+    json_t *doc = json_load_file(l->measured_path, 0, NULL);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(doc, "results"), i, r) {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *key = json_string_value(json_object_get(json_object_get(r, "run"), "cache_key"));
+        if (id && key) directives_add(&l->tried, id, key);
+    }
+    if (!doc) directives_add_all(&l->tried, &l->measuring);
+    json_decref(doc);
+    directives_clear(&l->measuring);
+    if (code == 0 || code == 2) {
+        pw_preview_state_set_job(l->state, PW_PREVIEW_JOB_MEASURE, false, NULL);
+        say(l, "preview: measured in %.1f s%s", took, code == 2 ? " (an experiment ended in ERROR; see the page)" : "");
+    } else {
+        char msg[200];
+        const char *name = sig ? sigabbrev_np(sig) : NULL;
+        if (sig)
+            snprintf(msg, sizeof msg, "the measurement (perfweave report --measure-only) crashed with signal %d%s%s%s", sig,
+                     name ? " (SIG" : "", name ? name : "", name ? ")" : "");
+        else
+            snprintf(msg, sizeof msg, "the measurement (perfweave report --measure-only) failed with exit status %d", code);
+        pw_preview_state_job_failed(l->state, PW_PREVIEW_JOB_MEASURE, msg);
+        say(l, "preview: %s; its output is above", msg);
+    }
+    request_render(l, "measured");
+}
+
+/* --- rendering ----------------------------------------------------------------------------------- */
+
+/* The render ended with wait status ws: publish what it means, and measure what it lists. */
 static void render_finished(loop *l, int ws)
 {
-    child *c = &l->render;
-    drain(l); /* what it wrote last; a grandchild holding the pipe open is not waited for */
-    if (c->fd >= 0) {
-        close(c->fd);
-        c->fd = -1;
-    }
-    c->pid = 0;
+    child *c = &l->jobs[PW_PREVIEW_JOB_RENDER];
     int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
     char token[PW_PREVIEW_TOKEN_MAX];
     report_token(l, token, sizeof token);
@@ -211,29 +419,65 @@ static void render_finished(loop *l, int ws)
         say(l, "preview: the render was stopped after %.1f s", took);
         return;
     }
-    json_t *diags = pw_preview_diagnostics(c->out.data, c->out.len, code, sig);
+    /* Its outcome as data, when it wrote one and it is this render's (the file was removed
+     * before it started). */
+    json_t *status = code >= 0 ? json_load_file(l->status_path, 0, NULL) : NULL;
+    if (status && json_integer_value(json_object_get(status, "exit")) != code) {
+        json_decref(status);
+        status = NULL;
+    }
+    json_t *diags = code == 1 && status ? pw_preview_status_diagnostics(status) : NULL;
+    if (!diags) diags = pw_preview_diagnostics(c->out.data, c->out.len, code, sig);
     size_t nd = json_array_size(diags);
+    bool published = code == 0 || code == 2;
+    if (published) {
+        directives_clear(&l->stale);
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(status, "pending"), i, p) {
+            const char *id = json_string_value(json_object_get(p, "id"));
+            const char *key = json_string_value(json_object_get(p, "key"));
+            if (id) directives_add(&l->stale, id, key ? key : id);
+        }
+    }
+    json_decref(status);
     pw_preview_state_render_done(l->state, token, diags);
-    if (code == 0 || code == 2)
-        say(l, "preview: rendered in %.1f s%s", took, code == 2 ? " (an experiment ended in ERROR; see the page)" : "");
+    if (published) pw_preview_state_set_pending(l->state, l->stale.n);
+    if (published)
+        say(l, "preview: rendered in %.1f s%s%s", took, code == 2 ? " (an experiment ended in ERROR; see the page)" : "",
+            l->stale.n ? "; some results are not measured yet" : "");
     else if (code >= 0)
         say(l, "preview: the render failed (exit status %d, %zu diagnostic%s); still serving the last good report", code,
             nd, nd == 1 ? "" : "s");
     else
         say(l, "preview: the renderer crashed (signal %d); still serving the last good report", sig);
+    if (published) plan_measurement(l);
+}
+
+static void finished(loop *l, pw_preview_job job, int ws)
+{
+    child *c = &l->jobs[job];
+    drain(l, c); /* what it wrote last; a grandchild holding the pipe open is not waited for */
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->pid = 0;
+    c->kill_at = 0;
+    if (job == PW_PREVIEW_JOB_RENDER) render_finished(l, ws);
+    else measure_finished(l, ws);
 }
 
 static void reap(loop *l)
 {
-    if (!l->render.pid) return;
-    int ws;
-    pid_t w = waitpid(l->render.pid, &ws, WNOHANG);
-    if (w == l->render.pid) {
-        render_finished(l, ws);
-        if (l->dirty) {
-            l->dirty = false;
-            start_render(l, "changed during the last render");
-        }
+    for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
+        child *c = &l->jobs[j];
+        int ws;
+        if (c->pid && waitpid(c->pid, &ws, WNOHANG) == c->pid) finished(l, (pw_preview_job)j, ws);
+    }
+    if (l->dirty && !l->jobs[PW_PREVIEW_JOB_RENDER].pid && !l->stopping) {
+        l->dirty = false;
+        start_job(l, PW_PREVIEW_JOB_RENDER, "changed during the last render");
     }
 }
 
@@ -260,35 +504,67 @@ static int read_signals(loop *l)
     return stop;
 }
 
-/* Stops a running render (sig first; SIGKILL after STOP_GRACE_MS or a second stopping signal)
- * and waits for it, so that nothing of it is left running or half-published. */
-static void stop_render(loop *l, int sig)
+/* Stops every running child (sig first; SIGKILL after STOP_GRACE_MS or a second stopping
+ * signal) and waits for them, so that nothing of them is left running or half-published; starts
+ * nothing from then on. */
+static void stop_all(loop *l, int sig)
 {
-    child *c = &l->render;
-    if (!c->pid) return;
+    l->stopping = true;
     l->dirty = false;
-    c->interrupted = true;
-    kill(c->pid, sig);
-    say(l, "preview: waiting for the running render to stop");
+    bool any = false;
+    for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
+        child *c = &l->jobs[j];
+        if (!c->pid) continue;
+        any = true;
+        c->interrupted = true;
+        kill(c->pid, sig);
+        say(l, "preview: waiting for the running %s to stop", job_words[j]);
+    }
+    if (!any) return;
     double deadline = now_s() + STOP_GRACE_MS / 1000.0;
     bool killed = false;
-    while (c->pid) {
-        struct pollfd p[2] = {{l->sigfd, POLLIN, 0}, {c->fd, POLLIN, 0}};
-        int left = (int)((deadline - now_s()) * 1000);
-        if (left <= 0 && !killed) {
-            kill(c->pid, SIGKILL);
-            killed = true;
+    for (;;) {
+        struct pollfd p[1 + PW_PREVIEW_NJOBS];
+        child *of[1 + PW_PREVIEW_NJOBS];
+        nfds_t np = 0;
+        bool running = false;
+        p[np++] = (struct pollfd){l->sigfd, POLLIN, 0};
+        for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
+            child *c = &l->jobs[j];
+            running = running || c->pid;
+            if (c->fd >= 0) {
+                of[np] = c;
+                p[np++] = (struct pollfd){c->fd, POLLIN, 0};
+            }
         }
-        poll(p, c->fd >= 0 ? 2 : 1, left > 0 ? left : 100);
-        if (p[1].revents) drain(l);
+        if (!running) break;
+        int left = (int)((deadline - now_s()) * 1000);
+        if (left <= 0) killed = true;
         struct signalfd_siginfo si;
         while (read(l->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
-            if ((int)si.ssi_signo != SIGCHLD && !killed) {
-                kill(c->pid, SIGKILL);
-                killed = true;
-            }
-        int ws;
-        if (waitpid(c->pid, &ws, WNOHANG) == c->pid) render_finished(l, ws);
+            if ((int)si.ssi_signo != SIGCHLD) killed = true; /* a second Ctrl-C: no more waiting */
+        for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
+            child *c = &l->jobs[j];
+            int ws;
+            if (c->pid && killed) kill(-c->pid, SIGKILL); /* its group: the experiment it runs too */
+            if (c->pid && waitpid(c->pid, &ws, WNOHANG) == c->pid) finished(l, (pw_preview_job)j, ws);
+        }
+        poll(p, np, left > 0 ? (left < 100 ? left : 100) : 100);
+        for (nfds_t i = 1; i < np; i++)
+            if (p[i].revents) drain(l, of[i]);
+    }
+}
+
+/* Children told to stop that did not within the grace period are killed. */
+static void kill_overdue(loop *l)
+{
+    double t = now_s();
+    for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
+        child *c = &l->jobs[j];
+        if (c->pid && c->kill_at > 0 && t >= c->kill_at) {
+            kill(-c->pid, SIGKILL); /* its group: the experiment it runs too */
+            c->kill_at = 0;
+        }
     }
 }
 
@@ -301,10 +577,7 @@ static bool act(loop *l)
         say(l, "preview: %s was rebuilt; restarting it", l->o->self);
         return true;
     }
-    if (kinds & (PW_PREVIEW_CHAPTER | PW_PREVIEW_TEMPLATE)) {
-        if (l->render.pid) l->dirty = true;
-        else start_render(l, l->changed);
-    }
+    if (kinds & (PW_PREVIEW_CHAPTER | PW_PREVIEW_TEMPLATE)) request_render(l, l->changed);
     return false;
 }
 
@@ -348,6 +621,39 @@ static void log_http(void *ctx, const char *line)
     say(l, "preview: %s", line);
 }
 
+/* The private folder where renders and measurements leave what the loop reads. */
+static int make_tmpdir(loop *l)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *templ = pw_xasprintf("%s/perfweave-preview-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(templ)) {
+        free(templ);
+        return -1;
+    }
+    l->tmpdir = templ;
+    l->status_path = pw_xasprintf("%s/render-status.json", templ);
+    l->measured_path = pw_xasprintf("%s/measured.json", templ);
+    return 0;
+}
+
+static void remove_tmpdir(loop *l)
+{
+    if (!l->tmpdir) return;
+    DIR *d = opendir(l->tmpdir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char *path = pw_xasprintf("%s/%s", l->tmpdir, e->d_name);
+        unlink(path);
+        free(path);
+    }
+    if (d) closedir(d);
+    rmdir(l->tmpdir);
+    free(l->tmpdir);
+    free(l->status_path);
+    free(l->measured_path);
+}
+
 int pw_preview_run(const pw_preview_options *o, pw_preview_outcome *out)
 {
     out->signal = 0;
@@ -356,9 +662,12 @@ int pw_preview_run(const pw_preview_options *o, pw_preview_outcome *out)
     memset(&l, 0, sizeof l);
     l.o = o;
     l.sigfd = l.devnull = -1;
-    l.render.fd = -1;
-    pw_buf_init(&l.render.out);
-    pw_buf_init(&l.render.line);
+    for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
+        l.jobs[j].job = (pw_preview_job)j;
+        l.jobs[j].fd = -1;
+        pw_buf_init(&l.jobs[j].out);
+        pw_buf_init(&l.jobs[j].line);
+    }
     int status = PW_EIO;
     /* Blocked before the server's threads exist, so that they inherit the mask and every signal
      * reaches the signalfd; SIGPIPE stays blocked so that a page closing its connection only
@@ -371,8 +680,8 @@ int pw_preview_run(const pw_preview_options *o, pw_preview_outcome *out)
     l.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     l.state = pw_preview_state_new();
     l.watch = pw_preview_watch_new();
-    if (l.sigfd < 0 || l.devnull < 0 || !l.watch) {
-        say(&l, "preview: cannot set up signals and file watching: %s", strerror(errno));
+    if (l.sigfd < 0 || l.devnull < 0 || !l.watch || make_tmpdir(&l) != 0) {
+        say(&l, "preview: cannot set up signals, file watching and a temporary folder: %s", strerror(errno));
         close(o->listen_fd);
         goto out;
     }
@@ -389,24 +698,34 @@ int pw_preview_run(const pw_preview_options *o, pw_preview_outcome *out)
         say(&l, "preview: the HTTP server did not start");
         goto out;
     }
-    l.argv = render_argv(o);
-    start_render(&l, "first render");
+    for (int j = 0; j < PW_PREVIEW_NJOBS; j++) l.argv[j] = job_argv(&l, (pw_preview_job)j);
+    start_job(&l, PW_PREVIEW_JOB_RENDER, "first render");
     status = PW_OK;
     bool restart = false;
     int debounce = o->debounce_ms > 0 ? o->debounce_ms : 100;
     while (!out->signal && !restart) {
+        double wake = l.pending ? l.due : 0;
+        for (int j = 0; j < PW_PREVIEW_NJOBS; j++)
+            if (l.jobs[j].pid && l.jobs[j].kill_at > 0 && (wake == 0 || l.jobs[j].kill_at < wake)) wake = l.jobs[j].kill_at;
         int timeout = -1;
-        if (l.pending) {
-            timeout = (int)((l.due - now_s()) * 1000) + 1;
+        if (wake > 0) {
+            timeout = (int)((wake - now_s()) * 1000) + 1;
             if (timeout < 0) timeout = 0;
         }
-        struct pollfd p[3] = {{l.sigfd, POLLIN, 0}, {pw_preview_watch_fd(l.watch), POLLIN, 0}, {l.render.fd, POLLIN, 0}};
-        int np = l.render.fd >= 0 ? 3 : 2;
-        if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR) {
+        struct pollfd p[2 + PW_PREVIEW_NJOBS] = {{l.sigfd, POLLIN, 0}, {pw_preview_watch_fd(l.watch), POLLIN, 0}};
+        child *of[2 + PW_PREVIEW_NJOBS];
+        nfds_t np = 2;
+        for (int j = 0; j < PW_PREVIEW_NJOBS; j++)
+            if (l.jobs[j].fd >= 0) {
+                of[np] = &l.jobs[j];
+                p[np++] = (struct pollfd){l.jobs[j].fd, POLLIN, 0};
+            }
+        if (poll(p, np, timeout) < 0 && errno != EINTR) {
             say(&l, "preview: poll: %s", strerror(errno));
             break;
         }
-        if (np == 3 && p[2].revents) drain(&l);
+        for (nfds_t i = 2; i < np; i++)
+            if (p[i].revents) drain(&l, of[i]);
         if (p[0].revents) out->signal = read_signals(&l);
         if (p[1].revents) {
             const char *name;
@@ -417,19 +736,26 @@ int pw_preview_run(const pw_preview_options *o, pw_preview_outcome *out)
                 snprintf(l.changed, sizeof l.changed, "%s changed", name ? name : "a file");
             }
         }
+        kill_overdue(&l);
         if (l.pending && now_s() >= l.due) restart = act(&l);
     }
     if (out->signal) say(&l, "preview: stopping (signal %d)", out->signal);
-    stop_render(&l, out->signal ? out->signal : SIGINT);
+    stop_all(&l, out->signal ? out->signal : SIGINT);
     pw_preview_state_stop(l.state);
     if (restart) out->restart_fd = pw_preview_server_quiesce(l.server);
 out:
     pw_preview_server_free(l.server);
     pw_preview_watch_free(l.watch);
     pw_preview_state_free(l.state);
-    free(l.argv);
-    pw_buf_release(&l.render.out);
-    pw_buf_release(&l.render.line);
+    remove_tmpdir(&l);
+    for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
+        free(l.argv[j]);
+        pw_buf_release(&l.jobs[j].out);
+        pw_buf_release(&l.jobs[j].line);
+    }
+    directives_clear(&l.stale);
+    directives_clear(&l.measuring);
+    directives_clear(&l.tried);
     if (l.sigfd >= 0) close(l.sigfd);
     if (l.devnull >= 0) close(l.devnull);
     /* Signals that arrived while blocked stay pending; the stopping one is already handled. */

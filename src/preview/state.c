@@ -17,9 +17,11 @@ struct pw_preview_state {
     char report[PW_PREVIEW_TOKEN_MAX]; /* "" when out/ has no report.html */
     json_t *diagnostics;               /* of the last finished render; an array */
     unsigned long renders;             /* finished renders */
+    size_t pending;                    /* directives shown from a stand-in */
     struct {
         bool running;
         char *progress;
+        char *error;                   /* why it last failed, until it runs again */
     } jobs[PW_PREVIEW_NJOBS];
 };
 
@@ -43,7 +45,10 @@ void pw_preview_state_free(pw_preview_state *st)
 {
     if (!st) return;
     json_decref(st->diagnostics);
-    for (int j = 0; j < PW_PREVIEW_NJOBS; j++) free(st->jobs[j].progress);
+    for (int j = 0; j < PW_PREVIEW_NJOBS; j++) {
+        free(st->jobs[j].progress);
+        free(st->jobs[j].error);
+    }
     pthread_cond_destroy(&st->changed);
     pthread_mutex_destroy(&st->mu);
     free(st);
@@ -81,7 +86,34 @@ void pw_preview_state_set_job(pw_preview_state *st, pw_preview_job job, bool run
     st->jobs[job].running = running;
     free(st->jobs[job].progress);
     st->jobs[job].progress = running && progress ? pw_xstrdup(progress) : NULL;
+    if (running) {
+        free(st->jobs[job].error);
+        st->jobs[job].error = NULL;
+    }
     bump(st);
+    pthread_mutex_unlock(&st->mu);
+}
+
+void pw_preview_state_job_failed(pw_preview_state *st, pw_preview_job job, const char *error)
+{
+    if ((int)job < 0 || job >= PW_PREVIEW_NJOBS) return;
+    pthread_mutex_lock(&st->mu);
+    st->jobs[job].running = false;
+    free(st->jobs[job].progress);
+    st->jobs[job].progress = NULL;
+    free(st->jobs[job].error);
+    st->jobs[job].error = error ? pw_xstrdup(error) : NULL;
+    bump(st);
+    pthread_mutex_unlock(&st->mu);
+}
+
+void pw_preview_state_set_pending(pw_preview_state *st, size_t n)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->pending != n) {
+        st->pending = n;
+        bump(st);
+    }
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -109,12 +141,13 @@ char *pw_preview_state_json(pw_preview_state *st, unsigned long *generation)
     json_t *jobs = json_object();
     for (int j = 0; j < PW_PREVIEW_NJOBS; j++)
         json_object_set_new(jobs, job_names[j],
-                            json_pack("{s:b, s:o}", "running", st->jobs[j].running, "progress",
-                                      st->jobs[j].progress ? json_string(st->jobs[j].progress) : json_null()));
-    json_t *doc = json_pack("{s:I, s:o, s:b, s:I, s:O, s:o}", "generation", (json_int_t)st->generation, "report",
+                            json_pack("{s:b, s:o, s:o}", "running", st->jobs[j].running, "progress",
+                                      st->jobs[j].progress ? json_string(st->jobs[j].progress) : json_null(),
+                                      "error", st->jobs[j].error ? json_string(st->jobs[j].error) : json_null()));
+    json_t *doc = json_pack("{s:I, s:o, s:b, s:I, s:I, s:O, s:o}", "generation", (json_int_t)st->generation, "report",
                             st->report[0] ? json_string(st->report) : json_null(), "ok",
-                            json_array_size(st->diagnostics) == 0, "renders", (json_int_t)st->renders,
-                            "diagnostics", st->diagnostics, "jobs", jobs);
+                            json_array_size(st->diagnostics) == 0, "renders", (json_int_t)st->renders, "pending",
+                            (json_int_t)st->pending, "diagnostics", st->diagnostics, "jobs", jobs);
     if (generation) *generation = st->generation;
     /* Compact: one line, as a Server-Sent Event's data field needs (strings escape newlines). */
     char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -212,12 +212,30 @@ int pw_cache_put_family(pw_cache *c, const char *key, const char *family, const 
     return status;
 }
 
-int pw_cache_get_family(pw_cache *c, const char *family, json_t **result, char *warning,
-                        size_t wsize)
+/* Which entries a scan of the whole cache looks for: those of a family, or those whose result
+ * has an experiment and id. */
+typedef struct {
+    const char *family;
+    const char *experiment, *id;
+} scan_match;
+
+static bool entry_matches(const json_t *entry, const scan_match *m)
+{
+    if (m->family) {
+        const char *fam = json_string_value(json_object_get(entry, "family"));
+        return fam && strcmp(fam, m->family) == 0;
+    }
+    const json_t *doc = json_object_get(entry, "result");
+    const char *exp = json_string_value(json_object_get(doc, "experiment"));
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    return exp && id && strcmp(exp, m->experiment) == 0 && strcmp(id, m->id) == 0;
+}
+
+/* The most recently stored valid entry that matches m (see pw_cache_get_family). */
+static int get_newest(pw_cache *c, const scan_match *m, json_t **result, char *warning, size_t wsize)
 {
     *result = NULL;
     if (warning && wsize) warning[0] = '\0';
-    if (!valid_key(family)) return PW_EINVAL;
     DIR *d = opendir(c->dir);
     if (!d) return PW_ENOTFOUND;
     char best_stored[32] = "";
@@ -229,10 +247,9 @@ int pw_cache_get_family(pw_cache *c, const char *family, json_t **result, char *
         char *key = pw_xstrndup(e->d_name, n - 5);
         char *path = pw_cache_path(c, key);
         json_t *entry = json_load_file(path, 0, NULL);
-        const char *fam = json_string_value(json_object_get(entry, "family"));
         const char *stored = json_string_value(json_object_get(entry, "stored"));
         /* ISO 8601 UTC stamps order as strings; ties go to the larger key (deterministic). */
-        if (fam && strcmp(fam, family) == 0 && stored && strlen(stored) < sizeof best_stored) {
+        if (entry_matches(entry, m) && stored && strlen(stored) < sizeof best_stored) {
             int cmp = strcmp(stored, best_stored);
             json_t *doc = NULL;
             char why[512] = "";
@@ -254,4 +271,22 @@ int pw_cache_get_family(pw_cache *c, const char *family, json_t **result, char *
     closedir(d);
     free(best_key);
     return *result ? PW_OK : PW_ENOTFOUND;
+}
+
+int pw_cache_get_family(pw_cache *c, const char *family, json_t **result, char *warning,
+                        size_t wsize)
+{
+    *result = NULL;
+    if (warning && wsize) warning[0] = '\0';
+    if (!valid_key(family)) return PW_EINVAL;
+    scan_match m = {family, NULL, NULL};
+    return get_newest(c, &m, result, warning, wsize);
+}
+
+int pw_cache_get_latest(pw_cache *c, const char *experiment, const char *id, json_t **result)
+{
+    *result = NULL;
+    if (!experiment || !id) return PW_ENOTFOUND;
+    scan_match m = {NULL, experiment, id};
+    return get_newest(c, &m, result, NULL, 0);
 }

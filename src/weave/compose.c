@@ -128,8 +128,11 @@ static void set_custom_text(pw_report *r, const pw_renderer *R)
                     pw_metric m;
                     pw_buf b;
                     pw_buf_init(&b);
+                    pw_exec_standin_kind standin = d && d->result ? pw_exec_standin(d->result, NULL, NULL) : PW_EXEC_FRESH;
                     if (d && d->result && pw_result_get_metric(d->result, ch->refs[k].metric, &m) == PW_OK)
-                        pw_render_inline(&b, R, &m);
+                        pw_render_inline(&b, R, &m, standin == PW_EXEC_STALE); /* a previous value says so */
+                    else if (standin != PW_EXEC_FRESH)
+                        R->unmeasured(&b, "[not measured yet]");
                     else
                         R->unmeasured(&b, "[not measured: the experiment ended in ERROR]");
                     cmark_node_set_on_enter(node, b.data);
@@ -154,6 +157,7 @@ int pw_report_render_document(pw_report *r, const pw_renderer *R, pw_buf *out)
         .chapters = r->chapters,
         .nchapters = r->nchapters,
         .environment = r->environment,
+        .environment_after = r->environment_after,
         .env_warnings = r->env_warnings,
         .title = "perfweave: do ML-systems optimizations deliver?",
         .generated = r->stamp,

@@ -9,6 +9,13 @@
 
 #include "perfweave/claims.h"
 
+/* A stand-in (exec.h) is not the directive's result: its metrics, charts and tables may not be
+ * the ones the directive will have, so nothing is checked against it. */
+static bool checkable(const pw_directive *d)
+{
+    return d && d->result && !pw_result_failed(d->result) && pw_exec_standin(d->result, NULL, NULL) == PW_EXEC_FRESH;
+}
+
 /* After results exist: every reference names a metric, every chart/table key names one. */
 void pw_report_check(pw_report *r)
 {
@@ -18,7 +25,7 @@ void pw_report_check(pw_report *r)
             pw_ref *ref = &ch->refs[k];
             pw_directive *d = pw_report_find_directive(r, ref->id);
             pw_metric m;
-            if (!d || !d->result || pw_result_failed(d->result)) continue;
+            if (!checkable(d)) continue;
             if (pw_result_get_metric(d->result, ref->metric, &m) == PW_OK) continue;
             size_t n = pw_result_metric_count(d->result);
             const char **names = pw_xmalloc((n ? n : 1) * sizeof *names);
@@ -37,7 +44,7 @@ void pw_report_check(pw_report *r)
         }
         for (size_t k = 0; k < ch->ndirectives; k++) {
             pw_directive *d = ch->directives[k];
-            if (!d->result || pw_result_failed(d->result)) continue;
+            if (!checkable(d)) continue;
             json_t *doc = pw_result_json(d->result);
             for (int kind = 0; kind < 2; kind++) {
                 char **names = kind ? d->tables : d->charts;
@@ -65,6 +72,15 @@ void pw_report_check(pw_report *r)
     }
 }
 
+/* A directive not measured yet (exec.h: a stand-in with no metrics) decides nothing: its claims
+ * and conditions are UNDECIDED with the stand-in's reason, not ERRORs of an experiment. */
+static const char *unmeasured(const pw_directive *d)
+{
+    const char *reason = NULL;
+    if (!d->result || pw_exec_standin(d->result, &reason, NULL) != PW_EXEC_UNMEASURED) return NULL;
+    return reason ? reason : "not measured yet";
+}
+
 /* Claims are decided per chapter, so Holm's correction spans one module's claims (and
  * counterclaims: a counterclaim is a test like any other).  A condition only chooses prose; it is
  * decided on its own (Holm across its own points), so that adding a sentence to a chapter never
@@ -78,7 +94,12 @@ void pw_report_decide(pw_report *r)
             if (!d->nconditions) continue;
             d->condition_verdicts = json_array();
             const pw_result *res = d->result;
+            const char *pending = unmeasured(d);
             for (size_t j = 0; j < d->nconditions; j++) {
+                if (pending) {
+                    json_array_append_new(d->condition_verdicts, pw_claim_undecided(&d->conditions[j], pending));
+                    continue;
+                }
                 json_t *one = pw_claims_evaluate(&d->conditions[j], &res, 1);
                 json_array_append(d->condition_verdicts, json_array_get(one, 0));
                 json_decref(one);
@@ -100,9 +121,12 @@ void pw_report_decide(pw_report *r)
         i = 0;
         for (size_t k = 0; k < ch->ndirectives; k++) {
             pw_directive *d = ch->directives[k];
+            const char *pending = unmeasured(d);
             d->verdicts = json_array();
-            for (size_t j = 0; j < d->nclaims; j++)
-                json_array_append(d->verdicts, json_array_get(verdicts, i++));
+            for (size_t j = 0; j < d->nclaims; j++, i++) {
+                if (pending) json_array_append_new(d->verdicts, pw_claim_undecided(&d->claims[j], pending));
+                else json_array_append(d->verdicts, json_array_get(verdicts, i));
+            }
             if (d->result) json_object_set(pw_result_json(d->result), "claims", d->verdicts);
         }
         json_decref(verdicts);

@@ -21,14 +21,21 @@ static void verdict(pw_buf *b, const char *v)
     pw_buf_printf(b, "\\verdict%s{}", pw_render_verdict_kind(v));
 }
 
-static void value(pw_buf *b, const char *metric, const char *text, const char *interval)
+static void value(pw_buf *b, const char *metric, const char *text, const char *interval, const char *method)
 {
     (void)metric;
+    (void)method;
     pw_buf_puts(b, "\\measured{");
     esc(b, text);
     pw_buf_puts(b, "}{");
     esc(b, interval);
     pw_buf_puts(b, "}");
+}
+
+static void previous(pw_buf *b, const char *metric, const char *text, const char *interval, const char *method)
+{
+    value(b, metric, text, interval, method);
+    pw_buf_puts(b, "\\textsuperscript{previous}");
 }
 
 static void unmeasured(pw_buf *b, const char *text)
@@ -81,7 +88,8 @@ static void figure(pw_buf *b, const json_t *chart, const char *stem, int no, con
     pw_buf_printf(b, "}\\label{figure-%d}\n\\end{figure}\n", no);
 }
 
-static void experiment_open(pw_buf *b, const char *id, const char *run, const char *caption)
+static void experiment_open(pw_buf *b, const char *id, const char *run, const char *caption, const char *standin,
+                            const char *reason)
 {
     pw_buf_puts(b, "\\begin{experiment}{");
     esc(b, id);
@@ -92,6 +100,11 @@ static void experiment_open(pw_buf *b, const char *id, const char *run, const ch
         pw_buf_puts(b, "\\textit{");
         esc(b, caption);
         pw_buf_puts(b, "}\n\n");
+    }
+    if (standin) { /* a previous result, or none yet: said before anything of it */
+        pw_buf_puts(b, "\\pwwarning{");
+        esc(b, reason);
+        pw_buf_puts(b, "}\n");
     }
 }
 
@@ -104,13 +117,36 @@ static void experiment_error(pw_buf *b, const char *reason)
 
 static void items(pw_buf *b, pw_item_list kind, const json_t *strings)
 {
+    static const char *const commands[] = {"pwwarning", "pwnote", "pwbaseline", "pwdisturbed"};
     size_t i;
     json_t *s;
     json_array_foreach(strings, i, s) {
-        pw_buf_printf(b, "\\%s{", kind == PW_ITEMS_WARNINGS ? "pwwarning" : "pwnote");
+        pw_buf_printf(b, "\\%s{", commands[kind]);
         esc(b, json_string_value(s));
         pw_buf_puts(b, "}\n");
     }
+}
+
+/* A summary line and a short list: the first FOLD_SHOWN details, then how many more there are
+ * (results.json holds them all). */
+enum { FOLD_SHOWN = 6 };
+static void folded(pw_buf *b, pw_fold_kind kind, const char *summary, const json_t *details)
+{
+    pw_buf_printf(b, "\\%s{", kind == PW_FOLD_PRECISION ? "pwprecision" : "pwwarning");
+    esc(b, summary);
+    pw_buf_puts(b, "}\n\\begin{pwdetails}\n");
+    size_t i, n = json_array_size(details);
+    json_t *s;
+    json_array_foreach(details, i, s) {
+        if (i == FOLD_SHOWN && n > FOLD_SHOWN + 1) {
+            pw_buf_printf(b, "\\item \\ldots{} and %zu more (results.json holds them all)\n", n - i);
+            break;
+        }
+        pw_buf_puts(b, "\\item ");
+        esc(b, json_string_value(s));
+        pw_buf_putc(b, '\n');
+    }
+    pw_buf_puts(b, "\\end{pwdetails}\n");
 }
 
 static void experiment_close(pw_buf *b)
@@ -189,8 +225,15 @@ static void claims_close(pw_buf *b, pw_claim_list kind)
     pw_buf_puts(b, "\\end{claimlist}\n");
 }
 
-static void environment_open(pw_buf *b, const json_t *warnings)
+/* The readable table; the raw record is left to results.json (its CPU flag list alone fills a
+ * page), with a sentence saying so. */
+static void environment_open(pw_buf *b, pw_env_part part, const json_t *warnings)
 {
+    if (part == PW_ENV_RAW) {
+        pw_buf_puts(b, "\\pwnote{The raw record, every field as captured, is in results.json beside "
+                       "this report.}\n");
+        return;
+    }
     if (json_array_size(warnings)) {
         items(b, PW_ITEMS_WARNINGS, warnings);
         pw_buf_putc(b, '\n');
@@ -198,25 +241,40 @@ static void environment_open(pw_buf *b, const json_t *warnings)
     pw_buf_puts(b, "\\begin{longtable}{@{}ll@{}}\n\\toprule\n");
 }
 
-static void environment_row(pw_buf *b, const char *name, const char *text)
+static void environment_row(pw_buf *b, pw_env_part part, const char *name, const char *text)
 {
+    if (part == PW_ENV_RAW) return;
+    pw_buf_puts(b, "\\parbox[t]{0.25\\linewidth}{\\raggedright\\small ");
     esc(b, name);
-    pw_buf_puts(b, " & \\parbox[t]{0.7\\linewidth}{\\raggedright\\small ");
-    /* The CPU flag list is long; LaTeX gets its first part. */
-    if (strlen(text) > 400) {
-        char *first = pw_xstrdup(text);
-        strcpy(first + 396, "...");
-        esc(b, first);
-        free(first);
-    } else {
-        esc(b, text);
-    }
+    pw_buf_puts(b, "} & \\parbox[t]{0.72\\linewidth}{\\raggedright\\small ");
+    esc(b, text);
     pw_buf_puts(b, "} \\\\\n");
 }
 
-static void environment_close(pw_buf *b)
+static void environment_close(pw_buf *b, pw_env_part part)
 {
-    pw_buf_puts(b, "\\bottomrule\n\\end{longtable}\n");
+    if (part == PW_ENV_SUMMARY) pw_buf_puts(b, "\\bottomrule\n\\end{longtable}\n");
+}
+
+/* After the title: every handicapped baseline, with the experiments carrying it. */
+static void baseline_box(pw_buf *b, const pw_render_page *p)
+{
+    pw_render_notice *notices;
+    size_t n = pw_render_baseline_notices(p->chapters, p->nchapters, &notices);
+    if (n == 0) return;
+    pw_buf_printf(b, "\\begin{pwbaselines}{%s}\n", n == 1 ? "A handicapped baseline" : "Handicapped baselines");
+    for (size_t i = 0; i < n; i++) {
+        pw_buf_puts(b, "\\item ");
+        esc(b, notices[i].text);
+        pw_buf_puts(b, notices[i].n > 1 ? " (figures from the first of " : " (");
+        for (size_t k = 0; k < notices[i].n; k++) {
+            if (k) pw_buf_puts(b, ", ");
+            esc(b, notices[i].directives[k]->id);
+        }
+        pw_buf_puts(b, ")\n");
+    }
+    pw_buf_puts(b, "\\end{pwbaselines}\n");
+    pw_render_notices_free(notices, n);
 }
 
 static int page(const pw_render_page *p, pw_buf *out)
@@ -230,13 +288,17 @@ static int page(const pw_render_page *p, pw_buf *out)
         pw_buf_puts(&body, "\n\\clearpage\n");
         free(tex);
     }
-    pw_render_environment(&env, &pw_render_latex, p->environment, p->env_warnings);
-    char *tmpl = pw_render_template_read(p, "report.tex");
-    int status = PW_EIO;
-    if (tmpl) {
+    pw_render_environment(&env, &pw_render_latex, p);
+    pw_buf baselines;
+    pw_buf_init(&baselines);
+    baseline_box(&baselines, p);
+    char *tmpl = NULL;
+    int status = pw_render_template_read(p, "report.tex", &tmpl);
+    if (status == PW_OK) {
         pw_template_var vars[] = {
             {"title", p->title}, {"body", body.data},
             {"environment", env.data}, {"generated", p->generated}, {"version", PW_VERSION},
+            {"baselines", baselines.data},
             {"commit", pw_commit()},
         };
         status = pw_render_template_fill(p, "report.tex", tmpl, vars, sizeof vars / sizeof vars[0], out);
@@ -244,6 +306,7 @@ static int page(const pw_render_page *p, pw_buf *out)
     free(tmpl);
     pw_buf_release(&body);
     pw_buf_release(&env);
+    pw_buf_release(&baselines);
     return status;
 }
 
@@ -252,7 +315,9 @@ const pw_renderer pw_render_latex = {
     .file = "report.tex",
     .figures = "pdf",
     .prose = true,
+    .templates = (const char *const[]){"report.tex", NULL},
     .value = value,
+    .previous = previous,
     .unmeasured = unmeasured,
     .missing = missing,
     .table = table,
@@ -260,6 +325,7 @@ const pw_renderer pw_render_latex = {
     .experiment_open = experiment_open,
     .experiment_error = experiment_error,
     .items = items,
+    .folded = folded,
     .experiment_close = experiment_close,
     .counts = counts,
     .claims_open = claims_open,

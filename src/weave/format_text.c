@@ -1,7 +1,8 @@
 /* format_text.c — the plain-text output format (render.h): report.txt, the outcome and verdict
- * counts, the noisy-environment warnings and the table of every claim grouped by outcome
- * (outcome, chapter, experiment, claim, verdict, evidence) in aligned columns of plain UTF-8, for a terminal or a CI log (`perfweave report -f
- * text` also prints it on stdout).  It shows no prose, so it fills only the page. */
+ * counts, the noisy-environment warnings, the handicapped baselines and the table of every claim
+ * grouped by outcome (outcome, chapter, experiment, claim, verdict, evidence) in aligned columns
+ * of plain UTF-8, for a terminal or a CI log (`perfweave report -f text` also prints it on
+ * stdout).  It shows no prose, so it fills only the page. */
 #include "perfweave/render.h"
 
 #include <stdlib.h>
@@ -98,6 +99,17 @@ static int page(const pw_render_page *p, pw_buf *out)
         pw_buf_printf(out, "warning: %s\n", text);
         free(text);
     }
+    /* Handicapped baselines: the claims against them are UNDECIDED below. */
+    pw_render_notice *notices;
+    size_t nn = pw_render_baseline_notices(p->chapters, p->nchapters, &notices);
+    for (size_t k = 0; k < nn; k++) {
+        char *text = plain(notices[k].text);
+        pw_buf_printf(out, "baseline: %s (%s", text, notices[k].n > 1 ? "figures from the first of " : "");
+        for (size_t d = 0; d < notices[k].n; d++) pw_buf_printf(out, "%s%s", d ? ", " : "", notices[k].directives[d]->id);
+        pw_buf_puts(out, ")\n");
+        free(text);
+    }
+    pw_render_notices_free(notices, nn);
     rows t = {NULL, 0, 0};
     for (int o = 0; o < 4; o++) pw_render_each_claim(p->chapters, p->nchapters, o, add_row, &t);
     pw_buf_putc(out, '\n');

@@ -172,3 +172,19 @@ void pw_report_load_specials(pw_report *r)
         cmark_iter_free(it);
     }
 }
+
+void pw_report_load_templates(pw_report *r)
+{
+    for (size_t i = 0; i < r->nrenderers; i++)
+        for (const char *const *t = r->renderers[i]->templates; t && *t; t++) {
+            char *text, msg[512];
+            int line;
+            if (pw_render_template_load(r->opt->templates_dir, *t, &text, &line, msg, sizeof msg) == PW_OK) {
+                free(text);
+                continue;
+            }
+            char *path = pw_xasprintf("%s/%s", r->opt->templates_dir, *t);
+            pw_diag_add(&r->diag, path, line, "%s", msg);
+            free(path);
+        }
+}

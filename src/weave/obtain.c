@@ -69,8 +69,11 @@ static void on_event(void *ctx, const pw_exec_event *ev)
     if (ev->kind == PW_EXEC_QUEUED && l->submitting) l->jobs[l->njobs - 1].ticket = ev->ticket;
     submitted *s = ev->ticket ? job_of(l, ev->ticket) : NULL;
     const pw_directive *d = s ? o->directives[s->index] : NULL;
-    if (ev->kind == PW_EXEC_WARNING) {
-        pw_report_tell(o->r, PW_REPORT_WARNING, d ? d->file : NULL, d ? d->line : 0, "%s%s%s", l->where ? l->where : "",
+    if (ev->kind == PW_EXEC_WARNING || ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_ERROR) {
+        pw_report_message_kind kind = ev->kind == PW_EXEC_WARNING ? PW_REPORT_WARNING
+                                      : ev->kind == PW_EXEC_NOTE  ? PW_REPORT_NOTE
+                                                                  : PW_REPORT_ERROR;
+        pw_report_tell(o->r, kind, d ? d->file : NULL, d ? d->line : 0, "%s%s%s", l->where ? l->where : "",
                        l->where ? ": " : "", ev->message);
         return;
     }
@@ -95,12 +98,36 @@ static void on_event(void *ctx, const pw_exec_event *ev)
     }
 }
 
-/* The executor the options ask for: a replay, or the cache decorator over the local executor. */
+/* The stale executor of the options: previous results from the run documents they name, then
+ * the output folder's results.json, then the cache. */
+static pw_exec *stale_executor(const pw_report_options *opt)
+{
+    char **paths = pw_xcalloc(opt->nprevious + 1, sizeof *paths);
+    for (size_t i = 0; i < opt->nprevious; i++) paths[i] = opt->previous[i];
+    char *own = pw_xasprintf("%s/results.json", opt->outdir);
+    paths[opt->nprevious] = own;
+    pw_exec *x = pw_exec_stale_new(paths, opt->nprevious + 1, opt->cache_dir);
+    free(own);
+    free(paths);
+    return x;
+}
+
+/* The executor the options ask for: a replay, or the cache decorator over the local executor
+ * (which takes the measurement lock only when a job reaches it: a cache miss), or over the stale
+ * one when the run must not measure (which never takes it). */
 static pw_exec *default_executor(pw_report *r)
 {
     const pw_report_options *opt = r->opt;
     if (opt->replay_dir) return pw_exec_replay_new(opt->replay_dir);
-    pw_exec *local = pw_exec_local_new(r->stamp);
+    pw_exec *local;
+    if (opt->stale) {
+        local = stale_executor(opt);
+    } else {
+        pw_lock_options lo;
+        pw_lock_options_default(&lo);
+        if (opt->max_wait_s >= 0) lo.max_wait_s = opt->max_wait_s;
+        local = pw_exec_local_new_lock(r->stamp, &lo);
+    }
     pw_cache *cache = NULL;
     if (opt->cache_dir && !(cache = pw_cache_open(opt->cache_dir)))
         pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "cannot open the result cache %s: %s; running without it",
@@ -127,7 +154,10 @@ static void attach(lane *l, pw_exec_ticket ticket, pw_result *res)
         if (pw_result_failed(res)) r->failed_peers++;
         return;
     }
-    if (now) r->measured++;
+    if (now) {
+        r->measured++;
+        if (!pw_result_failed(res) && !pw_result_disturbed(res)) r->measured_clean++;
+    }
     const char *source = json_string_value(json_object_get(json_object_get(pw_result_json(res), "run"), "source"));
     if (source && strcmp(source, "measured") == 0) r->measured_here++;
     if (pw_result_failed(res)) r->failed++;
@@ -214,6 +244,18 @@ int pw_report_obtain(pw_report *r)
                 l->done = true;
                 continue;
             }
+            if (st == PW_EBUSY || st == PW_EIO) {
+                /* The executor cannot measure (the measurement lock; its ERROR event said why):
+                 * nothing more is obtained anywhere, and the report stops after collecting what
+                 * is done. */
+                if (cancelled) { /* still, after cancelling everything: a broken executor */
+                    l->done = true;
+                    continue;
+                }
+                r->blocked = st;
+                for (size_t k = 0; k < nlanes; k++) pw_exec_cancel(lanes[k].x, 0);
+                cancelled = true;
+            }
             pending = true;
             if (st == PW_OK) attach(l, ticket, res);
         }
@@ -232,19 +274,6 @@ out:
     return status;
 }
 
-/* True when a and b differ only in their digits (the same warning with another load figure). */
-static bool same_but_numbers(const char *a, const char *b)
-{
-    for (;;) {
-        while (*a && ((*a >= '0' && *a <= '9') || *a == '.')) a++;
-        while (*b && ((*b >= '0' && *b <= '9') || *b == '.')) b++;
-        if (*a != *b) return false;
-        if (!*a) return true;
-        a++;
-        b++;
-    }
-}
-
 /* Every distinct noise warning carried by the report's results (measured now or cached); the
  * same warning with other figures is kept once, as first seen. */
 json_t *pw_report_env_warnings(const pw_report *r)
@@ -259,7 +288,7 @@ json_t *pw_report_env_warnings(const pw_report *r)
             json_array_foreach(json_object_get(pw_result_json(d->result), "environment_warnings"), i, w) {
                 bool dup = false;
                 json_array_foreach(all, j, seen)
-                    if (json_is_string(w) && same_but_numbers(json_string_value(seen), json_string_value(w)))
+                    if (json_is_string(w) && pw_same_but_numbers(json_string_value(seen), json_string_value(w)))
                         dup = true;
                 if (!dup && json_is_string(w)) json_array_append(all, w);
             }

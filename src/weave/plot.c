@@ -48,6 +48,19 @@ static bool all_positive(const json_t *chart, const char *axis)
     return true;
 }
 
+/* The series colours: Okabe and Ito's palette for colour-blind readers (2008), without its
+ * yellow (1.3:1 against white) and with its orange and sky blue darkened until every line has at
+ * least 3:1 contrast against the white background (WCAG's figure for graphical objects):
+ * blue 5.2, vermillion 3.9, bluish green 3.4, reddish purple 3.1, orange #B07800 3.8 (was
+ * #E69F00, 2.3), sky blue #2F8AC4 3.8 (was #56B4E9, 2.3), black 21.  Dash types and point types
+ * cycle with other periods, so a series never depends on its colour alone: series i and i + 7
+ * share a colour but not a dash or a point. */
+static const char *const palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                      "#B07800", "#2F8AC4", "#000000"};
+static const int dashes[] = {1, 2, 4, 3, 5};                 /* solid, dash, dash-dot, dot, dash-dot-dot */
+static const int points[] = {7, 5, 9, 11, 13, 6, 4, 8, 10, 12}; /* filled, then open shapes */
+#define COUNT(a) (sizeof (a) / sizeof (a)[0])
+
 void pw_plot_script(pw_buf *b, const json_t *chart, const char *base, const char *format)
 {
     bool svg = strcmp(format, "svg") == 0;
@@ -56,8 +69,11 @@ void pw_plot_script(pw_buf *b, const json_t *chart, const char *base, const char
     else
         pw_buf_puts(b, "set terminal pdfcairo size 5.5in,3.2in noenhanced font 'Helvetica,9'\n");
     pw_buf_printf(b, "set output '%s.%s'\n", base, format);
-    pw_buf_puts(b, "set encoding utf8\nset key outside right top box opaque\nset grid xtics ytics mxtics mytics lc rgb '#dddddd'\n"
-                   "set border 3\nset tics nomirror\nset bars small\n");
+    /* The legend below the plot, in rows, in a smaller font: the plot keeps the full width. */
+    pw_buf_printf(b, "set encoding utf8\nset key outside below center horizontal Left reverse nobox "
+                     "samplen 2.5 spacing 1.1 width 1 font ',%d'\n"
+                     "set grid xtics ytics mxtics mytics lc rgb '#dddddd'\n"
+                     "set border 3\nset tics nomirror\nset bars small\n", svg ? 10 : 8);
     pw_buf_puts(b, "set xlabel ");
     pw_escape_gnuplot(b, json_string_value(json_object_get(chart, "xlabel")));
     pw_buf_puts(b, "\nset ylabel ");
@@ -83,15 +99,25 @@ void pw_plot_script(pw_buf *b, const json_t *chart, const char *base, const char
     json_array_foreach(series, i, v) {
         if (!first) pw_buf_puts(b, ", \\\n     ");
         first = false;
-        pw_buf_printf(b, "'%s.dat' index %zu using 1:2:3:4 with yerrorlines lw 1.5 pt %zu ps 0.8 title ", base, i, (i % 7) + 5);
+        /* The interval as a solid error bar, then the line in its dash with the legend entry. */
+        const char *color = palette[i % COUNT(palette)];
+        int pt = points[i % COUNT(points)];
+        pw_buf_printf(b, "'%s.dat' index %zu using 1:2:3:4 with yerrorbars lw 1.2 lc rgb '%s' dt 1 pt %d "
+                         "ps 0.8 notitle, \\\n     ", base, i, color, pt);
+        pw_buf_printf(b, "'%s.dat' index %zu using 1:2 with linespoints lw 1.5 lc rgb '%s' dt %d pt %d "
+                         "ps 0.8 title ", base, i, color, dashes[i % COUNT(dashes)], pt);
         pw_escape_gnuplot(b, json_string_value(json_object_get(v, "label")));
     }
+    /* Reference lines (a peak, a threshold) in dark grey, told apart by their dashes. */
+    static const int ref_dashes[] = {2, 4, 3, 5};
+    size_t nref = 0;
     json_array_foreach(json_object_get(chart, "hlines"), i, v) {
         double y = num(json_object_get(v, "y"), NAN);
         if (!isfinite(y)) continue;
         if (!first) pw_buf_puts(b, ", \\\n     ");
         first = false;
-        pw_buf_printf(b, "%.10g with lines dt 2 lw 1.5 lc rgb '#aa3333' title ", y);
+        pw_buf_printf(b, "%.10g with lines dt %d lw 1.5 lc rgb '#444444' title ", y,
+                      ref_dashes[nref++ % COUNT(ref_dashes)]);
         pw_escape_gnuplot(b, json_string_value(json_object_get(v, "label")));
     }
     if (first) pw_buf_puts(b, "NaN notitle");

@@ -253,15 +253,31 @@ static json_t *run_document(pw_report *r, const peer_run *peer)
     return doc;
 }
 
+/* True when some directive's result is a stand-in of the stale executor (exec.h). */
+static bool holds_standins(const pw_report *r)
+{
+    for (size_t c = 0; c < r->nchapters; c++)
+        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
+            const pw_directive *d = r->chapters[c]->directives[k];
+            if (d->result && pw_exec_standin(d->result, NULL, NULL) != PW_EXEC_FRESH) return true;
+        }
+    return false;
+}
+
 int pw_report_write_results(pw_report *r)
 {
     json_t *all = run_document(r, NULL);
     char *text = json_dumps(all, JSON_INDENT(1));
     pw_buf jb = {text, strlen(text), strlen(text) + 1};
-    int status = pw_report_write_staged(r, "results.json", &jb);
+    int status = r->opt->measure_only ? PW_OK : pw_report_write_staged(r, "results.json", &jb);
+    if (status == PW_OK && r->opt->results_path &&
+        (status = pw_write_file_atomic(r->opt->results_path, jb.data, jb.len)) != PW_OK)
+        pw_report_tell(r, PW_REPORT_ERROR, NULL, 0, "cannot write %s: %s", r->opt->results_path, strerror(errno));
     free(text);
-    /* Fresh measurements are archived (never overwritten); a render from cache adds nothing. */
-    if (status == PW_OK && r->opt->archive_root && r->measured) {
+    /* Fresh measurements are archived (never overwritten); a render from cache adds nothing, and
+     * a run document with stand-ins in it (which a stale run measures nothing for anyway) is
+     * not a measured run. */
+    if (status == PW_OK && r->opt->archive_root && r->measured && !holds_standins(r)) {
         if (pw_archive_write(r->opt->archive_root, all, &r->archived) == PW_OK)
             pw_report_tell(r, PW_REPORT_NOTE, NULL, 0, "archived this run as %s", r->archived);
         else

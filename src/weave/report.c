@@ -47,6 +47,7 @@ void pw_report_options_default(pw_report_options *o)
     o->cache_dir = ".cache/results";
     o->archive_root = "validation_results";
     o->templates_dir = default_templates_dir();
+    o->max_wait_s = -1;
 }
 
 /* --- time and environment ------------------------------------------------------------------ */
@@ -169,6 +170,26 @@ static void report_release(pw_report *r)
     free(r->stamp);
 }
 
+/* The directives whose result is a stand-in (the stale executor's), into the outcome. */
+static void list_pending(const pw_report *r, pw_report_outcome *out)
+{
+    for (size_t c = 0; c < r->nchapters; c++)
+        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
+            const pw_directive *d = r->chapters[c]->directives[k];
+            const char *key = NULL;
+            pw_exec_standin_kind kind = d->result ? pw_exec_standin(d->result, NULL, &key) : PW_EXEC_FRESH;
+            if (kind == PW_EXEC_FRESH) continue;
+            out->pending = pw_xrealloc(out->pending, (out->npending + 1) * sizeof *out->pending);
+            pw_report_pending *p = &out->pending[out->npending++];
+            p->id = pw_xstrdup(d->id);
+            p->experiment = pw_xstrdup(d->experiment_name);
+            p->file = pw_xstrdup(d->file);
+            p->line = d->line;
+            p->unmeasured = kind == PW_EXEC_UNMEASURED;
+            p->key = key ? pw_xstrdup(key) : NULL;
+        }
+}
+
 int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
 {
     pw_report r;
@@ -188,6 +209,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     }
     pw_report_load_chapters(&r);
     pw_report_load_specials(&r);
+    if (!o->measure_only) pw_report_load_templates(&r); /* measure_only renders nothing */
     if (r.diag.n) {
         status = PW_EINVAL;
         goto out;
@@ -197,6 +219,10 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     status = pw_report_obtain(&r);
     if (status == PW_OK && pw_isolate_interrupted()) status = PW_EINTR;
     if (status != PW_OK) goto out;
+    if (r.blocked) { /* the measurement lock: busy past the wait, or its file unusable */
+        status = r.blocked == PW_EBUSY ? PW_EBUSY : PW_EINVAL;
+        goto out;
+    }
     /* After measuring here; a Slurm node's conditions travel with its results. */
     if (r.measured_here) r.environment_after = pw_env_capture();
     r.env_warnings = pw_report_env_warnings(&r);
@@ -211,6 +237,14 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     stage = PW_REPORT_DECIDE;
     pw_report_decide(&r);
     pw_report_choose(&r);
+
+    if (o->measure_only) { /* the run document goes to the archive (and results_path) only */
+        stage = PW_REPORT_RENDER;
+        if ((status = pw_report_write_results(&r)) != PW_OK) goto out;
+        stage = PW_REPORT_DONE;
+        if (r.failed || r.failed_peers) status = PW_ECHILD;
+        goto out;
+    }
 
     stage = PW_REPORT_RENDER;
     if ((status = pw_report_open_staging(&r)) != PW_OK) goto out;
@@ -234,17 +268,19 @@ out:
         pw_diag_init(&r.diag);
         for (size_t c = 0; c < r.nchapters; c++) out->experiments += r.chapters[c]->ndirectives;
         out->measured = r.measured;
+        out->measured_clean = r.measured_clean;
         out->failed = r.failed;
         out->failed_peers = r.failed_peers;
         if (stage >= PW_REPORT_RENDER)
             out->claims = pw_render_count_verdicts(r.chapters, r.nchapters, out->verdicts);
-        if (stage == PW_REPORT_DONE) {
+        if (stage == PW_REPORT_DONE && !o->measure_only) {
             for (size_t i = 0; i < r.nrenderers; i++) out->documents[out->ndocuments++] = r.renderers[i];
             out->wrote_pdf = r.pdf_ok;
         }
         out->archive = r.archived;
         r.archived = NULL;
         out->signal = status == PW_EINTR ? pw_isolate_interrupted() : 0;
+        if (stage >= PW_REPORT_CHECK) list_pending(&r, out);
     }
     report_release(&r);
     return status;
@@ -255,4 +291,13 @@ void pw_report_outcome_release(pw_report_outcome *out)
     pw_diag_release(&out->diag);
     free(out->archive);
     out->archive = NULL;
+    for (size_t i = 0; i < out->npending; i++) {
+        free(out->pending[i].id);
+        free(out->pending[i].experiment);
+        free(out->pending[i].file);
+        free(out->pending[i].key);
+    }
+    free(out->pending);
+    out->pending = NULL;
+    out->npending = 0;
 }

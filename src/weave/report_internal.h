@@ -67,6 +67,8 @@ typedef struct {
     peer_run *peers;       /* one per options peer */
     size_t npeers;
     size_t failed_peers;   /* peers' results in ERROR */
+    size_t measured_clean; /* of those, the ones neither ERROR nor disturbed (what a cache keeps) */
+    int blocked;           /* PW_EBUSY / PW_EIO when the executor could not measure (the lock) */
     char *started;         /* UTC, ISO 8601, for the archive */
     special_block *specials;
     size_t nspecials;
@@ -91,14 +93,20 @@ pw_directive *pw_report_find_label(pw_report *r, const char *label, bool *condit
 void pw_report_load_chapters(pw_report *r);
 /* Collects and validates the summary/assessment/history/matrix blocks (errors to r->diag). */
 void pw_report_load_specials(pw_report *r);
+/* Checks that every template the chosen renderers read is readable UTF-8 text (errors to
+ * r->diag, "templates/report.html:12: invalid UTF-8 (byte 0xE9)"), so that a broken template
+ * stops the report before anything is measured. */
+void pw_report_load_templates(pw_report *r);
 
 /* --- obtain.c -------------------------------------------------------------------------------- */
 /* Gives every directive its result through the executor (the options' or the default stack of
- * replay, or cache over local), and each peer's result to r->peers; sets r->environment to the
- * executor's, counts r->measured, r->measured_here, r->failed and r->failed_peers.  Every
- * executor is prepared first: PW_EINVAL when one refused (an ERROR message; nothing was
- * submitted), PW_EINTR when interrupted there.  After a caught signal every job is cancelled;
- * directives not answered keep a NULL result.  PW_OK otherwise. */
+ * replay, or cache over local — over stale with opt->stale), and each peer's result to
+ * r->peers; sets r->environment to the executor's, counts r->measured, r->measured_here,
+ * r->measured_clean, r->failed and r->failed_peers.  Every executor is prepared first: PW_EINVAL
+ * when one refused (an ERROR message; nothing was submitted), PW_EINTR when interrupted there.
+ * After a caught signal, or when the executor cannot measure (r->blocked: the measurement lock is
+ * busy or unusable), every job is cancelled; directives not answered keep a NULL result.  PW_OK
+ * otherwise (also when blocked: r->blocked says so). */
 int pw_report_obtain(pw_report *r);
 /* Every distinct noise warning carried by the results (new reference). */
 json_t *pw_report_env_warnings(const pw_report *r);
@@ -135,9 +143,11 @@ int pw_report_open_staging(pw_report *r);
 void pw_report_close_staging(pw_report *r);
 /* Writes b to staging/name atomically.  PW_OK or PW_EIO (an ERROR message). */
 int pw_report_write_staged(pw_report *r, const char *name, const pw_buf *b);
-/* Stages results.json (the run document) and, when something was measured, archives it
- * (r->archived; a NOTE, or a WARNING when it cannot); then archives each peer's run that measured
- * something, with the peer's environment (its archived path in the peer).  PW_OK or PW_EIO. */
+/* Stages results.json (the run document; not with measure_only), writes it to results_path when
+ * set (an ERROR message when it cannot) and, when something was measured and no result is a
+ * stand-in, archives it (r->archived; a NOTE, or a WARNING when it cannot); then archives each
+ * peer's run that measured something, with the peer's environment (its archived path in the
+ * peer).  PW_OK or PW_EIO. */
 int pw_report_write_results(pw_report *r);
 /* Runs pdflatex in the staging folder; sets r->pdf_ok (WARNING messages when it cannot). */
 void pw_report_run_pdflatex(pw_report *r);

@@ -3,8 +3,9 @@
 # written and the previous report intact), crashing experiments (ERROR, report still written,
 # exit 2), a real --quick report checked in headless Chromium (the DOM holds the table and the
 # SVG chart) and by pdfinfo (the fixture PDF has the expected page count), the plain-text format
-# on stdout, `run --json`, the library baselines, the measurement lock (two runs never measure
-# at once; --no-wait; SIGINT while waiting and while holding) and contention detection (a busy
+# on stdout, `run --json`, the library baselines, the measurement lock (two runs and two reports
+# never measure at once; --no-wait; SIGINT while waiting and while holding; a report from the
+# cache never waits) and contention detection (a busy
 # co-runner on the measuring CPU makes a result disturbed and its claims UNDECIDED).  Nothing
 # here judges a timing.
 set -u
@@ -25,28 +26,38 @@ expect_grep() { # pattern file what
     if grep -q -- "$1" "$2"; then ok; else fail "$3: '$1' not in $2"; sed 's/^/    /' "$2" | head -20 >&2; fi
 }
 
+lockfile=$PERFWEAVE_LOCK
+# Waits (up to 10 s) until the lock record names pid $1.
+holds() { i=0; while [ $i -lt 100 ]; do grep -q "^pid: $1\$" "$lockfile" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+# Waits (up to 10 s) until file $1 contains $2.
+says() { i=0; while [ $i -lt 100 ]; do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+# Succeeds once the lock is free (retrying for up to 5 s).
+lock_free() { i=0; while [ $i -lt 50 ]; do "$bin" run --no-wait selftest.fixed >/dev/null 2>&1 && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+# The listing of a folder with each file's checksum: "untouched" compares two of them.
+snapshot() { (cd "$1" && find . -type f | sort | xargs cksum); }
+
 # --- a previous report that bad input must leave intact -----------------------------------
 mkdir -p "$tmp/out"
 echo "previous report" >"$tmp/out/report.html"
 before=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
 
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/misspelled.md 2>"$tmp/err1"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/misspelled.md 2>"$tmp/err1"; s=$?
 expect_status 1 $s "misspelled experiment"
 expect_grep "tests/e2e/bad/misspelled.md:3: unknown experiment 'acceleration.matmull' (did you mean 'acceleration.matmul'?)" "$tmp/err1" "misspelled message"
 
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/badvalue.md 2>"$tmp/err2"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/badvalue.md 2>"$tmp/err2"; s=$?
 expect_status 1 $s "malformed values"
 expect_grep "badvalue.md:5: 'sizes' expects a number, not 'two'" "$tmp/err2" "non-numeric list element"
 expect_grep "badvalue.md:6: unknown key 'spred' for selftest.fixed (did you mean 'spread'?)" "$tmp/err2" "unknown key"
 expect_grep "badvalue.md:7: claim" "$tmp/err2" "malformed claim"
 expect_grep "badvalue.md:10: unknown result id 'nothing'" "$tmp/err2" "unknown reference id"
 
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/badmetric.md 2>"$tmp/err3"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/badmetric.md 2>"$tmp/err3"; s=$?
 expect_status 1 $s "unknown metric"
 expect_grep "badmetric.md:7: result 'fine' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3" "unknown metric message"
 
 # Labels and conditional text: every mistake at the line of the offending text, before anything runs.
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/conditional.md 2>"$tmp/err3c"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/conditional.md 2>"$tmp/err3c"; s=$?
 expect_status 1 $s "bad conditional text"
 b=tests/e2e/bad/conditional.md
 for msg in \
@@ -65,25 +76,36 @@ for msg in \
     "nothing was run or written"; do
     expect_grep "$msg" "$tmp/err3c" "conditional-text diagnostic"
 done
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/badpassage.md 2>"$tmp/err3p"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/badpassage.md 2>"$tmp/err3p"; s=$?
 expect_status 1 $s "unknown metric inside a passage"
 expect_grep "badpassage.md:12: result 'fine-passage' has no metric 'valeu.n1' (did you mean 'value.n1'?)" "$tmp/err3p" "passage metric message"
 
-"$bin" report -q -o "$tmp/out" tests/e2e/bad/missing-file.md 2>"$tmp/err4"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" tests/e2e/bad/missing-file.md 2>"$tmp/err4"; s=$?
 expect_status 1 $s "missing chapter"
 expect_grep "missing-file.md: cannot read chapter" "$tmp/err4" "missing chapter message"
 
 printf '# Notes\n\nWritten in UTF-8 up to here.\n\nCaf\351 saved as Latin-1.\n' >"$tmp/latin1.md"
-"$bin" report -q -o "$tmp/out" "$tmp/latin1.md" 2>"$tmp/err4b"; s=$?
+"$bin" report -q --cache "$tmp/bad-cache" --archive "$tmp/bad-archive" -o "$tmp/out" "$tmp/latin1.md" 2>"$tmp/err4b"; s=$?
 expect_status 1 $s "invalid UTF-8 chapter"
 expect_grep "$tmp/latin1.md:5: invalid UTF-8 (byte 0xE9)" "$tmp/err4b" "invalid UTF-8 message"
+
+# A template with a Latin-1 byte: refused at its line before anything runs (a chapter that would
+# measure), with nothing written.
+mkdir -p "$tmp/tpl"
+cp templates/report.html templates/report.css templates/report.tex "$tmp/tpl/"
+sed -i '3s/$/ caf\xe9/' "$tmp/tpl/report.tex"
+"$bin" report -q --templates "$tmp/tpl" --cache "$tmp/tpl-cache" --archive "$tmp/tpl-archive" -o "$tmp/out" \
+    tests/e2e/chapters/01-small.md 2>"$tmp/err4t"; s=$?
+expect_status 1 $s "invalid UTF-8 template"
+expect_grep "^$tmp/tpl/report.tex:3: invalid UTF-8 (byte 0xE9)$" "$tmp/err4t" "invalid UTF-8 template message"
+if [ -e "$tmp/tpl-cache" ] || [ -e "$tmp/tpl-archive" ]; then fail "a report with a broken template measured something"; else ok; fi
 
 after=$(ls -A "$tmp/out" | sort | tr '\n' ' ')
 if [ "$before" = "$after" ] && [ "$(cat "$tmp/out/report.html")" = "previous report" ]; then ok
 else fail "bad input changed the output folder: before '$before' after '$after'"; fi
 
 # --- experiments that crash, hang or run out of memory -------------------------------------
-"$bin" report -q -f html -o "$tmp/crash" tests/e2e/bad/crash.md 2>"$tmp/err5"; s=$?
+"$bin" report -q -f html --cache "$tmp/crash-cache" --archive "$tmp/crash-archive" -o "$tmp/crash" tests/e2e/bad/crash.md 2>"$tmp/err5"; s=$?
 expect_status 2 $s "crashing experiments"
 expect_grep "crashed with signal 11" "$tmp/crash/report.html" "segfault reported"
 expect_grep "timed out after" "$tmp/crash/report.html" "hang reported"
@@ -106,21 +128,26 @@ expect_grep '<table class="results"' "$tmp/dom.html" "DOM has the results table"
 expect_grep '<svg' "$tmp/dom.html" "DOM has the inline SVG chart"
 expect_grep 'class="verdict v-' "$tmp/dom.html" "DOM has a verdict badge"
 expect_grep 'class="measured"' "$tmp/dom.html" "DOM has an inline measured value"
+expect_grep '<title id="figure-1-title">Figure 1. ' "$tmp/dom.html" "the inline SVG has its text alternative"
+expect_grep '<summary>Measurement precision: ' "$tmp/dom.html" "one folded precision summary per experiment"
+if grep -Eq '±(inf|nan)|(inf|nan)%' "$tmp/quick/report.html" "$tmp/quick/report.tex"; then
+    fail "an unreachable precision printed as inf or nan"; else ok; fi
 
 # --- the fixture report's PDF: deterministic content, so a fixed page count --------------
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
     --archive tests/fixtures/matrix/base -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
-if [ "${pages:-0}" -eq 8 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 8"; fi
+if [ "${pages:-0}" -eq 11 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 11"; fi
 
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
     -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
 expect_status 2 $s "text report of the fixture (one ERROR result)"
 if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
-expect_grep "^11 claims: 6 helped, 2 did not help, 1 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
-expect_grep "^verdicts: 8 PASS, 1 PARTIAL, 0 FAIL, 0 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^15 claims: 6 helped, 2 did not help, 5 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
+expect_grep "^verdicts: 8 PASS, 2 PARTIAL, 0 FAIL, 3 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
 expect_grep "^could not be measured  *When an experiment fails  *broken: mode segv  *claim: value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
+expect_grep "^baseline: FastLib (core Old) is a handicapped baseline" "$tmp/text.out" "text baseline warning above the claims"
 if [ -e "$tmp/text/report.html" ] || [ -e "$tmp/text/report.tex" ]; then fail "-f text wrote another format"; else ok; fi
 # A text-only run over a full report adds report.txt and leaves the others and their figures.
 # (From the quick report's own results: on a busy machine they are marked disturbed and so are not
@@ -132,7 +159,7 @@ expect_status 0 $s "text report over the quick report"
 for f in report.txt report.html report.tex figures/e2e-matmul-gflops.svg figures/e2e-matmul-gflops.pdf; do
     if [ -s "$tmp/quick/$f" ]; then ok; else fail "after a text-only run the quick report lacks $f"; fi
 done
-"$bin" report -q -f txt -o "$tmp/text3" tests/golden/chapters/01-demo.md 2>"$tmp/text3.err"; s=$?
+"$bin" report -q -f txt --no-cache --no-archive -o "$tmp/text3" tests/golden/chapters/01-demo.md 2>"$tmp/text3.err"; s=$?
 expect_status 1 $s "an unknown format"
 expect_grep "unknown format 'txt' (html, latex, text, pdf)" "$tmp/text3.err" "unknown format message"
 
@@ -240,6 +267,46 @@ if [ ! -d "$tmp/elsewhere2" ] || [ -z "$(ls -A "$tmp/elsewhere2")" ]; then ok; e
 expect_status 1 $s "export of an unknown run"
 expect_grep "unknown run 'no-such-run'" "$tmp/x7" "unknown run named"
 
+# --- --stale renders without measuring; --measure-only measures without writing into out/ ----
+# (the cache above holds one and two as they are now; one is edited)
+entries() { ls "$tmp/c/cache" | wc -l; }
+runs() { ls "$tmp/c/archive" | wc -l; }
+cached_before=$(entries) runs_before=$(runs)
+sed -i 's/values: \[1, 2, 3\]/values: [1, 2, 8]/' "$tmp/c/ch.md"
+stale_run() { "$bin" report -f html --stale --cache "$tmp/c/cache" --archive "$tmp/c/archive" \
+    --status-json "$tmp/c/status.json" -o "$tmp/c/out" "$tmp/c/ch.md" 2>"$1"; }
+stale_run "$tmp/c8"; s=$?
+expect_status 0 $s "--stale with a changed directive"
+expect_grep 'class="experiment stale" id="result-one"' "$tmp/c/out/report.html" "the changed directive's box is marked stale"
+expect_grep "the directive changed: this is its previous result, shown until the new one is measured" "$tmp/c/out/report.html" "the stale sentence"
+expect_grep 'class="stale-tag">previous</sup>' "$tmp/c/out/report.html" "an inline value of the previous result is marked"
+if grep -q 'class="experiment stale" id="result-two"' "$tmp/c/out/report.html"; then fail "an unchanged directive is marked stale"; else ok; fi
+expect_grep "ch.md:5: one needs measuring (shown from its previous result)" "$tmp/c8" "--stale lists what needs measuring"
+expect_grep '"state": "stale"' "$tmp/c/status.json" "--status-json lists the stale directive"
+expect_grep '"exit": 0' "$tmp/c/status.json" "--status-json has the exit status"
+if [ "$(entries)" = "$cached_before" ] && [ "$(runs)" = "$runs_before" ]; then ok
+else fail "--stale changed the cache ($cached_before -> $(entries)) or the archive ($runs_before -> $(runs))"; fi
+out_sum() { cat "$tmp/c/out/report.html" "$tmp/c/out/results.json" | cksum; }
+out_before=$(out_sum)
+"$bin" report --measure-only --cache "$tmp/c/cache" --archive "$tmp/c/archive" --save-results "$tmp/c/measured.json" \
+    -o "$tmp/c/out" "$tmp/c/ch.md" 2>"$tmp/c9"; s=$?
+expect_status 0 $s "--measure-only"
+if [ "$(measured "$tmp/c9")" = 1 ]; then ok; else fail "--measure-only measured $(measured "$tmp/c9") experiments, expected 1"; fi
+[ "$(out_sum)" = "$out_before" ] && ok || fail "--measure-only changed the output folder"
+[ "$(entries)" = $((cached_before + 1)) ] && ok || fail "--measure-only did not add one cache entry"
+[ "$(runs)" = $((runs_before + 1)) ] && ok || fail "--measure-only did not archive its run"
+expect_grep '"id": "one"' "$tmp/c/measured.json" "--save-results wrote the run document"
+stale_run "$tmp/c10"; s=$?
+expect_status 0 $s "--stale after the measurement"
+if grep -q 'class="experiment stale"' "$tmp/c/out/report.html"; then fail "still stale after the measurement"; else ok; fi
+expect_grep '"pending": \[\]' "$tmp/c/status.json" "nothing left to measure"
+"$bin" report --stale --measure-only "$tmp/c/ch.md" 2>"$tmp/c11"; s=$?
+expect_status 1 $s "--stale with --measure-only"
+expect_grep "do not go together" "$tmp/c11" "the clash is named"
+"$bin" report -q --status-json "$tmp/c/bad.json" -o "$tmp/c/out" tests/e2e/bad/misspelled.md 2>/dev/null; s=$?
+expect_status 1 $s "bad input with --status-json"
+expect_grep "misspelled.md:3: unknown experiment 'acceleration.matmull'" "$tmp/c/bad.json" "--status-json holds the diagnostics"
+
 # --- the matrix by kind of machine: an archive imported from another kind of machine is a column
 # of its own beside this machine's --------------------------------------------------------------
 "$bin" archive import --root "$tmp/c/archive" tests/fixtures/archive-export/other-machine.json.gz >"$tmp/c/imp" 2>&1; s=$?
@@ -279,11 +346,15 @@ MD
 mkdir -p "$tmp/i/out"; echo "previous report" >"$tmp/i/out/report.html"
 "$bin" report -f html --cache "$tmp/i/cache" --archive "$tmp/i/archive" -o "$tmp/i/out" "$tmp/i/ch.md" 2>"$tmp/i1" &
 pid=$!
-sleep 2
+# Interrupted while it holds the measurement lock, measuring the second (hanging) experiment.
+says "$tmp/i1" "\[2/2\] stuck" || fail "the interrupted report never started its second experiment"
+holds $pid || fail "the report measuring never held the measurement lock"
 kill -INT $pid
 wait $pid; s=$?
 expect_status 130 $s "report interrupted by SIGINT"
-expect_grep "interrupted" "$tmp/i1" "interruption reported"
+expect_grep "interrupted; the previous report is untouched, and the 1 result measured so far is cached for the next run" \
+    "$tmp/i1" "interruption reported, counting the one finished result (not the killed one)"
+if lock_free; then ok; else fail "the measurement lock stayed held after SIGINT of a report"; fi
 if [ "$(cat "$tmp/i/out/report.html")" = "previous report" ]; then ok; else fail "SIGINT changed the previous report"; fi
 if ls -A "$tmp/i/out" | grep -q staging; then fail "SIGINT left a staging folder"; else ok; fi
 if [ ! -d "$tmp/i/archive" ] || [ -z "$(ls -A "$tmp/i/archive")" ]; then ok; else fail "an interrupted run was archived"; fi
@@ -325,6 +396,29 @@ for v in packed openblas blis onednn library; do
 done
 expect_grep '"speedup.packed_vs_library.n1024"' "$tmp/libs.json" "packed against the fastest library"
 expect_grep '"arch": "' "$tmp/libs.json" "BLIS kernel set recorded"
+
+# The library's speedup over the C loops (the promises are stated that way), its fraction of the
+# roof, and the C loops against the scalar peak: each consistent with the metrics it derives from.
+"$bin" run --quick --json acceleration.matmul sizes=64 variants=naive,blocked,openblas \
+    >"$tmp/lib64.json" 2>"$tmp/lib64.err"; s=$?
+expect_status 0 $s "matmul with the C loops and a library"
+if python3 - "$tmp/lib64.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+def near(a, b): return abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+ok = True
+for loop in ("naive", "blocked"):
+    fwd, rev = m["speedup.library_vs_%s.n64" % loop], m["speedup.%s_vs_library.n64" % loop]
+    # the same paired samples in the other direction: each estimate inside the other's reciprocal interval
+    ok &= 1 / rev["ci95"][1] <= fwd["value"] * (1 + 1e-9) and fwd["value"] <= (1 + 1e-9) / rev["ci95"][0]
+    g, s = m["gflops.%s.n64" % loop], m["peak.fma.scalar"]
+    f = m["fraction_of_scalar_peak.%s.n64" % loop]
+    ok &= near(f["value"], g["value"] / s["value"]) and near(f["ci95"][0], g["ci95"][0] / s["ci95"][1])
+lib, pk, f = m["gflops.library.n64"], m["peak.fma"], m["fraction_of_peak.library.n64"]
+ok &= near(f["value"], lib["value"] / pk["value"]) and near(f["ci95"][1], lib["ci95"][1] / pk["ci95"][0])
+sys.exit(0 if ok else 1)
+PY
+then ok; else fail "library_vs_*, fraction_of_peak.library or fraction_of_scalar_peak inconsistent ($tmp/lib64.json)"; fi
 expect_grep '"isa": "' "$tmp/libs.json" "oneDNN ISA recorded"
 
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
@@ -338,6 +432,33 @@ if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
     expect_grep 'OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak.json" "warning names the library and core"
     expect_grep '"verdict": "UNDECIDED"' "$tmp/weak.json" "claim against the weak library undecided"
     expect_grep '"why": "baseline"' "$tmp/weak.json" "undecided for the baseline reason"
+    # The same in a report: the warning at the top (HTML box above the contents, LaTeX after the
+    # title, text before the claim table), in the experiment's box and in the claim's evidence.
+    mkdir -p "$tmp/weak"
+    cat >"$tmp/weak/ch.md" <<'MD'
+# Weak baseline
+
+```experiment acceleration.matmul
+id: weak
+sizes: [256]
+variants: [packed, openblas]
+claim: speedup(packed, openblas) >= 1
+```
+MD
+    OPENBLAS_CORETYPE=Prescott "$bin" report -q --quick --no-cache --no-archive -f html,latex,text \
+        -o "$tmp/weak/out" "$tmp/weak/ch.md" >"$tmp/weak/stdout" 2>"$tmp/weak/stderr"; s=$?
+    expect_status 0 $s "report on a forced weak core"
+    head=$(sed -n '1,/<nav class="toc"/p' "$tmp/weak/out/report.html")
+    if printf '%s' "$head" | grep -q 'class="baseline-box"' && printf '%s' "$head" | grep -q 'OpenBLAS (core Prescott) is a handicapped baseline' \
+        && printf '%s' "$head" | grep -q 'href="#result-weak"'; then ok
+    else fail "the HTML has no baseline box above the contents linking to the experiment"; fi
+    expect_grep 'class="warnings blocking baseline"' "$tmp/weak/out/report.html" "baseline warning in the experiment box"
+    # A disturbed measurement (a busy shared machine) blocks the point first; either reason is
+    # beside the claim, and the baseline box above it regardless.
+    if grep -Eq 'undecided \((handicapped baseline|disturbed measurement)\)' "$tmp/weak/out/report.html"; then ok
+    else fail "no blocking reason beside the claim in $tmp/weak/out/report.html"; fi
+    expect_grep '^\\begin{pwbaselines}' "$tmp/weak/out/report.tex" "LaTeX baseline box after the title"
+    expect_grep '^baseline: OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak/stdout" "text baseline line"
 fi
 
 # --- the kernels this CPU runs, side by side, and the machine's ceilings --------------------
@@ -367,12 +488,74 @@ for key in '"peak.fma"' '"peak.fma.scalar"' '"bandwidth.triad.dram"' '"bandwidth
     expect_grep "$key" "$tmp/ceil.json" "machine.ceilings has $key"
 done
 
+# --- quantization.mlp and compression.prune: what chapters 17 and 18 read ------------------
+# Values are checked against what they derive from or against the int8 format's own bound, never
+# against a timing.  Which integer kernels and roofs exist depends on the CPU.
+"$bin" run --quick --json quantization.mlp batches=1,32 >"$tmp/quant.json" 2>"$tmp/err12"; s=$?
+expect_status 0 $s "quantization.mlp"
+python3 - "$tmp/quant.json" >"$tmp/quant.check" 2>&1 <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+r = doc["results"][0] if "results" in doc else doc
+m = r["metrics"]
+def need(name):
+    if name not in m: print("missing", name); return None
+    return m[name]
+def close(a, b): return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-30)
+for l in (1, 2, 3):
+    x = need("roundtrip.weights.l%d" % l)
+    # round to nearest with a row scale of max|w|/127: |error| <= max|w|/254 <= range/254
+    if x and not (x["ci95"] == [x["value"], x["value"]] and 0 < x["value"] <= 1 / 254):
+        print("roundtrip.weights.l%d outside (0, 1/254] or not exact: %r" % (l, x))
+for name in ("roundtrip.logits", "roundtrip.act_minmax.l2", "roundtrip.act_percentile.l3"):
+    need(name)
+peak = need("peak.fma")
+int8 = m.get("peak.int8.vnni512") or m.get("peak.int8.vnni256")
+for b in (1, 32):
+    g, f = need("gops.sgemm.b%d" % b), need("fraction_of_peak.sgemm.b%d" % b)
+    if peak and g and f and not (close(f["value"], g["value"] / peak["value"])
+                                 and close(f["ci95"][0], g["ci95"][0] / peak["ci95"][1])
+                                 and close(f["ci95"][1], g["ci95"][1] / peak["ci95"][0])):
+        print("fraction_of_peak.sgemm.b%d is not gops.sgemm over peak.fma" % b)
+    for k in ("portable", "avx2", "avxvnni", "avx512vnni"):
+        g, f = m.get("gops.qgemm_%s.b%d" % (k, b)), m.get("fraction_of_peak.qgemm_%s.b%d" % (k, b))
+        if g and int8 and not (f and close(f["value"], g["value"] / int8["value"])):
+            print("fraction_of_peak.qgemm_%s.b%d is not its gops over the int8 peak" % (k, b))
+        if f and not int8: print("fraction_of_peak.qgemm_%s.b%d without an int8 peak" % (k, b))
+    if bool(int8) != ("fraction_of_peak.qgemm.b%d" % b in m):
+        print("fraction_of_peak.qgemm.b%d %s" % (b, "missing beside an int8 peak" if int8 else "published without an int8 peak"))
+    vnni = any("gops.qgemm_%s.b%d" % (k, b) in m for k in ("avxvnni", "avx512vnni"))
+    want = vnni and "gops.qgemm_avx2.b%d" % b in m
+    if want != ("speedup.qgemm_vs_qgemm_avx2.b%d" % b in m):
+        print("speedup.qgemm_vs_qgemm_avx2.b%d: published %s, expected %s" % (b, not want, want))
+for name in ("accuracy.fp32", "accuracy.int8", "drop.accuracy.int8_vs_fp32", "agreement.int8_vs_fp32"):
+    if name in m and "fixed_sample" not in m[name]: print(name, "not marked fixed_sample")
+cols = {t["name"]: t["columns"] for t in r["tables"]}
+if "fraction of roof" not in cols.get("gemm", []): print("gemm table lacks 'fraction of roof'")
+if "mean |error| / range" not in cols.get("roundtrip", []): print("roundtrip table lacks the mean error over the range")
+PY
+if [ -s "$tmp/quant.check" ]; then fail "quantization.mlp metrics: $(cat "$tmp/quant.check")"; else ok; fi
+
+"$bin" run --quick --json compression.prune parts=accuracy,time finetune_epochs=0 sparsities=50 \
+    neurons=25 batch=1 >"$tmp/prune.json" 2>"$tmp/err13"; s=$?
+expect_status 0 $s "compression.prune at batch 1"
+expect_grep 'dense is one OpenBLAS sgemv per layer (core ' "$tmp/prune.json" "prune note names the dense call and the OpenBLAS core"
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+    expect_grep 'CSR × dense kernel (its AVX2/FMA path)' "$tmp/prune.json" "prune note names the CSR path"
+else
+    expect_grep 'CSR × dense kernel (its portable C path' "$tmp/prune.json" "prune note names the CSR path"
+fi
+expect_grep '"dense sgemv"' "$tmp/prune.json" "batch-1 dense row named sgemv"
+python3 - "$tmp/prune.json" >"$tmp/prune.check" 2>&1 <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+r = doc["results"][0] if "results" in doc else doc
+for name in ("accuracy.dense", "accuracy.layer.s50", "drop.accuracy.layer_vs_dense.s50"):
+    if "fixed_sample" not in r["metrics"].get(name, {}): print(name, "missing or not marked fixed_sample")
+PY
+if [ -s "$tmp/prune.check" ]; then fail "compression.prune metrics: $(cat "$tmp/prune.check")"; else ok; fi
+
 # --- the measurement lock: one measurement at a time ---------------------------------------
-lockfile=$PERFWEAVE_LOCK
-# Waits (up to 10 s) until the lock record names pid $1.
-holds() { i=0; while [ $i -lt 100 ]; do grep -q "^pid: $1\$" "$lockfile" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
-# Waits (up to 10 s) until file $1 contains $2.
-says() { i=0; while [ $i -lt 100 ]; do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
 json_num() { sed -n "s/.*\"$1\": \([0-9.e+-]*\).*/\1/p" "$2" | head -1; }
 
 "$bin" run --json selftest.spin seconds=1.5 >"$tmp/l1.json" 2>"$tmp/l1.err" &
@@ -425,6 +608,133 @@ for sig in INT KILL; do
     i=0; while [ $i -lt 50 ] && ! "$bin" run --no-wait selftest.fixed >/dev/null 2>"$tmp/after.err"; do sleep 0.1; i=$((i + 1)); done
     if [ $i -lt 50 ]; then ok; else fail "the lock stayed held after SIG$sig of its holder: $(cat "$tmp/after.err")"; fi
 done
+
+# --- the measurement lock in reports --------------------------------------------------------
+# Two reports at once, each with its own cache so that both must measure: the second waits and
+# names the first; both are complete, and no two measurements overlap in time.
+mkdir -p "$tmp/r"
+for n in a b; do
+    cat >"$tmp/r/$n.md" <<MD
+# Lock $n
+
+Measured: \`=$n-one.rate.spin\`.
+
+\`\`\`experiment selftest.spin
+id: $n-one
+seconds: $([ $n = a ] && echo 2 || echo 0.5)
+\`\`\`
+
+\`\`\`experiment selftest.spin
+id: $n-two
+seconds: 0.3
+\`\`\`
+
+\`\`\`experiment selftest.fixed
+id: $n-three
+\`\`\`
+MD
+done
+# Only selftest.fixed, which a measurement of milliseconds never marks disturbed: always cached.
+cat >"$tmp/r/c.md" <<'MD'
+# From the cache
+
+```experiment selftest.fixed
+id: c-one
+```
+
+```experiment selftest.fixed
+id: c-two
+values: [3, 4, 5]
+```
+MD
+lrep() { # chapter name [options…]: a report in that chapter's own cache, archive and output
+    n=$1; shift
+    "$bin" report -f html --cache "$tmp/r/cache-$n" --archive "$tmp/r/arch-$n" -o "$tmp/r/out-$n" "$@" "$tmp/r/$n.md"
+}
+lrep_bg() { # stderr-file chapter [options…]: lrep in the background, $! the report's own pid
+    e=$1 n=$2; shift 2
+    "$bin" report -f html --cache "$tmp/r/cache-$n" --archive "$tmp/r/arch-$n" -o "$tmp/r/out-$n" "$@" "$tmp/r/$n.md" 2>"$e" &
+}
+lrep_bg "$tmp/r/a.err" a
+pa=$!
+holds $pa || fail "the first report never took the measurement lock"
+lrep b 2>"$tmp/r/b.err"; sb=$?
+wait $pa; sa=$?
+expect_status 0 $sa "first of two concurrent reports"
+expect_status 0 $sb "second of two concurrent reports"
+expect_grep "waiting for the measurement lock $lockfile, held by pid $pa (.*report -f html .*a\.md" "$tmp/r/b.err" "the waiting report names the holder"
+expect_grep "measurement lock taken after waiting" "$tmp/r/b.err" "the waiting report says when it got the lock"
+if grep -q "waiting for the measurement lock" "$tmp/r/a.err"; then fail "the first report waited"; else ok; fi
+for n in a b; do
+    if [ "$(measured "$tmp/r/$n.err")" = 3 ]; then ok; else fail "report $n measured $(measured "$tmp/r/$n.err") experiments, expected 3"; fi
+    for id in one two three; do expect_grep "id=\"result-$n-$id\"" "$tmp/r/out-$n/report.html" "report $n shows $n-$id"; done
+    expect_grep '<span class="measured"' "$tmp/r/out-$n/report.html" "report $n has its inline value"
+done
+# Every measured interval [started_at, finished_at] of one report against every one of the other.
+intervals() { awk -v tag="$2" '
+    /"started_at":/  { v = $2; sub(/,$/, "", v); s = v }
+    /"finished_at":/ { v = $2; sub(/,$/, "", v); f = v }
+    s != "" && f != "" { print tag, s, f; s = ""; f = "" }' "$1"; }
+{ intervals "$tmp/r/out-a/results.json" a; intervals "$tmp/r/out-b/results.json" b; } >"$tmp/r/intervals"
+if [ "$(awk '$1 == "a"' "$tmp/r/intervals" | wc -l)" = 3 ] && [ "$(awk '$1 == "b"' "$tmp/r/intervals" | wc -l)" = 3 ]; then ok
+else fail "expected 3 measured intervals per report: $(cat "$tmp/r/intervals")"; fi
+overlaps=$(awk '{ tag[NR] = $1; s[NR] = $2; f[NR] = $3 }
+    END { for (i = 1; i <= NR; i++) for (j = 1; j <= NR; j++)
+              if (tag[i] == "a" && tag[j] == "b" && s[i] < f[j] && s[j] < f[i]) print tag[i], s[i], f[i], "overlaps", tag[j], s[j], f[j] }' "$tmp/r/intervals")
+if [ -z "$overlaps" ]; then ok; else fail "measurements of two reports overlap: $overlaps"; fi
+
+# A report rendered entirely from the cache never waits for the lock: filled first, then run
+# with --no-wait (which would fail at once if it wanted the lock) while another process holds it.
+lrep c 2>"$tmp/r/c1.err"; s=$?
+expect_status 0 $s "cold report of selftest.fixed experiments"
+"$bin" run selftest.spin seconds=30 >/dev/null 2>&1 &
+ph=$!
+holds $ph || fail "the holder run never recorded itself in the lock"
+lrep c --no-wait 2>"$tmp/r/c2.err"; s=$?
+expect_status 0 $s "report from the cache while another process holds the lock"
+if [ "$(measured "$tmp/r/c2.err")" = 0 ]; then ok; else fail "the cached report measured $(measured "$tmp/r/c2.err")"; fi
+if grep -q "measurement lock" "$tmp/r/c2.err"; then fail "the cached report mentioned the lock: $(cat "$tmp/r/c2.err")"; else ok; fi
+
+# --no-wait with something to measure: exit 4, the holder named, nothing written, the previous
+# report whole.
+before_a=$(snapshot "$tmp/r/out-a")
+lrep a --no-wait --rerun a-two 2>"$tmp/r/nw.err"; s=$?
+expect_status 4 $s "report --no-wait while the lock is held"
+expect_grep "the measurement lock $lockfile is held by pid $ph (.*selftest.spin seconds=30.*; not waiting (--no-wait)" "$tmp/r/nw.err" "report --no-wait names the holder"
+expect_grep "nothing was measured or written; the previous report is untouched" "$tmp/r/nw.err" "report --no-wait says nothing was written"
+if [ "$(snapshot "$tmp/r/out-a")" = "$before_a" ]; then ok; else fail "report --no-wait changed the previous report"; fi
+if ls -A "$tmp/r/out-a" | grep -q staging; then fail "report --no-wait left a staging folder"; else ok; fi
+lrep a --max-wait 0.3 --rerun a-two 2>"$tmp/r/mw.err"; s=$?
+expect_status 4 $s "report --max-wait 0.3 while the lock is held"
+expect_grep "still held after waiting 0\.[0-9] s, held by pid $ph .*; giving up" "$tmp/r/mw.err" "report --max-wait message"
+
+# SIGINT while waiting: exit 130, the previous report whole, no staging folder, no process left.
+lrep_bg "$tmp/r/wi.err" a --rerun all
+pw=$!
+says "$tmp/r/wi.err" "waiting for the measurement lock" || fail "the second report never said it waits"
+kill -INT $pw
+wait $pw; s=$?
+expect_status 130 $s "SIGINT while a report waits for the lock"
+expect_grep "interrupted while waiting for the measurement lock" "$tmp/r/wi.err" "SIGINT while waiting: message"
+if [ "$(snapshot "$tmp/r/out-a")" = "$before_a" ]; then ok; else fail "SIGINT while waiting changed the previous report"; fi
+if ls -A "$tmp/r/out-a" | grep -q staging; then fail "SIGINT while waiting left a staging folder"; else ok; fi
+if pgrep -f "report -f html --cache $tmp/r/cache-a" >/dev/null; then fail "a process of the interrupted waiter survived"; else ok; fi
+kill -INT $ph; wait $ph
+
+# SIGINT while holding: exit 130, the previous report whole, no staging folder, no process (nor
+# experiment child) left, and the lock free at once.
+sed -i 's/^seconds: 2$/seconds: 30/' "$tmp/r/a.md"
+lrep_bg "$tmp/r/hi.err" a
+pw=$!
+holds $pw || fail "the report never took the lock"
+says "$tmp/r/hi.err" "\] a-one (selftest.spin)" || fail "the report never started measuring"
+kill -INT $pw
+wait $pw; s=$?
+expect_status 130 $s "SIGINT while a report holds the lock"
+if [ "$(snapshot "$tmp/r/out-a")" = "$before_a" ]; then ok; else fail "SIGINT while holding changed the previous report"; fi
+if ls -A "$tmp/r/out-a" | grep -q staging; then fail "SIGINT while holding left a staging folder"; else ok; fi
+if pgrep -f "report -f html --cache $tmp/r/cache-a" >/dev/null; then fail "a process of the interrupted holder survived"; else ok; fi
+if lock_free; then ok; else fail "the lock stayed held after SIGINT of the report holding it"; fi
 
 # --- contention: a busy co-runner on the measuring CPU -------------------------------------
 cpu=$(($(nproc) - 1))

@@ -5,7 +5,7 @@
 # conditional-text chapter (03-conditional.md, with the summary) is rendered a second time from
 # tests/golden/results-reversed.json, whose speedups are reversed (tests/golden/make-reversed.py),
 # into tests/golden/expected/reversed/; and the two renders must say the opposite where the
-# measurements do, checked sentence by sentence below.  The matrix chapter (04-matrix.md) reads the
+# measurements do, checked sentence by sentence below.  The matrix chapter (05-matrix.md) reads the
 # fixture archive tests/fixtures/matrix/base (a replay archives nothing, so it is only read).  `make regen` (this script with --regen)
 # rewrites the expected files on purpose; review the diff before committing it.
 set -u
@@ -41,7 +41,7 @@ render() {
     done
 }
 render tests/golden/results.json fwd expected tests/golden/chapters/*.md
-for fig in tricky-values.dat tricky-values-svg.gp demo-values-pdf.gp; do
+for fig in tricky-values.dat tricky-values-svg.gp demo-values-pdf.gp speedy-speedups-svg.gp; do
     if [ "$regen" = "--regen" ]; then cp "$tmp/fwd/figures/$fig" "$here/expected/$fig"
     else check "golden figures/$fig" diff -u "$here/expected/$fig" "$tmp/fwd/figures/$fig"; fi
 done

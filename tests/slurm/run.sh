@@ -183,14 +183,14 @@ while ! grep -q "selftest.crash" "$PERFWEAVE_LOCK" 2>/dev/null && [ $n -lt 200 ]
 "$bin" report -q -f html --no-cache --no-archive --slurm-dir "$work" --slurm pw-a -o "$tmp/lock" "$tmp/lock.md" 2>"$tmp/l1" &
 rep=$!
 n=0
-while ! grep -q "waiting up to .* for the measurement lock" "$work"/*-locked.log 2>/dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+while ! grep -q "waiting for the measurement lock" "$work"/*-locked.log 2>/dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
 if grep -q "held by pid $holder" "$work"/*-locked.log 2>/dev/null; then ok; else fail "the job did not wait for the local run's lock: $(cat "$work"/*-locked.log 2>/dev/null)"; fi
 kill -INT $holder
 wait $holder
 wait $rep; s=$?
 expect_status 0 $s "report --slurm after the local run let the lock go"
-held=$(json_get "$tmp/lock/results.json" "d['results'][0]['run']['lock_wait']['holder_command']")
-case "$held" in *"run selftest.crash"*) ok ;; *) fail "the result does not name the lock's holder (lock_wait: '$held')" ;; esac
+held=$(json_get "$tmp/lock/results.json" "' | '.join(d['results'][0]['run']['lock_notes'])")
+case "$held" in *"run selftest.crash"*) ok ;; *) fail "the result does not name the lock's holder (lock_notes: '$held')" ;; esac
 
 # --- a crashing directive: ERROR with the job's state -----------------------------------------
 run --slurm pw-b selftest.crash mode=segv >"$tmp/o6" 2>"$tmp/e6"; s=$?

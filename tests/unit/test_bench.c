@@ -207,15 +207,27 @@ static void test_publish(void **state)
     json_t *samples = json_object_get(doc, "samples");
     assert_int_equal(json_array_size(json_object_get(samples, "seconds.fast.n8")), n);
     assert_int_equal(json_array_size(json_object_get(samples, "seconds.slow.n8.cpu")), n);
-    json_t *notes = json_object_get(doc, "notes");
-    assert_true(json_array_size(notes) >= 1);
-    assert_non_null(strstr(json_string_value(json_array_get(notes, 0)), "stopped"));
-    /* The unreachable target is reported as a warning. */
-    json_t *warn = json_object_get(doc, "warnings");
-    int found = 0;
-    for (size_t i = 0; i < json_array_size(warn); i++)
-        if (strstr(json_string_value(json_array_get(warn, i)), "precision target")) found = 1;
-    assert_true(found);
+    /* One record of the set: rounds, stop reason, target, and every variant's timing. */
+    json_t *sets = json_object_get(doc, "bench_sets");
+    assert_int_equal(json_array_size(sets), 1);
+    json_t *set = json_array_get(sets, 0);
+    assert_int_equal(json_integer_value(json_object_get(set, "rounds")), n);
+    assert_string_equal(json_string_value(json_object_get(set, "stop")), pw_bench_stop_reason(b));
+    assert_int_equal(json_integer_value(json_object_get(set, "variants")), 2);
+    json_t *timings = json_object_get(set, "timings");
+    assert_int_equal(json_array_size(timings), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(timings, 0), "name")), "fast.n8");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(timings, 0), "n")), n);
+    assert_true(json_is_number(json_object_get(json_array_get(timings, 0), "cv")));
+    /* The unreachable target: the precision reached is recorded, above the target (or null). */
+    json_t *rel = json_object_get(json_array_get(timings, 0), "rel_ci");
+    assert_true(json_is_null(rel) || json_number_value(rel) > json_number_value(json_object_get(set, "target")));
+    /* No per-variant warning strings any more: the report summarises the record. */
+    assert_null(json_object_get(doc, "warnings"));
+    /* The speedup says how it was computed. */
+    assert_int_equal(pw_result_get_metric(r, "speedup.fast_vs_slow.n8", &m), PW_OK);
+    assert_non_null(m.method);
+    assert_non_null(strstr(m.method, n >= 6 ? "paired per-round" : "bootstrap"));
     pw_result_free(r);
     pw_bench_free(b);
     free(log);

@@ -395,6 +395,12 @@ static void test_blocked_points(void **state)
     assert_string_equal(json_string_value(json_object_get(p, "why")), "disturbed");
     assert_string_equal(json_string_value(json_object_get(p, "reason")), "steal time 12%");
     json_decref(o);
+    /* ...but an exact value (a count) of the same result still decides: contention distorts
+     * what is timed, not what is counted. */
+    pw_result_exact(r, "count.n4", 4, "");
+    o = eval1("count == 4", r);
+    assert_string_equal(verdict(o), "PASS");
+    json_decref(o);
     /* An ordinary straddling point says why too. */
     pw_result *s = pw_result_new("test.claims", "straddle");
     pw_result_metric(s, "gain.a", 1.0, 0.9, 1.1, "");
@@ -535,11 +541,39 @@ static void test_kinds_and_outcomes(void **state)
     pw_result_free(r);
 }
 
+/* Nothing to decide from yet (a directive not measured yet): UNDECIDED, its kind, label and
+ * outcome as any verdict object has them, the reason, no points. */
+static void test_undecided_without_result(void **state)
+{
+    (void)state;
+    pw_claim c;
+    char msg[128];
+    assert_int_equal(pw_claim_parse("speedup(a, b) >= 2", &c, msg, sizeof msg), PW_OK);
+    c.kind = PW_CLAIM_COUNTERCLAIM;
+    c.label = pw_xstrdup("fast");
+    json_t *v = pw_claim_undecided(&c, "not measured yet");
+    assert_string_equal(json_string_value(json_object_get(v, "claim")), "speedup(a, b) >= 2");
+    assert_string_equal(json_string_value(json_object_get(v, "kind")), "counterclaim");
+    assert_string_equal(json_string_value(json_object_get(v, "label")), "fast");
+    assert_string_equal(json_string_value(json_object_get(v, "verdict")), "UNDECIDED");
+    assert_string_equal(json_string_value(json_object_get(v, "outcome")), "undecided");
+    assert_string_equal(json_string_value(json_object_get(v, "reason")), "not measured yet");
+    assert_int_equal(json_array_size(json_object_get(v, "points")), 0);
+    json_decref(v);
+    c.kind = PW_CLAIM_CONDITION; /* a condition has no outcome */
+    v = pw_claim_undecided(&c, NULL);
+    assert_null(json_object_get(v, "outcome"));
+    assert_non_null(json_string_value(json_object_get(v, "reason")));
+    json_decref(v);
+    pw_claim_release(&c);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),
+        cmocka_unit_test(test_undecided_without_result),
         cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_parse_bad_more),
         cmocka_unit_test(test_verdicts),

@@ -1,12 +1,14 @@
 /* test_exec.c — the seam where results are obtained (exec.h): the contract on a fake executor
  * (tickets, events, wait when nothing is pending, cancel of queued and running jobs), the cache
  * decorator over it (miss, store, hit, --rerun, --frozen, corrupt entries, failed results not
- * stored) in a temporary cache folder, the replay executor's sources and errors, the local
- * executor's real children (selftest experiments), the report driver over a fake (every job
- * submitted before the first wait; messages, progress and the outcome as data), its peers (every
- * job to each, their runs archived apart) and an executor that is not ready (nothing submitted),
- * and the cache refusing to store a result measured on another machine than its key names.
- * Nothing here is timed. */
+ * stored, keys recorded) in a temporary cache folder, the replay executor's sources and errors,
+ * the stale executor (previous results from run documents and the cache, stand-ins that decide
+ * no claim and are never cached), the local executor's real children (selftest experiments) and
+ * its measurement lock (private lock files), the report driver over a fake (every job submitted
+ * before the first wait; messages, progress and the outcome as data), its peers (every job to
+ * each, their runs archived apart) and an executor that is not ready (nothing submitted), the
+ * cache refusing to store a result measured on another machine than its key names, and
+ * --stale / --measure-only reports end to end in a temporary folder.  Nothing here is timed. */
 #include "support.h"
 
 #include <dirent.h>
@@ -14,14 +16,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "perfweave/claims.h"
 #include "perfweave/common.h"
 #include "perfweave/env.h"
 #include "perfweave/exec.h"
 #include "perfweave/experiment.h"
+#include "perfweave/lock.h"
 #include "perfweave/report.h"
 #include "perfweave/result.h"
 #include "perfweave/store.h"
+
+/* Sanitizers reserve their shadow memory at start: a child under a memory limit (RLIMIT_AS)
+ * cannot map anything more, so the tests that measure in real children skip that part there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
 
 /* --- a fake executor: one job at a time, started by one wait and finished by the next ---------- */
 
@@ -153,19 +171,23 @@ static pw_exec *fake_new(const char *host, const char *cpu, double value, fake_s
 /* Events seen, as "Q1 S1 F1 W1:..." */
 typedef struct {
     char log[2048];
-    char warning[512];  /* the last WARNING's message */
+    char said[4096];   /* the messages of NOTE and ERROR events, one a line */
+    char warning[512]; /* the last WARNING's message */
 } events;
 
 static void record(void *ctx, const pw_exec_event *ev)
 {
     events *e = ctx;
-    static const char kinds[] = "QSFW";
+    static const char kinds[] = "QSFWNE";
     size_t len = strlen(e->log);
     snprintf(e->log + len, sizeof e->log - len, "%s%c%zu", len ? " " : "", kinds[ev->kind], ev->ticket);
     if (ev->kind == PW_EXEC_FINISHED) assert_non_null(ev->result);
-    if (ev->kind == PW_EXEC_WARNING) {
+    if (ev->kind == PW_EXEC_WARNING || ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_ERROR)
         assert_non_null(ev->message);
-        snprintf(e->warning, sizeof e->warning, "%s", ev->message);
+    if (ev->kind == PW_EXEC_WARNING) snprintf(e->warning, sizeof e->warning, "%s", ev->message);
+    if (ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_ERROR) {
+        size_t used = strlen(e->said);
+        snprintf(e->said + used, sizeof e->said - used, "%s\n", ev->message);
     }
     assert_true(ev->at > 0);
 }
@@ -195,7 +217,7 @@ static int next(pw_exec *x, pw_exec_ticket *t, pw_result **r)
 static void test_submit_wait_cancel(void **state)
 {
     (void)state;
-    events ev = {""};
+    events ev = {"", ""};
     pw_exec *x = fake_new("here", "cpu A", 5, NULL);
     pw_exec_observe(x, record, &ev);
     assert_string_equal(pw_exec_name(x), "fake");
@@ -304,7 +326,7 @@ static void test_cache_decorator(void **state)
     char *dir = pw_test_tmpdir();
     char *cdir = pw_xasprintf("%s/cache", dir);
     fake_state *fs;
-    events ev = {""};
+    events ev = {"", ""};
 
     /* A miss goes to the inner executor; the clean result is stored. */
     pw_exec *x = cached(fake_new("here", "cpu A", 7, &fs), cdir, false, NULL);
@@ -546,10 +568,16 @@ static void test_replay(void **state)
 
 /* --- local: real children --------------------------------------------------------------------- */
 
+/* The memory limit (RLIMIT_AS) of the local executor's children here: none to speak of.  Under
+ * ASan a process's address space is the shadow's terabytes, so a child limited to the default
+ * 16 GiB can map nothing more, and whether it needs one more mapping (ASan's stack depot) depends
+ * on what the test process allocated before it forked. */
+#define NO_AS_LIMIT 1e9
+
 static void test_local(void **state)
 {
     (void)state;
-    events ev = {""};
+    events ev = {"", ""};
     pw_exec *x = pw_exec_local_new("2026-01-01 00:00 UTC");
     pw_exec_observe(x, record, &ev);
     const json_t *env = pw_exec_environment(x);
@@ -560,9 +588,9 @@ static void test_local(void **state)
     json_t *p1 = json_pack("{s:[i], s:[i], s:f, s:s}", "sizes", 1, "values", 42, "spread", 0.1, "label", "l");
     json_t *hang = json_pack("{s:s}", "mode", "hang");
     json_t *fails = json_pack("{s:s}", "mode", "error");
-    pw_exec_job j1 = {fixed, "one", p1, "c1", true, 0, 0};
-    pw_exec_job j2 = {crash, "stuck", hang, "c2", true, 30, 0};
-    pw_exec_job j3 = {crash, "never", fails, "c3", true, 0, 0};
+    pw_exec_job j1 = {fixed, "one", p1, "c1", true, 0, NO_AS_LIMIT};
+    pw_exec_job j2 = {crash, "stuck", hang, "c2", true, 30, NO_AS_LIMIT};
+    pw_exec_job j3 = {crash, "never", fails, "c3", true, 0, NO_AS_LIMIT};
     assert_int_equal(pw_exec_submit(x, &j1), 1);
     assert_int_equal(pw_exec_submit(x, &j2), 2);
     assert_int_equal(pw_exec_submit(x, &j3), 3);
@@ -609,6 +637,285 @@ static void test_local(void **state)
     pw_result_free(r);
     pw_exec_free(x);
     json_decref(p1), json_decref(hang), json_decref(fails);
+}
+
+/* The local executor and the measurement lock: taken only when a job starts (not at submit, not
+ * for a cache hit), held while a child runs, given back when nothing is left; a busy lock is NOTE
+ * events while waiting (honouring the wait's timeout), then an ERROR event and PW_EBUSY with the
+ * job still queued. */
+static void test_local_lock(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *path = pw_xasprintf("%s/measure.lock", dir), *cache = pw_xasprintf("%s/cache", dir);
+    pw_lock_options lo;
+    pw_lock_options_default(&lo);
+    lo.path = path;
+    lo.max_wait_s = 0.3;
+    lo.command = "the executor";
+    pw_lock_options other_o = lo;
+    other_o.max_wait_s = 0;
+    other_o.command = "someone else";
+    pw_lock *other = pw_lock_new(&other_o);
+    char msg[256];
+    pw_lock_holder h;
+
+    events ev = {"", ""};
+    pw_exec *x = pw_exec_cache_new(pw_exec_local_new_lock("2026-01-01 00:00 UTC", &lo), pw_cache_open(cache), NULL);
+    pw_exec_observe(x, record, &ev);
+    const pw_experiment *fixed = pw_registry_find("selftest.fixed"), *crash = pw_registry_find("selftest.crash");
+    json_t *p1 = json_pack("{s:[i], s:[i], s:f, s:s}", "sizes", 1, "values", 7, "spread", 0.1, "label", "l");
+    json_t *hang = json_pack("{s:s}", "mode", "hang");
+    pw_exec_job j1 = {fixed, "one", p1, "lock-c1", true, 0, NO_AS_LIMIT};
+    pw_exec_job j2 = {crash, "stuck", hang, "lock-c2", true, 30, NO_AS_LIMIT};
+
+    /* Someone else holds the lock: submitting takes nothing, a look waits no longer than asked. */
+    assert_int_equal(pw_lock_acquire(other, NULL, msg, sizeof msg), PW_OK);
+    assert_int_equal(pw_exec_submit(x, &j1), 1);
+    pw_exec_ticket t;
+    pw_result *r;
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_EAGAIN);
+    assert_string_equal(ev.log, "Q1 N0");
+    assert_non_null(strstr(ev.said, "waiting for the measurement lock "));
+    assert_non_null(strstr(ev.said, "(someone else, user "));
+    int status;
+    while ((status = pw_exec_wait(x, 0.05, &t, &r)) == PW_EAGAIN) {}
+    assert_int_equal(status, PW_EBUSY);
+    assert_string_equal(ev.log, "Q1 N0 E0"); /* nothing started */
+    assert_non_null(strstr(ev.said, "still held after waiting"));
+    assert_non_null(strstr(ev.said, "; giving up (--max-wait SECONDS waits longer)"));
+
+    /* Free again: the queued job runs; afterwards the lock is free for anyone. */
+    pw_lock_release(other);
+    while ((status = pw_exec_wait(x, -1, &t, &r)) == PW_EAGAIN) {}
+    assert_int_equal(status, PW_OK);
+    assert_int_equal(t, 1);
+    assert_false(pw_result_failed(r));
+    pw_result_free(r);
+    assert_int_equal(pw_lock_acquire(other, NULL, msg, sizeof msg), PW_OK);
+    pw_lock_release(other);
+
+    /* Held while a child runs, with this process's record; given back when it is cancelled. */
+    pw_exec_submit(x, &j2);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_EAGAIN); /* started */
+    assert_int_equal(pw_lock_acquire(other, &h, msg, sizeof msg), PW_EBUSY);
+    assert_int_equal(h.pid, (long)getpid());
+    assert_string_equal(h.command, "the executor");
+    pw_exec_cancel(x, 0);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_OK);
+    assert_true(pw_result_failed(r));
+    pw_result_free(r);
+    assert_int_equal(pw_lock_acquire(other, NULL, msg, sizeof msg), PW_OK);
+    pw_exec_free(x);
+
+    /* While someone else holds it, a job in the cache (selftest.fixed: never disturbed) is
+     * answered without waiting: the lock is not touched. */
+    ev.log[0] = ev.said[0] = '\0';
+    x = pw_exec_cache_new(pw_exec_local_new_lock("2026-01-01 00:00 UTC", &lo), pw_cache_open(cache), NULL);
+    pw_exec_observe(x, record, &ev);
+    pw_exec_submit(x, &j1);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_OK);
+    assert_string_equal(source_of(r), "from cache");
+    pw_result_free(r);
+    assert_int_equal(pw_exec_wait(x, 0, &t, &r), PW_ENOTFOUND);
+    assert_string_equal(ev.log, "Q1 S1 F1");
+    assert_string_equal(ev.said, "");
+    pw_exec_free(x);
+    pw_lock_free(other);
+    json_decref(p1), json_decref(hang);
+    pw_test_rmtree(dir);
+    free(path), free(cache), free(dir);
+}
+
+/* --- the stale executor ----------------------------------------------------------------------- */
+
+static const char *key_of(const pw_result *r)
+{
+    return json_string_value(json_object_get(json_object_get(pw_result_json(r), "run"), "cache_key"));
+}
+
+/* A previous result document of selftest.fixed: value.n1 = value, measured under key. */
+static json_t *previous_doc(const char *id, double value, const char *key, json_t *params)
+{
+    return json_pack("{s:i, s:s, s:s, s:s, s:{s:{s:f, s:[f, f], s:s}}, s:O, s:{s:s, s:s, s:s}, s:[], s:s, s:i}",
+                     "schema", 1, "experiment", "selftest.fixed", "id", id, "status", "ok", "metrics", "value.n1",
+                     "value", value, "ci95", value * 0.9, value * 1.1, "unit", "x", "params", params, "run", "source",
+                     "measured", "cache_key", key, "measured_at", "2026-01-01 00:00 UTC", "claims", "chapter", "old.md",
+                     "line", 3);
+}
+
+static void write_run(const char *path, json_t *results)
+{
+    json_t *doc = json_pack("{s:i, s:o}", "schema", 1, "results", results);
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    json_decref(doc);
+}
+
+/* The job's answer from x (which answers at submit). */
+static pw_result *ask(pw_exec *x, const char *experiment, const char *id, json_t *params, const char *key)
+{
+    pw_exec_job j = {pw_registry_find(experiment), id, params, "canonical", false, 0, 0, key};
+    assert_non_null(j.experiment);
+    pw_exec_ticket t = pw_exec_submit(x, &j), got;
+    pw_result *r = NULL;
+    assert_int_equal(pw_exec_wait(x, 0, &got, &r), PW_OK);
+    assert_int_equal(got, t);
+    return r;
+}
+
+static void test_stale(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *first = pw_xasprintf("%s/measured.json", dir), *second = pw_xasprintf("%s/results.json", dir);
+    char *cdir = pw_xasprintf("%s/cache", dir);
+    json_t *p1 = json_pack("{s:[i]}", "values", 1), *p2 = json_pack("{s:[i]}", "values", 2);
+    /* The first document wins over the second; a failed result and a placeholder are in it too. */
+    json_t *failed = previous_doc("failedbefore", 1, "K2", p1);
+    json_object_set_new(failed, "status", json_string("error"));
+    json_object_set_new(failed, "error", json_string("crashed on purpose"));
+    json_t *placeholder = json_pack("{s:i, s:s, s:s, s:s, s:{}, s:{s:s, s:s}}", "schema", 1, "experiment",
+                                    "selftest.fixed", "id", "placeholder", "status", "ok", "metrics", "stale", "state",
+                                    "unmeasured", "reason", "not measured yet");
+    write_run(first, json_pack("[o, o, o]", previous_doc("kept", 3, "K1", p1), failed, placeholder));
+    write_run(second, json_pack("[o, o]", previous_doc("kept", 5, "K1", p1), previous_doc("placeholder", 8, "K8", p1)));
+    /* Two cache entries of id incache (the same second: the larger key is the newer). */
+    pw_cache *c = pw_cache_open(cdir);
+    assert_non_null(c);
+    char k1[65], k2[65];
+    memset(k1, '1', 64), memset(k2, '2', 64);
+    k1[64] = k2[64] = '\0';
+    json_t *e1 = previous_doc("incache", 10, k1, p1), *e2 = previous_doc("incache", 20, k2, p1);
+    assert_int_equal(pw_cache_put(c, k2, e2), PW_OK);
+    assert_int_equal(pw_cache_put(c, k1, e1), PW_OK);
+    json_decref(e1), json_decref(e2);
+    pw_cache_free(c);
+
+    char *const docs[] = {first, second, "/nonexistent/results.json"};
+    pw_exec *x = pw_exec_stale_new(docs, 3, cdir);
+    assert_string_equal(pw_exec_name(x), "stale");
+    assert_non_null(json_object_get(pw_exec_environment(x), "host"));
+    const char *reason = NULL, *key = NULL;
+    pw_metric m;
+
+    /* The same key: the job's own result, as it was (what the run that wrote it added removed). */
+    pw_result *r = ask(x, "selftest.fixed", "kept", p1, "K1");
+    assert_int_equal(pw_exec_standin(r, &reason, &key), PW_EXEC_FRESH);
+    assert_string_equal(source_of(r), "from the previous run");
+    assert_close(value_of(r), 3, 0);
+    assert_int_equal(pw_result_get_metric(r, "value.n1", &m), PW_OK);
+    assert_null(m.undecidable_why);
+    assert_null(json_object_get(pw_result_json(r), "claims"));
+    assert_null(json_object_get(pw_result_json(r), "chapter"));
+    pw_result_free(r);
+    /* Another key, the same parameters: a stand-in whose metrics decide nothing. */
+    r = ask(x, "selftest.fixed", "kept", p1, "K9");
+    assert_int_equal(pw_exec_standin(r, &reason, &key), PW_EXEC_STALE);
+    assert_string_equal(key, "K9");
+    assert_non_null(strstr(reason, "perfweave, the machine or the mode changed"));
+    assert_string_equal(source_of(r), "previous result");
+    assert_string_equal(key_of(r), "K1"); /* the key it was measured under stays */
+    assert_int_equal(pw_result_get_metric(r, "value.n1", &m), PW_OK);
+    assert_string_equal(m.undecidable_why, "stale");
+    assert_string_equal(m.undecidable_reason, reason);
+    pw_claim claim;
+    char msg[128];
+    assert_int_equal(pw_claim_parse("value >= 1", &claim, msg, sizeof msg), PW_OK);
+    const pw_result *results[] = {r};
+    json_t *verdicts = pw_claims_evaluate(&claim, results, 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(verdicts, 0), "verdict")), "UNDECIDED");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(verdicts, 0), "reason")), reason));
+    json_decref(verdicts);
+    pw_claim_release(&claim);
+    pw_result_free(r);
+    /* Other parameters: the directive changed. */
+    r = ask(x, "selftest.fixed", "kept", p2, "K9");
+    assert_int_equal(pw_exec_standin(r, &reason, NULL), PW_EXEC_STALE);
+    assert_string_equal(reason, "the directive changed: this is its previous result, shown until the new one is measured");
+    pw_result_free(r);
+    /* A previous ERROR: the job's own (same key), or not measured yet. */
+    r = ask(x, "selftest.fixed", "failedbefore", p1, "K2");
+    assert_int_equal(pw_exec_standin(r, NULL, NULL), PW_EXEC_FRESH);
+    assert_true(pw_result_failed(r));
+    pw_result_free(r);
+    r = ask(x, "selftest.fixed", "failedbefore", p2, "K3");
+    assert_int_equal(pw_exec_standin(r, &reason, &key), PW_EXEC_UNMEASURED);
+    assert_false(pw_result_failed(r));
+    assert_non_null(strstr(reason, "ended in ERROR: crashed on purpose"));
+    assert_int_equal(pw_result_metric_count(r), 0);
+    pw_result_free(r);
+    /* A placeholder is passed over for the next document's result. */
+    r = ask(x, "selftest.fixed", "placeholder", p1, "K9");
+    assert_int_equal(pw_exec_standin(r, NULL, NULL), PW_EXEC_STALE);
+    assert_close(value_of(r), 8, 0);
+    pw_result_free(r);
+    /* Not in any document: the newest cache entry of the id. */
+    r = ask(x, "selftest.fixed", "incache", p1, "K9");
+    assert_int_equal(pw_exec_standin(r, NULL, NULL), PW_EXEC_STALE);
+    assert_close(value_of(r), 20, 0);
+    pw_result_free(r);
+    /* Nowhere, or only as another experiment: not measured yet. */
+    r = ask(x, "selftest.fixed", "nothing", p1, NULL);
+    assert_int_equal(pw_exec_standin(r, &reason, &key), PW_EXEC_UNMEASURED);
+    assert_string_equal(reason, "not measured yet");
+    assert_null(key);
+    assert_string_equal(source_of(r), "not measured yet");
+    pw_result_free(r);
+    json_t *hang = json_pack("{s:s}", "mode", "hang");
+    r = ask(x, "selftest.crash", "kept", hang, "K1");
+    assert_int_equal(pw_exec_standin(r, NULL, NULL), PW_EXEC_UNMEASURED);
+    pw_result_free(r);
+    json_decref(hang);
+    pw_exec_free(x);
+
+    /* Under the cache decorator: the stand-in carries the job's key and is never stored; a
+     * measured result and a hit carry their key in run.cache_key. */
+    size_t before = count_entries(cdir);
+    x = cached(pw_exec_stale_new(docs, 1, cdir), cdir, false, NULL);
+    r = obtain(x, "kept", "selftest.fixed kept, edited");
+    assert_int_equal(pw_exec_standin(r, NULL, &key), PW_EXEC_STALE);
+    assert_non_null(key);
+    assert_int_equal(strlen(key), 64);
+    assert_string_equal(key_of(r), "K1");
+    assert_int_equal(count_entries(cdir), before);
+    pw_result_free(r);
+    pw_exec_free(x);
+    /* A previous run's result of exactly this job's key is returned as it is, and not stored. */
+    x = pw_exec_stale_new(NULL, 0, NULL);
+    char *impl = pw_impl_hash(pw_registry_find("selftest.fixed"));
+    char *fp = pw_env_fingerprint_hash(pw_exec_environment(x));
+    char *own = pw_cache_key("selftest.fixed same", impl, fp, false);
+    pw_exec_free(x);
+    char *third = pw_xasprintf("%s/own.json", dir);
+    write_run(third, json_pack("[o]", previous_doc("same", 6, own, p1)));
+    char *const mine[] = {third};
+    x = cached(pw_exec_stale_new(mine, 1, NULL), cdir, false, NULL);
+    r = obtain(x, "same", "selftest.fixed same");
+    assert_int_equal(pw_exec_standin(r, NULL, NULL), PW_EXEC_FRESH);
+    assert_string_equal(source_of(r), "from the previous run");
+    assert_string_equal(key_of(r), own);
+    assert_int_equal(count_entries(cdir), before);
+    pw_result_free(r);
+    pw_exec_free(x);
+    free(impl), free(fp), free(own), free(third);
+    fake_state *fs;
+    x = cached(fake_new("here", "cpu A", 4, &fs), cdir, false, NULL);
+    r = obtain(x, "a", "selftest.fixed a");
+    char *measured_key = pw_xstrdup(key_of(r));
+    assert_int_equal(strlen(measured_key), 64);
+    assert_int_equal(count_entries(cdir), before + 1);
+    pw_result_free(r);
+    r = obtain(x, "a", "selftest.fixed a");
+    assert_string_equal(source_of(r), "from cache");
+    assert_string_equal(key_of(r), measured_key);
+    pw_result_free(r);
+    pw_exec_free(x);
+    free(measured_key);
+
+    json_decref(p1), json_decref(p2);
+    free(first), free(second), free(cdir);
+    pw_test_rmtree(dir);
+    free(dir);
 }
 
 /* --- the report driver over the seam ---------------------------------------------------------- */
@@ -703,6 +1010,105 @@ static void test_report_driver(void **state)
 
     pw_exec_free(x);
     free(chapter), free(outdir);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
+/* --stale and --measure-only through pw_report_build, with the default executors (the local one
+ * runs real selftest children), in a temporary folder. */
+static void test_report_stale_and_measure(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *chapter = pw_xasprintf("%s/ch.md", dir), *outdir = pw_xasprintf("%s/out", dir);
+    char *cdir = pw_xasprintf("%s/cache", dir), *adir = pw_xasprintf("%s/archive", dir);
+    char *saved = pw_xasprintf("%s/measured.json", dir), *html = pw_xasprintf("%s/report.html", outdir);
+    char *prev = pw_xasprintf("%s/results.json", outdir);
+    const char *text = "# Stale\n\nA `=a.value.n1`, B `=b.count`.\n\n```experiment selftest.fixed\nid: a\n"
+                       "sizes: [1]\nvalues: [3]\nclaim: value >= 1\n```\n\n"
+                       "```experiment selftest.fixed\nid: b\nclaim: count >= 1\n```\n";
+    assert_int_equal(pw_write_file_atomic(chapter, text, strlen(text)), PW_OK);
+    assert_int_equal(pw_mkdir_p(outdir), PW_OK);
+    json_t *p = json_pack("{s:[i]}", "values", 2);
+    write_run(prev, json_pack("[o]", previous_doc("a", 2, "old", p)));
+    json_decref(p);
+
+    said s = {""};
+    pw_report_options o;
+    pw_report_options_default(&o);
+    char *chapters[] = {chapter};
+    o.chapters = chapters;
+    o.nchapters = 1;
+    o.outdir = outdir;
+    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
+    o.formats = html_only;
+    o.pdf = false;
+    o.cache_dir = cdir;
+    o.archive_root = adir;
+    o.on_message = on_message;
+    o.ctx = &s;
+    o.stale = true;
+    pw_report_outcome out;
+    assert_int_equal(pw_report_build(&o, &out), PW_OK);
+    assert_int_equal(out.measured, 0);
+    assert_int_equal(out.npending, 2);
+    assert_string_equal(out.pending[0].id, "a");
+    assert_false(out.pending[0].unmeasured);
+    assert_string_equal(out.pending[0].file, chapter);
+    assert_int_equal(out.pending[0].line, 5);
+    assert_non_null(out.pending[0].key);
+    assert_string_equal(out.pending[1].id, "b");
+    assert_true(out.pending[1].unmeasured);
+    assert_int_equal(out.verdicts[PW_VERDICT_UNDECIDED], 2); /* stand-ins decide nothing */
+    assert_int_equal(out.claims, 2);
+    assert_null(out.archive);
+    pw_report_outcome_release(&out);
+    assert_int_equal(count_entries(cdir), 0);
+    char *page = pw_read_file(html, NULL);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "class=\"experiment stale\" id=\"result-a\""));
+    assert_non_null(strstr(page, "class=\"experiment unmeasured\" id=\"result-b\""));
+    assert_non_null(strstr(page, "[not measured yet]"));
+    assert_non_null(strstr(page, "<sup class=\"stale-tag\">previous</sup>"));
+    free(page);
+
+    /* Measuring only: the cache and the archive fill, the output folder stays as it is.  The
+     * selftest children measure under the memory limit (RLIMIT_AS), which a sanitizer's shadow
+     * memory exceeds from the start: under ASan that half cannot run. */
+    if (SANITIZED) goto done;
+    char *before = pw_read_file(html, NULL);
+    o.stale = false;
+    o.measure_only = true;
+    o.results_path = saved;
+    assert_int_equal(pw_report_build(&o, &out), PW_OK);
+    assert_int_equal(out.measured, 2);
+    assert_int_equal(out.npending, 0);
+    assert_int_equal(out.stage, PW_REPORT_DONE);
+    assert_int_equal(out.ndocuments, 0);
+    assert_non_null(out.archive);
+    pw_report_outcome_release(&out);
+    assert_int_equal(count_entries(cdir), 2);
+    page = pw_read_file(html, NULL);
+    assert_string_equal(page, before);
+    free(page), free(before);
+    json_t *doc = json_load_file(saved, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(doc, "results")), 2);
+    json_decref(doc);
+
+    /* Rendering again without measuring: everything from the cache, decided. */
+    o.measure_only = false;
+    o.results_path = NULL;
+    o.stale = true;
+    assert_int_equal(pw_report_build(&o, &out), PW_OK);
+    assert_int_equal(out.npending, 0);
+    assert_int_equal(out.verdicts[PW_VERDICT_PASS], 2);
+    pw_report_outcome_release(&out);
+    page = pw_read_file(html, NULL);
+    assert_null(strstr(page, "class=\"experiment stale\""));
+    free(page);
+
+done:
+    free(chapter), free(outdir), free(cdir), free(adir), free(saved), free(html), free(prev);
     pw_test_rmtree(dir);
     free(dir);
 }
@@ -814,21 +1220,32 @@ static void test_impl_core(void **state)
     assert_false(pw_impl_is_core("src/exec/cache.c"));
     assert_false(pw_impl_is_core("src/exec/replay.c"));
     assert_false(pw_impl_is_core("src/exec/slurm.c")); /* submits; the node measures through local.c */
+    assert_false(pw_impl_is_core("src/exec/stale.c"));
     assert_false(pw_impl_is_core("include/perfweave/exec.h"));
     assert_false(pw_impl_is_core("src/weave/obtain.c"));
 }
 
 int main(void)
 {
+    /* The local executor takes the machine-wide measurement lock: a private one here, so that
+     * the tests neither wait for nor block a real measurement on this machine. */
+    char *lockdir = pw_test_tmpdir(), *lock = pw_xasprintf("%s/measure.lock", lockdir);
+    setenv(PW_LOCK_ENV, lock, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_submit_wait_cancel),
         cmocka_unit_test(test_cache_decorator),
         cmocka_unit_test(test_cache_other_machine),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_local),
+        cmocka_unit_test(test_local_lock),
+        cmocka_unit_test(test_stale),
         cmocka_unit_test(test_report_driver),
         cmocka_unit_test(test_report_peers),
+        cmocka_unit_test(test_report_stale_and_measure),
         cmocka_unit_test(test_impl_core),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    pw_test_rmtree(lockdir);
+    free(lock), free(lockdir);
+    return failed;
 }

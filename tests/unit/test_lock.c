@@ -1,6 +1,7 @@
 /* test_lock.c — the measurement lock: where it lives, the holder record, busy and waiting
  * outcomes, release on exit and on crash, O_CLOEXEC, another user opening the file in a sticky
- * directory.  Nothing here asserts on a duration; waits are bounded by a few tenths of a second. */
+ * directory; a wait in slices; the sentences for messages.  Nothing here asserts on a duration;
+ * waits are bounded by a few tenths of a second. */
 #include "support.h"
 
 #include <dirent.h>
@@ -180,6 +181,78 @@ static void test_acquire_busy_release(void **state)
     free(dir);
 }
 
+/* A wait in slices (an executor with its own timeout): PW_EAGAIN while the wait goes on, one
+ * WAITING event for the whole wait, the maximum counted from its first call; then PW_EBUSY, or the
+ * lock once it is free.  And the sentences the commands and the executor show. */
+static void test_acquire_within(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *path = pw_xasprintf("%s/measure.lock", dir);
+    pw_lock *a = make(path, 0, "perfweave report --quick", NULL);
+    char msg[256], text[1024];
+    assert_int_equal(pw_lock_acquire_within(a, 0, NULL, msg, sizeof msg), PW_OK); /* free: at once */
+    events ev = {0};
+    pw_lock *b = make(path, 0.3, NULL, &ev);
+    pw_lock_holder h;
+    assert_int_equal(pw_lock_acquire_within(b, 0, &h, msg, sizeof msg), PW_EAGAIN);
+    assert_int_equal(h.pid, (long)getpid());
+    assert_int_equal(pw_lock_acquire_within(b, 0.01, &h, msg, sizeof msg), PW_EAGAIN);
+    assert_int_equal(ev.waiting, 1); /* one wait, one message */
+    int st;
+    while ((st = pw_lock_acquire_within(b, 0.05, &h, msg, sizeof msg)) == PW_EAGAIN) {}
+    assert_int_equal(st, PW_EBUSY);
+    assert_non_null(strstr(msg, "still held after waiting"));
+    pw_lock_describe_failure(b, st, msg, &h, text, sizeof text);
+    assert_non_null(strstr(text, "(perfweave report --quick, user "));
+    assert_non_null(strstr(text, "; giving up (--max-wait SECONDS waits longer)"));
+    assert_false(pw_lock_held(b));
+
+    /* A new wait (a new WAITING), and the lock as soon as the holder gives it back. */
+    assert_int_equal(pw_lock_acquire_within(b, 0, &h, msg, sizeof msg), PW_EAGAIN);
+    assert_int_equal(ev.waiting, 2);
+    pw_lock_release(a);
+    assert_int_equal(pw_lock_acquire_within(b, -1, &h, msg, sizeof msg), PW_OK);
+    assert_true(pw_lock_held(b));
+    assert_int_equal(ev.acquired, 1);
+    /* A wait that pw_lock_release ends before it got anywhere. */
+    events ev2 = {0};
+    pw_lock *c = make(path, 10, NULL, &ev2);
+    assert_int_equal(pw_lock_acquire_within(c, 0, &h, msg, sizeof msg), PW_EAGAIN);
+    pw_lock_release(c);
+    assert_false(pw_lock_held(c));
+    pw_lock_free(c);
+
+    /* The sentences. */
+    pw_lock_holder none;
+    memset(&none, 0, sizeof none);
+    none.uid = -1;
+    pw_lock_describe_holder(&none, text, sizeof text);
+    assert_string_equal(text, "another process (its record is missing or not readable)");
+    pw_lock_holder who = {42, 1000, "node1", "2026-12-01T10:00:00Z", 1.0, "perfweave run x", false};
+    pw_lock_describe_holder(&who, text, sizeof text);
+    assert_string_equal(text, "pid 42 (perfweave run x, user 1000 on node1) since 2026-12-01T10:00:00Z; "
+                              "that process is gone, a measurement it started may still run");
+    pw_lock_describe_event(PW_LOCK_WAITING, "/run/lock/x", &none, 1800, 0, text, sizeof text);
+    assert_string_equal(text, "waiting for the measurement lock /run/lock/x, held by another process "
+                              "(its record is missing or not readable); waiting up to 30 min (--no-wait fails at once)");
+    pw_lock_describe_event(PW_LOCK_ACQUIRED, "/run/lock/x", &none, 1800, 2.5, text, sizeof text);
+    assert_string_equal(text, "measurement lock taken after waiting 2.5 s");
+    pw_lock *d = make(path, 0, NULL, NULL);
+    pw_lock_describe_failure(d, PW_EBUSY, "held", &who, text, sizeof text);
+    assert_non_null(strstr(text, "the measurement lock "));
+    assert_non_null(strstr(text, " is held by pid 42 (perfweave run x"));
+    assert_non_null(strstr(text, "; not waiting (--no-wait)"));
+    pw_lock_describe_failure(d, PW_EIO, "cannot open the measurement lock", &who, text, sizeof text);
+    assert_string_equal(text, "cannot open the measurement lock");
+    pw_lock_free(d);
+    pw_lock_free(b);
+    pw_lock_free(a);
+    pw_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
 static int always(void)
 {
     return 1;
@@ -332,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_parse_holder),
         cmocka_unit_test(test_acquire_busy_release),
+        cmocka_unit_test(test_acquire_within),
         cmocka_unit_test(test_interrupted_and_errors),
         cmocka_unit_test(test_released_on_death),
         cmocka_unit_test(test_other_user),

@@ -1,6 +1,7 @@
 /* test_mnist.c — IDX parsing on small gzip files made here (good, truncated, wrong magic,
  * mismatched counts, trailing bytes, missing), the real Fashion-MNIST test split when installed,
- * and the MLP: deterministic training on a fixed real subset and the checksummed weight cache. */
+ * and the MLP: deterministic training on a fixed real subset and the checksummed weight cache;
+ * what the shared publishers mark (accuracies fixed-sample, the training time undecidable). */
 #include "support.h"
 
 #include <math.h>
@@ -355,6 +356,48 @@ static void test_model_depends(void **state)
     json_decref(env);
 }
 
+/* Every accuracy and paired drop carries its basis and the fixed-sample sentence, whoever
+ * publishes it; the training time is one timing that decides no claim, and a cached model's is
+ * said to be the earlier run's. */
+static void test_publish_marks(void **state)
+{
+    (void)state;
+    pw_result *r = pw_result_new("quantization.mlp", "q");
+    assert_close(pw_mnistexp_publish_accuracy(r, "accuracy.fp32", 8000, 10000), 0.8, 1e-12);
+    pw_mnistexp_paired mc = {30, 10, 10000, 0.002, 0.002, 0.0008, 0.0032};
+    pw_mnistexp_publish_drop(r, "drop.accuracy.int8_vs_fp32", &mc);
+    pw_metric m;
+    assert_int_equal(pw_result_get_metric(r, "accuracy.fp32", &m), PW_OK);
+    assert_close(m.n, 10000, 0);
+    assert_non_null(m.fixed_sample);
+    assert_non_null(strstr(m.fixed_sample, "10000-image test set is all there is"));
+    assert_int_equal(pw_result_get_metric(r, "drop.accuracy.int8_vs_fp32", &m), PW_OK);
+    assert_close(m.value, 0.002, 0);
+    assert_close(m.lo, 0.0008, 0);
+    assert_close(m.n, 10000, 0);
+    assert_non_null(strstr(m.fixed_sample, "the same pairs"));
+
+    pw_mnistexp e;
+    memset(&e, 0, sizeof e);
+    pw_mlp_config_default(&e.cfg);
+    e.hist.train_seconds = 12.5;
+    e.trained = 1;
+    pw_mnistexp_publish_training(&e, r);
+    assert_int_equal(pw_result_get_metric(r, "time.training", &m), PW_OK);
+    assert_close(m.value, 12.5, 0);
+    assert_string_equal(m.undecidable_why, "too_few_samples");
+    assert_non_null(strstr(m.undecidable_reason, "one training run"));
+    pw_result_free(r);
+    r = pw_result_new("quantization.mlp", "q");
+    e.trained = 0;
+    pw_mnistexp_publish_training(&e, r);
+    assert_int_equal(pw_result_get_metric(r, "time.training", &m), PW_OK);
+    assert_string_equal(m.undecidable_why, "too_few_samples");
+    assert_non_null(strstr(m.undecidable_reason, "cached model"));
+    assert_non_null(strstr(m.undecidable_reason, "not measured in this run"));
+    pw_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_training_deterministic),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_model_depends),
+        cmocka_unit_test(test_publish_marks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

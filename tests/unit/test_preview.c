@@ -282,6 +282,11 @@ static void test_diagnostics(void **state)
     assert_false(pw_preview_is_progress("[/3] x"));
     assert_false(pw_preview_is_progress("[1/] x"));
     assert_false(pw_preview_is_progress("chapters/a.md:3: [1/2] x"));
+    const char *id = NULL;
+    assert_int_equal(pw_preview_progress_id("[1/3] e2e-matmul (acceleration.matmul)  0s elapsed", &id), 10);
+    assert_int_equal(strncmp(id, "e2e-matmul", 10), 0);
+    assert_int_equal(pw_preview_progress_id("[2/2] last", &id), 4);
+    assert_int_equal(pw_preview_progress_id("x.md:1: [1/2] a", &id), 0);
 
     const char out[] = "[1/2] a (selftest.fixed)  0s elapsed\n"
                        "chapters/16-acceleration.md:41: unknown experiment 'matmull' (did you mean 'matmul'?)\n"
@@ -337,6 +342,28 @@ static void test_diagnostics(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "text")),
                         "the renderer (perfweave report) was stopped by signal 15");
     json_decref(d);
+
+    /* From a --status-json document: its input diagnostics, then its error messages (not its
+     * warnings or notes), located; none at all is NULL (the caller reads the output instead). */
+    json_t *status = json_pack("{s:[s, s], s:[{s:s, s:s, s:i, s:s}, {s:s, s:n, s:n, s:s}, {s:s, s:n, s:n, s:s}]}",
+                               "diagnostics", "ch.md:3: unknown experiment 'x'", "ch.md:9: bad \xef\xbf\xbd",
+                               "messages", "kind", "error", "file", "ch.md", "line", 12, "text", "broken template",
+                               "kind", "warning", "file", "line", "text", "a warning", "kind", "error", "file", "line",
+                               "text", "no chapters given");
+    d = pw_preview_status_diagnostics(status);
+    assert_int_equal(json_array_size(d), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "file")), "ch.md");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(d, 1), "line")), 9);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 1), "text")), "ch.md:9: bad " FFFD);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 2), "text")), "ch.md:12: broken template");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(d, 2), "line")), 12);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 3), "text")), "no chapters given");
+    json_decref(d);
+    json_decref(status);
+    status = json_pack("{s:[], s:[{s:s, s:n, s:n, s:s}]}", "diagnostics", "messages", "kind", "note", "file", "line",
+                       "text", "archived");
+    assert_null(pw_preview_status_diagnostics(status));
+    json_decref(status);
 }
 
 static json_t *state_doc(pw_preview_state *st, unsigned long *gen)
@@ -405,6 +432,26 @@ static void test_state(void **state)
     /* Setting the same identity again is no change. */
     pw_preview_state_set_report(st, "4-5.6");
     assert_int_equal(pw_preview_state_wait(st, g1, 0), PW_PREVIEW_TIMEOUT);
+    /* What still needs measuring, and a measurement that failed: said until it runs again. */
+    assert_int_equal(json_integer_value(json_object_get(doc = state_doc(st, NULL), "pending")), 0);
+    json_decref(doc);
+    pw_preview_state_set_pending(st, 2);
+    pw_preview_state_job_failed(st, PW_PREVIEW_JOB_MEASURE, "the measurement crashed");
+    doc = state_doc(st, &g1);
+    assert_int_equal(json_integer_value(json_object_get(doc, "pending")), 2);
+    json_t *measure = json_object_get(json_object_get(doc, "jobs"), "measure");
+    assert_true(json_is_false(json_object_get(measure, "running")));
+    assert_string_equal(json_string_value(json_object_get(measure, "error")), "the measurement crashed");
+    assert_true(json_is_null(json_object_get(json_object_get(json_object_get(doc, "jobs"), "render"), "error")));
+    json_decref(doc);
+    pw_preview_state_set_pending(st, 2); /* no change */
+    assert_int_equal(pw_preview_state_wait(st, g1, 0), PW_PREVIEW_TIMEOUT);
+    pw_preview_state_set_job(st, PW_PREVIEW_JOB_MEASURE, true, "[1/1] a (selftest.fixed)");
+    doc = state_doc(st, NULL);
+    assert_true(json_is_null(json_object_get(json_object_get(json_object_get(doc, "jobs"), "measure"), "error")));
+    json_decref(doc);
+    pw_preview_state_set_job(st, PW_PREVIEW_JOB_MEASURE, false, NULL);
+    json_decref(state_doc(st, &g1));
 
     /* A waiting stream wakes on a change, and every wait ends once the state is stopped. */
     waiter w = {st, g1, PW_PREVIEW_TIMEOUT};

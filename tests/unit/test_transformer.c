@@ -424,6 +424,38 @@ static void test_flops(void **state)
     assert_close(pw_transformer_flops_generate_cached(&c, 3, 0), 0, 0);
 }
 
+/* The traffic of a cached step, two independent ways: by hand for d 4, 1 layer, d_ff 8, vocab
+ * 10, and from the accounting allocator's "weights" bytes of a real model (every tensor the
+ * model allocated) less the embedding rows a step does not look up.
+ * By hand, floats: layer = norms 16 + QKV 48 + 12 + Wo 16 + 4 + W1 32 + 8 + W2 32 + 4 = 172;
+ * ends = token row 4 + position row 4 + final norm 8 + output projection 40 = 56;
+ * K and V at length 5: 2·5·4 read + 2·4 written = 48  → 4·(56 + 172 + 48) = 1104 bytes. */
+static void test_step_bytes(void **state)
+{
+    (void)state;
+    pw_transformer_config c;
+    pw_transformer_config_default(&c);
+    c.d_model = 4, c.heads = 1, c.layers = 1, c.d_ff = 8, c.vocab = 10;
+    assert_close(pw_transformer_bytes_step_cached(&c, 5), 1104, 0);
+    assert_close(pw_transformer_bytes_step_cached(&c, 6) - pw_transformer_bytes_step_cached(&c, 5),
+                 4.0 * 2 * 4, 0);
+    for (int variant = 0; variant < 2; variant++) {
+        small_config(&c);
+        if (variant) c.norm = PW_NORM_RMS;  /* the bias is allocated and read (zero) all the same */
+        pw_alloc *acct = pw_alloc_new();
+        pw_transformer *m = NULL;
+        assert_int_equal(pw_transformer_new(&c, acct, &m, NULL, 0), PW_OK);
+        const double d = c.d_model, unused = 4.0 * ((c.vocab - 1) + (c.context - 1)) * d;
+        const double weights = (double)pw_alloc_current(acct, "weights") - unused;
+        for (long len = 1; len <= c.context; len += 53) {
+            double kv = 4.0 * c.layers * (2.0 * (double)len * d + 2 * d);
+            assert_close(pw_transformer_bytes_step_cached(&c, len), weights + kv, 0);
+        }
+        pw_transformer_free(m);
+        pw_alloc_free(acct);
+    }
+}
+
 static int setup_blas(void **state)
 {
     (void)state;
@@ -441,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_overflow_and_errors),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_flops),
+        cmocka_unit_test(test_step_bytes),
     };
     return cmocka_run_group_tests_name("transformer", tests, setup_blas, NULL);
 }

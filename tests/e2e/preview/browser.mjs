@@ -1,9 +1,10 @@
 // browser.mjs — `perfweave preview` in a real headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core): one long-lived page that is never reloaded by hand.  An edit of a
 // chapter's prose must appear in the page's DOM within 2 s; a broken directive must show its
-// file:line message in the overlay over the last good report; the fix must clear it; a crashing
-// renderer must be shown too; and a rebuilt binary must take over the same port, with the page
-// reloading by itself.  Run by tests/e2e/preview/run.sh, which starts the server; settings come
+// file:line message in the overlay over the last good report; the fix must clear it; a changed
+// directive must show its previous result marked stale and the measuring progress, and then the
+// new result, the page reloading by itself; a crashing renderer must be shown too; and a rebuilt
+// binary must take over the same port, with the page reloading by itself.  Run by tests/e2e/preview/run.sh, which starts the server; settings come
 // from the environment (PREVIEW_URL, PREVIEW_CHAPTER, PREVIEW_BIN, PREVIEW_REAL_BIN).
 import { chromium } from 'playwright-core';
 import { copyFileSync, chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -83,14 +84,45 @@ try {
   if (await within(page, 5000, recovered, 'Prose after the fix')) ok();
   else fail('the page did not recover after the fix');
 
-  // 4. A renderer that crashes (a half-built binary): said in the overlay, the server goes on.
+  // 4. A changed directive (slow to measure): at once its previous result, marked stale, with the
+  //    measuring progress; then, without a manual reload, the page with the measured result.
+  const loadsBeforeMeasuring = loads;
+  saveByRename(chapter, original.replace('Prose before the edit', 'Prose while measuring')
+    .replace('values: [1, 2, 3]', 'values: [1, 2, 9]\ndelay: 3'));
+  const staleShown = () => {
+    const box = document.querySelector('#result-fixed.stale');
+    const note = box && box.querySelector('.stale-note');
+    return note !== null && note.innerText.includes('the directive changed: this is its previous result') &&
+      document.body.innerText.includes('Prose while measuring');
+  };
+  if (await within(page, 3000, staleShown)) ok();
+  else fail('the changed directive was not shown stale with the new prose within 3 s');
+  const progressShown = () => {
+    const pill = document.getElementById('perfweave-preview-status');
+    return pill !== null && pill.innerText.includes('measuring: [1/1] fixed (selftest.fixed)');
+  };
+  if (await within(page, 3000, progressShown)) ok();
+  else fail(`the measuring progress was not shown (status: "${await page.evaluate(() => { const p = document.getElementById('perfweave-preview-status'); return p ? p.innerText : ''; }).catch(() => '?')}")`);
+  if (!(await page.evaluate(bodyHas, '8.1–9.9').catch(() => false))) ok();
+  else fail('the new value was on the page before it was measured');
+  const measuredShown = () => {
+    const box = document.getElementById('result-fixed');
+    return box !== null && !box.classList.contains('stale') && box.innerText.includes('8.1–9.9') &&
+      document.getElementById('perfweave-preview-status') === null;
+  };
+  if (await within(page, 15000, measuredShown)) ok();
+  else fail('the page did not show the measured result by itself');
+  if (loads >= loadsBeforeMeasuring + 2) ok();
+  else fail(`the page reloaded ${loads - loadsBeforeMeasuring} time(s) for the stale and the measured report, expected 2`);
+
+  // 5. A renderer that crashes (a half-built binary): said in the overlay, the server goes on.
   saveByRename(bin, '#!/bin/sh\nkill -SEGV $$\n');
   chmodSync(bin, 0o755); // the server tries it (`--version` crashes) and goes on with itself
   saveByRename(chapter, original.replace('Prose before the edit', 'Prose during the crash'));
   if (await within(page, 5000, overlayHas, 'crashed with signal 11')) ok();
   else fail(`the overlay did not report the crash (it shows: "${await page.evaluate(overlayText).catch(() => '?')}")`);
 
-  // 5. The rebuilt binary: the server execs it on the same port; the page reloads and recovers.
+  // 6. The rebuilt binary: the server execs it on the same port; the page reloads and recovers.
   copyFileSync(realBin, `${bin}.tmp-build`);
   chmodSync(`${bin}.tmp-build`, 0o755);
   renameSync(`${bin}.tmp-build`, bin);

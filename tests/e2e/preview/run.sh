@@ -6,11 +6,15 @@
 #     content types, and that out/report.html on disk stays free of the injected script;
 #   - where it listens: 127.0.0.1 only by default (no wildcard socket; another loopback address
 #     is refused), a warning for --host 0.0.0.0; bad usage and a port in use exit 1;
+#   - measuring in the background, with curl: a changed directive is published at once from its
+#     previous result, marked stale, while a second child measures it; then the page's report is
+#     rendered again with the new result;
 #   - in headless Chromium (browser.mjs, playwright-core from tests/e2e/preview/package-lock.json,
 #     installed here with `npm ci`; skipped, and said so, without node and npm): live reload of a
 #     prose edit within 2 s, the overlay for a broken directive and for a crashing renderer,
-#     recovery, and the exec of a rebuilt binary on the same port;
-#   - Ctrl-C during a render: exit 130, out/ whole, no process left.
+#     recovery, a changed directive shown stale with the measuring progress and then reloaded
+#     with its new result, and the exec of a rebuilt binary on the same port;
+#   - Ctrl-C during a measurement: exit 130, out/ whole, no process left.
 # Traffic goes to loopback addresses only.  Usage: tests/e2e/preview/run.sh BUILD/perfweave
 set -u
 real_bin=$(realpath "$1")
@@ -81,6 +85,29 @@ wait_rendered() {
     done
     return 1
 }
+# wait_settled: until a render has published everything measured: nothing left to measure, no
+# render or measurement running (at most 30 s).
+wait_settled() {
+    i=0
+    while [ $i -lt 300 ]; do
+        curl -s "${url}__preview/state" 2>/dev/null |
+            grep '"renders":[1-9]' | grep '"pending":0,' | grep '"render":{"running":false' |
+            grep -q '"measure":{"running":false' && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+# wait_state PATTERN: until the state matches the grep pattern (at most 20 s).
+wait_state() {
+    i=0
+    while [ $i -lt 200 ]; do
+        curl -s "${url}__preview/state" 2>/dev/null | grep -q -- "$1" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
 code() { curl -s -o /dev/null -w '%{http_code}' --path-as-is "$@"; }
 expect_code() { # code path [curl args] what...
     want=$1 path=$2
@@ -94,7 +121,10 @@ main_pid=$pid
 host=${url#http://}
 host=${host%/}
 port=${host##*:}
-if wait_rendered; then ok; else fail "the first render did not finish"; sed 's/^/    /' "$tmp/main.err" >&2; fi
+# The cache is empty: the first render shows the directive as not measured yet, a measurement
+# follows, and then a render with its result.
+if wait_settled; then ok; else fail "the first render and measurement did not finish"; sed 's/^/    /' "$tmp/main.err" >&2; fi
+expect_grep "preview: measuring (1 directive to measure)" "$tmp/main.err" "the first render's directive was measured"
 
 # --- what it serves -------------------------------------------------------------------------
 expect_code 200 /
@@ -189,6 +219,24 @@ wait "$wild_pid"; s=$?
 expect_status 143 $s "SIGTERM"
 url=$main_url
 
+# --- measuring in the background ------------------------------------------------------------
+# A changed directive: the render publishes at once with its previous result marked stale, the
+# measurement runs beside it (its progress in the state), and a render after it has the result.
+cp "$chapter" "$tmp/chapter.orig"
+sed -i 's/values: \[1, 2, 3\]/values: [1, 2, 6]\ndelay: 2/' "$chapter"
+if wait_state '"measure":{"running":true,"progress":"\[1/1\] fixed (selftest.fixed)'; then ok
+else fail "no measurement of the changed directive in the state"; curl -s "${url}__preview/state" >&2; fi
+page=$(curl -s "$url")
+case $page in *'class="experiment stale" id="result-fixed"'*) ok ;; *) fail "the changed directive is not shown stale meanwhile" ;; esac
+case $page in *"the directive changed: this is its previous result"*) ok ;; *) fail "no stale sentence on the page" ;; esac
+case $page in *"5.4–6.6"*) fail "the new value is on the page before it was measured" ;; *) ok ;; esac
+if wait_settled; then ok; else fail "the measurement and the render after it did not finish"; fi
+page=$(curl -s "$url")
+case $page in *'class="experiment stale"'*) fail "still stale after the measurement" ;; *) ok ;; esac
+case $page in *"5.4–6.6"*) ok ;; *) fail "the measured value is not on the page" ;; esac
+cp "$tmp/chapter.orig" "$chapter"
+wait_settled || fail "the restored chapter did not render"
+
 # --- in a browser -----------------------------------------------------------------------------
 if command -v node >/dev/null && command -v npm >/dev/null; then
     # npm ci only when the lock file changed since the last install (npm writes its own copy).
@@ -212,9 +260,8 @@ else
     echo "preview e2e: SKIPPED the browser test: node and npm are not installed" >&2
 fi
 
-# --- Ctrl-C while a render runs -------------------------------------------------------------
-wait_rendered
-before=$(cksum <"$tmp/out/report.html")
+# --- Ctrl-C while a measurement runs ---------------------------------------------------------
+wait_settled
 cat >>"$chapter" <<'MD'
 
 ```experiment selftest.crash
@@ -223,17 +270,17 @@ mode: hang
 timeout: 60
 ```
 MD
-i=0
-until curl -s "${url}__preview/state" | grep -q '"render":{"running":true,"progress":"\[2/2\] stuck' || [ $i -ge 100 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-[ $i -lt 100 ] && ok || fail "the hanging render did not start"
+# The render publishes the hanging directive as not measured yet; the measurement hangs on it.
+if wait_state '"measure":{"running":true,"progress":"\[2/2\] stuck'; then ok; else fail "the hanging measurement did not start"; fi
+expect_grep 'class="experiment unmeasured" id="result-stuck"' "$tmp/out/report.html" "the new directive is shown as not measured yet"
+before=$(cksum <"$tmp/out/report.html")
+sleep 0.5 # well inside the measurement
 kill -INT "$main_pid"
 wait "$main_pid"; s=$?
 expect_status 130 $s "Ctrl-C"
 expect_grep "stopping (signal 2)" "$tmp/main.err" "the stop is reported"
-[ "$(cksum <"$tmp/out/report.html")" = "$before" ] && ok || fail "the interrupted render changed out/report.html"
+expect_grep "the measurement was stopped" "$tmp/main.err" "the measurement is stopped"
+[ "$(cksum <"$tmp/out/report.html")" = "$before" ] && ok || fail "the stop changed out/report.html"
 if ls -A "$tmp/out" | grep -q staging; then fail "a staging folder was left in out/"; else ok; fi
 if pgrep -f "$tmp/bin/perfweave" >/dev/null; then fail "a process of the preview survived"; pgrep -af "$tmp/bin/perfweave" >&2; else ok; fi
 if curl -s -o /dev/null --max-time 2 "$url"; then fail "still serving after Ctrl-C"; else ok; fi
