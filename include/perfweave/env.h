@@ -42,6 +42,7 @@
 #define PERFWEAVE_ENV_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #define PW_ENV_SCHEMA 1
 
@@ -51,12 +52,27 @@
 /* Captures the environment now (layout above).  Returns a new reference; never NULL. */
 json_t *pw_env_capture(void);
 
-/* What identifies the hardware (the hardware matrix groups machines by it): CPU vendor, family,
- * model number, stepping and brand string, usable ISA, caches, cores online, threads per core,
- * memory in whole GiB, hypervisor presence and vendor, machine architecture (and, for
- * environments recorded before "cpuid" existed, the raw flags line).  Returns a new reference
- * (an object; members missing from env are null). */
+/* What identifies the hardware — the one definition perfweave has: the hardware half of the
+ * cache fingerprint, what the hardware matrix groups columns by (store.h) and what `diff` calls
+ * the same machine.  Never the compiler or library versions, which only make a result stale.
+ *   { "cpu_vendor", "cpu_family", "cpu_model_number", "cpu_stepping"   from the CPUID description
+ *                          (env.cpu.cpuid; also found in env.cpu itself, another member object of
+ *                          env.cpu, or a member object of env with a family and a stepping),
+ *     "cpu_model"          env.cpu.model, else the CPUID brand string,
+ *     "isa"                the usable instruction sets (the CPUID description's list; for records
+ *                          without one derived from the /proc/cpuinfo flags line, same names),
+ *     "caches", "cores_online", "threads_per_core",
+ *     "memory_gib"         memory_bytes rounded to whole GiB (MemTotal moves by a few MiB),
+ *     "hypervisor", "hypervisor_vendor", "machine" (the architecture),
+ *     "cpu_flags"          null, except for records without the CPUID description: their raw
+ *                          flags line (pw_env_hardware_is_legacy) }
+ * Members missing from env are null (env may be NULL).  Returns a new reference. */
 json_t *pw_env_hardware(const json_t *env);
+/* True when hardware (pw_env_hardware's object) comes from a record without the CPUID
+ * description (an environment written before env.cpu.cpuid existed): no family, model number or
+ * stepping, so it can only be matched to a machine by its model name, instruction sets, cores
+ * and memory. */
+bool pw_env_hardware_is_legacy(const json_t *hardware);
 /* What only makes a cached result stale: compiler name, version and flags; OpenBLAS version,
  * config and core in use; BLIS version and kernel set; oneDNN version and effective ISA; GSL
  * version; where the CBLAS symbols bind.  Returns a new reference. */

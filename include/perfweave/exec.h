@@ -11,9 +11,11 @@
  *                       executor and stores the clean results it measured;
  *   stale   (stale.c)   never measures: a miss is answered with the directive's previous result,
  *                       marked as standing in for it, or as "not measured yet" (for a preview that
- *                       measures in the background, in another process).
- * A new way to obtain results (a Slurm job, say) is a new file that fills a pw_exec_ops and calls
- * pw_exec_new — nothing in the driver changes.
+ *                       measures in the background, in another process);
+ *   slurm   (slurm.c)   each job as one Slurm job on a partition's nodes, all submitted at once
+ *                       (slurm.h), the node's perfweave measuring it through the local executor.
+ * A new way to obtain results is a new file that fills a pw_exec_ops and calls pw_exec_new —
+ * nothing in the driver changes.
  *
  * The contract every executor keeps (and the driver relies on):
  *   - Threading: none.  Every call comes from the thread that made the executor; an executor
@@ -23,9 +25,12 @@
  *     fails; a job that cannot be run is answered with an ERROR result.
  *   - Completions: every job that starts is answered exactly once by pw_exec_wait, with a result
  *     the caller then owns (pw_result_free).  Results carry "run" (at least "source":
- *     "measured" when measured by this run, else what it came from: "from cache", "replayed",
- *     "frozen…"; plus "measured_at", "host", "seconds", "peak_rss_kib" when measured) and
- *     "environment": the environment of the process that measured it (env.h).
+ *     "measured" when measured by this run here, "slurm" when measured by this run as a Slurm
+ *     job (with "slurm": job id, partition, node, state), else what it came from: "from cache",
+ *     "replayed", "frozen…"; plus "measured_at", "host", "seconds", "peak_rss_kib" when measured)
+ *     and "environment": the environment of the process that measured it (env.h).
+ *   - Readiness: pw_exec_prepare is where slow or refusable set-up happens (a probe job); the
+ *     driver calls it after validating its input and before submitting anything.
  *   - Cancel: a cancelled job that had not started is dropped and never answered; a running one
  *     is stopped (its child killed and reaped) before pw_exec_cancel returns and is then
  *     answered once, with an ERROR result saying why it ended; a finished one is still answered.
@@ -95,7 +100,20 @@ void pw_exec_cancel(pw_exec *x, pw_exec_ticket ticket);
  * job on a cluster node). */
 const json_t *pw_exec_environment(pw_exec *x);
 
-/* The implementation's name ("local", "replay", "cache"); static storage. */
+/* Gets x ready to measure: set-up that takes a while or can be refused for a reason the user must
+ * fix first (the Slurm executor's probe job: the controller, the shared filesystem, the node's
+ * environment).  The report driver calls it once, after every input is validated and before
+ * anything is submitted.  PW_OK, or a status with a lowercase sentence in msg — PW_EINTR when a
+ * signal interrupted it — and then nothing should be submitted (what is submitted anyway is
+ * answered with an ERROR saying why).  Executors with nothing to set up are always ready; the
+ * cache decorator asks its inner executor. */
+int pw_exec_prepare(pw_exec *x, char *msg, size_t msgsize);
+
+/* True when a result was measured by this run (run.source "measured" or "slurm"), rather than
+ * taken from a cache, a replay or a frozen store. */
+bool pw_exec_measured_now(const pw_result *result);
+
+/* The implementation's name ("local", "replay", "cache", "slurm"); static storage. */
 const char *pw_exec_name(const pw_exec *x);
 
 typedef enum {
@@ -173,6 +191,36 @@ typedef struct {
  * Inner's NOTE and ERROR events and its wait statuses (PW_EBUSY, PW_EIO) pass through. */
 pw_exec *pw_exec_cache_new(pw_exec *inner, pw_cache *cache, const pw_exec_cache_options *opt);
 
+typedef struct {
+    const char *partition;        /* the Slurm partition whose nodes measure */
+    const char *workdir;          /* job files, scripts, logs and results (".cache/slurm"): on a
+                                     filesystem the nodes share */
+    const char *const *paths;     /* also checked visible on the node by the probe (the chapters) */
+    size_t npaths;
+    int time_min;                 /* every job's --time in minutes; 0: from each job's timeout */
+} pw_exec_slurm_options;
+
+/* The Slurm executor (slurm.h, docs/slurm.md): every job is submitted at once as one Slurm job
+ * on the partition (one node, --exclusive, the job's timeout and memory as its limits), so the
+ * jobs of a partition run in parallel across its nodes; the node's perfweave (`run-job`)
+ * measures it through the local executor under that node's measurement lock — this process
+ * measures nothing and takes no lock.  Construction checks what must hold before anything is
+ * submitted — the Slurm commands, the controller answering, the partition existing, up and of
+ * one kind of node — and prepares the work folder: NULL with the sentence in msg when it cannot.
+ * pw_exec_prepare (or else the first pw_exec_environment or submit) runs the probe job: its
+ * node's environment is this executor's, so the cache keys entries by that machine's
+ * fingerprint; a failed probe is refused there with the probe's sentence.
+ *   submit: sbatch at once (a failed submission is an ERROR result at once);
+ *   wait: one squeue call per round for every pending job (at most one round per second),
+ *         STARTED when a job reads RUNNING, each ended job answered with pw_slurm_result (the
+ *         result document the node wrote, validated, or an ERROR naming the Slurm state and job
+ *         id); a result measured on another kind of machine than the probe's carries a warning
+ *         (and the cache decorator does not store it under the probe's key);
+ *   cancel: one scancel, then waiting (at most 30 s) for the jobs to end; a job that never ran
+ *         is dropped, a running one answered with an ERROR "interrupted: Slurm job N was
+ *         cancelled", one that completed first with its result. */
+pw_exec *pw_exec_slurm_new(const pw_exec_slurm_options *opt, char *msg, size_t msgsize);
+
 /* The stale executor: measures nothing, and answers every job at submit (so, under the cache
  * decorator, every miss) from the directive's previous result: the first result with the job's
  * id and experiment in the run documents previous[0 .. nprevious) (paths, e.g. a preview's last
@@ -221,6 +269,8 @@ typedef struct {
     const json_t *(*environment)(pw_exec *x);
     /* Frees the implementation's state (after cancel(0)). */
     void (*free)(void *state);
+    /* Set-up before the first job (pw_exec_prepare); NULL: always ready. */
+    int (*prepare)(pw_exec *x, char *msg, size_t msgsize);
 } pw_exec_ops;
 
 /* A new executor with ops and state (owned: ops->free frees it). */

@@ -42,7 +42,15 @@ typedef struct {
     double eta_s;         /* estimated seconds left (measured time so far per measured
                              experiment × experiments left); NAN before anything was measured */
     bool done;
+    const char *where;    /* NULL for the report's own executor; a peer's name (below) when the
+                             experiment is one a peer measures for the matrix; borrowed */
 } pw_report_progress;
+
+/* An executor that measures the same directives on another machine, for the hardware matrix. */
+typedef struct {
+    pw_exec *executor;    /* borrowed: the caller frees it after the report */
+    const char *name;     /* what it measures on, for messages: "Slurm partition pw-b" */
+} pw_report_peer;
 
 typedef struct {
     const char *outdir;            /* "out" */
@@ -77,6 +85,14 @@ typedef struct {
      * executor, borrowed (the caller frees it), and replay_dir, cache_dir, frozen, rerun, stale
      * and previous are not used. */
     pw_exec *executor;
+    /* Peers (`report --slurm A,B,…`: the partitions after the first): every job is submitted to
+     * each of them too, after the report's own executor has it; their results are not rendered;
+     * each peer's results measured by this run are archived as a run of their own (with the
+     * peer's environment, under archive_root) before the history and matrix blocks are built,
+     * so they feed the matrix.  Every executor is prepared (pw_exec_prepare) before anything is
+     * submitted; a peer's ERROR results count in failed_peers.  NULL / 0: none. */
+    const pw_report_peer *peers;
+    size_t npeers;
     /* How long the default local executor waits for the machine-wide measurement lock (lock.h)
      * when it must measure: < 0 for PW_LOCK_MAX_WAIT_S (the default), 0 not at all (--no-wait).
      * Waiting is told through on_message (NOTE: who holds it); a report answered entirely from
@@ -122,6 +138,7 @@ typedef struct {
     size_t measured_clean;   /* of those, the ones neither ERROR nor disturbed: what the result
                                 cache keeps (when there is one) */
     size_t failed;           /* results in ERROR */
+    size_t failed_peers;     /* peers' results in ERROR (their runs are archived, not rendered) */
     size_t claims;           /* claims decided, and their verdicts: PASS, PARTIAL, FAIL, */
     size_t verdicts[5];      /* UNDECIDED, ERROR */
     /* The documents published into outdir, in registry order (the LaTeX too when only the PDF
@@ -137,9 +154,10 @@ typedef struct {
 
 /* Builds the report.  *out (when non-NULL) is filled in every case; release it with
  * pw_report_outcome_release.  Returns PW_OK; PW_EINVAL for bad input: out->diag holds the
- * diagnostics (from the LOAD or CHECK stage) and nothing was written — or no chapters, or a
- * broken template (an ERROR message); PW_ECHILD when the report was written but an experiment
- * ended in ERROR; PW_EIO when an output could not be written (an ERROR message); PW_EINTR after
+ * diagnostics (from the LOAD or CHECK stage) and nothing was written — or no chapters, a broken
+ * template, or an executor that is not ready (pw_exec_prepare refused: an ERROR message, nothing
+ * submitted); PW_ECHILD when the report was written but an experiment (the report's or a
+ * peer's) ended in ERROR; PW_EIO when an output could not be written (an ERROR message); PW_EINTR after
  * SIGINT/SIGTERM (with pw_isolate_catch_signals installed; out->signal): every running
  * experiment is cancelled, results finished so far stay cached, nothing is published; PW_EBUSY
  * when the measurement lock is held by another process past max_wait_s (an ERROR message names

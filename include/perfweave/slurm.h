@@ -24,6 +24,10 @@
 /* Seconds added to a measurement's own limit for the job's --time: start-up, two environment
  * captures and writing the result. */
 #define PW_SLURM_MARGIN_S 60.0
+/* How long run-job waits on its node for the measurement lock (lock.h) before it gives up with an
+ * ERROR result: well inside PW_SLURM_MARGIN_S, so that a node busy with a measurement outside
+ * Slurm gives a clear ERROR rather than a TIMEOUT in the middle of the measurement. */
+#define PW_SLURM_LOCK_WAIT_S 30.0
 /* Megabytes added to a directive's memory: (the child's address-space limit) for --mem: the
  * run-job process itself beside the measuring child. */
 #define PW_SLURM_MEM_MARGIN_MB 512.0
@@ -174,9 +178,10 @@ typedef struct {
 
 /* The argv of sbatch for s (NULL-terminated; caller frees with pw_slurm_strv_free):
  *   sbatch --parsable --job-name=N --partition=P --nodes=1 --ntasks=1 [--exclusive]
- *          --time=M [--mem=XM] --output=LOG --chdir=DIR --export=PATH,HOME,… SCRIPT
- * One node per job; the environment is not exported whole (only what a program needs to start),
- * so the submitting shell's settings do not leak into the measurement. */
+ *          --time=M [--mem=XM] --output=LOG --chdir=DIR --export=PATH,HOME,…,PERFWEAVE_LOCK SCRIPT
+ * One node per job; the environment is not exported whole (only what a program needs to start,
+ * and PERFWEAVE_LOCK when set: a site's or a test's node-local lock path, lock.h), so the
+ * submitting shell's settings do not leak into the measurement. */
 char **pw_slurm_sbatch_argv(const pw_slurm_submit *s);
 
 /* --- a finished job's result ---------------------------------------------------------------- */
@@ -232,6 +237,12 @@ int pw_slurm_job_submit(pw_slurm_ctx *ctx, const char *partition, const char *na
  * no command knows the job any more (its state then reads "UNKNOWN").  PW_OK, or PW_EIO when the
  * controller did not answer (the job may still be running: ask again). */
 int pw_slurm_job_poll(pw_slurm_ctx *ctx, pw_slurm_job *job, bool *ended, char *msg, size_t msgsize);
+/* The same for n jobs with one squeue call (`-j ID,ID,…`: the controller is asked once per round,
+ * whatever the number of jobs waited for); jobs that already ended are skipped.  Each job's end is
+ * then pw_slurm_job_ended.  PW_OK, or PW_EIO when the controller did not answer (ask again). */
+int pw_slurm_jobs_poll(pw_slurm_ctx *ctx, pw_slurm_job *const *jobs, size_t n, char *msg, size_t msgsize);
+/* Whether the job reached a terminal state (or is known to no command any more) when last polled. */
+bool pw_slurm_job_ended(const pw_slurm_job *job);
 
 const char *pw_slurm_job_id(const pw_slurm_job *job);
 const pw_slurm_info *pw_slurm_job_info(const pw_slurm_job *job);
@@ -239,8 +250,10 @@ const pw_slurm_info *pw_slurm_job_info(const pw_slurm_job *job);
 const char *pw_slurm_job_out_path(const pw_slurm_job *job);
 const char *pw_slurm_job_log_path(const pw_slurm_job *job);
 
-/* scancel for the job.  PW_OK or PW_EIO. */
+/* scancel for the job (nothing for a job that already ended).  PW_OK or PW_EIO. */
 int pw_slurm_job_cancel(pw_slurm_ctx *ctx, pw_slurm_job *job);
+/* One scancel for every one of the n jobs that has not ended.  PW_OK or PW_EIO. */
+int pw_slurm_jobs_cancel(pw_slurm_ctx *ctx, pw_slurm_job *const *jobs, size_t n);
 
 /* Frees the job; its files in the work folder are removed when remove_files is true (keep them
  * for a job that failed: its log says why). */

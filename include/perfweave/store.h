@@ -235,8 +235,10 @@ void pw_diff_options_default(pw_diff_options *opt);
  *                    "status" } ],
  *     "only_a": [ "id.metric", … ], "only_b": [ … ],
  *     "regressions": n, "improvements": n, "changed": n,
- *     "same_machine": whether the two environments have the same fingerprint (pw_env_fingerprint;
- *                     differences between machines are hardware as much as code) }
+ *     "same_machine": whether the two environments are the same hardware (pw_env_hardware_hash;
+ *                     differences between machines are hardware as much as code),
+ *     "same_software": the same hardware and the same software too (pw_env_fingerprint_hash:
+ *                     compiler, libraries, OpenBLAS core; false when same_machine is) }
  * Returns PW_OK, or PW_EINVAL with a message when a document is invalid. */
 int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt, json_t **out,
                     char *msg, size_t msgsize);
@@ -249,30 +251,20 @@ int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt
  * Invalid run documents contribute a column with every cell null. */
 json_t *pw_archive_matrix(json_t *const *runs, size_t n, const char *metric_glob);
 
-/* The hardware identity of an environment document (env.h), what the hardware matrix groups
- * machines by — never the compiler or library versions, which only make results stale:
- *   { "vendor", "family", "model", "stepping"   from the CPUID description (cpu.h's pw_cpu_json,
- *                                               found in env.cpu or a member object of it),
- *     "cpu"          the CPU model name (env.cpu.model, else the CPUID brand string),
- *     "isa"          the usable instruction sets, sorted (the CPUID description's "isa"; for older
- *                    environments derived from the /proc/cpuinfo flags line),
- *     "cores"        cpu.cores_online,
- *     "memory_gib"   memory_bytes rounded to the nearest GiB (MemTotal moves a little between
- *                    kernels),
- *     "identity"     "cpuid", or "legacy" when the environment predates the CPUID description }
- * Members that cannot be read are null.  Returns a new reference. */
-json_t *pw_matrix_hardware(const json_t *env);
-
-/* The hardware matrix by kind of machine: one column per hardware identity (pw_matrix_hardware)
- * among the results of runs (valid run documents, oldest first), one row per "id.metric"
+/* The hardware matrix by kind of machine: one column per hardware identity (env.h's
+ * pw_env_hardware, the hardware half of the cache fingerprint: pw_env_hardware_hash) among the
+ * results of runs (valid run documents, oldest first), one row per "id.metric"
  * matching metric_glob (as pw_archive_matrix).  Each result is placed by the environment that
  * measured it (its own "environment", else its run's), so a result taken from the cache of
- * another machine lands in that machine's column.  A legacy environment joins the one column
- * whose cpu, isa, cores and memory match; it gets a column of its own when none or several do.
+ * another machine lands in that machine's column; a result in ERROR measured nothing and places
+ * nothing (its host and partition are not listed).  An environment without the CPUID description
+ * (pw_env_hardware_is_legacy) joins the one column whose CPU model name, instruction sets, cores
+ * and memory match; it gets a column of its own when none or several do.
  * A cell holds the newest value (later runs win).  Returns a new reference:
- *   { "columns": [ { "label": "CPU · N cores · M GiB" (plus stepping and instruction-set count
- *                    when two columns would read the same),
- *                    "hardware": pw_matrix_hardware, "hosts": [sorted], "partitions": [sorted
+ *   { "columns": [ { "label": "CPU · N cores · M GiB" (plus family, model, stepping and the
+ *                    instruction-set count when two columns would read the same, and then threads
+ *                    per core, hypervisor, L3 and architecture when they still do),
+ *                    "hardware": pw_env_hardware, "hosts": [sorted], "partitions": [sorted
  *                    Slurm partitions, from environment.slurm.partition or run.slurm.partition],
  *                    "runs": [stamps], "commits": [perfweave commits],
  *                    "software_differs": bool, "software": [ { "field": "compiler.version",

@@ -137,8 +137,12 @@ int pw_cmd_diff(int argc, char **argv)
                json_string_value(json_object_get(json_object_get(d, "b"), "host")),
                json_string_value(json_object_get(json_object_get(d, "b"), "commit")));
         if (!json_is_true(json_object_get(d, "same_machine")))
-            printf("note: the runs come from different machines or toolchains (their environment "
-                   "fingerprints differ); a difference may be the hardware, not the code\n\n");
+            printf("note: the runs come from different kinds of machine (their hardware differs); "
+                   "a difference may be the hardware, not the code\n\n");
+        else if (!json_is_true(json_object_get(d, "same_software")))
+            printf("note: the runs come from the same kind of machine with different software "
+                   "(compiler, libraries or OpenBLAS core); a difference may be the toolchain, "
+                   "not the code\n\n");
         print_table(d);
     }
     code = json_integer_value(json_object_get(d, "regressions")) > 0 ? PW_EXIT_ERROR : PW_EXIT_OK;

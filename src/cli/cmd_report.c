@@ -1,8 +1,10 @@
 /* cmd_report.c — `perfweave report [-o DIR] [-f html,latex,text,pdf] [--quick] [--rerun ID|all]
  * [--frozen] [--replay DIR] [--no-cache] [--stale|--measure-only] [--status-json FILE]
- * [--no-wait] [--max-wait S] [CHAPTER.md…]`: the options, and the report's messages, progress and
- * outcome (report.h) as lines on stderr — a live progress line with ETA when stderr is a terminal
- * — and, with --status-json, as one JSON document for a program (perfweave preview) to read.  A
+ * [--no-wait] [--max-wait S] [--slurm PARTITION[,PARTITION…]] [CHAPTER.md…]`: the options, the
+ * executors for --slurm (the first partition measures the report, the others are peers measuring
+ * the same directives for the matrix), and the report's messages, progress and outcome
+ * (report.h) as lines on stderr — a live progress line with ETA when stderr is a terminal — and,
+ * with --status-json, as one JSON document for a program (perfweave preview) to read.  A
  * plain-text document (`-f text`) is the command's primary output, so it is also printed on
  * stdout. */
 #include <glob.h>
@@ -18,6 +20,7 @@
 #include "perfweave/isolate.h"
 #include "perfweave/preview.h"
 #include "perfweave/report.h"
+#include "perfweave/slurm.h"
 
 static void usage(FILE *out)
 {
@@ -26,6 +29,7 @@ static void usage(FILE *out)
             "                        [--frozen] [--replay FILE|DIR] [--cache DIR] [--no-cache] [--archive DIR]\n"
             "                        [--no-archive] [--stale [--previous FILE]... | --measure-only]\n"
             "                        [--save-results FILE] [--status-json FILE] [--no-wait] [--max-wait SECONDS]\n"
+            "                        [--slurm PARTITION[,PARTITION...] [--slurm-dir DIR] [--slurm-time MIN]]\n"
             "                        [-q] [CHAPTER.md...]\n"
             "  --quick      reduced sizes and time budgets (seconds instead of minutes)\n"
             "  --rerun ID   measure this directive again even when its result is cached ('all': every one)\n"
@@ -41,6 +45,8 @@ static void usage(FILE *out)
             "               the directives that need measuring\n"
             "  --no-wait    fail at once (exit 4) when another process holds the measurement lock and\n"
             "               something must be measured; --max-wait S waits at most S seconds (default 30 min)\n"
+            "  --slurm P,Q  measure each directive as a Slurm job on partition P's nodes (the report is\n"
+            "               P's machine); Q... measure the same directives for the matrix (docs/slurm.md)\n"
             "  defaults: cache .cache/results, archive validation_results/\n"
             "  default chapters: chapters/*.md in file-name order; default output: out/\n");
 }
@@ -95,8 +101,8 @@ static void show_progress(void *ctx, const pw_report_progress *p)
         if (v->tty) fputs("\r\033[K", stderr);
         return;
     }
-    fprintf(stderr, "%s[%zu/%zu] %s (%s)  %.0fs elapsed", v->tty ? "\r\033[K" : "", p->index, p->total,
-            p->id, p->experiment, p->elapsed_s);
+    fprintf(stderr, "%s[%zu/%zu] %s (%s%s%s)  %.0fs elapsed", v->tty ? "\r\033[K" : "", p->index, p->total,
+            p->id, p->experiment, p->where ? " on " : "", p->where ? p->where : "", p->elapsed_s);
     if (isfinite(p->eta_s)) fprintf(stderr, ", ETA %.0fs", p->eta_s);
     fputs(v->tty ? "" : "\n", stderr);
     fflush(stderr);
@@ -134,6 +140,9 @@ static void show_outcome(const view *v, const pw_report_options *o, const pw_rep
     else
         fprintf(stderr, "perfweave: %zu experiments: %zu measured, %zu from cache or replay\n", out->experiments,
                 out->measured, out->experiments - out->measured);
+    if (out->failed_peers)
+        fprintf(stderr, "perfweave: %zu result%s measured for the matrix on other partitions ended in ERROR\n",
+                out->failed_peers, out->failed_peers == 1 ? "" : "s");
     if (o->measure_only) {
         fprintf(stderr, "perfweave: measured only; nothing written into %s (--measure-only)\n", o->outdir);
         return;
@@ -228,6 +237,80 @@ static int parse_formats(const char *list, pw_report_options *o, const pw_render
     return ok && (n || o->pdf);
 }
 
+/* The executors of `--slurm A,B,…`: cache over Slurm for each partition (partitions of one kind
+ * of machine share cache entries, keyed by the probe's fingerprint); the first is the report's,
+ * the others its peers.  Nothing is submitted here: construction only checks the controller and
+ * the partitions, the probes run when the report prepares its executors (after validation). */
+typedef struct {
+    char **partitions;
+    size_t n;
+    pw_exec **executors;      /* n, cache decorators over the Slurm executors */
+    pw_report_peer *peers;    /* n - 1 */
+    char **names;             /* "Slurm partition B" */
+} slurm_setup;
+
+static void slurm_release(slurm_setup *ss)
+{
+    for (size_t i = 0; i < ss->n; i++) {
+        if (ss->executors) pw_exec_free(ss->executors[i]);
+        if (ss->names) free(ss->names[i]);
+    }
+    free(ss->executors);
+    free(ss->peers);
+    free(ss->names);
+    pw_slurm_strv_free(ss->partitions);
+    memset(ss, 0, sizeof *ss);
+}
+
+static int slurm_prepare(slurm_setup *ss, const char *list, const char *dir, int time_min,
+                         pw_report_options *o, const view *v)
+{
+    if (!(ss->partitions = pw_slurm_split_partitions(list, &ss->n))) {
+        fprintf(stderr, "perfweave report: --slurm takes partition names separated by commas, not '%s'\n", list);
+        return PW_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < ss->n; i++)
+        for (size_t k = i + 1; k < ss->n; k++)
+            if (strcmp(ss->partitions[i], ss->partitions[k]) == 0) {
+                fprintf(stderr, "perfweave report: --slurm lists partition '%s' twice\n", ss->partitions[i]);
+                return PW_EXIT_USAGE;
+            }
+    if (o->replay_dir || o->frozen || o->stale) {
+        fprintf(stderr, "perfweave report: --slurm measures; it cannot be combined with %s\n",
+                o->replay_dir ? "--replay" : o->frozen ? "--frozen" : "--stale");
+        return PW_EXIT_USAGE;
+    }
+    ss->executors = pw_xcalloc(ss->n, sizeof *ss->executors);
+    ss->names = pw_xcalloc(ss->n, sizeof *ss->names);
+    ss->peers = pw_xcalloc(ss->n, sizeof *ss->peers);
+    pw_exec_cache_options co = {false, o->rerun, o->nrerun};
+    for (size_t i = 0; i < ss->n; i++) {
+        char msg[1024];
+        pw_exec_slurm_options so = {ss->partitions[i], dir, (const char *const *)o->chapters, o->nchapters, time_min};
+        pw_exec *x = pw_exec_slurm_new(&so, msg, sizeof msg);
+        if (!x) {
+            fprintf(stderr, "perfweave report: %s\n", msg);
+            return PW_EXIT_USAGE;
+        }
+        pw_cache *cache = NULL;
+        if (o->cache_dir && !(cache = pw_cache_open(o->cache_dir)))
+            fprintf(stderr, "perfweave report: warning: cannot open the result cache %s; running without it\n",
+                    o->cache_dir);
+        ss->executors[i] = pw_exec_cache_new(x, cache, &co);
+        ss->names[i] = pw_xasprintf("Slurm partition %s", ss->partitions[i]);
+        if (i > 0) ss->peers[i - 1] = (pw_report_peer){ss->executors[i], ss->names[i]};
+    }
+    o->executor = ss->executors[0];
+    o->peers = ss->peers;
+    o->npeers = ss->n - 1;
+    if (!v->quiet) {
+        fprintf(stderr, "perfweave: measuring through Slurm: partition %s for the report", ss->partitions[0]);
+        for (size_t i = 1; i < ss->n; i++) fprintf(stderr, "%s%s", i == 1 ? ", and for the matrix " : ", ", ss->partitions[i]);
+        fputc('\n', stderr);
+    }
+    return PW_EXIT_OK;
+}
+
 int pw_cmd_report(int argc, char **argv)
 {
     pw_report_options o;
@@ -243,6 +326,10 @@ int pw_cmd_report(int argc, char **argv)
     view v = {false, isatty(STDERR_FILENO) != 0, NULL};
     bool no_wait = false;     /* the measurement lock: --no-wait, --max-wait S */
     double max_wait = -1;
+    const char *slurm_list = NULL, *slurm_dir = ".cache/slurm";
+    int slurm_time = 0;
+    slurm_setup ss;
+    memset(&ss, 0, sizeof ss);
     const pw_renderer *formats[PW_RENDER_MAX];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -265,6 +352,15 @@ int pw_cmd_report(int argc, char **argv)
         else if (strcmp(a, "--measure-only") == 0) o.measure_only = true;
         else if (strcmp(a, "--save-results") == 0 && has_next) o.results_path = argv[++i];
         else if (strcmp(a, "--status-json") == 0 && has_next) status_path = argv[++i];
+        else if (strcmp(a, "--slurm") == 0 && has_next) slurm_list = argv[++i];
+        else if (strcmp(a, "--slurm-dir") == 0 && has_next) slurm_dir = argv[++i];
+        else if (strcmp(a, "--slurm-time") == 0 && has_next) {
+            if ((slurm_time = atoi(argv[++i])) < 1) {
+                fprintf(stderr, "perfweave report: --slurm-time takes whole minutes, not '%s'\n", argv[i]);
+                code = PW_EXIT_USAGE;
+                goto out;
+            }
+        }
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); goto out; }
         else if (strcmp(a, "--no-wait") == 0 || strcmp(a, "--max-wait") == 0) {
             if (pw_cli_lock_option((const char *const *)argv, argc, &i, &no_wait, &max_wait) < 0) {
@@ -314,6 +410,8 @@ int pw_cmd_report(int argc, char **argv)
     o.on_progress = show_progress;
     o.ctx = &v;
     if (status_path) v.messages = json_array();
+    if (slurm_list && (code = slurm_prepare(&ss, slurm_list, slurm_dir, slurm_time, &o, &v)) != PW_EXIT_OK)
+        goto out;
     pw_isolate_catch_signals();
     pw_report_outcome out;
     int status = pw_report_build(&o, &out);
@@ -331,6 +429,7 @@ int pw_cmd_report(int argc, char **argv)
     if (status_path && write_status(status_path, &v, &out, code) != PW_OK && code == PW_EXIT_OK) code = PW_EXIT_INTERNAL;
     pw_report_outcome_release(&out);
 out:
+    slurm_release(&ss);
     if (globbed) globfree(&g);
     json_decref(v.messages);
     free(rerun);

@@ -177,6 +177,22 @@ static void store(cache_state *s, const forwarded *f, const pw_result *res)
     if (!s->cache || pw_result_failed(res) || pw_result_disturbed(res) || taken_from_elsewhere(res) ||
         pw_exec_standin(res, NULL, NULL) != PW_EXEC_FRESH)
         return;
+    /* The key names the machine the inner executor measures on; a result whose own environment
+     * is another machine's (a node of another kind in a Slurm partition) must not fill it. */
+    const json_t *env = json_object_get(pw_result_json(res), "environment");
+    if (s->fingerprint && json_is_object(env) && json_object_size(env)) {
+        char *fp = pw_env_fingerprint_hash(env);
+        bool other = strcmp(fp, s->fingerprint) != 0;
+        if (other) {
+            char *msg = pw_xasprintf("%s was measured on another kind of machine (fingerprint %s) than "
+                                     "the one its cache entry is for (%s): not cached",
+                                     pw_result_id(res), fp, s->fingerprint);
+            warn(s, f->outer, msg);
+            free(msg);
+        }
+        free(fp);
+        if (other) return;
+    }
     if (pw_cache_put_family(s->cache, f->key, f->family, pw_result_json(res)) != PW_OK) {
         char *msg = pw_xasprintf("cannot store the result of %s in %s: %s", pw_result_id(res),
                                  pw_cache_dir(s->cache), strerror(errno));
@@ -242,8 +258,14 @@ static void cache_free(void *state)
     free(s);
 }
 
+static int cache_prepare(pw_exec *x, char *msg, size_t msgsize)
+{
+    cache_state *s = pw_exec_state(x);
+    return pw_exec_prepare(s->inner, msg, msgsize);
+}
+
 static const pw_exec_ops cache_ops = {
-    "cache", cache_submit, cache_wait, cache_cancel, cache_environment, cache_free,
+    "cache", cache_submit, cache_wait, cache_cancel, cache_environment, cache_free, cache_prepare,
 };
 
 pw_exec *pw_exec_cache_new(pw_exec *inner, pw_cache *cache, const pw_exec_cache_options *opt)

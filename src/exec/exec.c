@@ -132,6 +132,18 @@ void pw_exec_cancel(pw_exec *x, pw_exec_ticket ticket)
     if (x->ops->cancel) x->ops->cancel(x, ticket);
 }
 
+int pw_exec_prepare(pw_exec *x, char *msg, size_t msgsize)
+{
+    if (msg && msgsize) msg[0] = '\0';
+    return x->ops->prepare ? x->ops->prepare(x, msg, msgsize) : PW_OK;
+}
+
+bool pw_exec_measured_now(const pw_result *result)
+{
+    const char *source = json_string_value(json_object_get(json_object_get(pw_result_json(result), "run"), "source"));
+    return source && (strcmp(source, "measured") == 0 || strcmp(source, "slurm") == 0);
+}
+
 const json_t *pw_exec_environment(pw_exec *x)
 {
     return x->ops->environment(x);

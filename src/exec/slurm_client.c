@@ -217,7 +217,11 @@ int pw_slurm_job_submit(pw_slurm_ctx *ctx, const char *partition, const char *na
     gmtime_r(&t, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     char *safe = safe_name(name);
-    job->stem = pw_xasprintf("%s/%s-%ld-%lu-%s", ctx->workdir, stamp, (long)getpid(), ++ctx->seq, safe);
+    /* The partition keeps apart the jobs of two contexts of one process (a report on several
+     * partitions numbers each one's jobs from 1). */
+    char *part = safe_name(partition);
+    job->stem = pw_xasprintf("%s/%s-%ld-%s-%lu-%s", ctx->workdir, stamp, (long)getpid(), part, ++ctx->seq, safe);
+    free(part);
     free(safe);
     job->job_path = pw_xasprintf("%s.job.json", job->stem);
     job->script_path = pw_xasprintf("%s.sh", job->stem);
@@ -264,34 +268,24 @@ int pw_slurm_job_submit(pw_slurm_ctx *ctx, const char *partition, const char *na
     return PW_OK;
 }
 
-int pw_slurm_job_poll(pw_slurm_ctx *ctx, pw_slurm_job *job, bool *ended, char *msg, size_t msgsize)
+/* What is left to learn about one job after squeue spoke (seen: its line, or NULL when squeue no
+ * longer lists it): once it ended, scontrol for the exit code, node and time limit; when the
+ * controller has forgotten it, job accounting (sacct); when nothing knows it, it ended UNKNOWN. */
+static void settle(pw_slurm_ctx *ctx, pw_slurm_job *job, const pw_slurm_info *seen, pw_buf *out)
 {
-    *ended = job->ended;
-    if (job->ended) return PW_OK;
-    char *sq[] = {"squeue", "-h", "-t", "all", "-j", job->job_id, "-o", "%i|%T|%r|%N|%P|%l", NULL};
-    pw_buf out;
-    pw_buf_init(&out);
     char why[512];
-    int status = slurm_cmd(sq, ctx->command_s, &out, why, sizeof why);
     pw_slurm_info info;
-    bool known = status == PW_OK && pw_slurm_parse_squeue(out.data, job->job_id, &info) == PW_OK;
-    /* squeue fails with "Invalid job id" once the controller has purged the job; anything else
-     * (no answer) means: ask again later. */
-    if (status != PW_OK && !strstr(why, "Invalid job id")) {
-        snprintf(msg, msgsize, "cannot ask Slurm about job %s: %s", job->job_id, why);
-        pw_buf_release(&out);
-        return PW_EIO;
-    }
-    if (known) {
+    if (seen) {
+        info = *seen;
         /* Keep what squeue does not print (the partition asked for, nodes seen earlier). */
         if (!info.nodes[0]) snprintf(info.nodes, sizeof info.nodes, "%s", job->info.nodes);
         job->info = info;
         if (pw_slurm_state_parse(info.state)->phase != PW_SLURM_ACTIVE) {
             char *sc[] = {"scontrol", "-o", "show", "job", job->job_id, NULL};
-            pw_buf_reset(&out);
+            pw_buf_reset(out);
             pw_slurm_info more;
-            if (slurm_cmd(sc, ctx->command_s, &out, why, sizeof why) == PW_OK &&
-                pw_slurm_parse_scontrol(out.data, &more) == PW_OK) {
+            if (slurm_cmd(sc, ctx->command_s, out, why, sizeof why) == PW_OK &&
+                pw_slurm_parse_scontrol(out->data, &more) == PW_OK) {
                 snprintf(job->info.exit_code, sizeof job->info.exit_code, "%s", more.exit_code);
                 if (more.nodes[0]) snprintf(job->info.nodes, sizeof job->info.nodes, "%s", more.nodes);
                 if (more.time_limit[0])
@@ -299,23 +293,68 @@ int pw_slurm_job_poll(pw_slurm_ctx *ctx, pw_slurm_job *job, bool *ended, char *m
             }
             job->ended = true;
         }
-    } else {
-        /* The controller no longer knows it: job accounting may. */
-        char *sa[] = {"sacct", "-n", "-P", "-X", "-j", job->job_id, "-o",
-                      "JobID,State,ExitCode,NodeList,Partition,Timelimit", NULL};
-        pw_buf_reset(&out);
-        if (slurm_cmd(sa, ctx->command_s, &out, why, sizeof why) == PW_OK &&
-            pw_slurm_parse_sacct(out.data, job->job_id, &info) == PW_OK) {
-            job->info = info;
-            job->ended = pw_slurm_state_parse(info.state)->phase != PW_SLURM_ACTIVE;
-        } else {
-            job->info.state[0] = '\0';  /* reads UNKNOWN */
-            job->ended = true;
-        }
+        return;
     }
+    char *sa[] = {"sacct", "-n", "-P", "-X", "-j", job->job_id, "-o",
+                  "JobID,State,ExitCode,NodeList,Partition,Timelimit", NULL};
+    pw_buf_reset(out);
+    if (slurm_cmd(sa, ctx->command_s, out, why, sizeof why) == PW_OK &&
+        pw_slurm_parse_sacct(out->data, job->job_id, &info) == PW_OK) {
+        job->info = info;
+        job->ended = pw_slurm_state_parse(info.state)->phase != PW_SLURM_ACTIVE;
+    } else {
+        job->info.state[0] = '\0';  /* reads UNKNOWN */
+        job->ended = true;
+    }
+}
+
+int pw_slurm_jobs_poll(pw_slurm_ctx *ctx, pw_slurm_job *const *jobs, size_t n, char *msg, size_t msgsize)
+{
+    pw_buf ids;
+    pw_buf_init(&ids);
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i]->ended) pw_buf_printf(&ids, "%s%s", ids.len ? "," : "", jobs[i]->job_id);
+    if (!ids.len) {
+        pw_buf_release(&ids);
+        return PW_OK;
+    }
+    char *sq[] = {"squeue", "-h", "-t", "all", "-j", ids.data, "-o", "%i|%T|%r|%N|%P|%l", NULL};
+    pw_buf out;
+    pw_buf_init(&out);
+    char why[512];
+    int status = slurm_cmd(sq, ctx->command_s, &out, why, sizeof why);
+    /* squeue fails with "Invalid job id" once the controller has purged a job asked for alone;
+     * anything else (no answer) means: ask again later. */
+    if (status != PW_OK && !strstr(why, "Invalid job id")) {
+        snprintf(msg, msgsize, "cannot ask Slurm about job%s %s: %s", strchr(ids.data, ',') ? "s" : "",
+                 ids.data, why);
+        pw_buf_release(&out);
+        pw_buf_release(&ids);
+        return PW_EIO;
+    }
+    char *listing = pw_xstrdup(status == PW_OK ? out.data : "");
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i]->ended) continue;
+        pw_slurm_info info;
+        bool known = pw_slurm_parse_squeue(listing, jobs[i]->job_id, &info) == PW_OK;
+        settle(ctx, jobs[i], known ? &info : NULL, &out);
+    }
+    free(listing);
     pw_buf_release(&out);
-    *ended = job->ended;
+    pw_buf_release(&ids);
     return PW_OK;
+}
+
+int pw_slurm_job_poll(pw_slurm_ctx *ctx, pw_slurm_job *job, bool *ended, char *msg, size_t msgsize)
+{
+    int status = pw_slurm_jobs_poll(ctx, &job, 1, msg, msgsize);
+    *ended = job->ended;
+    return status;
+}
+
+bool pw_slurm_job_ended(const pw_slurm_job *job)
+{
+    return job->ended;
 }
 
 const char *pw_slurm_job_id(const pw_slurm_job *job)
@@ -338,11 +377,22 @@ const char *pw_slurm_job_log_path(const pw_slurm_job *job)
     return job->log_path;
 }
 
+int pw_slurm_jobs_cancel(pw_slurm_ctx *ctx, pw_slurm_job *const *jobs, size_t n)
+{
+    char **argv = pw_xcalloc(n + 2, sizeof *argv);
+    size_t k = 0;
+    argv[k++] = "scancel";
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i]->ended) argv[k++] = jobs[i]->job_id;
+    char why[512];
+    int status = k == 1 || slurm_cmd(argv, ctx->command_s, NULL, why, sizeof why) == PW_OK ? PW_OK : PW_EIO;
+    free(argv);
+    return status;
+}
+
 int pw_slurm_job_cancel(pw_slurm_ctx *ctx, pw_slurm_job *job)
 {
-    char *argv[] = {"scancel", job->job_id, NULL};
-    char why[512];
-    return slurm_cmd(argv, ctx->command_s, NULL, why, sizeof why) == PW_OK ? PW_OK : PW_EIO;
+    return pw_slurm_jobs_cancel(ctx, &job, 1);
 }
 
 /* Sleeps s seconds or until a signal arrives. */
@@ -420,7 +470,9 @@ int pw_slurm_probe(pw_slurm_ctx *ctx, const char *partition, const char *const *
     char token[33];
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(token + 2 * i, 3, "%02x", got == sizeof raw ? raw[i] : (unsigned char)(rand() & 0xff));
-    char *token_path = pw_xasprintf("%s/probe-%ld-%lu.token", ctx->workdir, (long)getpid(), ctx->seq + 1);
+    char *part = safe_name(partition);
+    char *token_path = pw_xasprintf("%s/probe-%ld-%s-%lu.token", ctx->workdir, (long)getpid(), part, ctx->seq + 1);
+    free(part);
     if (pw_write_file_atomic(token_path, token, strlen(token)) != PW_OK) {
         snprintf(msg, msgsize, "cannot write in the Slurm work folder %s", ctx->workdir);
         free(token_path);
@@ -467,6 +519,7 @@ int pw_slurm_probe(pw_slurm_ctx *ctx, const char *partition, const char *const *
     } else if (cancelled) {
         snprintf(msg, msgsize, "interrupted: the probe job %s was cancelled", job->job_id);
         status = PW_EINTR;
+        keep = false; /* its end is known: nothing to look into */
     } else if (!report) {
         pw_result *r = pw_slurm_result("probe", "probe", &job->info, NULL, job->log_path);
         snprintf(msg, msgsize, "the probe of partition '%s' failed: %s", partition, pw_result_error_reason(r));

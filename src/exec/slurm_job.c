@@ -497,7 +497,7 @@ char **pw_slurm_sbatch_argv(const pw_slurm_submit *s)
     if (s->limits.mem_mb > 0) v[k++] = pw_xasprintf("--mem=%.0fM", ceil(s->limits.mem_mb));
     v[k++] = pw_xasprintf("--output=%s", s->log);
     v[k++] = pw_xasprintf("--chdir=%s", s->chdir);
-    v[k++] = pw_xstrdup("--export=PATH,HOME,LANG,LC_ALL,TMPDIR,LD_LIBRARY_PATH");
+    v[k++] = pw_xstrdup("--export=PATH,HOME,LANG,LC_ALL,TMPDIR,LD_LIBRARY_PATH,PERFWEAVE_LOCK");
     v[k++] = pw_xstrdup(s->script);
     v[k] = NULL;
     return v;

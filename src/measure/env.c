@@ -331,14 +331,77 @@ static json_t *memory_gib(const json_t *env)
     return json_integer((json_integer_value(m) + (1LL << 29)) >> 30);
 }
 
+/* The CPUID description (pw_cpu_json's shape: vendor, family, model, stepping, isa) wherever an
+ * environment record keeps it: env.cpu.cpuid as pw_env_capture writes it, env.cpu itself, another
+ * member object of env.cpu, or a member object of env with a family and a stepping.  NULL for
+ * environments recorded before it existed. */
+static const json_t *cpuid_of(const json_t *env)
+{
+    const json_t *cpu = json_object_get(env, "cpu");
+    const json_t *id = json_object_get(cpu, "cpuid");
+    if (json_is_integer(json_object_get(id, "family"))) return id;
+    if (json_is_integer(json_object_get(cpu, "family"))) return cpu;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)cpu, key, v)
+        if (json_is_object(v) && json_is_integer(json_object_get(v, "family")) &&
+            json_is_integer(json_object_get(v, "model")))
+            return v;
+    json_object_foreach((json_t *)env, key, v)
+        if (json_is_object(v) && json_is_integer(json_object_get(v, "family")) &&
+            json_is_integer(json_object_get(v, "stepping")))
+            return v;
+    return NULL;
+}
+
+/* /proc/cpuinfo flag → the instruction-set name pw_cpu_json uses (in its order), for records that
+ * kept only the flags line.  The kernel lists a flag only when it enabled the state it needs. */
+static const char *const flag_isa[][2] = {
+    {"sse2", "sse2"}, {"pni", "sse3"}, {"ssse3", "ssse3"}, {"sse4_1", "sse4.1"},
+    {"sse4_2", "sse4.2"}, {"avx", "avx"}, {"avx2", "avx2"}, {"fma", "fma"}, {"f16c", "f16c"},
+    {"avx_vnni", "avx_vnni"}, {"avx512f", "avx512f"}, {"avx512dq", "avx512dq"},
+    {"avx512cd", "avx512cd"}, {"avx512bw", "avx512bw"}, {"avx512vl", "avx512vl"},
+    {"avx512_vnni", "avx512_vnni"}, {"avx512_bf16", "avx512_bf16"}, {"avx512_fp16", "avx512_fp16"},
+};
+
+static bool has_word(const char *words, const char *w)
+{
+    size_t wl = strlen(w);
+    for (const char *p = words; p && *p;) {
+        while (*p == ' ') p++;
+        size_t len = strcspn(p, " ");
+        if (len == wl && strncmp(p, w, wl) == 0) return true;
+        p += len;
+    }
+    return false;
+}
+
+/* The usable instruction sets: the CPUID description's list, else derived from the flags line. */
+static json_t *isa_of(const json_t *env, const json_t *id)
+{
+    if (id) return pick(id, "isa", NULL);
+    const char *flags = json_string_value(json_object_get(json_object_get(env, "cpu"), "flags"));
+    if (!flags) return json_null();
+    json_t *names = json_array();
+    for (size_t i = 0; i < sizeof flag_isa / sizeof flag_isa[0]; i++)
+        if (has_word(flags, flag_isa[i][0])) json_array_append_new(names, json_string(flag_isa[i][1]));
+    return names;
+}
+
 json_t *pw_env_hardware(const json_t *env)
 {
-    const json_t *id = json_object_get(json_object_get(env, "cpu"), "cpuid");
+    const json_t *id = cpuid_of(env);
+    json_t *model = pick(env, "cpu", "model");
+    if (!json_is_string(model) || !*json_string_value(model)) {
+        json_decref(model);
+        model = id && json_is_string(json_object_get(id, "brand")) ? pick(id, "brand", NULL) : json_null();
+    }
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "cpu_vendor", pick(id, "vendor", NULL), "cpu_family", pick(id, "family", NULL),
-                     "cpu_model_number", pick(id, "model", NULL),
-                     "cpu_stepping", pick(id, "stepping", NULL),
-                     "cpu_model", pick(env, "cpu", "model"), "isa", pick(id, "isa", NULL),
+                     "cpu_vendor", id ? pick(id, "vendor", NULL) : json_null(),
+                     "cpu_family", id ? pick(id, "family", NULL) : json_null(),
+                     "cpu_model_number", id ? pick(id, "model", NULL) : json_null(),
+                     "cpu_stepping", id ? pick(id, "stepping", NULL) : json_null(),
+                     "cpu_model", model, "isa", isa_of(env, id),
                      "caches", pick(env, "cpu", "caches"),
                      "cores_online", pick(env, "cpu", "cores_online"),
                      "threads_per_core", pick(json_object_get(env, "cpu"), "smt", "threads_per_core"),
@@ -346,8 +409,14 @@ json_t *pw_env_hardware(const json_t *env)
                      "hypervisor", pick(env, "hypervisor", "present"),
                      "hypervisor_vendor", pick(env, "hypervisor", "vendor"),
                      "machine", pick(env, "kernel", "machine"),
-                     /* Environments recorded before cpuid existed identify the CPU by its flags. */
+                     /* Records without the CPUID description keep their flags line: with no
+                      * family, model and stepping it is the closest thing to an identity. */
                      "cpu_flags", id ? json_null() : pick(env, "cpu", "flags"));
+}
+
+bool pw_env_hardware_is_legacy(const json_t *hardware)
+{
+    return !json_is_integer(json_object_get(hardware, "cpu_family"));
 }
 
 json_t *pw_env_software(const json_t *env)

@@ -345,15 +345,19 @@ int pw_archive_diff(const json_t *a, const json_t *b, const pw_diff_options *opt
         else if (strcmp(st, "changed") == 0) changed++;
     }
     free(p), free(adj), free(at);
-    char *fa = pw_env_fingerprint_hash(json_object_get(a, "environment"));
-    char *fb = pw_env_fingerprint_hash(json_object_get(b, "environment"));
-    bool same_machine = strcmp(fa, fb) == 0;
-    free(fa), free(fb);
+    /* The same machine is the same hardware (env.h's one definition); the software is compared
+     * on its own, as only a stale-result question. */
+    const json_t *ea = json_object_get(a, "environment"), *eb = json_object_get(b, "environment");
+    char *ha = pw_env_hardware_hash(ea), *hb = pw_env_hardware_hash(eb);
+    char *fa = pw_env_fingerprint_hash(ea), *fb = pw_env_fingerprint_hash(eb);
+    bool same_machine = strcmp(ha, hb) == 0, same_software = same_machine && strcmp(fa, fb) == 0;
+    free(ha), free(hb), free(fa), free(fb);
     *out = json_pack("{s:o, s:o, s:f, s:f, s:o, s:o, s:o, s:I, s:I, s:I}", "a", pw_archive_summary(a),
                      "b", pw_archive_summary(b), "threshold", opt->threshold, "alpha", opt->alpha,
                      "metrics", rows, "only_a", only_a, "only_b", only_b, "regressions",
                      (json_int_t)regressions, "improvements", (json_int_t)improvements, "changed",
                      (json_int_t)changed);
     json_object_set_new(*out, "same_machine", json_boolean(same_machine));
+    json_object_set_new(*out, "same_software", json_boolean(same_software));
     return PW_OK;
 }

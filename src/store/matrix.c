@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "perfweave/common.h"
+#include "perfweave/env.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -99,48 +100,7 @@ json_t *pw_archive_matrix(json_t *const *runs, size_t n, const char *metric_glob
 
 /* --- one column per kind of hardware -------------------------------------------------------- */
 
-/* The CPUID description inside an environment (pw_cpu_json's shape: vendor, family, model,
- * stepping, isa), wherever the environment record keeps it: env.cpu itself, a member object of
- * env.cpu, or a member object of env.  NULL for environments recorded before it existed. */
-static const json_t *cpuid_object(const json_t *env)
-{
-    const json_t *cpu = json_object_get(env, "cpu");
-    if (json_is_integer(json_object_get(cpu, "family"))) return cpu;
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)cpu, key, v)
-        if (json_is_object(v) && json_is_integer(json_object_get(v, "family")) &&
-            json_is_integer(json_object_get(v, "model")))
-            return v;
-    json_object_foreach((json_t *)env, key, v)
-        if (json_is_object(v) && json_is_integer(json_object_get(v, "family")) &&
-            json_is_integer(json_object_get(v, "stepping")))
-            return v;
-    return NULL;
-}
-
-/* /proc/cpuinfo flag → the instruction-set name pw_cpu_json uses, for older environments that
- * kept only the flags line.  The kernel lists a flag only when it enabled the state it needs. */
-static const char *const flag_isa[][2] = {
-    {"sse2", "sse2"}, {"pni", "sse3"}, {"ssse3", "ssse3"}, {"sse4_1", "sse4.1"},
-    {"sse4_2", "sse4.2"}, {"avx", "avx"}, {"avx2", "avx2"}, {"fma", "fma"}, {"f16c", "f16c"},
-    {"avx_vnni", "avx_vnni"}, {"avx512f", "avx512f"}, {"avx512dq", "avx512dq"},
-    {"avx512cd", "avx512cd"}, {"avx512bw", "avx512bw"}, {"avx512vl", "avx512vl"},
-    {"avx512_vnni", "avx512_vnni"}, {"avx512_bf16", "avx512_bf16"}, {"avx512_fp16", "avx512_fp16"},
-};
-
-static bool has_word(const char *words, const char *w)
-{
-    size_t wl = strlen(w);
-    for (const char *p = words; p && *p;) {
-        while (*p == ' ') p++;
-        size_t len = strcspn(p, " ");
-        if (len == wl && strncmp(p, w, wl) == 0) return true;
-        p += len;
-    }
-    return false;
-}
-
+/* Sorted, without repeats: an array of strings. */
 static json_t *sorted_strings(const json_t *arr)
 {
     size_t n = json_array_size(arr), k = 0;
@@ -157,61 +117,20 @@ static json_t *sorted_strings(const json_t *arr)
     return out;
 }
 
-json_t *pw_matrix_hardware(const json_t *env)
-{
-    const json_t *cpu = json_object_get(env, "cpu");
-    const json_t *id = cpuid_object(env);
-    const char *brand = json_string_value(json_object_get(cpu, "model"));
-    if ((!brand || !*brand) && id) brand = json_string_value(json_object_get(id, "brand"));
-    json_t *isa = NULL;
-    if (id && json_is_array(json_object_get(id, "isa"))) {
-        isa = sorted_strings(json_object_get(id, "isa"));
-    } else if (json_is_string(json_object_get(cpu, "flags"))) {
-        const char *flags = json_string_value(json_object_get(cpu, "flags"));
-        json_t *names = json_array();
-        for (size_t i = 0; i < sizeof flag_isa / sizeof flag_isa[0]; i++)
-            if (has_word(flags, flag_isa[i][0])) json_array_append_new(names, json_string(flag_isa[i][1]));
-        isa = sorted_strings(names);
-        json_decref(names);
-    }
-    json_t *cores = json_object_get(cpu, "cores_online");
-    json_t *mem = json_object_get(env, "memory_bytes");
-    json_t *gib = json_is_integer(mem) && json_integer_value(mem) > 0
-                      ? json_integer((json_integer_value(mem) + (1LL << 29)) >> 30)
-                      : json_null();
-    const char *vendor = id ? json_string_value(json_object_get(id, "vendor")) : NULL;
-    json_t *h = json_object();
-    json_object_set_new(h, "vendor", vendor && *vendor ? json_string(vendor) : json_null());
-    static const char *const fms[] = {"family", "model", "stepping"};
-    for (size_t i = 0; i < 3; i++) {
-        json_t *v = id ? json_object_get(id, fms[i]) : NULL;
-        json_object_set_new(h, fms[i], json_is_integer(v) ? json_incref(v) : json_null());
-    }
-    json_object_set_new(h, "cpu", brand && *brand ? json_string(brand) : json_null());
-    json_object_set_new(h, "isa", isa ? isa : json_null());
-    json_object_set_new(h, "cores", json_is_integer(cores) ? json_incref(cores) : json_null());
-    json_object_set_new(h, "memory_gib", gib);
-    json_object_set_new(h, "identity", json_string(id ? "cpuid" : "legacy"));
-    return h;
-}
-
-/* "family|model|stepping|vendor|" (full) or "" (legacy) followed by the part every environment
- * has: "cpu|isa|cores|memory".  Caller frees. */
-static char *hardware_key(const json_t *h, bool full)
+/* What every record has, old or new: "cpu_model|isa (sorted)|cores|memory|".  An environment
+ * without the CPUID description joins the column whose key this is.  Caller frees. */
+static char *common_key(const json_t *hw)
 {
     pw_buf b;
     pw_buf_init(&b);
-    static const char *const parts_full[] = {"vendor", "family", "model", "stepping"};
-    static const char *const parts[] = {"cpu", "isa", "cores", "memory_gib"};
-    for (size_t i = 0; full && i < 4; i++) {
-        char *t = json_dumps(json_object_get(h, parts_full[i]), JSON_ENCODE_ANY | JSON_COMPACT);
-        pw_buf_printf(&b, "%s|", t ? t : "?");
-        free(t);
-    }
+    static const char *const parts[] = {"cpu_model", "isa", "cores_online", "memory_gib"};
     for (size_t i = 0; i < 4; i++) {
-        char *t = json_dumps(json_object_get(h, parts[i]), JSON_ENCODE_ANY | JSON_COMPACT);
+        const json_t *v = json_object_get(hw, parts[i]);
+        json_t *sorted = json_is_array(v) ? sorted_strings(v) : NULL;
+        char *t = json_dumps(sorted ? sorted : v, JSON_ENCODE_ANY | JSON_COMPACT);
         pw_buf_printf(&b, "%s|", t ? t : "?");
         free(t);
+        json_decref(sorted);
     }
     return pw_buf_detach(&b);
 }
@@ -292,11 +211,11 @@ static size_t column_for(json_t *columns, entry *e, const char *key)
 /* "Intel Xeon … · 2 cores · 24 GiB"; caller frees. */
 static char *column_label(const json_t *hw)
 {
-    const char *cpu = json_string_value(json_object_get(hw, "cpu"));
+    const char *cpu = json_string_value(json_object_get(hw, "cpu_model"));
     pw_buf b;
     pw_buf_init(&b);
     pw_buf_puts(&b, cpu ? cpu : "unknown CPU");
-    json_t *cores = json_object_get(hw, "cores"), *gib = json_object_get(hw, "memory_gib");
+    json_t *cores = json_object_get(hw, "cores_online"), *gib = json_object_get(hw, "memory_gib");
     if (json_is_integer(cores))
         pw_buf_printf(&b, " · %lld core%s", (long long)json_integer_value(cores),
                       json_integer_value(cores) == 1 ? "" : "s");
@@ -304,7 +223,36 @@ static char *column_label(const json_t *hw)
     return pw_buf_detach(&b);
 }
 
-/* Labels that would read the same get what tells them apart (stepping, instruction sets). */
+/* What a label gains when it reads like another's: round 0 the CPUID identity and the number of
+ * instruction sets, round 1 the rest of the hardware identity (threads per core, hypervisor,
+ * last-level cache, architecture).  Appends to b. */
+static void label_detail(pw_buf *b, const json_t *hw, int round)
+{
+    if (round == 0) {
+        if (!pw_env_hardware_is_legacy(hw))
+            pw_buf_printf(b, " · family %lld model %lld stepping %lld",
+                          (long long)json_integer_value(json_object_get(hw, "cpu_family")),
+                          (long long)json_integer_value(json_object_get(hw, "cpu_model_number")),
+                          (long long)json_integer_value(json_object_get(hw, "cpu_stepping")));
+        else pw_buf_puts(b, " · CPUID not recorded");
+        pw_buf_printf(b, " · %zu instruction sets", json_array_size(json_object_get(hw, "isa")));
+        return;
+    }
+    json_t *tpc = json_object_get(hw, "threads_per_core");
+    if (json_is_integer(tpc))
+        pw_buf_printf(b, " · %lld thread%s per core", (long long)json_integer_value(tpc),
+                      json_integer_value(tpc) == 1 ? "" : "s");
+    json_t *hv = json_object_get(hw, "hypervisor");
+    const char *hvv = json_string_value(json_object_get(hw, "hypervisor_vendor"));
+    if (json_is_true(hv)) pw_buf_printf(b, " · under a hypervisor%s%s", hvv ? " " : "", hvv ? hvv : "");
+    else if (json_is_false(hv)) pw_buf_puts(b, " · no hypervisor");
+    json_t *l3 = json_object_get(json_object_get(hw, "caches"), "l3");
+    if (json_is_integer(l3)) pw_buf_printf(b, " · L3 %lld KiB", (long long)(json_integer_value(l3) >> 10));
+    const char *arch = json_string_value(json_object_get(hw, "machine"));
+    if (arch) pw_buf_printf(b, " · %s", arch);
+}
+
+/* Labels that would read the same get what tells them apart, in two rounds (label_detail). */
 static void label_columns(json_t *columns)
 {
     size_t c, k;
@@ -314,31 +262,26 @@ static void label_columns(json_t *columns)
         json_object_set_new(col, "label", json_string(label));
         free(label);
     }
-    json_array_foreach(columns, c, col) {
-        const char *label = json_string_value(json_object_get(col, "label"));
-        size_t same = 0;
-        json_array_foreach(columns, k, other)
-            if (strcmp(label, json_string_value(json_object_get(other, "label"))) == 0) same++;
-        if (same < 2) continue;
-        const json_t *hw = json_object_get(col, "hardware");
-        pw_buf b;
-        pw_buf_init(&b);
-        pw_buf_puts(&b, label);
-        if (json_is_integer(json_object_get(hw, "stepping")))
-            pw_buf_printf(&b, " · family %lld model %lld stepping %lld",
-                          (long long)json_integer_value(json_object_get(hw, "family")),
-                          (long long)json_integer_value(json_object_get(hw, "model")),
-                          (long long)json_integer_value(json_object_get(hw, "stepping")));
-        else pw_buf_puts(&b, " · CPUID not recorded");
-        pw_buf_printf(&b, " · %zu instruction sets", json_array_size(json_object_get(hw, "isa")));
-        json_object_set_new(col, "label_full", json_string(b.data));
-        pw_buf_release(&b);
-    }
-    json_array_foreach(columns, c, col) {
-        json_t *full = json_object_get(col, "label_full");
-        if (full) {
-            json_object_set(col, "label", full);
-            json_object_del(col, "label_full");
+    for (int round = 0; round < 2; round++) {
+        json_array_foreach(columns, c, col) {
+            const char *label = json_string_value(json_object_get(col, "label"));
+            size_t same = 0;
+            json_array_foreach(columns, k, other)
+                if (strcmp(label, json_string_value(json_object_get(other, "label"))) == 0) same++;
+            if (same < 2) continue;
+            pw_buf b;
+            pw_buf_init(&b);
+            pw_buf_puts(&b, label);
+            label_detail(&b, json_object_get(col, "hardware"), round);
+            json_object_set_new(col, "label_next", json_string(b.data));
+            pw_buf_release(&b);
+        }
+        json_array_foreach(columns, c, col) {
+            json_t *next = json_object_get(col, "label_next");
+            if (next) {
+                json_object_set(col, "label", next);
+                json_object_del(col, "label_next");
+            }
         }
     }
 }
@@ -391,6 +334,9 @@ json_t *pw_archive_matrix_hardware(json_t *const *runs, size_t n, const char *me
         size_t i;
         json_t *res;
         json_array_foreach(json_object_get(runs[r], "results"), i, res) {
+            /* An ERROR measured nothing: it names no machine of the matrix. */
+            const char *status = json_string_value(json_object_get(res, "status"));
+            if (!status || strcmp(status, "ok") != 0) continue;
             const json_t *env = json_object_get(res, "environment");
             if (!json_is_object(env)) env = run_env;
             if (nentries == cap) es = pw_xrealloc(es, (cap *= 2) * sizeof *es);
@@ -398,20 +344,20 @@ json_t *pw_archive_matrix_hardware(json_t *const *runs, size_t n, const char *me
             e->run = r;
             e->result = res;
             e->env = env;
-            e->hw = pw_matrix_hardware(env);
-            e->full = hardware_key(e->hw, true);
-            e->partial = hardware_key(e->hw, false);
+            e->hw = pw_env_hardware(env);
+            e->full = pw_env_hardware_hash(env);
+            e->partial = common_key(e->hw);
         }
     }
     /* 2. Columns: environments with a CPUID description by their full identity; older ones join
      *    the one column whose common part matches, or get their own. */
     for (size_t k = 0; k < nentries; k++) {
-        if (strcmp(json_string_value(json_object_get(es[k].hw, "identity")), "cpuid") != 0) continue;
+        if (pw_env_hardware_is_legacy(es[k].hw)) continue;
         es[k].col = column_for(columns, &es[k], es[k].full);
         json_object_set_new(json_array_get(columns, es[k].col), "partial", json_string(es[k].partial));
     }
     for (size_t k = 0; k < nentries; k++) {
-        if (strcmp(json_string_value(json_object_get(es[k].hw, "identity")), "cpuid") == 0) continue;
+        if (!pw_env_hardware_is_legacy(es[k].hw)) continue;
         size_t match = SIZE_MAX, hits = 0, c;
         json_t *col;
         json_array_foreach(columns, c, col) {

@@ -110,6 +110,7 @@ static void set_custom_text(pw_report *r, const pw_renderer *R)
                     pw_render_figure(&b, R, &num, sb->object, sb->stem, r->figdir, figrel);
                 } else if (sb && sb->object) {
                     pw_render_table(&b, R, &num, sb->object);
+                    if (sb->notes) R->items(&b, PW_ITEMS_NOTES, sb->notes);
                 } else if (sb) {
                     R->missing(&b, sb->empty ? sb->empty : "");
                 } else {

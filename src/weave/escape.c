@@ -37,6 +37,7 @@ static const struct { const char *utf8, *latex; } latex_unicode[] = {
     {"\xc2\xa0", "~"},                        /* no-break space */
     {"\xe2\x9c\x93", "\\ensuremath{\\checkmark}"},
     {"\xc2\xb7", "\\ensuremath{\\cdot}"},   /* · */
+    {"\xe2\x80\xa0", "\\dag{}"},             /* † */
     {"\xe2\x88\x92", "\\ensuremath{-}"},     /* − */
     {"\xe2\x88\x9e", "\\ensuremath{\\infty}"},
     {"\xe2\x88\x9a", "\\ensuremath{\\surd}"},

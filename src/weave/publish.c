@@ -215,15 +215,17 @@ int pw_report_publish(pw_report *r)
     return status;
 }
 
-/* The run document: every result with its chapter and line, the environment, the config. */
-static json_t *results_document(pw_report *r)
+/* A run document: every result (of the report's directives, or of a peer's: peer NULL or not)
+ * with its chapter and line, the environment it was measured in, the config. */
+static json_t *run_document(pw_report *r, const peer_run *peer)
 {
     json_t *results = json_array();
-    for (size_t c = 0; c < r->nchapters; c++)
-        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
+    for (size_t c = 0, i = 0; c < r->nchapters; c++)
+        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++, i++) {
             pw_directive *d = r->chapters[c]->directives[k];
-            if (!d->result) continue;
-            json_t *doc = json_deep_copy(pw_result_json(d->result));
+            const pw_result *res = peer ? peer->results[i] : d->result;
+            if (!res) continue;
+            json_t *doc = json_deep_copy(pw_result_json(res));
             json_object_set_new(doc, "chapter", json_string(d->file));
             json_object_set_new(doc, "line", json_integer(d->line));
             json_array_append_new(results, doc);
@@ -235,12 +237,19 @@ static json_t *results_document(pw_report *r)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(finished, sizeof finished, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:O, s:{s:b, s:b, s:o}, s:o}", "schema", 1,
+    const json_t *env = peer ? peer->environment : r->environment;
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:o, s:{s:b, s:b, s:o}, s:o}", "schema", 1,
                             "generated", r->stamp, "started", r->started, "finished", finished,
-                            "environment", r->environment, "config", "quick", r->opt->quick,
+                            "environment", env ? json_deep_copy(env) : json_object(), "config", "quick", r->opt->quick,
                             "frozen", r->opt->frozen, "chapters", chapters, "results", results);
-    if (r->env_warnings) json_object_set(doc, "environment_warnings", r->env_warnings);
-    if (r->environment_after) json_object_set(doc, "environment_after", r->environment_after);
+    if (peer) {
+        /* Measured beside the rendered report, for the matrix. */
+        json_object_set_new(doc, "measured_for", json_string("matrix"));
+        json_object_set_new(doc, "measured_on", json_string(peer->name));
+    } else {
+        if (r->env_warnings) json_object_set(doc, "environment_warnings", r->env_warnings);
+        if (r->environment_after) json_object_set(doc, "environment_after", r->environment_after);
+    }
     return doc;
 }
 
@@ -257,7 +266,7 @@ static bool holds_standins(const pw_report *r)
 
 int pw_report_write_results(pw_report *r)
 {
-    json_t *all = results_document(r);
+    json_t *all = run_document(r, NULL);
     char *text = json_dumps(all, JSON_INDENT(1));
     pw_buf jb = {text, strlen(text), strlen(text) + 1};
     int status = r->opt->measure_only ? PW_OK : pw_report_write_staged(r, "results.json", &jb);
@@ -275,5 +284,17 @@ int pw_report_write_results(pw_report *r)
             pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "cannot archive this run under %s", r->opt->archive_root);
     }
     json_decref(all);
+    /* Each peer's measurements are a run of their own: the matrix groups results by the machine
+     * that measured them, and the history shows one machine's runs. */
+    for (size_t i = 0; status == PW_OK && r->opt->archive_root && i < r->npeers; i++) {
+        peer_run *p = &r->peers[i];
+        if (!p->measured) continue;
+        json_t *doc = run_document(r, p);
+        if (pw_archive_write(r->opt->archive_root, doc, &p->archived) == PW_OK)
+            pw_report_tell(r, PW_REPORT_NOTE, NULL, 0, "archived the run on %s (for the matrix) as %s", p->name, p->archived);
+        else
+            pw_report_tell(r, PW_REPORT_WARNING, NULL, 0, "cannot archive the run on %s under %s", p->name, r->opt->archive_root);
+        json_decref(doc);
+    }
     return status;
 }

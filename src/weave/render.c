@@ -110,7 +110,15 @@ void pw_render_run_line(pw_buf *b, const pw_directive *d)
         pw_buf_printf(b, ", peak RSS %.1f MiB", (double)json_integer_value(rss) / 1024.0);
     if (json_is_true(json_object_get(run, "quick"))) pw_buf_puts(b, ", quick mode");
     const char *source = json_string_value(json_object_get(run, "source"));
-    if (source && strcmp(source, "measured") != 0) pw_buf_printf(b, " (%s)", source);
+    const json_t *slurm = json_object_get(run, "slurm");
+    const char *job = json_string_value(json_object_get(slurm, "job_id"));
+    const char *part = json_string_value(json_object_get(slurm, "partition"));
+    bool other = source && strcmp(source, "measured") != 0 && strcmp(source, "slurm") != 0;
+    if (job) /* measured as a Slurm job, now or in the run it was cached from */
+        pw_buf_printf(b, " (%s%sSlurm job %s%s%s)", other ? source : "", other ? ": " : "", job,
+                      part ? ", partition " : "", part ? part : "");
+    else if (source && strcmp(source, "measured") != 0)
+        pw_buf_printf(b, " (%s)", source);
 }
 
 /* --- claims -------------------------------------------------------------------------------- */

@@ -138,6 +138,15 @@ out:
 static void report_release(pw_report *r)
 {
     pw_report_close_staging(r);
+    for (size_t i = 0; i < r->npeers; i++) { /* their results are in directive order */
+        size_t n = 0;
+        for (size_t c = 0; c < r->nchapters; c++) n += r->chapters[c]->ndirectives;
+        for (size_t k = 0; k < n; k++) pw_result_free(r->peers[i].results[k]);
+        free(r->peers[i].results);
+        json_decref(r->peers[i].environment);
+        free(r->peers[i].archived);
+    }
+    free(r->peers);
     for (size_t c = 0; c < r->nchapters; c++) pw_chapter_free(r->chapters[c]);
     free(r->chapters);
     pw_diag_release(&r->diag);
@@ -150,6 +159,7 @@ static void report_release(pw_report *r)
         free(r->specials[k].stem);
         free(r->specials[k].empty);
         json_decref(r->specials[k].object);
+        json_decref(r->specials[k].notes);
     }
     free(r->specials);
     free(r->archived);
@@ -206,16 +216,15 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     }
 
     stage = PW_REPORT_OBTAIN;
-    pw_report_obtain(&r);
-    if (pw_isolate_interrupted()) {
-        status = PW_EINTR;
-        goto out;
-    }
+    status = pw_report_obtain(&r);
+    if (status == PW_OK && pw_isolate_interrupted()) status = PW_EINTR;
+    if (status != PW_OK) goto out;
     if (r.blocked) { /* the measurement lock: busy past the wait, or its file unusable */
         status = r.blocked == PW_EBUSY ? PW_EBUSY : PW_EINVAL;
         goto out;
     }
-    if (r.measured) r.environment_after = pw_env_capture();
+    /* After measuring here; a Slurm node's conditions travel with its results. */
+    if (r.measured_here) r.environment_after = pw_env_capture();
     r.env_warnings = pw_report_env_warnings(&r);
 
     stage = PW_REPORT_CHECK;
@@ -233,7 +242,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
         stage = PW_REPORT_RENDER;
         if ((status = pw_report_write_results(&r)) != PW_OK) goto out;
         stage = PW_REPORT_DONE;
-        if (r.failed) status = PW_ECHILD;
+        if (r.failed || r.failed_peers) status = PW_ECHILD;
         goto out;
     }
 
@@ -250,7 +259,7 @@ int pw_report_build(const pw_report_options *o, pw_report_outcome *out)
     stage = PW_REPORT_PUBLISH;
     if ((status = pw_report_publish(&r)) != PW_OK) goto out;
     stage = PW_REPORT_DONE;
-    if (r.failed) status = PW_ECHILD;
+    if (r.failed || r.failed_peers) status = PW_ECHILD;
 out:
     if (out) {
         memset(out, 0, sizeof *out);
@@ -261,6 +270,7 @@ out:
         out->measured = r.measured;
         out->measured_clean = r.measured_clean;
         out->failed = r.failed;
+        out->failed_peers = r.failed_peers;
         if (stage >= PW_REPORT_RENDER)
             out->claims = pw_render_count_verdicts(r.chapters, r.nchapters, out->verdicts);
         if (stage == PW_REPORT_DONE && !o->measure_only) {

@@ -32,9 +32,20 @@ typedef struct {
     char *metric;          /* fnmatch pattern over "id.metric" */
     char *caption;
     json_t *object;        /* built chart (history) or table (matrix); NULL when nothing to show */
+    json_t *notes;         /* strings shown under a matrix (software differences, runs left out), or NULL */
     char *stem;            /* figure file stem of a history chart */
     char *empty;           /* why there is nothing to show */
 } special_block;
+
+/* What a peer (report.h) measured: one result per directive in report order, archived as a run
+ * of its own. */
+typedef struct {
+    const char *name;      /* borrowed from the options */
+    json_t *environment;   /* the peer's executor's */
+    pw_result **results;   /* [directive in report order]; NULL where none came back */
+    size_t measured;       /* results measured by this run */
+    char *archived;        /* its run's results.json in the archive, or NULL */
+} peer_run;
 
 typedef struct {
     const pw_report_options *opt;
@@ -52,6 +63,10 @@ typedef struct {
     json_t *env_warnings;  /* noisy conditions seen before/after the measurements */
     json_t *environment_after; /* captured after the measurements (load, governor), or NULL */
     size_t measured;       /* experiments measured by this run (not cached, replayed or frozen) */
+    size_t measured_here;  /* of those, measured on this machine (not as Slurm jobs) */
+    peer_run *peers;       /* one per options peer */
+    size_t npeers;
+    size_t failed_peers;   /* peers' results in ERROR */
     size_t measured_clean; /* of those, the ones neither ERROR nor disturbed (what a cache keeps) */
     int blocked;           /* PW_EBUSY / PW_EIO when the executor could not measure (the lock) */
     char *started;         /* UTC, ISO 8601, for the archive */
@@ -85,11 +100,14 @@ void pw_report_load_templates(pw_report *r);
 
 /* --- obtain.c -------------------------------------------------------------------------------- */
 /* Gives every directive its result through the executor (the options' or the default stack of
- * replay, or cache over local — over stale with opt->stale), sets r->environment to the
- * executor's, counts r->measured, r->measured_clean and r->failed.  After a caught signal, or
- * when the executor cannot measure (r->blocked: the measurement lock is busy or unusable), every
- * job is cancelled; directives not answered keep a NULL result. */
-void pw_report_obtain(pw_report *r);
+ * replay, or cache over local — over stale with opt->stale), and each peer's result to
+ * r->peers; sets r->environment to the executor's, counts r->measured, r->measured_here,
+ * r->measured_clean, r->failed and r->failed_peers.  Every executor is prepared first: PW_EINVAL
+ * when one refused (an ERROR message; nothing was submitted), PW_EINTR when interrupted there.
+ * After a caught signal, or when the executor cannot measure (r->blocked: the measurement lock is
+ * busy or unusable), every job is cancelled; directives not answered keep a NULL result.  PW_OK
+ * otherwise (also when blocked: r->blocked says so). */
+int pw_report_obtain(pw_report *r);
 /* Every distinct noise warning carried by the results (new reference). */
 json_t *pw_report_env_warnings(const pw_report *r);
 
@@ -127,7 +145,9 @@ void pw_report_close_staging(pw_report *r);
 int pw_report_write_staged(pw_report *r, const char *name, const pw_buf *b);
 /* Stages results.json (the run document; not with measure_only), writes it to results_path when
  * set (an ERROR message when it cannot) and, when something was measured and no result is a
- * stand-in, archives it (r->archived; a NOTE, or a WARNING when it cannot).  PW_OK or PW_EIO. */
+ * stand-in, archives it (r->archived; a NOTE, or a WARNING when it cannot); then archives each
+ * peer's run that measured something, with the peer's environment (its archived path in the
+ * peer).  PW_OK or PW_EIO. */
 int pw_report_write_results(pw_report *r);
 /* Runs pdflatex in the staging folder; sets r->pdf_ok (WARNING messages when it cannot). */
 void pw_report_run_pdflatex(pw_report *r);

@@ -1,5 +1,6 @@
 /* special.c — the history and matrix blocks: a metric across the archived runs (a chart) and
- * across machines (a table of the newest run of each), built from validation_results/. */
+ * across kinds of machine (a table, one column per kind of hardware), built from
+ * validation_results/. */
 #include "report_internal.h"
 
 #include <stdlib.h>
@@ -21,6 +22,101 @@ static json_t **load_archive(const pw_report *r, size_t *n)
     }
     json_decref(list);
     return runs;
+}
+
+/* "a, b, c" from an array of strings, or NULL when it is empty; caller frees. */
+static char *joined(const json_t *arr)
+{
+    if (!json_array_size(arr)) return NULL;
+    pw_buf b;
+    pw_buf_init(&b);
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) pw_buf_printf(&b, "%s%s", i ? ", " : "", json_string_value(v));
+    return pw_buf_detach(&b);
+}
+
+/* The matrix block: one column per kind of hardware among every archived run
+ * (pw_archive_matrix_hardware), a first row saying which hosts (and Slurm partitions) each column
+ * holds, a † on a column whose runs had different software, and notes naming those differences
+ * and any run left out. */
+static void matrix_block(special_block *sb, json_t *const *runs, size_t nruns)
+{
+    json_t *m = pw_archive_matrix_hardware(runs, nruns, sb->metric);
+    json_t *cols = json_array(), *rows = json_array(), *where = json_array(), *notes = json_array();
+    json_array_append_new(cols, json_string("metric"));
+    json_array_append_new(where, json_string("measured on"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(m, "columns"), i, v) {
+        bool differs = json_is_true(json_object_get(v, "software_differs"));
+        const char *label = json_string_value(json_object_get(v, "label"));
+        json_array_append_new(cols, json_sprintf("%s%s", label, differs ? " †" : ""));
+        char *hosts = joined(json_object_get(v, "hosts"));
+        char *parts = joined(json_object_get(v, "partitions"));
+        size_t nparts = json_array_size(json_object_get(v, "partitions"));
+        json_array_append_new(where, parts ? json_sprintf("%s (Slurm partition%s %s)", hosts ? hosts : "unknown host",
+                                                          nparts > 1 ? "s" : "", parts)
+                                           : json_string(hosts ? hosts : "unknown host"));
+        free(hosts);
+        free(parts);
+        if (!differs) continue;
+        pw_buf b;
+        pw_buf_init(&b);
+        pw_buf_printf(&b, "† %s: the software differed between its runs (the hardware did not): ", label);
+        size_t k;
+        json_t *f;
+        json_array_foreach(json_object_get(v, "software"), k, f) {
+            char *values = joined(json_object_get(f, "values"));
+            pw_buf_printf(&b, "%s%s (%s)", k ? "; " : "", json_string_value(json_object_get(f, "field")),
+                          values ? values : "missing in some");
+            free(values);
+        }
+        json_array_append_new(notes, json_string(b.data));
+        pw_buf_release(&b);
+    }
+    json_array_foreach(json_object_get(m, "rows"), i, v) {
+        json_t *row = json_array();
+        json_array_append_new(row, json_string(json_string_value(json_object_get(v, "metric"))));
+        size_t j;
+        json_t *cell;
+        json_array_foreach(json_object_get(v, "cells"), j, cell) {
+            if (!json_is_object(cell)) {
+                json_array_append_new(row, json_string("—"));
+                continue;
+            }
+            pw_metric pm = {"", json_number_value(json_object_get(cell, "value")),
+                            json_number_value(json_object_get(cell, "lo")),
+                            json_number_value(json_object_get(cell, "hi")),
+                            json_string_value(json_object_get(v, "unit")), 0, 0};
+            if (!pm.unit) pm.unit = "";
+            pw_buf b;
+            pw_buf_init(&b);
+            pw_format_metric(&b, &pm);
+            json_array_append_new(row, json_string(b.data));
+            pw_buf_release(&b);
+        }
+        json_array_append_new(rows, row);
+    }
+    json_array_foreach(json_object_get(m, "skipped"), i, v)
+        json_array_append_new(notes, json_sprintf("archived run %lld is not a valid run document and is left out: %s",
+                                                  (long long)json_integer_value(json_object_get(v, "index")) + 1,
+                                                  json_string_value(json_object_get(v, "why"))));
+    if (json_array_size(rows)) {
+        json_array_insert_new(rows, 0, where);
+        char *caption = sb->caption ? pw_xstrdup(sb->caption)
+                                    : pw_xasprintf("%s on every kind of machine in the archive (the newest value of each)", sb->metric);
+        sb->object = json_pack("{s:s, s:s, s:o, s:o}", "name", "matrix", "caption", caption, "columns", cols, "rows", rows);
+        free(caption);
+        if (json_array_size(notes)) sb->notes = json_incref(notes);
+    } else {
+        json_decref(cols);
+        json_decref(rows);
+        json_decref(where);
+        sb->empty = pw_xasprintf("No archived run has a metric matching %s.", sb->metric);
+    }
+    json_decref(notes);
+    json_decref(m);
 }
 
 /* Builds the chart or table of each history/matrix block from the archive. */
@@ -70,60 +166,7 @@ void pw_report_build_specials(pw_report *r)
             pw_result_free(tmp);
             json_decref(m);
         } else {
-            /* The hardware matrix: the newest run of each machine, side by side. */
-            json_t **latest = pw_xcalloc(nruns, sizeof *latest);
-            size_t nlatest = 0;
-            for (size_t i = nruns; i-- > 0;) {
-                const char *host = json_string_value(json_object_get(json_object_get(runs[i], "environment"), "host"));
-                bool seen = false;
-                for (size_t j = 0; j < nlatest; j++) {
-                    const char *h = json_string_value(json_object_get(json_object_get(latest[j], "environment"), "host"));
-                    if (h && host && strcmp(h, host) == 0) seen = true;
-                }
-                if (!seen) latest[nlatest++] = runs[i];
-            }
-            json_t *m = pw_archive_matrix(latest, nlatest, sb->metric);
-            json_t *cols = json_array(), *rows = json_array();
-            json_array_append_new(cols, json_string("metric"));
-            size_t i;
-            json_t *v;
-            json_array_foreach(json_object_get(m, "columns"), i, v)
-                json_array_append_new(cols, json_sprintf("%s", json_string_value(json_object_get(v, "label"))));
-            json_array_foreach(json_object_get(m, "rows"), i, v) {
-                json_t *row = json_array();
-                json_array_append_new(row, json_string(json_string_value(json_object_get(v, "metric"))));
-                size_t j;
-                json_t *cell;
-                json_array_foreach(json_object_get(v, "cells"), j, cell) {
-                    if (!json_is_object(cell)) {
-                        json_array_append_new(row, json_string("—"));
-                        continue;
-                    }
-                    pw_metric pm = {"", json_number_value(json_object_get(cell, "value")),
-                                    json_number_value(json_object_get(cell, "lo")),
-                                    json_number_value(json_object_get(cell, "hi")),
-                                    json_string_value(json_object_get(v, "unit")), 0, 0};
-                    if (!pm.unit) pm.unit = "";
-                    pw_buf b;
-                    pw_buf_init(&b);
-                    pw_format_metric(&b, &pm);
-                    json_array_append_new(row, json_string(b.data));
-                    pw_buf_release(&b);
-                }
-                json_array_append_new(rows, row);
-            }
-            char *caption = sb->caption ? pw_xstrdup(sb->caption)
-                                        : pw_xasprintf("%s on every machine in the archive (newest run of each)", sb->metric);
-            if (json_array_size(rows))
-                sb->object = json_pack("{s:s, s:s, s:o, s:o}", "name", "matrix", "caption", caption, "columns", cols, "rows", rows);
-            else {
-                json_decref(cols);
-                json_decref(rows);
-                sb->empty = pw_xasprintf("No archived run has a metric matching %s.", sb->metric);
-            }
-            free(caption);
-            free(latest);
-            json_decref(m);
+            matrix_block(sb, runs, nruns);
         }
     }
     for (size_t i = 0; i < nruns; i++) json_decref(runs[i]);

@@ -135,9 +135,9 @@ if grep -Eq '±(inf|nan)|(inf|nan)%' "$tmp/quick/report.html" "$tmp/quick/report
 
 # --- the fixture report's PDF: deterministic content, so a fixed page count --------------
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
-    -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
+    --archive tests/fixtures/matrix/base -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
-if [ "${pages:-0}" -eq 10 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 10"; fi
+if [ "${pages:-0}" -eq 11 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 11"; fi
 
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
@@ -214,11 +214,22 @@ if [ "$(measured "$tmp/c6")" = 0 ]; then ok; else fail "--frozen measured someth
 "$bin" report -f html --frozen --cache "$tmp/c/empty" -o "$tmp/c/frozen2" "$tmp/c/ch.md" 2>"$tmp/c7"; s=$?
 expect_status 2 $s "--frozen with an empty cache gives ERROR results"
 # The history chart follows two.value.n4 over the archived runs (6, 6, 7, 7: two were archived
-# before the edit); the matrix shows the newest run of each machine.
+# before the edit); the matrix has one column per kind of machine: this one, so far.
 if [ -s "$tmp/c/out/figures/history-1.svg" ] && [ "$(grep -c . "$tmp/c/out/figures/history-1.dat")" -ge 4 ]; then ok
 else fail "history chart missing or short"; fi
-expect_grep "on every machine in the archive" "$tmp/c/out/report.html" "hardware matrix table"
-
+expect_grep "on every kind of machine in the archive" "$tmp/c/out/report.html" "hardware matrix table"
+# matrix_columns HTML: the matrix table's column headers after "metric", then its "measured on" row.
+matrix_columns() {
+    python3 - "$1" <<'PY'
+import re, sys
+html = open(sys.argv[1], encoding="utf-8").read()
+t = re.search(r'<table class="results"[^>]*>\s*<caption>(?:(?!</caption>).)*on every kind of machine.*?</table>', html, re.S).group(0)
+print("|".join(re.findall(r"<th>(.*?)</th>", re.search(r"<thead>(.*?)</thead>", t, re.S).group(1))[1:]))
+print("|".join(re.findall(r"<td>(.*?)</td>", re.search(r'<tr><th scope="row">measured on</th>(.*?)</tr>', t, re.S).group(1))))
+PY
+}
+matrix_columns "$tmp/c/out/report.html" >"$tmp/c/matrix1"
+if [ "$(head -n 1 "$tmp/c/matrix1" | tr '|' '\n' | wc -l)" = 1 ]; then ok; else fail "one machine, yet the matrix has columns: $(head -n 1 "$tmp/c/matrix1")"; fi
 # --- archives that travel: export, import into another root, refuse damage and duplicates -----
 first=$(ls "$tmp/c/archive" | head -n 1)
 "$bin" archive export --root "$tmp/c/archive" "$first" >"$tmp/run.json.gz" 2>"$tmp/x1"; s=$?
@@ -295,6 +306,27 @@ expect_grep "do not go together" "$tmp/c11" "the clash is named"
 "$bin" report -q --status-json "$tmp/c/bad.json" -o "$tmp/c/out" tests/e2e/bad/misspelled.md 2>/dev/null; s=$?
 expect_status 1 $s "bad input with --status-json"
 expect_grep "misspelled.md:3: unknown experiment 'acceleration.matmull'" "$tmp/c/bad.json" "--status-json holds the diagnostics"
+
+# --- the matrix by kind of machine: an archive imported from another kind of machine is a column
+# of its own beside this machine's --------------------------------------------------------------
+"$bin" archive import --root "$tmp/c/archive" tests/fixtures/archive-export/other-machine.json.gz >"$tmp/c/imp" 2>&1; s=$?
+expect_status 0 $s "importing another machine's archive"
+cache_run "$tmp/c8"; s=$?
+expect_status 0 $s "report after the import"
+if [ "$(measured "$tmp/c8")" = 0 ]; then ok; else fail "the import made the report measure something"; fi
+matrix_columns "$tmp/c/out/report.html" >"$tmp/c/matrix2"
+if [ "$(head -n 1 "$tmp/c/matrix2" | tr '|' '\n' | wc -l)" = 2 ]; then ok; else fail "the imported machine is not a column of its own: $(cat "$tmp/c/matrix2")"; fi
+# Columns come in the order their machines first appear in the archive (by stamp): either way round.
+here_col=$(head -n 1 "$tmp/c/matrix1") here_host=$(sed -n 2p "$tmp/c/matrix1")
+epyc_col="Fixture EPYC 9654 96-Core Processor · 16 cores · 128 GiB"
+case "$(head -n 1 "$tmp/c/matrix2")" in
+    "$here_col|$epyc_col"|"$epyc_col|$here_col") ok ;;
+    *) fail "matrix columns are not this machine's and the imported one's: $(head -n 1 "$tmp/c/matrix2")" ;;
+esac
+case "$(sed -n 2p "$tmp/c/matrix2")" in
+    "$here_host|epyc-lab"|"epyc-lab|$here_host") ok ;;
+    *) fail "matrix hosts are not this machine's and epyc-lab: $(sed -n 2p "$tmp/c/matrix2")" ;;
+esac
 
 # --- SIGINT during a report: the previous report stays whole, finished results stay cached ----
 mkdir -p "$tmp/i"

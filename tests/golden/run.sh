@@ -5,7 +5,8 @@
 # conditional-text chapter (03-conditional.md, with the summary) is rendered a second time from
 # tests/golden/results-reversed.json, whose speedups are reversed (tests/golden/make-reversed.py),
 # into tests/golden/expected/reversed/; and the two renders must say the opposite where the
-# measurements do, checked sentence by sentence below.  `make regen` (this script with --regen)
+# measurements do, checked sentence by sentence below.  The matrix chapter (05-matrix.md) reads the
+# fixture archive tests/fixtures/matrix/base (a replay archives nothing, so it is only read).  `make regen` (this script with --regen)
 # rewrites the expected files on purpose; review the diff before committing it.
 set -u
 bin=$(realpath "$1"); regen=${2:-}
@@ -24,7 +25,7 @@ cd "$here/../.." || exit 1
 render() {
     r_results=$1 r_name=$2 r_expected=$3; shift 3  # (not $name: check sets it)
     SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f html,latex,text --replay "$r_results" \
-        -o "$tmp/$r_name" "$@" >"$tmp/$r_name-stdout" 2>"$tmp/$r_name-stderr"
+        --archive tests/fixtures/matrix/base -o "$tmp/$r_name" "$@" >"$tmp/$r_name-stdout" 2>"$tmp/$r_name-stderr"
     status=$?
     check "$r_name: replayed fixture with an ERROR result exits 2 (got $status)" [ "$status" -eq 2 ]
     check "$r_name: the text report is printed on stdout as written" cmp -s "$tmp/$r_name-stdout" "$tmp/$r_name/report.txt"

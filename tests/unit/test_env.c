@@ -121,6 +121,62 @@ static void test_hardware_software_split(void **state)
     json_decref(a), json_decref(b), json_decref(c);
 }
 
+/* The one definition of the hardware, on records of every age: an older environment (model name
+ * and flags only) is described from its flags line and marked legacy; the CPUID description is
+ * found wherever a record keeps it; nothing readable gives nulls, never a guess. */
+static void test_hardware_records_of_every_age(void **state)
+{
+    (void)state;
+    json_t *legacy = json_loads("{\"host\": \"h\", \"cpu\": {\"model\": \"X\", \"cores_online\": 4, "
+                                "\"flags\": \"fpu pni sse4_2 avx2 fma avx512f hypervisor\"}, "
+                                "\"memory_bytes\": 25275990016, "
+                                "\"compiler\": {\"version\": \"12\"}}", 0, NULL);
+    json_t *h = pw_env_hardware(legacy);
+    assert_true(pw_env_hardware_is_legacy(h));
+    assert_string_equal(json_string_value(json_object_get(h, "cpu_model")), "X");
+    /* In pw_cpu_json's order: sse3 (pni), sse4.2, avx2, fma, avx512f. */
+    char *isa = json_dumps(json_object_get(h, "isa"), JSON_COMPACT);
+    assert_string_equal(isa, "[\"sse3\",\"sse4.2\",\"avx2\",\"fma\",\"avx512f\"]");
+    free(isa);
+    assert_int_equal(json_integer_value(json_object_get(h, "cores_online")), 4);
+    /* 25275990016 B = 23.54 GiB → 24 */
+    assert_int_equal(json_integer_value(json_object_get(h, "memory_gib")), 24);
+    assert_true(json_is_null(json_object_get(h, "cpu_family")));
+    assert_string_equal(json_string_value(json_object_get(h, "cpu_flags")), "fpu pni sse4_2 avx2 fma avx512f hypervisor");
+    assert_null(json_object_get(h, "compiler"));
+    json_decref(h);
+
+    /* The CPUID description in another member of env.cpu: its ISA list wins over the flags, the
+     * flags line is no longer part of the identity, the brand names a CPU without a model name. */
+    json_t *cpuid = json_loads("{\"cpu\": {\"cores_online\": 4, \"flags\": \"avx2\", "
+                               "\"id\": {\"vendor\": \"GenuineIntel\", \"brand\": \"B\", \"family\": 6, "
+                               "\"model\": 207, \"stepping\": 2, \"isa\": [\"avx2\", \"amx\"]}}}", 0, NULL);
+    h = pw_env_hardware(cpuid);
+    assert_false(pw_env_hardware_is_legacy(h));
+    assert_string_equal(json_string_value(json_object_get(h, "cpu_vendor")), "GenuineIntel");
+    assert_string_equal(json_string_value(json_object_get(h, "cpu_model")), "B");
+    assert_int_equal(json_integer_value(json_object_get(h, "cpu_family")), 6);
+    assert_int_equal(json_integer_value(json_object_get(h, "cpu_model_number")), 207);
+    assert_int_equal(json_integer_value(json_object_get(h, "cpu_stepping")), 2);
+    assert_int_equal(json_array_size(json_object_get(h, "isa")), 2);
+    assert_true(json_is_null(json_object_get(h, "cpu_flags")));
+    assert_true(json_is_null(json_object_get(h, "memory_gib")));
+    json_decref(h);
+    /* The description may also sit in env.cpu itself. */
+    json_object_set_new(json_object_get(legacy, "cpu"), "family", json_integer(6));
+    h = pw_env_hardware(legacy);
+    assert_false(pw_env_hardware_is_legacy(h));
+    json_decref(h);
+    /* Nothing readable. */
+    h = pw_env_hardware(NULL);
+    assert_true(pw_env_hardware_is_legacy(h));
+    assert_true(json_is_null(json_object_get(h, "cpu_model")));
+    assert_true(json_is_null(json_object_get(h, "isa")));
+    json_decref(h);
+    json_decref(legacy);
+    json_decref(cpuid);
+}
+
 /* The libraries as used: OpenBLAS's record says who chose its core and whether it took; BLIS and
  * oneDNN are described by a forked child (this process never loads oneDNN for it); the CBLAS
  * symbols bind into OpenBLAS. */
@@ -221,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_capture_keys),
         cmocka_unit_test(test_fingerprint_stable),
         cmocka_unit_test(test_hardware_software_split),
+        cmocka_unit_test(test_hardware_records_of_every_age),
         cmocka_unit_test(test_capture_libraries),
         cmocka_unit_test(test_warnings),
     };

@@ -5,8 +5,10 @@
  * the stale executor (previous results from run documents and the cache, stand-ins that decide
  * no claim and are never cached), the local executor's real children (selftest experiments) and
  * its measurement lock (private lock files), the report driver over a fake (every job submitted
- * before the first wait; messages, progress and the outcome as data), and --stale /
- * --measure-only reports end to end in a temporary folder.  Nothing here is timed. */
+ * before the first wait; messages, progress and the outcome as data), its peers (every job to
+ * each, their runs archived apart) and an executor that is not ready (nothing submitted), the
+ * cache refusing to store a result measured on another machine than its key names, and
+ * --stale / --measure-only reports end to end in a temporary folder.  Nothing here is timed. */
 #include "support.h"
 
 #include <dirent.h>
@@ -50,6 +52,9 @@ typedef struct {
     char *running_id;
     size_t submitted;            /* how many jobs reached the fake */
     double value;                /* the value its results carry */
+    json_t *result_env;          /* the environment its results carry; NULL: its own */
+    const char *refuse;          /* prepare refuses with this sentence; NULL: ready */
+    size_t prepared;             /* prepare calls */
     char calls[512];             /* "submit a, start a, …" */
 } fake_state;
 
@@ -77,7 +82,7 @@ static pw_result *fake_result(const fake_state *s, const char *id)
     json_t *doc = pw_result_json(r);
     json_object_set_new(doc, "run", json_pack("{s:s}", "host",
                                               json_string_value(json_object_get(s->environment, "host"))));
-    json_object_set(doc, "environment", s->environment);
+    json_object_set(doc, "environment", s->result_env ? s->result_env : s->environment);
     pw_exec_set_source(r, "measured");
     return r;
 }
@@ -137,10 +142,21 @@ static void fake_free(void *state)
     for (size_t i = s->head; i < s->n; i++) free(s->ids[i]);
     free(s->running_id);
     json_decref(s->environment);
+    json_decref(s->result_env);
     free(s);
 }
 
-static const pw_exec_ops fake_ops = {"fake", fake_submit, fake_wait, fake_cancel, fake_environment, fake_free};
+static int fake_prepare(pw_exec *x, char *msg, size_t msgsize)
+{
+    fake_state *s = pw_exec_state(x);
+    s->prepared++;
+    if (!s->refuse) return PW_OK;
+    snprintf(msg, msgsize, "%s", s->refuse);
+    return PW_EIO;
+}
+
+static const pw_exec_ops fake_ops = {"fake", fake_submit, fake_wait, fake_cancel, fake_environment, fake_free,
+                                     fake_prepare};
 
 /* A fake measuring on machine `host` with CPU `cpu`; *state (when non-NULL) sees its state. */
 static pw_exec *fake_new(const char *host, const char *cpu, double value, fake_state **state)
@@ -156,6 +172,7 @@ static pw_exec *fake_new(const char *host, const char *cpu, double value, fake_s
 typedef struct {
     char log[2048];
     char said[4096];   /* the messages of NOTE and ERROR events, one a line */
+    char warning[512]; /* the last WARNING's message */
 } events;
 
 static void record(void *ctx, const pw_exec_event *ev)
@@ -167,6 +184,7 @@ static void record(void *ctx, const pw_exec_event *ev)
     if (ev->kind == PW_EXEC_FINISHED) assert_non_null(ev->result);
     if (ev->kind == PW_EXEC_WARNING || ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_ERROR)
         assert_non_null(ev->message);
+    if (ev->kind == PW_EXEC_WARNING) snprintf(e->warning, sizeof e->warning, "%s", ev->message);
     if (ev->kind == PW_EXEC_NOTE || ev->kind == PW_EXEC_ERROR) {
         size_t used = strlen(e->said);
         snprintf(e->said + used, sizeof e->said - used, "%s\n", ev->message);
@@ -429,6 +447,59 @@ static void test_cache_decorator(void **state)
 }
 
 /* --- replay ----------------------------------------------------------------------------------- */
+
+/* A result whose own environment is another machine than the one the key names (a Slurm node of
+ * another kind in a partition) is answered, with a WARNING, and never stored under that key;
+ * prepare goes through the decorator to the inner executor. */
+static void test_cache_other_machine(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *cdir = pw_xasprintf("%s/cache", dir);
+    fake_state *fs;
+    events ev = {""};
+    pw_exec *x = cached(fake_new("node1", "cpu A", 7, &fs), cdir, false, NULL);
+    fs->result_env = json_pack("{s:s, s:{s:s}}", "host", "node2", "cpu", "model", "cpu B");
+    pw_exec_observe(x, record, &ev);
+    char msg[256];
+    assert_int_equal(pw_exec_prepare(x, msg, sizeof msg), PW_OK);
+    assert_int_equal(fs->prepared, 1);
+    pw_result *r = obtain(x, "a", "selftest.fixed a");
+    assert_false(pw_result_failed(r));
+    assert_int_equal(count_entries(cdir), 0);
+    assert_non_null(strstr(ev.log, "W1"));
+    assert_non_null(strstr(ev.warning, "a was measured on another kind of machine"));
+    assert_non_null(strstr(ev.warning, "not cached"));
+    pw_result_free(r);
+    /* The same machine after all: stored. */
+    json_decref(fs->result_env);
+    fs->result_env = json_pack("{s:s, s:{s:s}}", "host", "node1b", "cpu", "model", "cpu A");
+    r = obtain(x, "b", "selftest.fixed b");
+    assert_int_equal(count_entries(cdir), 1);
+    pw_result_free(r);
+    fs->refuse = "the probe failed";
+    assert_int_equal(pw_exec_prepare(x, msg, sizeof msg), PW_EIO);
+    assert_string_equal(msg, "the probe failed");
+    pw_exec_free(x);
+    /* Executors with nothing to set up are ready. */
+    char *empty = pw_xasprintf("%s/none", dir);
+    x = pw_exec_replay_new(empty);
+    assert_int_equal(pw_exec_prepare(x, msg, sizeof msg), PW_OK);
+    pw_exec_free(x);
+    free(empty);
+    /* What counts as measured by this run. */
+    pw_result *m = pw_result_new("selftest.fixed", "m");
+    pw_exec_set_source(m, "measured");
+    assert_true(pw_exec_measured_now(m));
+    pw_exec_set_source(m, "slurm");
+    assert_true(pw_exec_measured_now(m));
+    pw_exec_set_source(m, "from cache");
+    assert_false(pw_exec_measured_now(m));
+    pw_result_free(m);
+    free(cdir);
+    pw_test_rmtree(dir);
+    free(dir);
+}
 
 static void test_replay(void **state)
 {
@@ -1042,6 +1113,105 @@ done:
     free(dir);
 }
 
+/* Peers: every job goes to each of them too; their results are archived as runs of their own
+ * with their environment and are not rendered; their failures count apart.  An executor that is
+ * not ready stops the report before anything is submitted anywhere. */
+static void test_report_peers(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *chapter = pw_xasprintf("%s/ch.md", dir), *outdir = pw_xasprintf("%s/out", dir);
+    char *archive = pw_xasprintf("%s/archive", dir);
+    const char *text = "# Peers\n\n`=a.value.n1`\n\n```experiment selftest.fixed\nid: a\n```\n\n"
+                       "```experiment selftest.fixed\nid: bad\n```\n";
+    assert_int_equal(pw_write_file_atomic(chapter, text, strlen(text)), PW_OK);
+    fake_state *fs, *ps;
+    pw_exec *x = fake_new("here", "cpu A", 6, &fs);
+    pw_exec *peer = fake_new("there", "cpu B", 9, &ps);
+    pw_report_peer peers[] = {{peer, "partition b"}};
+    said s = {""};
+    pw_report_options o;
+    pw_report_options_default(&o);
+    char *chapters[] = {chapter};
+    o.chapters = chapters;
+    o.nchapters = 1;
+    o.outdir = outdir;
+    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
+    o.formats = html_only;
+    o.pdf = false;
+    o.archive_root = archive;
+    o.executor = x;
+    o.peers = peers;
+    o.npeers = 1;
+    o.on_message = on_message;
+    o.on_progress = on_progress;
+    o.ctx = &s;
+    pw_report_outcome out;
+    assert_int_equal(pw_report_build(&o, &out), PW_ECHILD);
+    assert_int_equal(fs->prepared, 1);
+    assert_int_equal(ps->prepared, 1);
+    assert_string_equal(fs->calls, "submit a, submit bad, start a, start bad");
+    assert_string_equal(ps->calls, "submit a, submit bad, start a, start bad");
+    assert_int_equal(out.failed, 1);
+    assert_int_equal(out.failed_peers, 1);
+    assert_non_null(strstr(s.text, "[4/4]"));
+    assert_non_null(strstr(s.text, "bad ERROR on partition b (for the matrix): failed on purpose"));
+    /* The report is the first executor's; the peer's value is in its own archived run only. */
+    char *html = pw_xasprintf("%s/report.html", outdir);
+    char *page = pw_read_file(html, NULL);
+    assert_non_null(page);
+    assert_non_null(strstr(page, ">6.00"));
+    assert_null(strstr(page, ">9.00"));
+    free(page);
+    free(html);
+    json_t *list;
+    assert_int_equal(pw_archive_list(archive, &list), PW_OK);
+    assert_int_equal(json_array_size(list), 2);
+    size_t i;
+    json_t *e;
+    int seen = 0;
+    json_array_foreach(list, i, e) {
+        json_t *doc;
+        assert_int_equal(pw_archive_load(archive, json_string_value(json_object_get(e, "run")), &doc), PW_OK);
+        const char *host = json_string_value(json_object_get(json_object_get(doc, "environment"), "host"));
+        json_t *first = json_array_get(json_object_get(doc, "results"), 0);
+        double v = json_number_value(json_object_get(json_object_get(json_object_get(first, "metrics"), "value.n1"), "value"));
+        if (strcmp(host, "there") == 0) {
+            seen |= 2;
+            assert_string_equal(json_string_value(json_object_get(doc, "measured_on")), "partition b");
+            assert_true(v == 9);
+        } else {
+            seen |= 1;
+            assert_null(json_object_get(doc, "measured_on"));
+            assert_true(v == 6);
+        }
+        json_decref(doc);
+    }
+    assert_int_equal(seen, 3);
+    json_decref(list);
+    pw_report_outcome_release(&out);
+
+    /* A peer that is not ready: an ERROR with its sentence, nothing submitted, nothing written. */
+    ps->refuse = "cannot measure on Slurm partition 'b': the probe failed";
+    fs->calls[0] = ps->calls[0] = '\0';
+    s.text[0] = '\0';
+    pw_test_rmtree(outdir);
+    assert_int_equal(pw_report_build(&o, &out), PW_EINVAL);
+    assert_int_equal(out.stage, PW_REPORT_OBTAIN);
+    assert_string_equal(fs->calls, "");
+    assert_string_equal(ps->calls, "");
+    assert_non_null(strstr(s.text, "cannot measure on Slurm partition 'b': the probe failed"));
+    DIR *d = opendir(outdir);
+    assert_null(d);
+    pw_report_outcome_release(&out);
+
+    pw_exec_free(x);
+    pw_exec_free(peer);
+    free(chapter), free(outdir), free(archive);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
 static void test_impl_core(void **state)
 {
     (void)state;
@@ -1049,6 +1219,7 @@ static void test_impl_core(void **state)
     assert_false(pw_impl_is_core("src/exec/exec.c"));
     assert_false(pw_impl_is_core("src/exec/cache.c"));
     assert_false(pw_impl_is_core("src/exec/replay.c"));
+    assert_false(pw_impl_is_core("src/exec/slurm.c")); /* submits; the node measures through local.c */
     assert_false(pw_impl_is_core("src/exec/stale.c"));
     assert_false(pw_impl_is_core("include/perfweave/exec.h"));
     assert_false(pw_impl_is_core("src/weave/obtain.c"));
@@ -1063,11 +1234,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_submit_wait_cancel),
         cmocka_unit_test(test_cache_decorator),
+        cmocka_unit_test(test_cache_other_machine),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_local),
         cmocka_unit_test(test_local_lock),
         cmocka_unit_test(test_stale),
         cmocka_unit_test(test_report_driver),
+        cmocka_unit_test(test_report_peers),
         cmocka_unit_test(test_report_stale_and_measure),
         cmocka_unit_test(test_impl_core),
     };

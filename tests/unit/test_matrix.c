@@ -70,52 +70,6 @@ static double cell_value(const json_t *row, size_t col)
     return json_number_value(json_object_get(cell, "value"));
 }
 
-static void test_hardware_identity(void **state)
-{
-    (void)state;
-    /* An older environment: model name and flags only. */
-    json_t *legacy = json_loads("{\"host\": \"h\", \"cpu\": {\"model\": \"X\", \"cores_online\": 4, "
-                                "\"flags\": \"fpu pni sse4_2 avx2 fma avx512f hypervisor\"}, "
-                                "\"memory_bytes\": 25275990016, "
-                                "\"compiler\": {\"version\": \"12\"}}", 0, NULL);
-    json_t *h = pw_matrix_hardware(legacy);
-    assert_string_equal(json_string_value(json_object_get(h, "identity")), "legacy");
-    assert_string_equal(json_string_value(json_object_get(h, "cpu")), "X");
-    assert_joined(json_object_get(h, "isa"), "avx2,avx512f,fma,sse3,sse4.2");
-    assert_int_equal(json_integer_value(json_object_get(h, "cores")), 4);
-    /* 25275990016 B = 23.54 GiB → 24 */
-    assert_int_equal(json_integer_value(json_object_get(h, "memory_gib")), 24);
-    assert_true(json_is_null(json_object_get(h, "family")));
-    assert_null(json_object_get(h, "compiler"));
-    json_decref(h);
-
-    /* With the CPUID description (pw_cpu_json's shape) inside env.cpu: its ISA list wins over flags. */
-    json_t *cpuid = json_loads("{\"cpu\": {\"model\": \"X\", \"cores_online\": 4, \"flags\": \"avx2\", "
-                               "\"id\": {\"vendor\": \"GenuineIntel\", \"family\": 6, \"model\": 207, "
-                               "\"stepping\": 2, \"isa\": [\"avx2\", \"amx\", \"avx2\"]}}}", 0, NULL);
-    h = pw_matrix_hardware(cpuid);
-    assert_string_equal(json_string_value(json_object_get(h, "identity")), "cpuid");
-    assert_string_equal(json_string_value(json_object_get(h, "vendor")), "GenuineIntel");
-    assert_int_equal(json_integer_value(json_object_get(h, "family")), 6);
-    assert_int_equal(json_integer_value(json_object_get(h, "model")), 207);
-    assert_int_equal(json_integer_value(json_object_get(h, "stepping")), 2);
-    assert_joined(json_object_get(h, "isa"), "amx,avx2");
-    assert_true(json_is_null(json_object_get(h, "memory_gib")));
-    json_decref(h);
-    /* The description may also sit in env.cpu itself. */
-    json_object_set_new(json_object_get(legacy, "cpu"), "family", json_integer(6));
-    h = pw_matrix_hardware(legacy);
-    assert_string_equal(json_string_value(json_object_get(h, "identity")), "cpuid");
-    json_decref(h);
-    /* Nothing readable: nulls, never a guess. */
-    h = pw_matrix_hardware(NULL);
-    assert_true(json_is_null(json_object_get(h, "cpu")));
-    assert_true(json_is_null(json_object_get(h, "isa")));
-    json_decref(h);
-    json_decref(legacy);
-    json_decref(cpuid);
-}
-
 static void test_columns_by_hardware(void **state)
 {
     (void)state;
@@ -134,7 +88,7 @@ static void test_columns_by_hardware(void **state)
     assert_joined(json_object_get(xeon, "partitions"), "fast,slow");
     assert_joined(json_object_get(xeon, "runs"), "20261201T100000Z,20261202T100000Z,20261203T100000Z,20261203T110000Z");
     assert_joined(json_object_get(xeon, "commits"), "c1");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(xeon, "hardware"), "stepping")), 8);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(xeon, "hardware"), "cpu_stepping")), 8);
     assert_true(json_is_true(json_object_get(xeon, "software_differs")));
     const json_t *soft = json_object_get(xeon, "software");
     assert_int_equal(json_array_size(soft), 1);
@@ -234,7 +188,6 @@ static void test_sparse_and_invalid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hardware_identity),
         cmocka_unit_test(test_columns_by_hardware),
         cmocka_unit_test(test_stepping_and_ambiguity),
         cmocka_unit_test(test_sparse_and_invalid),

@@ -326,7 +326,7 @@ static void test_limits_and_argv(void **state)
     static const char *const expect[] = {
         "sbatch", "--parsable", "--job-name=pw-matmul", "--partition=fast", "--nodes=1",
         "--ntasks=1", "--exclusive", "--time=3", "--mem=768M", "--output=/w/a.log", "--chdir=/w",
-        "--export=PATH,HOME,LANG,LC_ALL,TMPDIR,LD_LIBRARY_PATH", "/w/a.sh", NULL};
+        "--export=PATH,HOME,LANG,LC_ALL,TMPDIR,LD_LIBRARY_PATH,PERFWEAVE_LOCK", "/w/a.sh", NULL};
     size_t i = 0;
     for (; expect[i]; i++) {
         assert_non_null(argv[i]);

@@ -575,7 +575,20 @@ static void test_diff_fixtures(void **state)
     json_t *other = load_fixture("20261104T120000Z_hostb");
     assert_int_equal(pw_archive_diff(base, other, NULL, &d, msg, sizeof msg), PW_OK);
     assert_true(json_is_false(json_object_get(d, "same_machine")));
+    assert_true(json_is_false(json_object_get(d, "same_software")));
     json_decref(d);
+    assert_int_equal(pw_archive_diff(base, noise, NULL, &d, msg, sizeof msg), PW_OK);
+    assert_true(json_is_true(json_object_get(d, "same_software")));
+    json_decref(d);
+    /* Another compiler on the same hardware: the same machine, other software. */
+    json_t *rebuilt = json_deep_copy(noise);
+    json_t *env = json_object_get(rebuilt, "environment");
+    json_object_set_new(env, "compiler", json_pack("{s:s, s:s}", "name", "gcc", "version", "14.2.0"));
+    assert_int_equal(pw_archive_diff(base, rebuilt, NULL, &d, msg, sizeof msg), PW_OK);
+    assert_true(json_is_true(json_object_get(d, "same_machine")));
+    assert_true(json_is_false(json_object_get(d, "same_software")));
+    json_decref(d);
+    json_decref(rebuilt);
     json_decref(other);
     json_t *junk = json_pack("{s:i}", "schema", 9);
     assert_int_equal(pw_archive_diff(base, junk, NULL, &d, msg, sizeof msg), PW_EINVAL);
