@@ -228,7 +228,7 @@ static void items(pw_buf *b, pw_item_list kind, const json_t *strings)
         /* One sentence; say what it does to the claims below. */
         pw_buf_puts(b, "<li><b>Disturbed measurement:</b> ");
         esc(b, json_string_value(json_array_get(strings, 0)));
-        pw_buf_puts(b, ". No claim of this experiment is decided from it.</li>\n");
+        pw_buf_puts(b, ". None of its timed values decides a claim; exact counts still do.</li>\n");
     } else {
         list_items(b, strings);
     }
