@@ -98,7 +98,9 @@ pw_outcome pw_claim_outcome(pw_claim_kind k, pw_verdict v);
  *     "reason": text (for ERROR/UNDECIDED),
  *     "points": [ { "metric", "value", "lo", "hi", "unit", "state": "holds"|"fails"|"undecided",
  *                   "p", "p_holm", "mde" (relative, when the metric has n and cv),
- *                   "samples_needed" (rough, for undecided points whose metric has n),
+ *                   "samples_needed" (rough, for undecided points whose metric has n), or
+ *                   "on_threshold": true instead when the estimate lies within a tenth of its
+ *                   interval's half-width of the threshold (over 100× the samples: no count),
  *                   "fixed_sample" (undecided points on a metric so marked, result.h: the
  *                   sentence saying why more samples cannot decide it; no samples_needed then),
  *                   "why" (undecided points only: "interval" straddles the threshold, "holm"

@@ -677,7 +677,11 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
                 if (st == UNDECIDED && g > 0 && !pt->m.fixed_sample) {
                     double ratio = (pt->m.hi - pt->m.lo) / 2 / g;
                     double need = ceil(pt->m.n * ratio * ratio);
-                    if (isfinite(need)) json_object_set_new(o, "samples_needed", json_real(need));
+                    /* An estimate within a tenth of its half-width of the threshold would need
+                     * over a hundred times the samples: no practical count decides it, and the
+                     * extrapolation would be a fiction, so it is said instead of computed. */
+                    if (ratio > 10) json_object_set_new(o, "on_threshold", json_true());
+                    else if (isfinite(need)) json_object_set_new(o, "samples_needed", json_real(need));
                 }
             }
             /* Why more samples cannot decide it (a fixed test set, a fit's residuals). */

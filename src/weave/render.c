@@ -164,6 +164,8 @@ static void undecided_point(pw_buf *b, const json_t *p, json_t *reasons)
     json_t *need = json_object_get(p, "samples_needed");
     if (fixed) pw_buf_printf(b, "; more samples cannot decide it: %s", fixed);
     else if (json_is_number(need)) pw_buf_printf(b, ", about %.0f samples would decide", json_number_value(need));
+    else if (json_is_true(json_object_get(p, "on_threshold")))
+        pw_buf_puts(b, "; the estimate sits on the threshold, so no practical number of samples would decide it");
 }
 
 void pw_render_evidence(pw_buf *b, const json_t *v)

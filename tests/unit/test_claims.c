@@ -358,6 +358,26 @@ static void test_errors(void **state)
 
 /* Blocked points: a metric marked undecidable, or a disturbed result, is UNDECIDED with its
  * reason whatever its interval says, and does not enter the Holm family of the others. */
+/* An estimate on its threshold gets no extrapolated sample count, only the statement. */
+static void test_on_threshold(void **state)
+{
+    (void)state;
+    pw_result *r = pw_result_new("test.claims", "edge");
+    pw_result_metric(r, "speedup.a_vs_b.n1", 0.9001, 0.88, 0.94, "×");
+    pw_result_metric_basis(r, "speedup.a_vs_b.n1", 20, 0.05);
+    pw_result_metric(r, "speedup.a_vs_b.n2", 0.95, 0.88, 1.02, "×");
+    pw_result_metric_basis(r, "speedup.a_vs_b.n2", 20, 0.05);
+    json_t *o = eval1("speedup(a, b) >= 0.9", r);
+    json_t *p1 = json_array_get(json_object_get(o, "points"), 0), *p2 = json_array_get(json_object_get(o, "points"), 1);
+    assert_true(json_is_true(json_object_get(p1, "on_threshold")));
+    assert_null(json_object_get(p1, "samples_needed"));
+    assert_null(json_object_get(p2, "on_threshold"));
+    /* half-width 0.07 against a gap of 0.05: (0.07/0.05)^2 * 20 = 39.2, rounded up */
+    assert_close(json_number_value(json_object_get(p2, "samples_needed")), 40, 0);
+    json_decref(o);
+    pw_result_free(r);
+}
+
 static void test_blocked_points(void **state)
 {
     (void)state;
@@ -581,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_p_values),
         cmocka_unit_test(test_holm_demotion),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_on_threshold),
         cmocka_unit_test(test_blocked_points),
         cmocka_unit_test(test_more_samples),
         cmocka_unit_test(test_verdict_helpers),
