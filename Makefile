@@ -110,8 +110,10 @@ preview: $(BIN)
 
 # Every test: unit (cmocka), golden renders, command-line errors and the browser/PDF end to end,
 # `perfweave preview` end to end (curl, and headless Chromium through playwright-core), and the
-# Slurm end to end on a real one-node cluster (skipped, saying why, when not root).
-test: unit golden e2e e2e-preview test-slurm
+# Slurm end to end on a real one-node cluster (skipped, saying why, when not root); and the paths
+# this machine cannot show: the unit tests of a build without any x86 SIMD code (PW_NO_SIMD, what
+# an arm64 or pre-AVX2 machine runs) and a compile of every source for arm64.
+test: unit golden e2e e2e-preview test-slurm check-nosimd check-aarch64
 
 unit: $(TEST_BIN)
 	@tests/run-unit.sh $(TEST_BIN)
