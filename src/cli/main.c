@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "perfweave/baselines.h"
 #include "perfweave/cpu.h"
+#include "perfweave/matmul.h"
 #include "perfweave/version.h"
 
 typedef struct {
@@ -101,6 +102,12 @@ int main(int argc, char **argv)
     }
     /* This process forks every measuring child: oneDNN's OpenMP runtime may live only in them. */
     pw_onednn_forbid_here();
+    /* ...and every child is pinned to one CPU, so OpenBLAS runs on one thread there.  The count
+     * is fixed here, before any fork: changing it inside a forked child restarts OpenBLAS's
+     * thread pool, whose spinning workers preempt the measurement (about 70 involuntary
+     * switches per child, measured).  An experiment that widens its affinity
+     * (acceleration.threads) raises it in its own child. */
+    pw_matmul_set_threads(1);
     gsl_set_error_handler_off();
     if (argc < 2) {
         usage(stderr);

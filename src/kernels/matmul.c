@@ -85,7 +85,11 @@ void pw_matmul_openblas(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
 
 int pw_matmul_set_threads(int threads)
 {
-    if (threads >= 1) openblas_set_num_threads(threads);
+    /* Only a change is passed on: in a forked child any openblas_set_num_threads call restarts
+     * the library's thread pool, whose spinning workers then preempt the measurement on its
+     * one CPU (about 70 involuntary switches per child, measured), even when the count is the
+     * one already in effect. */
+    if (threads >= 1 && threads != openblas_get_num_threads()) openblas_set_num_threads(threads);
     return openblas_get_num_threads();
 }
 

@@ -4,7 +4,6 @@
  * pw_isolate_run chains them. */
 #include "perfweave/isolate.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -102,10 +101,6 @@ static void child_main(const pw_experiment *e, const char *id, json_t *params,
         CPU_ZERO(&set);
         CPU_SET(lim->cpu, &set);
         sched_setaffinity(0, sizeof set, &set);
-        /* A child pinned to one CPU runs OpenBLAS on one thread: more threads there would only
-         * preempt each other (and read as contention).  An experiment that widens its affinity
-         * (acceleration.threads) sets its own count. */
-        openblas_set_num_threads(1);
     }
     pw_result *r = pw_isolate_run_inline(e, id, params, lim->quick);
     char *text = json_dumps(pw_result_json(r), JSON_COMPACT);
