@@ -83,20 +83,51 @@ static int digits_for(const pw_metric *m)
     return sig;
 }
 
+/* A whole number small enough to print exactly. */
+static bool is_whole(double v)
+{
+    return v == floor(v) && fabs(v) < 1e15;
+}
+
+static bool unit_is_suffix(const char *unit);
+
+/* Value and bounds all whole numbers, in a unit that is not a ratio: a count, or a position on
+ * a grid of whole numbers (the first length at which something holds, with the lengths its
+ * interval allows), written without decimals ("2 tokens (95% CI 1–2)", not "2.00 tokens").
+ * A ratio (× or %) keeps its significant digits even when it happens to be whole. */
+static bool whole_numbers(const pw_metric *m)
+{
+    if (m->unit && unit_is_suffix(m->unit) && m->lo != m->hi) return false;
+    return is_whole(m->value) && is_whole(m->lo) && is_whole(m->hi);
+}
+
+static void put_whole(pw_buf *b, double v)
+{
+    if (fabs(v) >= 10000) group_digits(b, v);
+    else if (v < 0) pw_buf_printf(b, "−%.0f", -v);
+    else pw_buf_printf(b, "%.0f", v);
+}
+
 void pw_format_value(pw_buf *b, const pw_metric *m)
 {
     /* Exact whole numbers (counts, bytes) are printed in full. */
-    if (m->lo == m->hi && m->value == floor(m->value) && fabs(m->value) < 1e15) {
-        if (fabs(m->value) >= 10000) group_digits(b, m->value);
-        else pw_buf_printf(b, "%.0f", m->value);
-    } else {
-        pw_format_number(b, m->value, digits_for(m));
+    if (whole_numbers(m)) {
+        put_whole(b, m->value);
+        put_unit(b, m->unit);
+        return;
     }
+    pw_format_number(b, m->value, digits_for(m));
     put_unit(b, m->unit);
 }
 
 void pw_format_interval(pw_buf *b, const pw_metric *m)
 {
+    if (whole_numbers(m)) {
+        put_whole(b, m->lo);
+        pw_buf_puts(b, m->lo < 0 ? " to " : "–");
+        put_whole(b, m->hi);
+        return;
+    }
     int sig = digits_for(m);
     pw_format_number(b, m->lo, sig);
     /* "−0.013 to −0.005" reads better than a dash between two minus signs. */

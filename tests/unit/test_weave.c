@@ -460,6 +460,15 @@ static void test_format(void **state)
     pw_format_metric(&b, &d);
     assert_string_equal(b.data, "−0.00920 (95% CI −0.0135 to −0.00480)");
     pw_buf_reset(&b);
+    /* A position on a grid of whole numbers is written as one; a whole ratio keeps its digits. */
+    pw_metric grid = {"crossover.tokens", 2, 1, 2, "tokens", 0, 0};
+    pw_format_metric(&b, &grid);
+    assert_string_equal(b.data, "2 tokens (95% CI 1–2)");
+    pw_buf_reset(&b);
+    pw_metric ratio = {"speedup.y", 10, 9, 11, "×", 0, 0};
+    pw_format_metric(&b, &ratio);
+    assert_string_equal(b.data, "10.0× (95% CI 9.00–11.0×)");
+    pw_buf_reset(&b);
     pw_format_number(&b, 0.000012345, 3);
     assert_string_equal(b.data, "1.23e-05");
     pw_buf_release(&b);
