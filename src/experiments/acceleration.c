@@ -347,9 +347,10 @@ static void roofline_note(pw_result *r, const pw_ceilings *c, const long *sizes,
         double ws = 12.0 * (double)below * (double)below;
         int level = -1;
         bool known = false;
+        /* Strictly smaller: a working set the size of a cache leaves no room for anything else. */
         for (int l = 0; l < 3; l++) {
             known |= cache[l] > 0;
-            if (level < 0 && cache[l] && ws <= (double)cache[l]) level = l;
+            if (level < 0 && cache[l] && ws < (double)cache[l]) level = l;
         }
         int len = snprintf(tail, sizeof tail, "Sizes up to n = %ld lie left of it and would be "
                            "memory-bound if their operands came from DRAM each time; at n = %ld "

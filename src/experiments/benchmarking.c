@@ -1022,8 +1022,8 @@ static int event_mlp(pw_run *run, const char *const *names, size_t ns, long runs
             subs[i].gate = 100 * mc.hi < max_drop;
             if (!subs[i].gate)
                 snprintf(subs[i].why, sizeof subs[i].why, "test accuracy %.2f%%, %.2f points "
-                         "below the baseline (95%% CI %.2f to %.2f), not wholly below the %g "
-                         "points the gate allows", 100 * subs[i].accuracy, 100 * mc.diff,
+                         "below the baseline (95%% CI %.2f to %.2f), not wholly below the %g-point "
+                         "drop the gate allows", 100 * subs[i].accuracy, 100 * mc.diff,
                          100 * mc.lo, 100 * mc.hi, max_drop);
         }
         subs[0].gate = true;
@@ -1035,7 +1035,7 @@ static int event_mlp(pw_run *run, const char *const *names, size_t ns, long runs
                        "scales; CSR values, indices and row pointers); gate: the 95%% interval of "
                        "the accuracy drop against the fp32 baseline (all %zu test images, through "
                        "the submission's own forward pass, paired: exact McNemar-based interval) "
-                       "wholly below %g percentage points; int8 calibrated by min/max "
+                       "wholly below a drop of %g percentage point(s); int8 calibrated by min/max "
                        "on %zu training images; pruned = per-layer magnitude pruning without "
                        "fine-tuning; neurons50 = half of each hidden layer's neurons removed",
                        batch, e.test.n, max_drop, ncal);
@@ -1160,8 +1160,8 @@ static int event_decoding(pw_run *run, const char *const *names, size_t ns, long
                 pw_result_error(r, "a timed generation of '%s' failed", names[i]);
                 status = PW_EINTERNAL;
             }
-        pw_result_note(r, "decoding event: greedy generation of %d tokens after a %d-token "
-                       "prompt by a %d-layer transformer (d_model %d, %d heads, vocab %d, "
+        pw_result_note(r, "decoding event: greedy generation of %d tokens after a prompt of "
+                       "%d tokens by a %d-layer transformer (d_model %d, %d heads, vocab %d, "
                        "seeded weights); latency per whole generation; memory = the weights plus "
                        "every tensor the path allocates through the accounting allocator "
                        "(workspace, KV cache); gate: the same tokens as the baseline", steps,

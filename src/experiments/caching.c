@@ -416,7 +416,7 @@ static int check_exactness(const plan *p, const pw_transformer *m, pw_transforme
     pw_result_exact(r, "logits.max_abs_diff", maxdiff, "");
     pw_result_exact(r, "logits.max_abs", maxabs, "");
     pw_result_exact(r, "logits.min_margin", margin, "");
-    pw_result_note(r, "exactness: %d greedy steps after a %d-token prompt, both paths from the "
+    pw_result_note(r, "exactness: %d greedy steps after a prompt of %d tokens, both paths from the "
                       "same weights; logits may differ by float rounding only (sgemm over the "
                       "prefix vs sgemv for one row); tolerance %.0e relative to max(1, |logit|)",
                    steps, p->prompt, LOGIT_TOL);
@@ -949,7 +949,7 @@ static int measure_generation(const plan *p, const pw_transformer *m, pw_transfo
         pw_result_exact(r, "exponent_total_flops.cached", pk.exponent, "");
     }
     pw_result_note(r, "total generation: every timed run really generates the stated number of "
-                      "tokens after a %d-token prompt, both ways (the cached run includes its "
+                      "tokens after a prompt of %d tokens, both ways (the cached run includes its "
                       "prefill; its cache is allocated once, beforehand), and its tokens are "
                       "compared; runs alternate full/cached, at least %d pairs per length and "
                       "more while %.2g s per length last (budget %.3g s)",
