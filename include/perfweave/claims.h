@@ -79,17 +79,25 @@ pw_verdict pw_verdict_aggregate(const pw_verdict *v, size_t n);
 /* "claim", "counterclaim", "condition". */
 const char *pw_claim_kind_name(pw_claim_kind k);
 
-/* What a verdict says happened to the optimization. */
+/* What a verdict says happened to the optimization.  MIXED: some points of a PARTIAL claim hold
+ * and others fail (it helped at some sizes, decidedly not at others); a PARTIAL claim whose other
+ * points are only undecided stays UNDECIDED. */
 typedef enum {
-    PW_OUTCOME_HELPED, PW_OUTCOME_NOT_HELPED, PW_OUTCOME_UNDECIDED, PW_OUTCOME_UNMEASURED
+    PW_OUTCOME_HELPED, PW_OUTCOME_NOT_HELPED, PW_OUTCOME_MIXED, PW_OUTCOME_UNDECIDED,
+    PW_OUTCOME_UNMEASURED
 } pw_outcome;
+#define PW_OUTCOMES 5
 
-/* "helped", "did not help", "undecided", "could not be measured". */
+/* "helped", "did not help", "mixed", "undecided", "could not be measured". */
 const char *pw_outcome_name(pw_outcome o);
 /* Parses an outcome name; returns -1 when unknown. */
 int pw_outcome_parse(const char *name);
-/* The outcome of verdict v for a claim of kind k (a condition reads as a claim). */
+/* The outcome of verdict v for a claim of kind k (a condition reads as a claim); a PARTIAL
+ * verdict reads as UNDECIDED here, since only the points tell MIXED apart (pw_claim_outcome_of). */
 pw_outcome pw_claim_outcome(pw_claim_kind k, pw_verdict v);
+/* The same, with the claim's counts of points that hold and that fail: a PARTIAL verdict with at
+ * least one of each is MIXED. */
+pw_outcome pw_claim_outcome_of(pw_claim_kind k, pw_verdict v, size_t holds, size_t fails);
 
 /* Evaluates m claims together (one chapter), claims[i] against results[i], with Holm
  * correction across all their points.  Returns a new JSON array with one object per claim:

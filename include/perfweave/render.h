@@ -154,7 +154,7 @@ typedef struct pw_renderer {
 
     /* --- lists of claims: open, (group | claim)…, [none], close ------------------------------- */
     /* The outcome counts (pw_outcome order) and their total, above the summary. */
-    void (*counts)(pw_buf *b, const size_t outcomes[4], size_t total);
+    void (*counts)(pw_buf *b, const size_t outcomes[PW_OUTCOMES], size_t total);
     /* heading: the assessment group's heading; NULL for the other lists. */
     void (*claims_open)(pw_buf *b, pw_claim_list kind, const char *heading);
     /* In the summary, before the claims of one outcome (only outcomes that have claims): its
@@ -232,7 +232,7 @@ void pw_render_notices_free(pw_render_notice *notices, size_t n);
 size_t pw_render_count_verdicts(pw_chapter *const *chapters, size_t n, size_t counts[5]);
 /* The same claims counted by outcome (pw_outcome order; an experiment in ERROR without claims
  * counts as one "could not be measured"); returns their total, equal to the verdicts'. */
-size_t pw_render_count_outcomes(pw_chapter *const *chapters, size_t n, size_t counts[4]);
+size_t pw_render_count_outcomes(pw_chapter *const *chapters, size_t n, size_t counts[PW_OUTCOMES]);
 
 /* The outcome a verdict object records; one without (a hand-written fixture) is derived from its
  * kind and verdict (pw_claim_outcome). */

@@ -286,16 +286,17 @@ const char *pw_claim_kind_name(pw_claim_kind k)
     return (unsigned)k < 3 ? names[k] : "claim";
 }
 
-static const char *const outcome_names[] = {"helped", "did not help", "undecided", "could not be measured"};
+static const char *const outcome_names[PW_OUTCOMES] = {"helped", "did not help", "mixed",
+                                                        "undecided", "could not be measured"};
 
 const char *pw_outcome_name(pw_outcome o)
 {
-    return (unsigned)o < 4 ? outcome_names[o] : outcome_names[PW_OUTCOME_UNMEASURED];
+    return (unsigned)o < PW_OUTCOMES ? outcome_names[o] : outcome_names[PW_OUTCOME_UNMEASURED];
 }
 
 int pw_outcome_parse(const char *name)
 {
-    for (int i = 0; name && i < 4; i++)
+    for (int i = 0; name && i < PW_OUTCOMES; i++)
         if (strcmp(name, outcome_names[i]) == 0) return i;
     return -1;
 }
@@ -311,6 +312,12 @@ pw_outcome pw_claim_outcome(pw_claim_kind k, pw_verdict v)
     case PW_VERDICT_ERROR: break;
     }
     return PW_OUTCOME_UNMEASURED;
+}
+
+pw_outcome pw_claim_outcome_of(pw_claim_kind k, pw_verdict v, size_t holds, size_t fails)
+{
+    if (v == PW_VERDICT_PARTIAL && holds > 0 && fails > 0) return PW_OUTCOME_MIXED;
+    return pw_claim_outcome(k, v);
 }
 
 pw_verdict pw_verdict_aggregate(const pw_verdict *v, size_t n)
@@ -548,12 +555,19 @@ static int point_order(const void *a, const void *b)
     return strcmp(x->m.name, y->m.name);
 }
 
-/* The verdict of claim c and, unless it is a condition, its outcome for the optimization. */
-static void set_verdict(json_t *obj, const pw_claim *c, pw_verdict v)
+/* The verdict of claim c and, unless it is a condition, its outcome for the optimization, from
+ * the counts of its points that hold and fail. */
+static void set_verdict_of(json_t *obj, const pw_claim *c, pw_verdict v, size_t holds, size_t fails)
 {
     json_object_set_new(obj, "verdict", json_string(pw_verdict_name(v)));
     if (c->kind != PW_CLAIM_CONDITION)
-        json_object_set_new(obj, "outcome", json_string(pw_outcome_name(pw_claim_outcome(c->kind, v))));
+        json_object_set_new(obj, "outcome", json_string(pw_outcome_name(
+                                                pw_claim_outcome_of(c->kind, v, holds, fails))));
+}
+
+static void set_verdict(json_t *obj, const pw_claim *c, pw_verdict v)
+{
+    set_verdict_of(obj, c, v, 0, 0);
 }
 
 json_t *pw_claim_undecided(const pw_claim *c, const char *reason)
@@ -694,7 +708,7 @@ json_t *pw_claims_evaluate(const pw_claim *claims, const pw_result *const *resul
         else if (count[FAILS] == total) v = PW_VERDICT_FAIL;
         else if (count[UNDECIDED] == total) v = PW_VERDICT_UNDECIDED;
         else v = PW_VERDICT_PARTIAL;
-        set_verdict(obj, c, v);
+        set_verdict_of(obj, c, v, count[HOLDS], count[FAILS]);
         if (blocked && v != PW_VERDICT_PASS && v != PW_VERDICT_FAIL) {
             char *why = blocked == total
                 ? pw_xasprintf("no point can decide the claim: %s", first_reason ? first_reason : "not decidable")

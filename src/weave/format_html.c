@@ -257,9 +257,9 @@ static void outcome(pw_buf *b, pw_outcome o)
 }
 
 /* "4 helped 3 did not help … of 10 claims" (the summary block and the page's head). */
-static void count_spans(pw_buf *b, const size_t counts[4], size_t total)
+static void count_spans(pw_buf *b, const size_t counts[PW_OUTCOMES], size_t total)
 {
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < PW_OUTCOMES; i++) {
         pw_buf_printf(b, "<span class=\"count\">%zu ", counts[i]);
         outcome(b, (pw_outcome)i);
         pw_buf_puts(b, "</span> ");
@@ -267,7 +267,7 @@ static void count_spans(pw_buf *b, const size_t counts[4], size_t total)
     pw_buf_printf(b, "<span class=\"total\">of %zu claims</span>", total);
 }
 
-static void counts(pw_buf *b, const size_t counts[4], size_t total)
+static void counts(pw_buf *b, const size_t counts[PW_OUTCOMES], size_t total)
 {
     pw_buf_puts(b, "<div class=\"verdict-counts\">");
     count_spans(b, counts, total);
@@ -452,7 +452,7 @@ static int page(const pw_render_page *p, pw_buf *out)
     pw_buf_init(&summary);
     pw_buf_init(&env);
     chapters(&body, &toc, p);
-    size_t n[4];
+    size_t n[PW_OUTCOMES];
     size_t total = pw_render_count_outcomes(p->chapters, p->nchapters, n);
     count_spans(&summary, n, total);
     size_t nwarnings = json_array_size(p->env_warnings);

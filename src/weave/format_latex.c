@@ -154,10 +154,10 @@ static void experiment_close(pw_buf *b)
     pw_buf_puts(b, "\\end{experiment}\n");
 }
 
-static void counts(pw_buf *b, const size_t counts[4], size_t total)
+static void counts(pw_buf *b, const size_t counts[PW_OUTCOMES], size_t total)
 {
     pw_buf_printf(b, "\\noindent ");
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < PW_OUTCOMES; i++) {
         pw_buf_printf(b, "\\textbf{%zu}~", counts[i]);
         esc(b, pw_outcome_name((pw_outcome)i));
         pw_buf_puts(b, "\\quad ");

@@ -80,7 +80,7 @@ static void claim_table(pw_buf *b, const rows *t)
 
 static int page(const pw_render_page *p, pw_buf *out)
 {
-    size_t counts[5], outcomes[4];
+    size_t counts[5], outcomes[PW_OUTCOMES];
     size_t total = pw_render_count_verdicts(p->chapters, p->nchapters, counts);
     pw_render_count_outcomes(p->chapters, p->nchapters, outcomes);
     char *title = plain(p->title);
@@ -88,7 +88,7 @@ static int page(const pw_render_page *p, pw_buf *out)
                   pw_commit());
     free(title);
     pw_buf_printf(out, "%zu claim%s:", total, total == 1 ? "" : "s");
-    for (int i = 0; i < 4; i++) pw_buf_printf(out, "%s %zu %s", i ? "," : "", outcomes[i], pw_outcome_name((pw_outcome)i));
+    for (int i = 0; i < PW_OUTCOMES; i++) pw_buf_printf(out, "%s %zu %s", i ? "," : "", outcomes[i], pw_outcome_name((pw_outcome)i));
     pw_buf_puts(out, "\nverdicts:");
     for (int i = 0; i < 5; i++) pw_buf_printf(out, "%s %zu %s", i ? "," : "", counts[i], pw_render_verdicts[i]);
     pw_buf_putc(out, '\n');
@@ -111,7 +111,7 @@ static int page(const pw_render_page *p, pw_buf *out)
     }
     pw_render_notices_free(notices, nn);
     rows t = {NULL, 0, 0};
-    for (int o = 0; o < 4; o++) pw_render_each_claim(p->chapters, p->nchapters, o, add_row, &t);
+    for (int o = 0; o < PW_OUTCOMES; o++) pw_render_each_claim(p->chapters, p->nchapters, o, add_row, &t);
     pw_buf_putc(out, '\n');
     if (t.n) claim_table(out, &t);
     else pw_buf_puts(out, "No claims.\n");

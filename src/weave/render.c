@@ -45,8 +45,9 @@ static int verdict_index(const char *v)
 
 const char *pw_render_outcome_kind(pw_outcome o)
 {
-    static const char *const kinds[] = {"helped", "not-helped", "undecided", "unmeasured"};
-    return (unsigned)o < 4 ? kinds[o] : "unmeasured";
+    static const char *const kinds[PW_OUTCOMES] = {"helped", "not-helped", "mixed", "undecided",
+                                                   "unmeasured"};
+    return (unsigned)o < PW_OUTCOMES ? kinds[o] : "unmeasured";
 }
 
 pw_outcome pw_render_outcome(const json_t *v)
@@ -325,11 +326,12 @@ void pw_render_each_claim(pw_chapter *const *chapters, size_t n, int outcome,
 /* Every claim of the report counted by verdict (pw_render_verdicts order) and by outcome; an
  * experiment in ERROR without claims counts as one ERROR that could not be measured.  Returns
  * the total. */
-static size_t count_claims(pw_chapter *const *chapters, size_t n, size_t verdicts[5], size_t outcomes[4])
+static size_t count_claims(pw_chapter *const *chapters, size_t n, size_t verdicts[5],
+                           size_t outcomes[PW_OUTCOMES])
 {
     size_t total = 0;
     for (int i = 0; i < 5; i++) verdicts[i] = 0;
-    for (int i = 0; i < 4; i++) outcomes[i] = 0;
+    for (int i = 0; i < PW_OUTCOMES; i++) outcomes[i] = 0;
     for (size_t c = 0; c < n; c++)
         for (size_t k = 0; k < chapters[c]->ndirectives; k++) {
             const pw_directive *d = chapters[c]->directives[k];
@@ -351,11 +353,11 @@ static size_t count_claims(pw_chapter *const *chapters, size_t n, size_t verdict
 
 size_t pw_render_count_verdicts(pw_chapter *const *chapters, size_t n, size_t counts[5])
 {
-    size_t outcomes[4];
+    size_t outcomes[PW_OUTCOMES];
     return count_claims(chapters, n, counts, outcomes);
 }
 
-size_t pw_render_count_outcomes(pw_chapter *const *chapters, size_t n, size_t counts[4])
+size_t pw_render_count_outcomes(pw_chapter *const *chapters, size_t n, size_t counts[PW_OUTCOMES])
 {
     size_t verdicts[5];
     return count_claims(chapters, n, verdicts, counts);
@@ -717,27 +719,31 @@ void pw_render_notices_free(pw_render_notice *notices, size_t n)
 
 /* The groups of the summary and the assessment, in pw_outcome order: what happened to the
  * optimization, not whether an inequality held (a counterclaim that holds did not help). */
-static const char *const summary_heading[4] = {"Helped", "Did not help", "Undecided", "Could not be measured"};
-static const char *const assessment_heading[4] = {
+static const char *const summary_heading[PW_OUTCOMES] = {
+    "Helped", "Did not help", "Mixed: held at some points, failed at others", "Undecided",
+    "Could not be measured"};
+static const char *const assessment_heading[PW_OUTCOMES] = {
     "What helped: a claim held, or a counterclaim failed",
     "What did not help: a claim failed, or a counterclaim held",
-    "What we could not decide, or what helped only in part",
+    "What helped at some sizes and decidedly not at others",
+    "What we could not decide, in whole or in part",
     "What could not be measured",
 };
-static const char *const assessment_none[4] = {
+static const char *const assessment_none[PW_OUTCOMES] = {
     "No optimization was shown to help.",
     "No optimization was shown not to help.",
-    "Every claim was decided one way.",
+    "No claim held at some points and failed at others.",
+    "Every claim was decided at every point it covers.",
     "Every experiment ran and passed its correctness checks.",
 };
 
 void pw_render_claim_summary(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n)
 {
-    size_t counts[4];
+    size_t counts[PW_OUTCOMES];
     size_t total = pw_render_count_outcomes(chapters, n, counts);
     R->counts(b, counts, total);
     R->claims_open(b, PW_CLAIMS_SUMMARY, NULL);
-    for (int o = 0; o < 4; o++) {
+    for (int o = 0; o < PW_OUTCOMES; o++) {
         claim_list probe = {NULL, NULL, PW_CLAIMS_SUMMARY, 0};
         pw_render_each_claim(chapters, n, o, count_claim, &probe);
         if (!probe.count) continue;
@@ -750,7 +756,7 @@ void pw_render_claim_summary(pw_buf *b, const pw_renderer *R, pw_chapter *const 
 
 void pw_render_assessment(pw_buf *b, const pw_renderer *R, pw_chapter *const *chapters, size_t n)
 {
-    for (int o = 0; o < 4; o++) {
+    for (int o = 0; o < PW_OUTCOMES; o++) {
         claim_list l = {b, R, PW_CLAIMS_ASSESSMENT, 0};
         R->claims_open(b, PW_CLAIMS_ASSESSMENT, assessment_heading[o]);
         pw_render_each_claim(chapters, n, o, list_claim, &l);

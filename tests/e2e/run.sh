@@ -144,7 +144,7 @@ SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/resu
     -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
 expect_status 2 $s "text report of the fixture (one ERROR result)"
 if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
-expect_grep "^15 claims: 6 helped, 2 did not help, 5 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
+expect_grep "^15 claims: 6 helped, 2 did not help, 1 mixed, 4 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
 expect_grep "^verdicts: 8 PASS, 2 PARTIAL, 0 FAIL, 3 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
 expect_grep "^could not be measured  *When an experiment fails  *broken: mode segv  *claim: value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
 expect_grep "^baseline: FastLib (core Old) is a handicapped baseline" "$tmp/text.out" "text baseline warning above the claims"

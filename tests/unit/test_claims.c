@@ -526,6 +526,15 @@ static void test_kinds_and_outcomes(void **state)
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         assert_int_equal(pw_claim_outcome(table[i].k, table[i].v), table[i].o);
+    /* A PARTIAL claim is MIXED only when some of its points hold and others fail. */
+    assert_int_equal(pw_claim_outcome_of(PW_CLAIM_CLAIM, PW_VERDICT_PARTIAL, 1, 1), PW_OUTCOME_MIXED);
+    assert_int_equal(pw_claim_outcome_of(PW_CLAIM_COUNTERCLAIM, PW_VERDICT_PARTIAL, 2, 1),
+                     PW_OUTCOME_MIXED);
+    assert_int_equal(pw_claim_outcome_of(PW_CLAIM_CLAIM, PW_VERDICT_PARTIAL, 1, 0), PW_OUTCOME_UNDECIDED);
+    assert_int_equal(pw_claim_outcome_of(PW_CLAIM_CLAIM, PW_VERDICT_PARTIAL, 0, 2), PW_OUTCOME_UNDECIDED);
+    assert_int_equal(pw_claim_outcome_of(PW_CLAIM_CLAIM, PW_VERDICT_PASS, 3, 0), PW_OUTCOME_HELPED);
+    assert_string_equal(pw_outcome_name(PW_OUTCOME_MIXED), "mixed");
+    assert_int_equal(pw_outcome_parse("mixed"), PW_OUTCOME_MIXED);
     assert_string_equal(pw_outcome_name(PW_OUTCOME_NOT_HELPED), "did not help");
     assert_int_equal(pw_outcome_parse("could not be measured"), PW_OUTCOME_UNMEASURED);
     assert_int_equal(pw_outcome_parse("helps"), -1);

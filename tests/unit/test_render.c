@@ -131,7 +131,7 @@ static void test_text_page(void **state)
     /* Grouped by outcome; the expression written in both experiments carries the parameter that
      * tells them apart; the counterclaim shows its kind and label. */
     char *want = pw_xasprintf("A title\nGenerated 2026-01-01 00:00 UTC by perfweave %s (commit %s).\n\n"
-                              "3 claims: 1 helped, 2 did not help, 0 undecided, 0 could not be measured\n"
+                              "3 claims: 1 helped, 2 did not help, 0 mixed, 0 undecided, 0 could not be measured\n"
                               "verdicts: 2 PASS, 0 PARTIAL, 1 FAIL, 0 UNDECIDED, 0 ERROR\n"
                               "warning: busy now\n\n"
                               "Outcome       Chapter     Experiment     Claim                     Verdict  Evidence\n"
@@ -148,7 +148,7 @@ static void test_text_page(void **state)
     page.env_warnings = NULL;
     pw_buf_reset(&out);
     assert_int_equal(pw_render_text.page(&page, &out), PW_OK);
-    assert_non_null(strstr(out.data, "\n\n0 claims: 0 helped, 0 did not help, 0 undecided, 0 could not be measured\n"
+    assert_non_null(strstr(out.data, "\n\n0 claims: 0 helped, 0 did not help, 0 mixed, 0 undecided, 0 could not be measured\n"
                                      "verdicts: 0 PASS, 0 PARTIAL, 0 FAIL, 0 UNDECIDED, 0 ERROR\n\nNo claims.\n"));
     pw_buf_release(&out);
     json_decref(va);
