@@ -16,8 +16,11 @@
  * lock first (lock.h), so a report elsewhere on the machine cannot disturb it, nor it the report.
  * Welch and Mann–Whitney rejection rates on the same raw samples are printed beside them.
  *
+ * --same times one job object as both sides of the A/A pair (the two sides then differ in nothing,
+ * not even the address of their state), --no-power skips the power experiment.
+ *
  * usage: detect [--trials N] [--budget SECONDS] [--extra FRACTION] [--work N] [--sample SECONDS]
- *               [--target FRACTION] */
+ *               [--target FRACTION] [--same] [--no-power] */
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +130,7 @@ int main(int argc, char **argv)
     int trials = 200;
     double budget = 2.0, extra = 0.01, sample = 0.001, target = 0.002;
     unsigned long work = 20000;
+    int same = 0, power = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trials") == 0 && i + 1 < argc) trials = atoi(argv[++i]);
         else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc) budget = atof(argv[++i]);
@@ -134,9 +138,12 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--work") == 0 && i + 1 < argc) work = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--sample") == 0 && i + 1 < argc) sample = atof(argv[++i]);
         else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc) target = atof(argv[++i]);
+        else if (strcmp(argv[i], "--same") == 0) same = 1;
+        else if (strcmp(argv[i], "--no-power") == 0) power = 0;
         else {
             fprintf(stderr, "usage: detect [--trials N] [--budget SECONDS] [--extra FRACTION] "
-                            "[--work N] [--sample SECONDS] [--target FRACTION]\n");
+                            "[--work N] [--sample SECONDS] [--target FRACTION] [--same] "
+                            "[--no-power]\n");
             return 1;
         }
     }
@@ -165,8 +172,8 @@ int main(int argc, char **argv)
     }
     pw_busy_job a = {work, 0}, a2 = {work, 0};
     pw_busy_job heavier = {(unsigned long)((double)work * (1 + extra) + 0.5), 0};
-    int rc = experiment("A/A", &a, &a2, &cfg, trials, 0) ||
-             experiment("power", &a, &heavier, &cfg, trials, 1) ? 3 : 0;
+    int rc = experiment("A/A", &a, same ? &a : &a2, &cfg, trials, 0) ||
+             (power && experiment("power", &a, &heavier, &cfg, trials, 1)) ? 3 : 0;
     pw_lock_free(lock);
     return rc;
 }
