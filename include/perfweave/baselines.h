@@ -137,6 +137,20 @@ void pw_sgemm_nt_openblas(size_t m, size_t n, size_t k, const float *a, size_t l
 int pw_onednn_gemm_u8s8s32(size_t m, size_t n, size_t k, const uint8_t *A, size_t lda,
                            const int8_t *B, size_t ldb, int32_t *C, size_t ldc);
 
+/* oneDNN's int8 matmul primitive for one shape: C (m × n, int32, row-major, ld n) = A (m × k,
+ * uint8, ld k) · Wᵀ, W the n × k int8 weights (ld k) reordered once, at creation, into the layout
+ * the primitive chose, so a timed call does no packing (as pw_qgemm's pre-packed weights do
+ * not).  No scales, zero points or saturation.  Only after pw_onednn_open succeeded in this
+ * process.  new: PW_OK and *out, or PW_EINVAL with the reason in why. */
+typedef struct pw_onednn_qmatmul pw_onednn_qmatmul;
+int pw_onednn_qmatmul_new(size_t m, size_t n, size_t k, const int8_t *w, pw_onednn_qmatmul **out,
+                          char *why, size_t whysize);
+/* One product with the primitive's shape; PW_OK or PW_EINVAL. */
+int pw_onednn_qmatmul_run(pw_onednn_qmatmul *q, const uint8_t *a, int32_t *c);
+/* The implementation oneDNN chose ("brg:avx512_core_amx", …). */
+const char *pw_onednn_qmatmul_impl(const pw_onednn_qmatmul *q);
+void pw_onednn_qmatmul_free(pw_onednn_qmatmul *q);
+
 /* Descriptions as used (open the library; call only where that is allowed):
  *   BLIS:   { "available": true, "version": "0.9.0", "arch": "haswell" (bli_arch_string of
  *             bli_arch_query_id: the sub-configuration / kernel set), "arch_id": n,

@@ -7,6 +7,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -122,6 +123,175 @@ int pw_onednn_gemm_u8s8s32(size_t m, size_t n, size_t k, const uint8_t *A, size_
                             &co) == dnnl_success
                ? PW_OK
                : PW_EINVAL;
+}
+
+/* --- the int8 matmul primitive ------------------------------------------------------------- */
+/* oneDNN's matmul primitive (u8 × s8 → s32, no scales or zero points) for one shape, with its
+ * weights reordered once into the layout the primitive chose (format tag any): the library's
+ * counterpart of a kernel whose weights are packed once, where dnnl_gemm_u8s8s32 packs them in
+ * every call.  One engine and stream per process, made on first use. */
+static struct {
+    pthread_once_t once;
+    int status;
+    char error[256];
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    __typeof__(dnnl_memory_desc_init_by_tag) *md_init;
+    __typeof__(dnnl_matmul_desc_init) *matmul_init;
+    __typeof__(dnnl_primitive_desc_create) *pd_create;
+    __typeof__(dnnl_primitive_desc_query_md) *pd_query_md;
+    __typeof__(dnnl_primitive_desc_query) *pd_query;
+    __typeof__(dnnl_primitive_desc_destroy) *pd_destroy;
+    __typeof__(dnnl_primitive_create) *prim_create;
+    __typeof__(dnnl_primitive_destroy) *prim_destroy;
+    __typeof__(dnnl_primitive_execute) *execute;
+    __typeof__(dnnl_reorder_primitive_desc_create) *reorder_pd;
+    __typeof__(dnnl_memory_create) *mem_create;
+    __typeof__(dnnl_memory_destroy) *mem_destroy;
+    __typeof__(dnnl_memory_set_data_handle) *mem_set;
+    __typeof__(dnnl_stream_wait) *wait;
+} prim = {PTHREAD_ONCE_INIT, PW_ENOTFOUND, ""};
+
+static void *prim_sym(const char *name)
+{
+    void *p = dlsym(lib.handle, name);
+    if (!p && !prim.error[0])
+        snprintf(prim.error, sizeof prim.error, "oneDNN (%s) lacks %s", ONEDNN_SONAME, name);
+    return p;
+}
+
+static void prim_open_once(void)
+{
+    __typeof__(dnnl_engine_create) *engine_create;
+    __typeof__(dnnl_stream_create) *stream_create;
+    *(void **)&engine_create = prim_sym("dnnl_engine_create");
+    *(void **)&stream_create = prim_sym("dnnl_stream_create");
+    *(void **)&prim.md_init = prim_sym("dnnl_memory_desc_init_by_tag");
+    *(void **)&prim.matmul_init = prim_sym("dnnl_matmul_desc_init");
+    *(void **)&prim.pd_create = prim_sym("dnnl_primitive_desc_create");
+    *(void **)&prim.pd_query_md = prim_sym("dnnl_primitive_desc_query_md");
+    *(void **)&prim.pd_query = prim_sym("dnnl_primitive_desc_query");
+    *(void **)&prim.pd_destroy = prim_sym("dnnl_primitive_desc_destroy");
+    *(void **)&prim.prim_create = prim_sym("dnnl_primitive_create");
+    *(void **)&prim.prim_destroy = prim_sym("dnnl_primitive_destroy");
+    *(void **)&prim.execute = prim_sym("dnnl_primitive_execute");
+    *(void **)&prim.reorder_pd = prim_sym("dnnl_reorder_primitive_desc_create");
+    *(void **)&prim.mem_create = prim_sym("dnnl_memory_create");
+    *(void **)&prim.mem_destroy = prim_sym("dnnl_memory_destroy");
+    *(void **)&prim.mem_set = prim_sym("dnnl_memory_set_data_handle");
+    *(void **)&prim.wait = prim_sym("dnnl_stream_wait");
+    if (prim.error[0]) return;
+    if (engine_create(&prim.engine, dnnl_cpu, 0) != dnnl_success ||
+        stream_create(&prim.stream, prim.engine, dnnl_stream_default_flags) != dnnl_success) {
+        snprintf(prim.error, sizeof prim.error, "oneDNN could not create a CPU engine and stream");
+        return;
+    }
+    prim.status = PW_OK;
+}
+
+struct pw_onednn_qmatmul {
+    dnnl_primitive_t matmul;
+    dnnl_memory_t src, wei, dst;
+    char impl[64];
+};
+
+/* Runs a reorder from memory `from` to memory `to` (same logical tensor, other layouts). */
+static int reorder(dnnl_memory_t from, const dnnl_memory_desc_t *from_md, dnnl_memory_t to,
+                   const dnnl_memory_desc_t *to_md)
+{
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t r;
+    if (prim.reorder_pd(&pd, from_md, prim.engine, to_md, prim.engine, NULL) != dnnl_success)
+        return PW_EINVAL;
+    dnnl_status_t st = prim.prim_create(&r, pd);
+    prim.pd_destroy(pd);
+    if (st != dnnl_success) return PW_EINVAL;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    st = prim.execute(r, prim.stream, 2, args);
+    if (st == dnnl_success) st = prim.wait(prim.stream);
+    prim.prim_destroy(r);
+    return st == dnnl_success ? PW_OK : PW_EINVAL;
+}
+
+void pw_onednn_qmatmul_free(pw_onednn_qmatmul *q)
+{
+    if (!q) return;
+    if (q->matmul) prim.prim_destroy(q->matmul);
+    if (q->src) prim.mem_destroy(q->src);
+    if (q->wei) prim.mem_destroy(q->wei);
+    if (q->dst) prim.mem_destroy(q->dst);
+    free(q);
+}
+
+int pw_onednn_qmatmul_new(size_t m, size_t n, size_t k, const int8_t *w, pw_onednn_qmatmul **out,
+                          char *why, size_t whysize)
+{
+    *out = NULL;
+    if (whysize) why[0] = '\0';
+    if (lib.status != PW_OK || m == 0 || n == 0 || k == 0) {
+        if (whysize) snprintf(why, whysize, "%s", lib.status != PW_OK ? lib.error : "an empty shape");
+        return PW_EINVAL;
+    }
+    pthread_once(&prim.once, prim_open_once);
+    if (prim.status != PW_OK) {
+        if (whysize) snprintf(why, whysize, "%s", prim.error);
+        return prim.status;
+    }
+    pw_onednn_qmatmul *q = pw_xcalloc(1, sizeof *q);
+    dnnl_memory_desc_t src_md, wei_any, wei_user, dst_md;
+    dnnl_dims_t sd = {(dnnl_dim_t)m, (dnnl_dim_t)k}, wd = {(dnnl_dim_t)k, (dnnl_dim_t)n},
+                dd = {(dnnl_dim_t)m, (dnnl_dim_t)n};
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    int status = PW_EINVAL;
+    /* The weights as stored: n rows of k (out × in, row-major), i.e. the k × n tensor in "ba". */
+    if (prim.md_init(&src_md, 2, sd, dnnl_u8, dnnl_ab) != dnnl_success ||
+        prim.md_init(&wei_any, 2, wd, dnnl_s8, dnnl_format_tag_any) != dnnl_success ||
+        prim.md_init(&wei_user, 2, wd, dnnl_s8, dnnl_ba) != dnnl_success ||
+        prim.md_init(&dst_md, 2, dd, dnnl_s32, dnnl_ab) != dnnl_success ||
+        prim.matmul_init(&desc, &src_md, &wei_any, NULL, &dst_md) != dnnl_success ||
+        prim.pd_create(&pd, &desc, NULL, prim.engine, NULL) != dnnl_success) {
+        if (whysize) snprintf(why, whysize, "oneDNN has no u8 × s8 → s32 matmul for %zu × %zu × %zu", m, n, k);
+        goto done;
+    }
+    const char *impl = NULL;
+    if (prim.pd_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+        snprintf(q->impl, sizeof q->impl, "%s", impl);
+    const dnnl_memory_desc_t *wei_md = prim.pd_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_memory_t user = NULL;
+    if (!wei_md || prim.prim_create(&q->matmul, pd) != dnnl_success ||
+        prim.mem_create(&q->src, &src_md, prim.engine, DNNL_MEMORY_NONE) != dnnl_success ||
+        prim.mem_create(&q->dst, &dst_md, prim.engine, DNNL_MEMORY_NONE) != dnnl_success ||
+        prim.mem_create(&q->wei, wei_md, prim.engine, DNNL_MEMORY_ALLOCATE) != dnnl_success ||
+        prim.mem_create(&user, &wei_user, prim.engine, (void *)w) != dnnl_success ||
+        reorder(user, &wei_user, q->wei, wei_md) != PW_OK) {
+        if (user) prim.mem_destroy(user);
+        if (whysize) snprintf(why, whysize, "oneDNN could not set up the int8 matmul or reorder its weights");
+        goto done;
+    }
+    prim.mem_destroy(user);
+    status = PW_OK;
+done:
+    if (pd) prim.pd_destroy(pd);
+    if (status == PW_OK) *out = q;
+    else pw_onednn_qmatmul_free(q);
+    return status;
+}
+
+int pw_onednn_qmatmul_run(pw_onednn_qmatmul *q, const uint8_t *a, int32_t *c)
+{
+    if (prim.mem_set(q->src, (void *)a) != dnnl_success ||
+        prim.mem_set(q->dst, c) != dnnl_success)
+        return PW_EINVAL;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, q->src}, {DNNL_ARG_WEIGHTS, q->wei},
+                               {DNNL_ARG_DST, q->dst}};
+    if (prim.execute(q->matmul, prim.stream, 3, args) != dnnl_success) return PW_EINVAL;
+    return prim.wait(prim.stream) == dnnl_success ? PW_OK : PW_EINVAL;
+}
+
+const char *pw_onednn_qmatmul_impl(const pw_onednn_qmatmul *q)
+{
+    return q->impl[0] ? q->impl : "unknown";
 }
 
 /* dnnl_cpu_isa_t values (dnnl_types.h, 2.6) by name, with their vector code for sgemm. */

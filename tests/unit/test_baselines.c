@@ -350,6 +350,42 @@ static void test_onednn_int8(void **state)
     }
 }
 
+/* oneDNN's int8 matmul primitive, weights reordered once, equals the integer reference exactly
+ * (operands kept within 7 bits, where no ISA's intermediate 16-bit sums can saturate), and runs
+ * again on new activations. */
+static void test_onednn_qmatmul(void **state)
+{
+    (void)state;
+    static const size_t shapes[][3] = {{1, 10, 128}, {32, 256, 784}, {256, 128, 256}, {5, 7, 1}};
+    char msg[256];
+    assert_int_equal(pw_onednn_open(msg, sizeof msg), PW_OK);
+    uint64_t x = 999;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        uint8_t *a = pw_xmalloc(m * k);
+        int8_t *w = pw_xmalloc(n * k);
+        int32_t *c = pw_xmalloc(m * n * sizeof *c), *ref = pw_xmalloc(m * n * sizeof *ref);
+        for (size_t i = 0; i < n * k; i++) w[i] = (int8_t)((int)((x = x * 6364136223846793005ull + 1) >> 57) - 64);
+        pw_onednn_qmatmul *q;
+        assert_int_equal(pw_onednn_qmatmul_new(m, n, k, w, &q, msg, sizeof msg), PW_OK);
+        assert_non_null(pw_onednn_qmatmul_impl(q));
+        for (int round = 0; round < 2; round++) {
+            for (size_t i = 0; i < m * k; i++) a[i] = (uint8_t)((x = x * 6364136223846793005ull + 1) >> 57);
+            assert_int_equal(pw_onednn_qmatmul_run(q, a, c), PW_OK);
+            pw_qgemm_ref(m, n, k, a, k, w, k, ref, n);
+            for (size_t i = 0; i < m * n; i++)
+                if (c[i] != ref[i])
+                    fail_msg("shape %zux%zux%zu round %d: c[%zu] = %d, reference %d (%s)", m, n, k,
+                             round, i, c[i], ref[i], pw_onednn_qmatmul_impl(q));
+        }
+        pw_onednn_qmatmul_free(q);
+        free(a);
+        free(w);
+        free(c);
+        free(ref);
+    }
+}
+
 /* A process that declared itself the forking parent may not open oneDNN; its children may. */
 static void test_onednn_forbidden(void **state)
 {
@@ -697,6 +733,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_libraries_gate),
         cmocka_unit_test(test_nt_products),
         cmocka_unit_test(test_onednn_int8),
+        cmocka_unit_test(test_onednn_qmatmul),
         cmocka_unit_test(test_onednn_forbidden),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_openblas_gate_chosen_core),
