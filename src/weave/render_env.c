@@ -158,6 +158,31 @@ static void isa_row(rows *r, const json_t *env)
     row(r, "Vector instructions (usable)");
 }
 
+/* Whether the CPU's recorded flags (/proc/cpuinfo, space-separated) include flag. */
+static bool has_flag(const char *flags, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *p = flags; p && (p = strstr(p, flag)) != NULL; p += n)
+        if ((p == flags || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
+    return false;
+}
+
+/* Matrix units beside the vector ones (Intel AMX), shown only where the CPU lists them: a
+ * library may use them (oneDNN's int8 and bf16 kernels do), while no perfweave kernel does, and
+ * the vector roofs do not bound them. */
+static void matrix_row(rows *r, const json_t *env)
+{
+    const char *flags = str_at(env, "cpu.flags");
+    if (!flags || !has_flag(flags, "amx_tile")) return;
+    pw_buf_puts(&r->v, "AMX tiles");
+    bool i8 = has_flag(flags, "amx_int8"), bf = has_flag(flags, "amx_bf16");
+    if (i8 || bf) pw_buf_printf(&r->v, " (%s%s%s)", i8 ? "INT8" : "", i8 && bf ? ", " : "", bf ? "BF16" : "");
+    pw_buf_puts(&r->v, ", as the CPU's flags list them: a library may use them (the notes name the "
+                "implementation it chose); no perfweave kernel does, and the vector peaks do not "
+                "bound them");
+    row(r, "Matrix units");
+}
+
 static void cores_row(rows *r, const json_t *env)
 {
     const json_t *online = at(env, "cpu.cores_online");
@@ -502,6 +527,7 @@ json_t *pw_render_environment_rows(const json_t *env, const json_t *after,
     row(&r, "Host");
     cpu_row(&r, env);
     isa_row(&r, env);
+    matrix_row(&r, env);
     cores_row(&r, env);
     caches_row(&r, env);
     memory_row(&r, env);

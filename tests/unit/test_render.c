@@ -215,6 +215,16 @@ static void test_standin(void **state)
     pw_result_free(res);
 }
 
+/* Whether the table has a row called name. */
+static bool env_has(const json_t *rows, const char *name)
+{
+    size_t i;
+    json_t *pair;
+    json_array_foreach(rows, i, pair)
+        if (strcmp(json_string_value(json_array_get(pair, 0)), name) == 0) return true;
+    return false;
+}
+
 /* The value of row name in a table from pw_render_environment_rows. */
 static const char *env_value(const json_t *rows, const char *name)
 {
@@ -306,6 +316,16 @@ static void test_environment_rows(void **state)
                                                      "ran it: 1 thread in a; 4 threads in b");
     assert_string_equal(env_value(rows, "BLIS"), "not available: cannot open libblis.so.4");
     assert_string_equal(env_value(rows, "Load"), "1-minute average on 4 cores: 1.00 before the measurements, 2.00 after");
+    /* No matrix unit in the flags: no row; AMX tiles listed: a row naming them. */
+    assert_false(env_has(rows, "Matrix units"));
+    json_decref(rows);
+    json_object_set_new(json_object_get(env, "cpu"), "flags", json_string("fpu avx2 amx_bf16 amx_tile amx_int8"));
+    rows = pw_render_environment_rows(env, after, chapters, 1);
+    assert_non_null(strstr(env_value(rows, "Matrix units"), "AMX tiles (INT8, BF16)"));
+    json_decref(rows);
+    json_object_set_new(json_object_get(env, "cpu"), "flags", json_string("fpu xamx_tile avx2"));
+    rows = pw_render_environment_rows(env, after, chapters, 1);
+    assert_false(env_has(rows, "Matrix units"));
     json_decref(rows);
     pw_result_free(res_a);
     pw_result_free(res_b);
