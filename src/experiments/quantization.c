@@ -628,7 +628,7 @@ static int run_quant(pw_run *run)
 
     /* --- GEMM level: the model's three layer shapes, each fp32 library vs each integer kernel
      *     and oneDNN's integer GEMM ---------------------------------------------------------- */
-    char anchor_why[256] = "", anchor_impl[64] = "";
+    char anchor_why[256] = "", anchor_impl[512] = "";
     bool anchor = pw_onednn_open(anchor_why, sizeof anchor_why) == PW_OK;
     pw_bench_config_default(&cfg, quick);
     cfg.max_seconds *= quick ? (double)nb : (double)nb * (double)(nl + (size_t)nk + anchor) / 2;
@@ -720,8 +720,12 @@ static int run_quant(pw_run *run)
                          "integer reference on layer %d at batch %zu", l + 1, b);
             }
         }
-        if (anchor && i == 0)
-            snprintf(anchor_impl, sizeof anchor_impl, "%s", pw_onednn_qmatmul_impl(o->qm[0]));
+        /* What oneDNN chose for the first layer at each batch (it may differ by shape). */
+        if (anchor) {
+            size_t used = strlen(anchor_impl);
+            snprintf(anchor_impl + used, sizeof anchor_impl - used, "%sbatch %zu %s",
+                     used ? ", " : "", b, pw_onednn_qmatmul_impl(o->qm[0]));
+        }
         for (size_t L = 0; L < nl; L++) {
             gemm_arg *g = &gf[i * nl + L];
             *g = (gemm_arg){.n = b, .fp32 = lfn[L], .yf = yf};
@@ -876,7 +880,7 @@ static int run_quant(pw_run *run)
                              "vpmaddwd) kernel on the same shapes" : "");
         if (anchor)
             pw_result_note(r, "The int8 anchor is oneDNN's int8 matmul primitive (u8 × s8 → s32, "
-                           "one thread, no scales or offsets; implementation %s), one primitive "
+                           "one thread, no scales or offsets; implementation on the first layer: %s), one primitive "
                            "per layer and batch with its weights reordered once into the layout "
                            "it chose, as our kernels' are packed once; checked equal to the "
                            "integer reference on every layer at every batch before it was timed.",
