@@ -42,7 +42,9 @@ void pw_format_number(pw_buf *b, double v, int sig)
         pw_buf_printf(b, "%.*f", decimals, fabs(v));
         return;
     }
-    pw_buf_printf(b, "%.*g", sig, v);
+    /* Very small or large magnitudes in exponent form, with the same minus sign as the rest. */
+    if (v < 0) pw_buf_puts(b, "−");
+    pw_buf_printf(b, "%.*g", sig, fabs(v));
 }
 
 /* Units written without a space after the number. */

@@ -16,15 +16,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # A private measurement lock: the suite must neither wait for nor block a real report elsewhere on
 # this machine (its quick report may still disturb one, which contention detection then shows).
 PERFWEAVE_LOCK="$tmp/measure.lock"; export PERFWEAVE_LOCK
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect_status() { # expected actual what
-    if [ "$1" -eq "$2" ]; then ok; else fail "$3: exit status $2, expected $1"; fi
-}
-expect_grep() { # pattern file what
-    if grep -q -- "$1" "$2"; then ok; else fail "$3: '$1' not in $2"; sed 's/^/    /' "$2" | head -20 >&2; fi
-}
+. "$here/../lib.sh"
 
 lockfile=$PERFWEAVE_LOCK
 # Waits (up to 10 s) until the lock record names pid $1.

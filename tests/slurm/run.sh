@@ -20,15 +20,7 @@ chmod 0711 "$tmp"  # munged wants the folders above its socket searchable by all
 # A private measurement lock (it travels to the node with the job): the suite must neither wait
 # for nor block a measurement elsewhere on this machine.
 PERFWEAVE_LOCK="$tmp/measure.lock"; export PERFWEAVE_LOCK
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect_status() { # expected actual what
-    if [ "$1" -eq "$2" ]; then ok; else fail "$3: exit status $2, expected $1"; fi
-}
-expect_grep() { # pattern file what
-    if grep -q -- "$1" "$2"; then ok; else fail "$3: '$1' not in $2"; sed 's/^/    /' "$2" | head -20 >&2; fi
-}
+. "$here/../lib.sh"
 json_get() { # file python-expression-on-d
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null
 }

@@ -471,6 +471,10 @@ static void test_format(void **state)
     pw_buf_reset(&b);
     pw_format_number(&b, 0.000012345, 3);
     assert_string_equal(b.data, "1.23e-05");
+    pw_buf_reset(&b);
+    /* A small negative bound has the same minus sign as every other number. */
+    pw_format_number(&b, -0.000432, 3);
+    assert_string_equal(b.data, "−0.000432");
     pw_buf_release(&b);
 }
 

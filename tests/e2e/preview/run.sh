@@ -27,15 +27,8 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0 skipped=0
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect_status() { # expected actual what
-    if [ "$1" -eq "$2" ]; then ok; else fail "$3: exit status $2, expected $1"; fi
-}
-expect_grep() { # pattern file what
-    if grep -q -- "$1" "$2"; then ok; else fail "$3: '$1' not in $2"; sed 's/^/    /' "$2" | head -20 >&2; fi
-}
+. "$here/../../lib.sh"
+skipped=0
 
 if ! command -v curl >/dev/null; then
     echo "preview e2e: curl is missing (scripts/packages.txt lists it; make setup installs it)" >&2
