@@ -871,7 +871,8 @@ static int run_quant(pw_run *run)
                        "fp32 library (sgemm is the fastest of them at each batch; OpenBLAS through "
                        "sgemv at batch 1, its faster path) against the integer kernels (uint8 × "
                        "int8 → int32) on the same shapes; weights pre-packed for the integer "
-                       "kernels (the libraries pack inside each call), each integer kernel "
+                       "kernels and oneDNN's int8 matmul (the fp32 libraries pack inside each "
+                       "call), each integer kernel "
                        "checked equal to the reference and each fp32 library checked against a "
                        "double-precision product before timing.  speedup.qgemm_vs_sgemm, "
                        "speedup.qgemm_vs_onednn and fraction_of_peak.qgemm use the %s kernel%s.",
