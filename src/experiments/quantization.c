@@ -45,7 +45,7 @@ static void run_int8(void *arg, uint64_t iters)
 }
 
 /* The three layer GEMMs of one batch: fp32 through one library (OpenBLAS takes sgemv for one
- * row), int8 through one qgemm kernel, or int8 through oneDNN's u8s8s32 GEMM. */
+ * row), int8 through one qgemm kernel, or int8 through oneDNN's int8 matmul primitive. */
 typedef struct {
     size_t n, dims[PW_MLP_LAYERS + 1];
     const float *xf[PW_MLP_LAYERS];    /* fp32 layer inputs, n × dims[l] */
