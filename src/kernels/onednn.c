@@ -37,11 +37,17 @@ void pw_onednn_forbid_here(void)
     forking_process = getpid();
 }
 
-static void *sym(const char *name)
+/* dlsym in the opened library; the first missing name is recorded in error (size bytes). */
+static void *sym_or_note(const char *name, char *error, size_t size)
 {
     void *p = dlsym(lib.handle, name);
-    if (!p && !lib.error[0]) snprintf(lib.error, sizeof lib.error, "oneDNN (%s) lacks %s", ONEDNN_SONAME, name);
+    if (!p && !error[0]) snprintf(error, size, "oneDNN (%s) lacks %s", ONEDNN_SONAME, name);
     return p;
+}
+
+static void *sym(const char *name)
+{
+    return sym_or_note(name, lib.error, sizeof lib.error);
 }
 
 static void open_once(void)
@@ -154,10 +160,7 @@ static struct {
 
 static void *prim_sym(const char *name)
 {
-    void *p = dlsym(lib.handle, name);
-    if (!p && !prim.error[0])
-        snprintf(prim.error, sizeof prim.error, "oneDNN (%s) lacks %s", ONEDNN_SONAME, name);
-    return p;
+    return sym_or_note(name, prim.error, sizeof prim.error);
 }
 
 static void prim_open_once(void)
