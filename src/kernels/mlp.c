@@ -16,16 +16,12 @@
 #include <zlib.h>
 
 #include "perfweave/common.h"
+#include "perfweave/matmul.h"
 #include "perfweave/mlp.h"
-
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
 
 void pw_mlp_blas_single_thread(void)
 {
-    /* Only a change is passed on (see pw_matmul_set_threads: a call in a forked child restarts
-     * OpenBLAS's thread pool, which then preempts the measurement). */
-    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+    pw_matmul_set_threads(1); /* passes on only a change (see there) */
 }
 
 static double now(void)
