@@ -43,7 +43,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/tests/support.o
 
-.PHONY: all setup report quick preview test unit golden e2e e2e-preview test-slurm regen check-asan check-nosimd check-aarch64 fuzz fuzz-bins bench simulate tune-ukernels clean FORCE
+.PHONY: tune-qgemm all setup report quick preview test unit golden e2e e2e-preview test-slurm regen check-asan check-nosimd check-aarch64 fuzz fuzz-bins bench simulate tune-ukernels clean FORCE
 all: $(BIN)
 
 setup:
@@ -204,6 +204,15 @@ tune-ukernels: $(LIBA)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/ukernels bench/ukernels.c $(LIBA) $(PKG_LIBS)
 	taskset -c 0 $(BUILD)/bench/ukernels $(TUNE_ARGS)
+
+# Ranks the integer GEMM kernels against oneDNN's int8 matmul on the MLP's layer shapes
+# (bench/qgemm.c), pinned to one CPU, on a quiet machine.  Options in QGEMM_ARGS (e.g.
+# QGEMM_ARGS='--kernels amx,avx512vnni --batches 32,256').
+QGEMM_ARGS ?=
+tune-qgemm: $(LIBA)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_FLAGS) -o $(BUILD)/bench/qgemm bench/qgemm.c $(LIBA) $(PKG_LIBS)
+	taskset -c 0 $(BUILD)/bench/qgemm $(QGEMM_ARGS)
 
 # `make simulate` replays the loop's comparison on synthetic noisy machines (times nothing, so it
 # gives the same table anywhere): docs/bench-simulate.txt, discussed in docs/methodology.md.

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct {
     char vendor[13];        /* "GenuineIntel", "AuthenticAMD", … ("" off x86) */
@@ -30,6 +31,7 @@ typedef struct {
     bool osxsave;           /* the OS uses XSAVE and lets user code read XCR0 */
     bool os_ymm;            /* XCR0 bits 1 and 2: SSE and AVX state saved */
     bool os_zmm;            /* XCR0 bits 5, 6 and 7: opmask, ZMM0–15 upper halves, ZMM16–31 */
+    bool os_tile;           /* XCR0 bits 17 and 18: AMX tile configuration and tile data */
 } pw_cpu_info;
 
 /* Fills *out from CPUID and XGETBV on the running CPU (all zero/false off x86). */
@@ -44,6 +46,14 @@ bool pw_cpu_usable_avx2_fma(const pw_cpu_info *c);      /* AVX, AVX2, FMA, YMM s
 bool pw_cpu_usable_avx512(const pw_cpu_info *c);        /* F, DQ, BW, VL and ZMM state */
 bool pw_cpu_usable_avx512_vnni(const pw_cpu_info *c);   /* the above plus AVX512-VNNI */
 bool pw_cpu_usable_avx_vnni(const pw_cpu_info *c);      /* AVX-VNNI (256-bit) with YMM state */
+bool pw_cpu_usable_amx_int8(const pw_cpu_info *c);      /* AMX-TILE and AMX-INT8 with tile state */
+
+/* AMX tiles need one more consent than XCR0: on Linux (5.16 and later) a process must ask for
+ * the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) before its first
+ * tile instruction, or that instruction faults.  This asks once per process (thread-safe; the
+ * grant is inherited by forked children) and returns whether it was granted; when not, the
+ * reason in why (whysize may be 0).  False off Linux x86. */
+bool pw_cpu_request_amx(char *why, size_t whysize);
 
 /* The widest usable floating-point vector unit: "avx512" (16 floats), "avx2" (8 floats, with
  * FMA) or "scalar" (no usable AVX2+FMA: the portable kernels' level).  Static storage. */

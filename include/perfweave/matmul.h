@@ -222,6 +222,7 @@ typedef enum {
     PW_PEAK_AVX512,   /* fma.avx512: vfmadd on 16-float zmm */
     PW_PEAK_VNNI256,  /* int8.vnni256: AVX-VNNI vpdpbusd on ymm (32 u8×s8 products) */
     PW_PEAK_VNNI512,  /* int8.vnni512: AVX512-VNNI vpdpbusd on zmm (64 products) */
+    PW_PEAK_AMX,      /* int8.amx: AMX tdpbusd on tiles (16 × 16 × 64 = 16384 products) */
     PW_PEAK_KINDS
 } pw_peak_kind;
 

@@ -1,7 +1,8 @@
 /* quant.h — INT8 post-training quantization of the report's MLP, done for real: per-channel
  * int8 weights, per-tensor uint8 activations calibrated on training images, an integer GEMM
- * (uint8 × int8 → int32) with portable, AVX2, AVX-VNNI and AVX512-VNNI kernels, and integer requantization
- * between layers, so that the forward pass is integer arithmetic up to the final logits.
+ * (uint8 × int8 → int32) with portable, AVX2, AVX-VNNI, AVX512-VNNI and AMX kernels, and
+ * integer requantization between layers, so that the forward pass is integer arithmetic up to
+ * the final logits.
  *
  * Formats (docs/quantization.md has the derivations):
  *   activations  x ≈ s · (q − z), q uint8 in [0, 255], s > 0 float, z integer in [0, 255] chosen
@@ -93,10 +94,12 @@ typedef enum {
     PW_QGEMM_AVX2,      /* 16-bit widening + vpmaddwd (exact: no int16 saturation) */
     PW_QGEMM_AVXVNNI,   /* vpdpbusd on ymm (AVX-VNNI): u8 × s8 four-way dot products into int32 */
     PW_QGEMM_AVX512VNNI, /* vpdpbusd on zmm (AVX512-VNNI): twice the products per instruction */
+    PW_QGEMM_AMX,       /* tdpbusd on AMX tiles (16 rows × 64 bytes): a 16×16×64 product per
+                         * instruction; rows past the last multiple of 16 on AVX512-VNNI */
     PW_QGEMM_KINDS
 } pw_qgemm_kind;
 
-/* "portable", "avx2", "avxvnni", "avx512vnni". */
+/* "portable", "avx2", "avxvnni", "avx512vnni", "amx". */
 const char *pw_qgemm_name(pw_qgemm_kind kind);
 /* The instruction set in words, e.g. "AVX512-VNNI (vpdpbusd, 512-bit)"; static storage. */
 const char *pw_qgemm_isa(pw_qgemm_kind kind);
@@ -108,8 +111,9 @@ int pw_qgemm_from_name(const char *s, pw_qgemm_kind *out);
 bool pw_qgemm_usable(pw_qgemm_kind kind, const pw_cpu_info *cpu, char *why, size_t whysize);
 /* pw_qgemm_usable on the running CPU (pw_cpu_host). */
 bool pw_qgemm_supported(pw_qgemm_kind kind);
-/* The kind expected fastest among those usable on cpu: avx512vnni, else avxvnni, else avx2,
- * else portable (quantization.mlp's GEMM table measures whether it is). */
+/* The kind expected fastest among those usable on cpu: amx, else avx512vnni, else avxvnni, else
+ * avx2, else portable (quantization.mlp's GEMM table measures whether it is).  amx is usable
+ * only when the process was also granted the tile state (pw_cpu_request_amx). */
 pw_qgemm_kind pw_qgemm_best_on(const pw_cpu_info *cpu);
 /* pw_qgemm_best_on(pw_cpu_host()). */
 pw_qgemm_kind pw_qgemm_best(void);

@@ -3,9 +3,17 @@
 #include "perfweave/cpu.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+
+#if defined(__linux__) && (defined(__x86_64__) || defined(__i386__))
+#include <sys/syscall.h>
+#include <unistd.h>
+#define PW_CPU_LINUX_X86 1
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -78,6 +86,7 @@ void pw_cpu_detect(pw_cpu_info *out)
         uint64_t xcr0 = read_xcr0();
         out->os_ymm = (xcr0 & 0x6) == 0x6;
         out->os_zmm = out->os_ymm && (xcr0 & 0xe0) == 0xe0;
+        out->os_tile = (xcr0 & 0x60000) == 0x60000;
     }
     unsigned max_ext = __get_cpuid_max(0x80000000u, NULL);
     if (max_ext >= 0x80000004u) {
@@ -133,6 +142,45 @@ bool pw_cpu_usable_avx_vnni(const pw_cpu_info *c)
     return c->avx_vnni && pw_cpu_usable_avx2_fma(c);
 }
 
+bool pw_cpu_usable_amx_int8(const pw_cpu_info *c)
+{
+    return c->amx_tile && c->amx_int8 && c->os_tile;
+}
+
+/* The answer of the one permission request: written under pthread_once. */
+static bool amx_granted;
+static char amx_why[160];
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+static void amx_request(void)
+{
+#ifdef PW_CPU_LINUX_X86
+    enum { ARCH_GET_XCOMP_PERM = 0x1022, ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, (unsigned long)XFEATURE_XTILEDATA) != 0) {
+        snprintf(amx_why, sizeof amx_why, "the kernel refused the AMX tile state "
+                 "(arch_prctl ARCH_REQ_XCOMP_PERM: %s)", strerror(errno));
+        return;
+    }
+    unsigned long perm = 0;
+    if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm) != 0 ||
+        !(perm & (1ul << XFEATURE_XTILEDATA))) {
+        snprintf(amx_why, sizeof amx_why, "the kernel did not grant the AMX tile state "
+                 "(arch_prctl ARCH_GET_XCOMP_PERM)");
+        return;
+    }
+    amx_granted = true;
+#else
+    snprintf(amx_why, sizeof amx_why, "AMX tiles are requested only on Linux x86");
+#endif
+}
+
+bool pw_cpu_request_amx(char *why, size_t whysize)
+{
+    pthread_once(&amx_once, amx_request);
+    if (!amx_granted && whysize) snprintf(why, whysize, "%s", amx_why);
+    return amx_granted;
+}
+
 const char *pw_cpu_widest_isa(const pw_cpu_info *c)
 {
     if (pw_cpu_usable_avx512(c)) return "avx512";
@@ -149,7 +197,7 @@ int pw_cpu_widest_floats(const pw_cpu_info *c)
 
 json_t *pw_cpu_json(const pw_cpu_info *c)
 {
-    /* name, CPU bit, OS state needed (0 none, 1 YMM, 2 ZMM) */
+    /* name, CPU bit, OS state needed (0 none, 1 YMM, 2 ZMM, 3 tiles) */
     const struct { const char *name; bool has; int state; } sets[] = {
         {"sse2", c->sse2, 0}, {"sse3", c->sse3, 0}, {"ssse3", c->ssse3, 0},
         {"sse4.1", c->sse41, 0}, {"sse4.2", c->sse42, 0}, {"avx", c->avx, 1},
@@ -157,12 +205,15 @@ json_t *pw_cpu_json(const pw_cpu_info *c)
         {"avx_vnni", c->avx_vnni, 1}, {"avx512f", c->avx512f, 2}, {"avx512dq", c->avx512dq, 2},
         {"avx512cd", c->avx512cd, 2}, {"avx512bw", c->avx512bw, 2}, {"avx512vl", c->avx512vl, 2},
         {"avx512_vnni", c->avx512_vnni, 2}, {"avx512_bf16", c->avx512_bf16, 2},
-        {"avx512_fp16", c->avx512_fp16, 2},
+        {"avx512_fp16", c->avx512_fp16, 2}, {"amx_tile", c->amx_tile, 3},
+        {"amx_int8", c->amx_int8, 3}, {"amx_bf16", c->amx_bf16, 3},
     };
     json_t *usable = json_array(), *cpu_only = json_array();
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         if (!sets[i].has) continue;
-        bool os = sets[i].state == 0 || (sets[i].state == 1 ? c->os_ymm : c->os_zmm);
+        bool os = sets[i].state == 0 || (sets[i].state == 1   ? c->os_ymm
+                                         : sets[i].state == 2 ? c->os_zmm
+                                                              : c->os_tile);
         json_array_append_new(os ? usable : cpu_only, json_string(sets[i].name));
     }
     return json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:o, s:s}", "vendor", c->vendor, "brand",

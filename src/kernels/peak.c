@@ -1,6 +1,7 @@
 /* peak.c — what one core can do at best, for the ceilings of the charts and fraction_of_peak:
  * an arithmetic-throughput microbenchmark per vector width (fp32 FMA on 1, 8 and 16 lanes; the
- * int8 dot product vpdpbusd on ymm and zmm), independent chains so latency never limits it;
+ * int8 dot product vpdpbusd on ymm and zmm) and for the AMX matrix unit (tdpbusd on tiles),
+ * independent chains so latency never limits it;
  * plus the machine facts around it (data-cache sizes, which CPUs are SMT siblings).
  *
  * Each kernel returns the sum of every lane of every chain after its rounds, so the work cannot
@@ -30,6 +31,7 @@ static const struct {
     [PW_PEAK_AVX512] = {"fma.avx512", "avx512", 24, 16, false},
     [PW_PEAK_VNNI256] = {"int8.vnni256", "avx_vnni", 12, 32, true},
     [PW_PEAK_VNNI512] = {"int8.vnni512", "avx512_vnni", 16, 64, true},
+    [PW_PEAK_AMX] = {"int8.amx", "amx_int8", 6, 16 * 16 * 64, true},
 };
 
 const char *pw_peak_metric(pw_peak_kind kind)
@@ -79,6 +81,21 @@ bool pw_peak_usable(pw_peak_kind kind, const pw_cpu_info *cpu, char *why, size_t
             snprintf(why, whysize, "the CPU does not report %s", wide ? "avx512_vnni" : "avx_vnni");
         return false;
     }
+    case PW_PEAK_AMX:
+#ifndef PW_X86_SIMD
+        if (whysize) snprintf(why, whysize, "%s", PW_SIMD_ABSENT_WHY);
+        return false;
+#else
+        if (!pw_cpu_usable_amx_int8(cpu)) {
+            if (whysize)
+                snprintf(why, whysize, cpu->amx_tile && cpu->amx_int8
+                         ? "the CPU reports amx_tile and amx_int8 but the operating system has "
+                           "not enabled the tile state (XCR0)"
+                         : "the CPU does not report amx_tile and amx_int8");
+            return false;
+        }
+        return pw_cpu_request_amx(why, whysize);
+#endif
     default:
         if (whysize) snprintf(why, whysize, "unknown peak kind %d", (int)kind);
         return false;
@@ -223,8 +240,58 @@ PW_TARGET_AVX512VNNI static int64_t int8_vnni512(uint64_t iters, uint8_t ua, int
     return s;
 }
 
+/* AMX: six C tiles (0–5) accumulate the product of the same A (tile 6, every byte a) and B
+ * (tile 7, every byte b) tiles, independent chains that cover tdpbusd's latency; every int32 of
+ * C grows by 64·a·b per instruction (wrapping, as above).  The sum is of every element of the
+ * six tiles. */
+enum { AMX_CHAINS = 6 };
+typedef struct {
+    uint8_t palette, start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} peak_tilecfg;
+
+PW_TARGET_AMX static int64_t int8_amx(uint64_t iters, uint8_t ua, int8_t sb)
+{
+    peak_tilecfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    static _Thread_local uint8_t a[16 * 64] __attribute__((aligned(64)));
+    static _Thread_local int8_t b[16 * 64] __attribute__((aligned(64)));
+    static _Thread_local int32_t c[16 * 16] __attribute__((aligned(64)));
+    memset(a, ua, sizeof a);
+    memset(b, sb, sizeof b);
+    _tile_loadconfig(&cfg);
+    _tile_loadd(6, a, 64);
+    _tile_loadd(7, b, 64);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_zero(4);
+    _tile_zero(5);
+    for (uint64_t i = 0; i < iters; i++) {
+        _tile_dpbusd(0, 6, 7);
+        _tile_dpbusd(1, 6, 7);
+        _tile_dpbusd(2, 6, 7);
+        _tile_dpbusd(3, 6, 7);
+        _tile_dpbusd(4, 6, 7);
+        _tile_dpbusd(5, 6, 7);
+    }
+    int64_t s = 0;
+#define SUM_TILE(t)                                                                             \
+    _tile_stored(t, c, 64);                                                                     \
+    for (int e = 0; e < 16 * 16; e++) s += c[e];
+    SUM_TILE(0) SUM_TILE(1) SUM_TILE(2) SUM_TILE(3) SUM_TILE(4) SUM_TILE(5)
+#undef SUM_TILE
+    _tile_release();
+    return s;
+}
+
 _Static_assert(AVX2_CHAINS == 14 && AVX512_CHAINS == 24 && VNNI256_CHAINS == 12 &&
-                   VNNI512_CHAINS == 16 && SCALAR_CHAINS == 14,
+                   VNNI512_CHAINS == 16 && SCALAR_CHAINS == 14 && AMX_CHAINS == 6,
                "the kinds table states the chain counts");
 #endif /* PW_X86_SIMD */
 
@@ -246,6 +313,7 @@ int64_t pw_peak_int8_run(pw_peak_kind kind, uint64_t iters, uint8_t a, int8_t b)
 #ifdef PW_X86_SIMD
     case PW_PEAK_VNNI256: return int8_vnni256(iters, a, b);
     case PW_PEAK_VNNI512: return int8_vnni512(iters, a, b);
+    case PW_PEAK_AMX: return int8_amx(iters, a, b);
 #endif
     default: (void)iters, (void)a, (void)b; return 0;
     }

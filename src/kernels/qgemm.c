@@ -1,5 +1,6 @@
 /* qgemm.c — the integer GEMM C = A · Bᵀ (uint8 activations × int8 weights → int32): a reference
- * triple loop, a portable kernel, an AVX2 kernel and an AVX-VNNI kernel, chosen at run time.
+ * triple loop, a portable kernel, AVX2, AVX-VNNI and AVX512-VNNI kernels and an AMX kernel,
+ * chosen at run time.
  *
  * Why not vpmaddubsw: it multiplies u8 × s8 pairs and adds them into int16 with saturation;
  * 255 · 127 · 2 = 64770 > 32767, so full-range uint8 activations against int8 weights can
@@ -11,7 +12,13 @@
  * lanes, with no intermediate saturation and twice the density of vpmaddwd.
  *
  * Where the CPU has AVX512-VNNI, the same instruction on zmm registers does 64 products per
- * instruction.
+ * instruction.  Where it has AMX (Intel's matrix unit: eight tile registers of 16 rows × 64
+ * bytes and a multiply-accumulate on whole tiles), tdpbusd does a 16 × 16 × 64 u8 × s8 product
+ * into a 16 × 16 int32 tile: 16384 products per instruction.  The AMX kernel holds a 32 × 32 block
+ * of C in four tiles, loads two tiles of A (32 rows × 64 k) and two of B (64 k × 32 channels) per
+ * step and issues four tdpbusd; B's packed layout is the VNNI-512 one (a tile of B is 16 quads of
+ * one half of a 32-channel panel, read with a 128-byte row stride), so the rows past the last
+ * multiple of 16 run the VNNI-512 microkernel on the same packed B.
  *
  * The SIMD kernels follow BLIS: B packed in panels of NR output channels with the k dimension
  * interleaved (2 int16 or 4 int8 per 32-bit lane), A copied into a buffer zero-padded in k (the
@@ -35,6 +42,9 @@
 #define NR 16
 #define V5_MR 8
 #define V5_NR 32
+/* An AMX tile: 16 rows of 64 bytes (64 k of A; 16 quads of B); C tiles are 16 × 16 int32. */
+#define AMX_TM 16
+#define AMX_TK 64
 
 struct pw_qgemm_b {
     pw_qgemm_kind kind;
@@ -53,6 +63,7 @@ const char *pw_qgemm_name(pw_qgemm_kind kind)
     case PW_QGEMM_AVX2: return "avx2";
     case PW_QGEMM_AVXVNNI: return "avxvnni";
     case PW_QGEMM_AVX512VNNI: return "avx512vnni";
+    case PW_QGEMM_AMX: return "amx";
     default: return "unknown";
     }
 }
@@ -64,6 +75,7 @@ const char *pw_qgemm_isa(pw_qgemm_kind kind)
     case PW_QGEMM_AVX2: return "AVX2 (vpmaddwd, 256-bit)";
     case PW_QGEMM_AVXVNNI: return "AVX-VNNI (vpdpbusd, 256-bit)";
     case PW_QGEMM_AVX512VNNI: return "AVX512-VNNI (vpdpbusd, 512-bit)";
+    case PW_QGEMM_AMX: return "AMX-INT8 (tdpbusd on 16 × 64-byte tiles)";
     default: return "unknown";
     }
 }
@@ -100,6 +112,13 @@ bool pw_qgemm_usable(pw_qgemm_kind kind, const pw_cpu_info *cpu, char *why, size
     case PW_QGEMM_AVXVNNI:
         ok = pw_cpu_usable_avx_vnni(cpu), state = cpu->avx2 && cpu->avx_vnni, need = "avx2 and avx_vnni";
         break;
+    case PW_QGEMM_AMX:
+        ok = pw_cpu_usable_amx_int8(cpu) && pw_cpu_usable_avx512_vnni(cpu);
+        state = cpu->amx_tile && cpu->amx_int8 && cpu->avx512f && cpu->avx512bw &&
+                cpu->avx512vl && cpu->avx512dq && cpu->avx512_vnni;
+        need = "amx_tile, amx_int8 and avx512_vnni (for the rows past the last full tile)";
+        if (ok) return pw_cpu_request_amx(why, whysize);
+        break;
     default:
         ok = pw_cpu_usable_avx512_vnni(cpu);
         state = cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512dq && cpu->avx512_vnni;
@@ -123,7 +142,8 @@ bool pw_qgemm_supported(pw_qgemm_kind kind)
 
 pw_qgemm_kind pw_qgemm_best_on(const pw_cpu_info *cpu)
 {
-    static const pw_qgemm_kind order[] = {PW_QGEMM_AVX512VNNI, PW_QGEMM_AVXVNNI, PW_QGEMM_AVX2};
+    static const pw_qgemm_kind order[] = {PW_QGEMM_AMX, PW_QGEMM_AVX512VNNI, PW_QGEMM_AVXVNNI,
+                                          PW_QGEMM_AVX2};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (pw_qgemm_usable(order[i], cpu, NULL, 0)) return order[i];
     return PW_QGEMM_PORTABLE;
@@ -190,10 +210,11 @@ pw_qgemm_b *pw_qgemm_pack(pw_qgemm_kind kind, const int8_t *B, size_t n, size_t 
         pb->data = d;
     } else {
         /* Panel jb, quad q: nr lanes of B[jb+l][4q .. 4q+3] as int8 (nr = 16, or 32 for the
-         * 512-bit kernel). */
-        const size_t nr = kind == PW_QGEMM_AVX512VNNI ? V5_NR : NR;
+         * 512-bit and AMX kernels; k padded to whole tiles, 64, for AMX). */
+        const bool wide = kind == PW_QGEMM_AVX512VNNI || kind == PW_QGEMM_AMX;
+        const size_t nr = wide ? V5_NR : NR;
         pb->np = round_up(n, nr);
-        pb->kp = round_up(k, 4);
+        pb->kp = round_up(k, kind == PW_QGEMM_AMX ? AMX_TK : 4);
         pb->bytes = pb->np * pb->kp;
         int8_t *d = zalloc64(pb->np * pb->kp);
         for (size_t jb = 0; jb < pb->np; jb += nr)
@@ -226,6 +247,7 @@ size_t pw_qgemm_work_bytes(const pw_qgemm_b *pb, size_t m)
     case PW_QGEMM_AVX2: return mp * pb->kp * sizeof(int16_t) + 64;
     case PW_QGEMM_AVXVNNI: return mp * pb->kp + 64;
     case PW_QGEMM_AVX512VNNI: return pb->k % 4 ? m * pb->kp + 64 : 1;
+    case PW_QGEMM_AMX: return pb->k % AMX_TK ? m * pb->kp + 64 : 1;
     default: return 1;
     }
 }
@@ -494,6 +516,129 @@ static void run_vnni512(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t
         }
     }
 }
+
+/* --- AMX: tdpbusd on tiles ------------------------------------------------------------------ */
+/* The tile configuration (palette 1): tiles 0–3 hold C (16 rows × 16 int32), 4–5 A (16 rows ×
+ * 64 bytes), 6–7 B (16 quads × 64 bytes).  Layout fixed by the architecture (Intel SDM vol. 1,
+ * "Intel AMX"): palette, start row, 14 reserved bytes, 16 column widths in bytes, 16 row counts. */
+typedef struct {
+    uint8_t palette, start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+_Static_assert(sizeof(amx_config) == 64, "the tile configuration is 64 bytes");
+
+/* Stores C tile t (a constant) of a block at c: straight into C when all 16 columns are valid,
+ * else through a scratch tile of which only cols columns are copied. */
+#define AMX_STORE(t, c, ldc, cols)                                                              \
+    do {                                                                                        \
+        if ((cols) >= 16) {                                                                     \
+            _tile_stored(t, (c), (ldc) * sizeof(int32_t));                                      \
+        } else {                                                                                \
+            int32_t tmp_[AMX_TM * 16];                                                          \
+            _tile_stored(t, tmp_, 16 * sizeof(int32_t));                                        \
+            for (int r_ = 0; r_ < AMX_TM; r_++)                                                 \
+                memcpy((c) + (size_t)r_ * (ldc), tmp_ + 16 * r_, (cols) * sizeof(int32_t));     \
+        }                                                                                       \
+    } while (0)
+
+/* One block of RT × 16 rows and CT × 16 channels of C (RT, CT in {1, 2}, constants after
+ * inlining) over the whole padded k: per 64 k, RT tiles of A and CT of B are loaded and RT · CT
+ * tdpbusd issued.  a is the block's first row (stride la, at least kp bytes readable per row);
+ * panel the 32-channel packed panel; cols the valid channels of the block (1 .. 32). */
+PW_TARGET_AMX static inline __attribute__((always_inline)) void
+amx_block(const uint8_t *a, size_t la, const int8_t *panel, size_t kp, int32_t *c, size_t ldc,
+          size_t cols, const int RT, const int CT)
+{
+    const size_t bstride = 4 * V5_NR; /* bytes per quad of a packed panel */
+    _tile_zero(0);
+    if (CT == 2) _tile_zero(1);
+    if (RT == 2) _tile_zero(2);
+    if (RT == 2 && CT == 2) _tile_zero(3);
+    for (size_t kk = 0; kk < kp; kk += AMX_TK) {
+        const int8_t *b = panel + kk / 4 * bstride;
+        _tile_loadd(6, b, bstride);
+        if (CT == 2) _tile_loadd(7, b + 64, bstride);
+        _tile_loadd(4, a + kk, la);
+        _tile_dpbusd(0, 4, 6);
+        if (CT == 2) _tile_dpbusd(1, 4, 7);
+        if (RT == 2) {
+            _tile_loadd(5, a + AMX_TM * la + kk, la);
+            _tile_dpbusd(2, 5, 6);
+            if (CT == 2) _tile_dpbusd(3, 5, 7);
+        }
+    }
+    size_t c1 = cols > 16 ? cols - 16 : 0;
+    AMX_STORE(0, c, ldc, cols);
+    if (CT == 2) AMX_STORE(1, c + 16, ldc, c1);
+    if (RT == 2) {
+        int32_t *c2 = c + AMX_TM * ldc;
+        AMX_STORE(2, c2, ldc, cols);
+        if (CT == 2) AMX_STORE(3, c2 + 16, ldc, c1);
+    }
+}
+
+PW_TARGET_AMX
+static void run_amx(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, int32_t *C,
+                    size_t ldc, void *work)
+{
+    const size_t kp = pb->kp, k = pb->k, n = pb->n;
+    const uint8_t *a8 = A;
+    size_t la = lda;
+    if (k % AMX_TK) {
+        /* A tile row reads 64 bytes of k: copy A, zero-padded to kp. */
+        uint8_t *copy = (uint8_t *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+        for (size_t i = 0; i < m; i++) {
+            memcpy(copy + i * kp, A + i * lda, k);
+            memset(copy + i * kp + k, 0, kp - k);
+        }
+        a8 = copy;
+        la = kp;
+    }
+    amx_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = AMX_TM;
+        cfg.colsb[t] = 64;
+    }
+    const size_t mt = m / AMX_TM * AMX_TM; /* rows in whole tiles; the rest on VNNI-512 */
+    const int8_t *b8 = pb->data;
+    if (mt) _tile_loadconfig(&cfg);
+    for (size_t jb = 0; jb < pb->np; jb += V5_NR) {
+        const int8_t *panel = b8 + jb * kp;
+        size_t cols = n - jb < V5_NR ? n - jb : V5_NR;
+        bool two = cols > 16;
+        size_t ib = 0;
+        for (; ib + 2 * AMX_TM <= mt; ib += 2 * AMX_TM) {
+            if (two) amx_block(a8 + ib * la, la, panel, kp, C + ib * ldc + jb, ldc, cols, 2, 2);
+            else amx_block(a8 + ib * la, la, panel, kp, C + ib * ldc + jb, ldc, cols, 2, 1);
+        }
+        if (ib < mt) {
+            if (two) amx_block(a8 + ib * la, la, panel, kp, C + ib * ldc + jb, ldc, cols, 1, 2);
+            else amx_block(a8 + ib * la, la, panel, kp, C + ib * ldc + jb, ldc, cols, 1, 1);
+        }
+        /* The last m % 16 rows: the VNNI-512 microkernel on the same panel (its k loop runs
+         * over the padded quads, which are zero in B). */
+        for (ib = mt; ib < m; ib += V5_MR) {
+            size_t rows = m - ib < V5_MR ? m - ib : V5_MR;
+            const uint8_t *a0 = a8 + ib * la;
+            int32_t *c = C + ib * ldc + jb;
+            switch (rows) {
+            case 8: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 8); break;
+            case 7: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 7); break;
+            case 6: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 6); break;
+            case 5: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 5); break;
+            case 4: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 4); break;
+            case 3: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 3); break;
+            case 2: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 2); break;
+            default: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 1); break;
+            }
+        }
+    }
+    if (mt) _tile_release();
+}
 #endif /* PW_X86_SIMD */
 
 void pw_qgemm_run(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, int32_t *C,
@@ -509,6 +654,7 @@ void pw_qgemm_run(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, 
     case PW_QGEMM_AVX2: run_avx2(pb, m, A, lda, C, ldc, work); break;
     case PW_QGEMM_AVXVNNI: run_vnni(pb, m, A, lda, C, ldc, work); break;
     case PW_QGEMM_AVX512VNNI: run_vnni512(pb, m, A, lda, C, ldc, work); break;
+    case PW_QGEMM_AMX: run_amx(pb, m, A, lda, C, ldc, work); break;
 #endif
     default: (void)work; run_portable(pb, m, A, lda, C, ldc); break;
     }
@@ -577,12 +723,15 @@ static void check_kind_fn(void *ctx, size_t m, size_t n, size_t k, const uint8_t
 int pw_qgemm_gate(pw_qgemm_kind kind, const size_t (*shapes)[3], size_t nshapes, char *msg,
                   size_t msglen)
 {
-    /* m around the 4- and 8-row tiles, n around the 16- and 32-column panels, k around the 2/4
-     * groups (k a multiple of 4 too: the 512-bit kernel then reads A in place). */
+    /* m around the 4- and 8-row tiles and the 16- and 32-row AMX blocks, n around the 16- and
+     * 32-column panels, k around the 2/4 groups and the 64-byte AMX tile rows (k a multiple of
+     * 4 or of 64 too: the 512-bit and AMX kernels then read A in place). */
     static const size_t own[][3] = {{1, 1, 1},   {1, 10, 128}, {3, 5, 7},    {5, 17, 3},
                                     {4, 16, 4},  {7, 31, 33},  {9, 15, 65},  {13, 33, 130},
                                     {2, 3, 255}, {17, 47, 1},  {6, 18, 257}, {8, 32, 64},
-                                    {9, 33, 16}, {15, 63, 12}, {16, 65, 260}};
+                                    {9, 33, 16}, {15, 63, 12}, {16, 65, 260}, {16, 16, 64},
+                                    {31, 17, 63}, {32, 32, 128}, {33, 10, 65}, {47, 48, 192},
+                                    {64, 31, 784}};
     char why[192];
     if (!pw_qgemm_usable(kind, pw_cpu_host(), why, sizeof why)) {
         if (msglen)

@@ -21,11 +21,15 @@
 #define PW_SIMD_ABSENT_WHY "this build has no x86 SIMD kernels (not an x86 target)"
 #endif
 
-/* Target attributes of the three x86 vector levels the kernels use. */
+/* Target attributes of the x86 vector levels the kernels use, and of the AMX matrix unit (its
+ * kernel finishes the rows past the last full tile with AVX512-VNNI code). */
 #define PW_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define PW_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
 #define PW_TARGET_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #define PW_TARGET_AVX512VNNI \
     __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+#define PW_TARGET_AMX                                                                            \
+    __attribute__((target("amx-tile,amx-int8,avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,"   \
+                          "avx2,fma")))
 
 #endif

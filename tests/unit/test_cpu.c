@@ -70,6 +70,11 @@ static void test_detect_matches_kernel(void **state)
     assert_int_equal(c.hypervisor, has_flag(flags, "hypervisor"));
     if (has_flag(flags, "avx2")) assert_true(c.os_ymm);
     if (has_flag(flags, "avx512f")) assert_true(c.os_zmm);
+    assert_int_equal(c.amx_tile, has_flag(flags, "amx_tile"));
+    assert_int_equal(c.amx_int8, has_flag(flags, "amx_int8"));
+    if (has_flag(flags, "amx_tile")) assert_true(c.os_tile);
+    /* The tile-state request succeeds wherever Linux lists AMX and enabled its state. */
+    if (pw_cpu_usable_amx_int8(&c)) assert_true(pw_cpu_request_amx(NULL, 0));
     free(family), free(model), free(stepping), free(flags), free(vendor);
 }
 
@@ -107,6 +112,19 @@ static void test_usability_rules(void **state)
     assert_true(pw_cpu_usable_avx_vnni(&c));
     c.os_ymm = false;
     assert_false(pw_cpu_usable_avx_vnni(&c));
+    /* AMX: both CPU bits and the OS's tile state (XCR0 bits 17, 18); listed apart until then. */
+    c.amx_tile = c.amx_int8 = true;
+    assert_false(pw_cpu_usable_amx_int8(&c));
+    j = pw_cpu_json(&c);
+    listed = false;
+    json_array_foreach(json_object_get(j, "isa_cpu_only"), i, v)
+        listed |= strcmp(json_string_value(v), "amx_int8") == 0;
+    assert_true(listed);
+    json_decref(j);
+    c.os_tile = true;
+    assert_true(pw_cpu_usable_amx_int8(&c));
+    c.amx_int8 = false;
+    assert_false(pw_cpu_usable_amx_int8(&c));
 }
 
 int main(void)

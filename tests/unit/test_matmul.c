@@ -481,15 +481,17 @@ static void test_peak_accounting(void **state)
         float v = pw_peak_fma_run(k, 100000, PW_PEAK_MUL, PW_PEAK_ADD);
         assert_true(isfinite(v) && v > 0.0f && v < 1.3f * (float)fmas_per_round);
     }
-    static const struct { pw_peak_kind kind; int bits; } in[] = {{PW_PEAK_VNNI256, 256},
-                                                                 {PW_PEAK_VNNI512, 512}};
+    /* products per instruction: 4 per 32-bit lane of a vector; 16 × 16 × 64 per AMX tile */
+    static const struct { pw_peak_kind kind; int products; } in[] = {
+        {PW_PEAK_VNNI256, 256 / 32 * 4}, {PW_PEAK_VNNI512, 512 / 32 * 4}, {PW_PEAK_AMX, 16 * 16 * 64}};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         pw_peak_kind k = in[i].kind;
         assert_true(pw_peak_is_int8(k));
         if (!pw_peak_usable(k, pw_cpu_host(), NULL, 0)) continue;
         double grown = (double)(pw_peak_int8_run(k, N, 1, 1) - pw_peak_int8_run(k, 0, 1, 1));
         double macs_per_round = grown / (double)N;
-        assert_true(macs_per_round == (double)pw_peak_chains(k) * (in[i].bits / 32) * 4);
+        assert_true(macs_per_round == (double)pw_peak_chains(k) * in[i].products);
+        assert_int_equal(pw_peak_lanes(k), in[i].products);
         assert_true(pw_peak_ops_per_iter(k) == 2.0 * macs_per_round);
         /* u8 × s8: 255 · (−128) per product, signed, no saturation. */
         assert_true(pw_peak_int8_run(k, 1, 255, -128) - pw_peak_int8_run(k, 0, 255, -128) ==
@@ -511,10 +513,18 @@ static void test_peak_usable(void **state)
     pw_cpu_info c = full_cpu();
     bool simd = pw_matmul_ukernel_preferred(PW_UKERNEL_AVX512) != NULL;
     for (int k = 0; k < PW_PEAK_KINDS; k++)
-        assert_int_equal(pw_peak_usable((pw_peak_kind)k, &c, NULL, 0), simd || k == PW_PEAK_SCALAR);
+        if (k != PW_PEAK_AMX) /* full_cpu has no matrix unit */
+            assert_int_equal(pw_peak_usable((pw_peak_kind)k, &c, NULL, 0), simd || k == PW_PEAK_SCALAR);
+    char why[200];
+    assert_false(pw_peak_usable(PW_PEAK_AMX, &c, why, sizeof why));
+    assert_non_null(strstr(why, simd ? "amx_tile" : "SIMD"));
     assert_int_equal(pw_peak_widest_fma(&c), simd ? PW_PEAK_AVX512 : PW_PEAK_SCALAR);
     if (!simd) return;
-    char why[200];
+    c.amx_tile = c.amx_int8 = true;
+    assert_false(pw_peak_usable(PW_PEAK_AMX, &c, why, sizeof why)); /* no tile state (XCR0) */
+    assert_non_null(strstr(why, "operating system"));
+    c.os_tile = true;
+    assert_int_equal(pw_peak_usable(PW_PEAK_AMX, &c, NULL, 0), pw_cpu_request_amx(NULL, 0));
     c.avx512_vnni = false;
     assert_false(pw_peak_usable(PW_PEAK_VNNI512, &c, why, sizeof why));
     assert_non_null(strstr(why, "avx512_vnni"));

@@ -384,6 +384,24 @@ static void test_qgemm_dispatch(void **state)
         return;
     }
     assert_int_equal(pw_qgemm_best_on(&c), PW_QGEMM_AVX512VNNI);
+    /* AMX: the CPU's bits, the OS's tile state (XCR0) and this process's grant of it. */
+    c.amx_tile = c.amx_int8 = c.os_tile = true;
+    bool granted = pw_cpu_request_amx(NULL, 0);
+    assert_int_equal(pw_qgemm_usable(PW_QGEMM_AMX, &c, why, sizeof why), granted);
+    if (!granted) assert_non_null(strstr(why, "arch_prctl"));
+    assert_int_equal(pw_qgemm_best_on(&c), granted ? PW_QGEMM_AMX : PW_QGEMM_AVX512VNNI);
+    c.os_tile = false;
+    assert_false(pw_qgemm_usable(PW_QGEMM_AMX, &c, why, sizeof why));
+    assert_non_null(strstr(why, "operating system"));
+    assert_int_equal(pw_qgemm_best_on(&c), PW_QGEMM_AVX512VNNI);
+    c.os_tile = true;
+    c.avx512_vnni = false; /* the kernel's edge rows need AVX512-VNNI */
+    assert_false(pw_qgemm_usable(PW_QGEMM_AMX, &c, why, sizeof why));
+    assert_non_null(strstr(why, "avx512_vnni"));
+    c.avx512_vnni = true;
+    c.amx_tile = c.amx_int8 = c.os_tile = false;
+    assert_false(pw_qgemm_usable(PW_QGEMM_AMX, &c, why, sizeof why));
+    assert_non_null(strstr(why, "does not report amx_tile"));
     c.os_zmm = false; /* the OS saves no ZMM state */
     assert_false(pw_qgemm_usable(PW_QGEMM_AVX512VNNI, &c, why, sizeof why));
     assert_non_null(strstr(why, "operating system"));
@@ -406,7 +424,7 @@ static void test_qgemm_dispatch(void **state)
         assert_int_equal(back, k);
     }
     pw_qgemm_kind back;
-    assert_int_equal(pw_qgemm_from_name("amx", &back), PW_ENOTFOUND);
+    assert_int_equal(pw_qgemm_from_name("amx512", &back), PW_ENOTFOUND);
     /* The host's own answer agrees with its description. */
     assert_int_equal(pw_qgemm_best(), pw_qgemm_best_on(pw_cpu_host()));
 }
