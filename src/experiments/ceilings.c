@@ -37,6 +37,7 @@ const char *pw_ceilings_label(pw_peak_kind kind)
     case PW_PEAK_AVX2: return "AVX2";
     case PW_PEAK_VNNI256: return "AVX-VNNI";
     case PW_PEAK_VNNI512: return "AVX512-VNNI";
+    case PW_PEAK_AMX: return "AMX-INT8";
     default: return "scalar";
     }
 }
@@ -198,7 +199,7 @@ int pw_ceilings_measure(pw_run *run, unsigned what, long triad_mib, pw_ceilings 
                        fp32 ? "; peak.fma is the widest width this CPU, its OS and this build run ("
                             : "",
                        fp32 ? pw_peak_isa(out->roof) : "",
-                       fp32 ? "), the roof every fraction_of_peak divides by" : "",
+                       fp32 ? "), the roof every fp32 fraction_of_peak divides by" : "",
                        skipped.len ? "  Not measured here: " : "", skipped.data);
     pw_buf_release(&chains);
     pw_buf_release(&skipped);

@@ -127,7 +127,10 @@ static int run_ceilings(pw_run *run)
         if (pw_result_get_metric(r, name, &m) != PW_OK) continue;
         pw_table_rowf(t, "%s\t%d chains of %s %s\t%.4g %s (%.4g–%.4g)", name,
                       pw_peak_chains((pw_peak_kind)k), pw_peak_isa((pw_peak_kind)k),
-                      pw_peak_is_int8((pw_peak_kind)k) ? "vpdpbusd" : "multiply-add", m.value,
+                      k == PW_PEAK_AMX                   ? "tdpbusd"
+                      : pw_peak_is_int8((pw_peak_kind)k) ? "vpdpbusd"
+                                                         : "multiply-add",
+                      m.value,
                       m.unit, m.lo, m.hi);
     }
     static const char *const bws[] = {"bandwidth.triad.dram", "bandwidth.triad.l2"};

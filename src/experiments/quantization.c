@@ -126,21 +126,24 @@ static int gemm_kernel_list(pw_run *run, pw_qgemm_kind model, int *kinds, int *s
 }
 
 /* The machine's roofs for the GEMM level: the widest fp32 FMA peak (peak.fma, the roof of the
- * fp32 libraries' GOP/s: two operations per multiply-add in both) and the dot-product peak of
- * every int8 width this CPU runs (peak.int8.vnni256 / .vnni512, ceilings.h), the widest of which
- * is the int8 roof.  Each is drawn as a line on the chart; *fp32 and *int8 are the roofs'
- * metrics, each with lo = 0 when it was not measured (no VNNI: no int8 roof, and a note says
- * so).  *narrow is set to the sentence saying so when peak.fma is narrower than the CPU's widest
- * unit (a build without SIMD kernels measures only the scalar width, while the libraries still
- * use the CPU's vectors), else to "". */
-static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *int8, char *narrow,
-                       size_t narrowsize)
+ * fp32 libraries' GOP/s: two operations per multiply-add in both) and the int8 peaks this CPU
+ * runs (peak.int8.vnni256 / .vnni512 / .amx, ceilings.h).  The int8 roof (*int8) is the widest
+ * int8 unit: AMX tiles where the CPU has them and this process may use them, else the widest
+ * vpdpbusd; *vec8 is the widest vector (vpdpbusd) peak, the bound of vector code, kept apart
+ * because a library past it is not running vector instructions.  The roofs are drawn as lines
+ * on the chart; each metric has lo = 0 when it was not measured (no VNNI and no AMX: no int8
+ * roof, and a note says so).  *narrow is set to the sentence saying so when peak.fma is
+ * narrower than the CPU's widest unit (a build without SIMD kernels measures only the scalar
+ * width, while the libraries still use the CPU's vectors), else to "". */
+static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *int8,
+                       pw_metric *vec8, char *narrow, size_t narrowsize)
 {
     pw_result *r = pw_run_result(run);
     pw_ceilings c;
     pw_ceilings_measure(run, PW_CEIL_ROOF | PW_CEIL_INT8, 0, &c);
     memset(fp32, 0, sizeof *fp32);
     memset(int8, 0, sizeof *int8);
+    memset(vec8, 0, sizeof *vec8);
     char label[80];
     narrow[0] = '\0';
     if (pw_result_get_metric(r, "peak.fma", fp32) == PW_OK && fp32->lo > 0) {
@@ -158,24 +161,6 @@ static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *in
     } else {
         fp32->lo = 0;
     }
-    pw_peak_kind roof = isfinite(c.peak[PW_PEAK_VNNI512]) ? PW_PEAK_VNNI512
-                        : isfinite(c.peak[PW_PEAK_VNNI256]) ? PW_PEAK_VNNI256
-                                                            : PW_PEAK_KINDS;
-    char name[80];
-    if (roof != PW_PEAK_KINDS) snprintf(name, sizeof name, "peak.%s", pw_peak_metric(roof));
-    if (roof == PW_PEAK_KINDS || pw_result_get_metric(r, name, int8) != PW_OK || !(int8->lo > 0)) {
-        int8->lo = 0;
-        pw_result_note(r, "No int8 dot-product peak is drawn: this CPU runs neither AVX-VNNI nor "
-                       "AVX512-VNNI (or its peak could not be measured), so no integer kernel "
-                       "has a fraction_of_peak.");
-    } else {
-        snprintf(label, sizeof label, "%s int8 peak, 1 core", pw_ceilings_label(roof));
-        pw_chart_hline(gc, label, int8->value);
-        pw_result_note(r, "fraction_of_peak.qgemm_<kernel>.bN (and .onednn_int8.bN) divides "
-                       "each integer GEMM's GOP/s by %s (%.3g GOP/s), the widest int8 dot "
-                       "product this CPU runs; fraction_of_peak.qgemm.bN is the model's kernel.",
-                       label, int8->value);
-    }
     if (fp32->lo > 0 && !narrow[0])
         pw_result_note(r, "fraction_of_peak.sgemm_<library>.bN (and .sgemm.bN, the fastest) "
                        "divides each fp32 library's GOP/s on the layer shapes by peak.fma "
@@ -186,6 +171,43 @@ static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *in
         pw_result_note(r, "fraction_of_peak.sgemm_<library>.bN (and .sgemm.bN) divide each fp32 "
                        "library's GOP/s by peak.fma (%.3g GFLOP/s), but %s: they decide nothing.",
                        fp32->value, narrow);
+    pw_peak_kind vroof = isfinite(c.peak[PW_PEAK_VNNI512]) ? PW_PEAK_VNNI512
+                         : isfinite(c.peak[PW_PEAK_VNNI256]) ? PW_PEAK_VNNI256
+                                                             : PW_PEAK_KINDS;
+    char name[80], vlabel[80] = "";
+    if (vroof != PW_PEAK_KINDS) {
+        snprintf(name, sizeof name, "peak.%s", pw_peak_metric(vroof));
+        if (pw_result_get_metric(r, name, vec8) != PW_OK || !(vec8->lo > 0)) vec8->lo = 0;
+        snprintf(vlabel, sizeof vlabel, "%s int8 peak, 1 core", pw_ceilings_label(vroof));
+    }
+    pw_peak_kind roof = vroof;
+    *int8 = *vec8;
+    snprintf(name, sizeof name, "peak.%s", pw_peak_metric(PW_PEAK_AMX));
+    pw_metric amx;
+    if (isfinite(c.peak[PW_PEAK_AMX]) && pw_result_get_metric(r, name, &amx) == PW_OK &&
+        amx.lo > 0) {
+        roof = PW_PEAK_AMX;
+        *int8 = amx;
+    }
+    if (!(int8->lo > 0)) {
+        int8->lo = 0;
+        pw_result_note(r, "No int8 peak is drawn: this CPU runs neither AMX tiles nor AVX-VNNI "
+                       "nor AVX512-VNNI (or their peaks could not be measured), so no integer "
+                       "kernel has a fraction_of_peak.");
+        return;
+    }
+    snprintf(label, sizeof label, "%s int8 peak, 1 core", pw_ceilings_label(roof));
+    pw_chart_hline(gc, label, int8->value);
+    if (roof == PW_PEAK_AMX && vec8->lo > 0) pw_chart_hline(gc, vlabel, vec8->value);
+    pw_result_note(r, "fraction_of_peak.qgemm_<kernel>.bN (and .onednn_int8.bN) divides each "
+                   "integer GEMM's GOP/s by the %s (%.3g GOP/s), the widest int8 unit this CPU "
+                   "runs; fraction_of_peak.qgemm.bN is the model's kernel.", label, int8->value);
+    if (vec8->lo > 0)
+        pw_result_note(r, "fraction_of_vector_peak.onednn_int8.bN divides oneDNN's GOP/s by the "
+                       "%s (%.3g GOP/s), the widest vector dot product (vpdpbusd) this CPU runs: "
+                       "vector code cannot pass it, so a fraction above 1 says the library used "
+                       "another unit%s.", vlabel, vec8->value,
+                       roof == PW_PEAK_AMX ? " (this CPU's AMX tiles)" : "");
 }
 
 /* Publishes frac = metric gops over the roof pk (conservative interval, the basis and marks of
@@ -202,14 +224,35 @@ static void publish_fraction(pw_result *r, const char *gops, const char *frac, c
     snprintf(cell, cellsize, "%.2f", g.value / pk->value);
 }
 
-/* The sanity floor for the int8 anchor (baselines.h): oneDNN's int8 matmul at its best batch
- * against the widest int8 dot-product peak pk.  Below PW_BASELINE_FLOOR every speedup against
- * onednn decides nothing (UNDECIDED, "handicapped baseline") and the report warns at the top:
- * a library far from the machine's peak is named, never silently beaten.  (With AMX the
- * library may pass the VNNI roof: a fraction above 1 says the roof is not its ceiling.) */
-static void check_int8_anchor(pw_result *r, const long *batches, size_t nb, const pw_metric *pk)
+/* The checks of the int8 anchor (baselines.h), as for the fp32 libraries: what it runs, then how
+ * fast.  (1) Code: where this process may use AMX tiles, oneDNN's implementation at the largest
+ * batch (impl) must be an AMX one; a library kept off the CPU's matrix unit (an old oneDNN, or
+ * ONEDNN_MAX_CPU_ISA) is a handicapped baseline for a kernel on it.  (2) Measured: its best
+ * batch against the widest *vector* int8 peak pk, below PW_BASELINE_FLOOR.  The floor is not
+ * taken against the AMX peak: on these layer shapes (at most 256 × 784 × 256) no
+ * implementation comes near half of it (a tdpbusd needs two fresh 1 KiB tiles of operands per
+ * 16 × 16 × 64 product), and a strawman shows below the vector roof.  Either way every speedup
+ * against onednn decides nothing (UNDECIDED, "handicapped baseline") and the report warns at the
+ * top: a library far from the machine's ceiling is named, never silently beaten. */
+static void check_int8_anchor(pw_result *r, const long *batches, size_t nb, const pw_metric *pk,
+                              const char *impl)
 {
-    if (!(pk->value > 0)) return;
+    json_t *doc = pw_onednn_json(), *isa = json_object_get(doc, "isa");
+    const char *isaname = json_is_string(isa) ? json_string_value(isa) : "unknown";
+    if (pw_qgemm_supported(PW_QGEMM_AMX) && !strstr(impl, "amx")) {
+        char *msg = pw_xasprintf("oneDNN's int8 matmul (ISA %s) is a handicapped int8 baseline "
+                                 "on this machine: at its largest batch it ran %s, not the AMX "
+                                 "tiles this CPU has and this process may use, so comparisons "
+                                 "against onednn are shown but decide no claim", isaname, impl);
+        pw_baseline_mark(r, "onednn", NULL, NULL, msg);
+        free(msg);
+        json_decref(doc);
+        return;
+    }
+    if (!(pk->value > 0)) {
+        json_decref(doc);
+        return;
+    }
     double best = NAN, gops = NAN;
     long at = 0;
     for (size_t i = 0; i < nb; i++) {
@@ -223,15 +266,16 @@ static void check_int8_anchor(pw_result *r, const long *batches, size_t nb, cons
             at = batches[i];
         }
     }
-    if (!isfinite(best) || best >= PW_BASELINE_FLOOR) return;
-    json_t *doc = pw_onednn_json(), *isa = json_object_get(doc, "isa");
+    if (!isfinite(best) || best >= PW_BASELINE_FLOOR) {
+        json_decref(doc);
+        return;
+    }
     char *msg = pw_xasprintf("oneDNN's int8 matmul (ISA %s) is a handicapped int8 baseline on "
                              "this machine: at its best batch (%ld) on the model's layer shapes "
-                             "it reached %.3g GOP/s, %.0f%% of the single-core int8 dot-product "
-                             "peak of %.3g GOP/s; the floor is %.0f%% of the peak, so "
-                             "comparisons against onednn are shown but decide no claim",
-                             json_is_string(isa) ? json_string_value(isa) : "unknown",
-                             at, gops, 100 * best, pk->value, 100 * PW_BASELINE_FLOOR);
+                             "it reached %.3g GOP/s, %.0f%% of the single-core vector int8 "
+                             "dot-product peak of %.3g GOP/s; the floor is %.0f%% of that peak, "
+                             "so comparisons against onednn are shown but decide no claim",
+                             isaname, at, gops, 100 * best, pk->value, 100 * PW_BASELINE_FLOOR);
     json_decref(doc);
     pw_baseline_mark(r, "onednn", NULL, NULL, msg);
     free(msg);
@@ -763,15 +807,19 @@ static int run_quant(pw_run *run)
             ss[1 + j] = pw_chart_series(gc, lab);
         }
         ss[1 + nk] = anchor ? pw_chart_series(gc, "oneDNN matmul (int8)") : NULL;
-        pw_metric roof32, roof8;
+        pw_metric roof32, roof8, vec8;
         char narrow[256];
-        gemm_roofs(run, gc, &roof32, &roof8, narrow, sizeof narrow);
-        /* The AVX2 (16-bit) kernel, against which the model's VNNI kernel shows what the 8-bit
-         * dot-product instruction buys: speedup.qgemm_vs_qgemm_avx2.bN. */
-        int javx2 = -1;
-        for (int j = 0; j < nk; j++)
+        gemm_roofs(run, gc, &roof32, &roof8, &vec8, narrow, sizeof narrow);
+        /* What each dedicated instruction buys, kernel against kernel on the same shapes: the
+         * widest VNNI kernel against the AVX2 (16-bit) one, speedup.qgemm_vnni_vs_qgemm_avx2.bN,
+         * and the AMX kernel against the widest VNNI one, speedup.qgemm_amx_vs_qgemm_vnni.bN. */
+        int javx2 = -1, jvnni = -1, jamx = -1;
+        for (int j = 0; j < nk; j++) {
             if (kinds[j] == PW_QGEMM_AVX2) javx2 = j;
-        bool vnni = kind == PW_QGEMM_AVXVNNI || kind == PW_QGEMM_AVX512VNNI;
+            if (kinds[j] == PW_QGEMM_AVX512VNNI || (kinds[j] == PW_QGEMM_AVXVNNI && jvnni < 0))
+                jvnni = j;
+            if (kinds[j] == PW_QGEMM_AMX) jamx = j;
+        }
         static const char *const ghdr[] = {"batch", "kernel", "GOP/s", "fraction of roof",
                                            "speedup vs sgemm", "speedup vs oneDNN int8"};
         pw_table *gt = pw_result_table(r, "gemm", "Integer GEMM vs the fastest fp32 library and "
@@ -815,9 +863,11 @@ static int run_quant(pw_run *run)
                 snprintf(name, sizeof name, "gops.onednn_int8.b%ld", b);
                 pw_bench_publish_rate(bg, oi, r, name, work, "GOP/s");
                 if (pw_result_get_metric(r, name, &mm) == PW_OK) {
-                    char cell[32];
+                    char cell[32], vcell[32];
                     snprintf(fname, sizeof fname, "fraction_of_peak.onednn_int8.b%ld", b);
                     publish_fraction(r, name, fname, &roof8, cell, sizeof cell);
+                    snprintf(fname, sizeof fname, "fraction_of_vector_peak.onednn_int8.b%ld", b);
+                    publish_fraction(r, name, fname, &vec8, vcell, sizeof vcell);
                     pw_series_point(ss[1 + nk], (double)b, mm.value, mm.lo, mm.hi);
                     pw_table_rowf(gt, "%ld\toneDNN matmul (int8)\t%.3g\t%s\t–\t1", b, mm.value, cell);
                 }
@@ -858,15 +908,21 @@ static int run_quant(pw_run *run)
                         snprintf(name, sizeof name, "speedup.qgemm_vs_onednn.b%ld", b);
                         pw_bench_publish_speedup(bg, qi, oi, r, name);
                     }
-                    if (vnni && javx2 >= 0) {
-                        snprintf(name, sizeof name, "speedup.qgemm_vs_qgemm_avx2.b%ld", b);
-                        pw_bench_publish_speedup(bg, qi, bi[nl + (size_t)javx2], r, name);
-                    }
                 }
+            }
+            if (jvnni >= 0 && javx2 >= 0) {
+                snprintf(name, sizeof name, "speedup.qgemm_vnni_vs_qgemm_avx2.b%ld", b);
+                pw_bench_publish_speedup(bg, bi[nl + (size_t)jvnni], bi[nl + (size_t)javx2], r,
+                                         name);
+            }
+            if (jamx >= 0 && jvnni >= 0) {
+                snprintf(name, sizeof name, "speedup.qgemm_amx_vs_qgemm_vnni.b%ld", b);
+                pw_bench_publish_speedup(bg, bi[nl + (size_t)jamx], bi[nl + (size_t)jvnni], r,
+                                         name);
             }
         }
         pw_bench_record(bg, r, "gemm.");
-        if (anchor) check_int8_anchor(r, batches, nb, &roof8);
+        if (anchor) check_int8_anchor(r, batches, nb, &vec8, pw_onednn_qmatmul_impl(go[nb - 1].qm[0]));
         pw_result_note(r, "GEMM level: the three layer products of a batch, on fp32 through each "
                        "fp32 library (sgemm is the fastest of them at each batch; OpenBLAS through "
                        "sgemv at batch 1, its faster path) against the integer kernels (uint8 × "
@@ -875,10 +931,15 @@ static int run_quant(pw_run *run)
                        "call), each integer kernel "
                        "checked equal to the reference and each fp32 library checked against a "
                        "double-precision product before timing.  speedup.qgemm_vs_sgemm, "
-                       "speedup.qgemm_vs_onednn and fraction_of_peak.qgemm use the %s kernel%s.",
-                       pw_qgemm_name(kind), vnni && javx2 >= 0
-                           ? "; speedup.qgemm_vs_qgemm_avx2 sets it against the AVX2 (16-bit "
-                             "vpmaddwd) kernel on the same shapes" : "");
+                       "speedup.qgemm_vs_onednn and fraction_of_peak.qgemm use the %s kernel%s%s%s%s.",
+                       pw_qgemm_name(kind),
+                       jvnni >= 0 && javx2 >= 0 ? "; speedup.qgemm_vnni_vs_qgemm_avx2 sets the "
+                                                  "widest VNNI kernel (" : "",
+                       jvnni >= 0 && javx2 >= 0 ? pw_qgemm_name(kinds[jvnni]) : "",
+                       jvnni >= 0 && javx2 >= 0 ? ") against the AVX2 (16-bit vpmaddwd) kernel "
+                                                  "on the same shapes" : "",
+                       jamx >= 0 && jvnni >= 0 ? "; speedup.qgemm_amx_vs_qgemm_vnni sets the AMX "
+                                                 "kernel against it" : "");
         if (anchor)
             pw_result_note(r, "The int8 anchor is oneDNN's int8 matmul primitive (u8 × s8 → s32, "
                            "one thread, no scales or offsets; implementation on the first layer: %s), one primitive "
@@ -909,7 +970,10 @@ static int run_quant(pw_run *run)
         const pw_cpu_info *cpu = pw_cpu_host();
         bool a512 = pw_cpu_usable_avx512(cpu), a2 = pw_cpu_usable_avx2_fma(cpu);
         const char *kdesc =
-            kind == PW_QGEMM_AVX512VNNI
+            kind == PW_QGEMM_AMX
+                ? "tdpbusd on AMX tiles: a 16 × 16 × 64 uint8 × int8 product into int32 per "
+                  "instruction"
+            : kind == PW_QGEMM_AVX512VNNI
                 ? "vpdpbusd on zmm: 64 uint8 × int8 products accumulated into int32 per 512-bit "
                   "instruction"
             : kind == PW_QGEMM_AVXVNNI
@@ -968,8 +1032,9 @@ out:
 
 static const char *const calib_choices[] = {"minmax", "percentile", NULL};
 static const char *const kernel_choices[] = {"auto", "portable", "avx2", "avxvnni", "avx512vnni",
-                                             NULL};
-static const char *const gemm_choices[] = {"portable", "avx2", "avxvnni", "avx512vnni", NULL};
+                                             "amx", NULL};
+static const char *const gemm_choices[] = {"portable", "avx2", "avxvnni", "avx512vnni", "amx",
+                                           NULL};
 static const pw_param_spec quant_params[] = {
     {"batches", PW_PARAM_INT_LIST, "[1, 32, 256]", 1, 4096, NULL,
      "batch sizes for latency and GEMM timing"},
@@ -982,7 +1047,7 @@ static const pw_param_spec quant_params[] = {
     {"kernel", PW_PARAM_STRING, "auto", 0, 0, kernel_choices,
      "integer GEMM kernel of the int8 model (auto: the fastest this CPU runs; a forced one it "
      "cannot run is an error)"},
-    {"gemm_kernels", PW_PARAM_STRING_LIST, "[portable, avx2, avxvnni, avx512vnni]", 0, 0,
+    {"gemm_kernels", PW_PARAM_STRING_LIST, "[portable, avx2, avxvnni, avx512vnni, amx]", 0, 0,
      gemm_choices,
      "integer kernels compared with sgemm at GEMM level (ones this CPU cannot run are skipped, "
      "and the note says why)"},
@@ -996,9 +1061,11 @@ static const char *const quant_metrics[] = {
     "speedup.int8_vs_fp32.bN", "gops.sgemm.bN", "gops.sgemm_LIBRARY.bN", "gops.qgemm_KERNEL.bN",
     "gops.onednn_int8.bN", "speedup.qgemm_vs_sgemm.bN", "speedup.qgemm_KERNEL_vs_sgemm.bN",
     "speedup.qgemm_vs_onednn.bN", "speedup.qgemm_KERNEL_vs_onednn.bN",
-    "speedup.qgemm_vs_qgemm_avx2.bN", "peak.fma", "peak.fma.ISA", "peak.int8.ISA",
-    "fraction_of_peak.sgemm.bN", "fraction_of_peak.sgemm_LIBRARY.bN", "fraction_of_peak.qgemm.bN",
-    "fraction_of_peak.qgemm_KERNEL.bN", "fraction_of_peak.onednn_int8.bN", "roundtrip.weights.lN",
+    "speedup.qgemm_vnni_vs_qgemm_avx2.bN", "speedup.qgemm_amx_vs_qgemm_vnni.bN", "peak.fma",
+    "peak.fma.ISA", "peak.int8.ISA", "fraction_of_peak.sgemm.bN",
+    "fraction_of_peak.sgemm_LIBRARY.bN", "fraction_of_peak.qgemm.bN",
+    "fraction_of_peak.qgemm_KERNEL.bN", "fraction_of_peak.onednn_int8.bN",
+    "fraction_of_vector_peak.onednn_int8.bN", "roundtrip.weights.lN",
     "roundtrip.act_minmax.lN", "roundtrip.act_percentile.lN", "roundtrip.logits",
     "time.training", "count.epochs", "count.train_images", NULL};
 /* The kernel and helper sources these results depend on (the cache key hashes them). */

@@ -167,9 +167,9 @@ static bool has_flag(const char *flags, const char *flag)
     return false;
 }
 
-/* Matrix units beside the vector ones (Intel AMX), shown only where the CPU lists them: a
- * library may use them (oneDNN's int8 and bf16 kernels do), while no perfweave kernel does, and
- * the vector roofs do not bound them. */
+/* Matrix units beside the vector ones (Intel AMX), shown only where the CPU lists them: oneDNN's
+ * int8 and bf16 kernels use them, so does perfweave's amx integer kernel (INT8 tiles), and the
+ * vector roofs do not bound them. */
 static void matrix_row(rows *r, const json_t *env)
 {
     const char *flags = str_at(env, "cpu.flags");
@@ -177,9 +177,9 @@ static void matrix_row(rows *r, const json_t *env)
     pw_buf_puts(&r->v, "AMX tiles");
     bool i8 = has_flag(flags, "amx_int8"), bf = has_flag(flags, "amx_bf16");
     if (i8 || bf) pw_buf_printf(&r->v, " (%s%s%s)", i8 ? "INT8" : "", i8 && bf ? ", " : "", bf ? "BF16" : "");
-    pw_buf_puts(&r->v, ", as the CPU's flags list them: a library may use them (the notes name the "
-                "implementation it chose); no perfweave kernel does, and the vector peaks do not "
-                "bound them");
+    pw_buf_puts(&r->v, ", as the CPU's flags list them: a library may use them, and perfweave's "
+                "amx integer kernel uses the INT8 tiles where the operating system grants them "
+                "(the notes name what each experiment ran); the vector peaks do not bound them");
     row(r, "Matrix units");
 }
 
