@@ -437,6 +437,94 @@ static void pack_a(size_t MR, size_t mc, size_t kc, const float *restrict a, siz
     }
 }
 
+#ifdef PW_X86_SIMD
+/* The same packing with AVX-512, for slivers of at most 16 rows: per 16 steps of k, one load of
+ * 16 floats from each row, a 16 × 16 transpose in registers (unpacklo/hi_ps, unpacklo/hi_pd,
+ * then two rounds of shuffle_f32x4: 64 shuffles) and 16 masked stores of MR floats.  The
+ * scalar loop above reads one float per row per step, MR rows a stride apart (4 KiB at
+ * n = 1024, so every row falls in the same L1 set): it took about 12% of a 1024³ product on the
+ * Xeon VM (docs/kernels.md), the transpose about 2%.  Rows past MR in the transpose are zero;
+ * the remainder of k (kc % 16) and partial slivers take the scalar path. */
+PW_TARGET_AVX512 static void pack_a_avx512(size_t MR, size_t mc, size_t kc, const float *restrict a,
+                                           size_t lda, float *restrict ap)
+{
+    const __mmask16 keep = (__mmask16)((1u << MR) - 1u);
+    for (size_t ir = 0; ir < mc; ir += MR, ap += MR * kc) {
+        size_t mr = mc - ir < MR ? mc - ir : MR;
+        const float *r0 = a + ir * lda;
+        if (mr != MR) {
+            float *dst = ap;
+            for (size_t p = 0; p < kc; p++, dst += MR)
+                for (size_t i = 0; i < MR; i++) dst[i] = i < mr ? r0[i * lda + p] : 0.0f;
+            continue;
+        }
+        size_t p = 0;
+        for (; p + 16 <= kc; p += 16) {
+            __m512 r[16], t[16], u[16];
+            for (size_t i = 0; i < 16; i++)
+                r[i] = i < MR ? _mm512_loadu_ps(r0 + i * lda + p) : _mm512_setzero_ps();
+            for (int i = 0; i < 8; i++) {
+                t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            /* u[4g + q], lane L: column 4L + q of rows 4g .. 4g + 3 */
+            for (int g = 0; g < 4; g++) {
+                __m512d t0 = _mm512_castps_pd(t[4 * g]), t1 = _mm512_castps_pd(t[4 * g + 1]);
+                __m512d t2 = _mm512_castps_pd(t[4 * g + 2]), t3 = _mm512_castps_pd(t[4 * g + 3]);
+                u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+                u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+                u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+                u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+            }
+            for (int q = 0; q < 4; q++) {
+                __m512 w0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88);
+                __m512 w1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xdd);
+                __m512 w2 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88);
+                __m512 w3 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xdd);
+                /* column c of the 16: all 16 rows' values at depth p + c */
+                _mm512_mask_storeu_ps(ap + (p + q) * MR, keep, _mm512_shuffle_f32x4(w0, w2, 0x88));
+                _mm512_mask_storeu_ps(ap + (p + 4 + q) * MR, keep, _mm512_shuffle_f32x4(w1, w3, 0x88));
+                _mm512_mask_storeu_ps(ap + (p + 8 + q) * MR, keep, _mm512_shuffle_f32x4(w0, w2, 0xdd));
+                _mm512_mask_storeu_ps(ap + (p + 12 + q) * MR, keep, _mm512_shuffle_f32x4(w1, w3, 0xdd));
+            }
+        }
+        for (; p < kc; p++)
+            for (size_t i = 0; i < MR; i++) ap[p * MR + i] = r0[i * lda + p];
+    }
+}
+#endif
+
+#ifdef PW_X86_SIMD
+/* pack_b for 16-float multiples of NR (the AVX-512 kernels): each k step's NR floats move as
+ * NR / 16 zmm loads and aligned stores (the slivers start 64-byte aligned), the last sliver's
+ * columns past nc through masked loads that read nothing outside B.  A memcpy of 128 bytes per
+ * step cost a library call each (8192 per 256 × 1024 panel). */
+PW_TARGET_AVX512 static void pack_b_avx512(size_t NR, size_t kc, size_t nc, const float *restrict b,
+                                           size_t ldb, float *restrict bp)
+{
+    const size_t nv = NR / 16;
+    for (size_t jr = 0; jr < nc; jr += NR) {
+        size_t nr = nc - jr < NR ? nc - jr : NR;
+        const float *col = b + jr;
+        __mmask16 mask[A5_MAX_NV];
+        for (size_t v = 0; v < nv; v++) {
+            size_t left = nr > 16 * v ? nr - 16 * v : 0;
+            mask[v] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+        }
+        if (nr == NR && nv == 2) {
+            for (size_t p = 0; p < kc; p++, bp += 32) {
+                _mm512_store_ps(bp, _mm512_loadu_ps(col + p * ldb));
+                _mm512_store_ps(bp + 16, _mm512_loadu_ps(col + p * ldb + 16));
+            }
+            continue;
+        }
+        for (size_t p = 0; p < kc; p++, bp += NR)
+            for (size_t v = 0; v < nv; v++)
+                _mm512_store_ps(bp + 16 * v, _mm512_maskz_loadu_ps(mask[v], col + p * ldb + 16 * v));
+    }
+}
+#endif
+
 /* Packs depth [0, kc) × columns [0, nc) of B (row stride ldb) into NR-column slivers, each
  * stored k-major (NR consecutive values per k step); columns past nc are zero. */
 static void pack_b(size_t NR, size_t kc, size_t nc, const float *restrict b, size_t ldb,
@@ -541,10 +629,20 @@ void pw_matmul_packed(const pw_matmul_ctx *ctx, size_t m, size_t n, size_t k,
         for (size_t pc = 0; pc < k; pc += KC) {             /* 4th loop: KC depth */
             size_t kc = k - pc < KC ? k - pc : KC;
             int accumulate = pc > 0;
-            pack_b(NR, kc, nc, b + pc * n + jc, n, bp);
+#ifdef PW_X86_SIMD
+            if (uk->isa == PW_UKERNEL_AVX512 && NR % 16 == 0 && NR <= 16 * A5_MAX_NV)
+                pack_b_avx512(NR, kc, nc, b + pc * n + jc, n, bp);
+            else
+#endif
+                pack_b(NR, kc, nc, b + pc * n + jc, n, bp);
             for (size_t ic = 0; ic < m; ic += MC) {         /* 3rd loop: MC rows of A, C */
                 size_t mc = m - ic < MC ? m - ic : MC;
-                pack_a(MR, mc, kc, a + ic * k + pc, k, ap);
+#ifdef PW_X86_SIMD
+                if (uk->isa == PW_UKERNEL_AVX512 && MR <= 16)
+                    pack_a_avx512(MR, mc, kc, a + ic * k + pc, k, ap);
+                else
+#endif
+                    pack_a(MR, mc, kc, a + ic * k + pc, k, ap);
                 for (size_t jr = 0; jr < nc; jr += NR) {    /* 2nd loop: NR-column slivers */
                     size_t nr = nc - jr < NR ? nc - jr : NR;
                     for (size_t ir = 0; ir < mc; ir += MR) { /* 1st loop: MR-row slivers */
