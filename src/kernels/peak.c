@@ -245,19 +245,10 @@ PW_TARGET_AVX512VNNI static int64_t int8_vnni512(uint64_t iters, uint8_t ua, int
  * C grows by 64·a·b per instruction (wrapping, as above).  The sum is of every element of the
  * six tiles. */
 enum { AMX_CHAINS = 6 };
-typedef struct {
-    uint8_t palette, start_row;
-    uint8_t reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} peak_tilecfg;
-
 PW_TARGET_AMX static int64_t int8_amx(uint64_t iters, uint8_t ua, int8_t sb)
 {
-    peak_tilecfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    pw_amx_tilecfg cfg;
+    pw_amx_tilecfg_full(&cfg);
     static _Thread_local uint8_t a[16 * 64] __attribute__((aligned(64)));
     static _Thread_local int8_t b[16 * 64] __attribute__((aligned(64)));
     static _Thread_local int32_t c[16 * 16] __attribute__((aligned(64)));

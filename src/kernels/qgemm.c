@@ -518,17 +518,8 @@ static void run_vnni512(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t
 }
 
 /* --- AMX: tdpbusd on tiles ------------------------------------------------------------------ */
-/* The tile configuration (palette 1): tiles 0–3 hold C (16 rows × 16 int32), 4–5 A (16 rows ×
- * 64 bytes), 6–7 B (16 quads × 64 bytes).  Layout fixed by the architecture (Intel SDM vol. 1,
- * "Intel AMX"): palette, start row, 14 reserved bytes, 16 column widths in bytes, 16 row counts. */
-typedef struct {
-    uint8_t palette, start_row;
-    uint8_t reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} amx_config;
-_Static_assert(sizeof(amx_config) == 64, "the tile configuration is 64 bytes");
-
+/* The tiles (pw_amx_tilecfg_full, all 16 rows × 64 bytes): 0–3 hold C (16 × 16 int32), 4–5 A
+ * (16 rows × 64 k), 6–7 B (16 quads × 64 bytes). */
 /* Stores C tile t (a constant) of a block at c: straight into C when all 16 columns are valid,
  * else through a scratch tile of which only cols columns are copied. */
 #define AMX_STORE(t, c, ldc, cols)                                                              \
@@ -596,13 +587,8 @@ static void run_amx(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda
         a8 = copy;
         la = kp;
     }
-    amx_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = AMX_TM;
-        cfg.colsb[t] = 64;
-    }
+    pw_amx_tilecfg cfg;
+    pw_amx_tilecfg_full(&cfg);
     const size_t mt = m / AMX_TM * AMX_TM; /* rows in whole tiles; the rest on VNNI-512 */
     const int8_t *b8 = pb->data;
     if (mt) _tile_loadconfig(&cfg);

@@ -32,4 +32,31 @@
     __attribute__((target("amx-tile,amx-int8,avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,"   \
                           "avx2,fma")))
 
+#ifdef PW_X86_SIMD
+#include <stdint.h>
+#include <string.h>
+/* An AMX tile configuration (ldtilecfg's 64-byte operand, palette 1; Intel SDM vol. 1, "Intel
+ * AMX"): palette, start row, 14 reserved bytes, the width in bytes of each of 16 tiles, then
+ * their row counts (only tiles 0–7 exist in palette 1). */
+typedef struct {
+    uint8_t palette, start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} pw_amx_tilecfg;
+_Static_assert(sizeof(pw_amx_tilecfg) == 64, "the tile configuration is 64 bytes");
+
+/* Palette 1 with all eight tiles at their largest, 16 rows × 64 bytes: what the qgemm kernel
+ * and the AMX peak both use. */
+static inline void pw_amx_tilecfg_full(pw_amx_tilecfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg->rows[t] = 16;
+        cfg->colsb[t] = 64;
+    }
+}
+#endif
+
 #endif
