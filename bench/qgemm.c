@@ -21,7 +21,9 @@
 #include "perfweave/quant.h"
 #include "perfweave/result.h"
 
-enum { MAXL = 16, LAYERS = 3 };
+#include "tune.h"
+
+enum { LAYERS = 3 };
 static const size_t dims[LAYERS + 1] = {784, 256, 128, 10};
 
 typedef struct {
@@ -48,36 +50,16 @@ static void run_onednn(void *arg, uint64_t iters)
         for (int l = 0; l < LAYERS; l++) pw_onednn_qmatmul_run(j->qm[l], j->x[l], j->y);
 }
 
-static size_t parse_list(const char *s, long *out)
-{
-    size_t n = 0;
-    while (*s && n < MAXL) {
-        out[n++] = strtol(s, (char **)&s, 10);
-        if (*s == ',') s++;
-        else break;
-    }
-    return n;
-}
-
-static bool listed(const char *names, const char *name)
-{
-    if (!names || strcmp(names, "all") == 0) return true;
-    size_t len = strlen(name);
-    for (const char *p = names; (p = strstr(p, name)); p += len)
-        if ((p == names || p[-1] == ',') && (p[len] == ',' || p[len] == '\0')) return true;
-    return false;
-}
-
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
-    long batches[MAXL] = {1, 32, 256};
+    long batches[BENCH_MAXL] = {1, 32, 256};
     size_t nb = 3;
     const char *names = NULL;
     double budget = 3.0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (strcmp(argv[i], "--batches") == 0) nb = parse_list(v, batches), i++;
+        if (strcmp(argv[i], "--batches") == 0) nb = bench_parse_list(v, batches), i++;
         else if (strcmp(argv[i], "--kernels") == 0) names = v, i++;
         else if (strcmp(argv[i], "--budget") == 0) budget = atof(v), i++;
         else {
@@ -92,7 +74,7 @@ int main(int argc, char **argv)
            dnnl ? "" : "; oneDNN: ", dnnl ? "" : why);
     int kinds[PW_QGEMM_KINDS], nk = 0, status = 0;
     for (int k = 0; k < PW_QGEMM_KINDS; k++) {
-        if (!listed(names, pw_qgemm_name((pw_qgemm_kind)k))) continue;
+        if (!bench_listed(names, pw_qgemm_name((pw_qgemm_kind)k))) continue;
         if (!pw_qgemm_usable((pw_qgemm_kind)k, cpu, why, sizeof why)) {
             printf("%s: not run (%s)\n", pw_qgemm_name((pw_qgemm_kind)k), why);
             continue;
@@ -172,17 +154,11 @@ int main(int argc, char **argv)
         for (int l = 0; l < LAYERS; l++) work += 2.0 * (double)m * dims[l] * dims[l + 1] / 1e9;
         for (int j = 0; j <= nk; j++) {
             if (j == nk && !dnnl) break;
-            char name[32], sp[32], rate[64], cell[64] = "";
-            pw_metric g, q;
-            snprintf(name, sizeof name, "g%d", j);
-            snprintf(sp, sizeof sp, "s%d", j);
-            if (pw_bench_publish_rate(bench, idx[j], r, name, work, "GOP/s") != PW_OK ||
-                pw_result_get_metric(r, name, &g) != PW_OK)
+            char rate[64], cell[64];
+            size_t ref = dnnl ? idx[nk] : idx[j];
+            if (!bench_cells(bench, idx[j], ref, r, work, "GOP/s", 0, rate, sizeof rate, cell,
+                             sizeof cell))
                 continue;
-            if (j < nk && dnnl && pw_bench_publish_speedup(bench, idx[j], idx[nk], r, sp) == PW_OK &&
-                pw_result_get_metric(r, sp, &q) == PW_OK)
-                snprintf(cell, sizeof cell, "%.3f (%.3f-%.3f)", q.value, q.lo, q.hi);
-            snprintf(rate, sizeof rate, "%.0f (%.0f-%.0f)", g.value, g.lo, g.hi);
             printf("%-12s %5zu  %-26s %s\n",
                    j < nk ? pw_qgemm_name((pw_qgemm_kind)kinds[j]) : "onednn_int8", m, rate,
                    j < nk ? cell : impl);

@@ -24,7 +24,7 @@
 #include "perfweave/matmul.h"
 #include "perfweave/result.h"
 
-enum { MAXL = 16 };
+#include "tune.h"
 
 typedef struct {
     pw_matmul_fn fn;
@@ -40,26 +40,6 @@ static void run_job(void *arg, uint64_t iters)
     for (uint64_t i = 0; i < iters; i++) j->fn(j->ctx, j->n, j->n, j->n, j->a, j->b, j->c);
 }
 
-static size_t parse_list(const char *s, long *out)
-{
-    size_t n = 0;
-    while (*s && n < MAXL) {
-        out[n++] = strtol(s, (char **)&s, 10);
-        if (*s == ',') s++;
-        else break;
-    }
-    return n;
-}
-
-static bool listed(const char *names, const char *name)
-{
-    if (!names || strcmp(names, "all") == 0) return true;
-    size_t len = strlen(name);
-    for (const char *p = names; (p = strstr(p, name)); p += len)
-        if ((p == names || p[-1] == ',') && (p[len] == ',' || p[len] == '\0')) return true;
-    return false;
-}
-
 static float *alloc_floats(size_t n)
 {
     void *p = NULL;
@@ -70,17 +50,17 @@ static float *alloc_floats(size_t n)
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
-    long sizes[MAXL] = {64, 256, 1024}, kcs[MAXL], mcs[MAXL], ncs[MAXL], dirs[MAXL];
+    long sizes[BENCH_MAXL] = {64, 256, 1024}, kcs[BENCH_MAXL], mcs[BENCH_MAXL], ncs[BENCH_MAXL], dirs[BENCH_MAXL];
     size_t nsizes = 3, nkc = 0, nmc = 0, nnc = 0, ndir = 0;
     const char *names = NULL;
     double budget = 3.0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (strcmp(argv[i], "--sizes") == 0) nsizes = parse_list(v, sizes), i++;
-        else if (strcmp(argv[i], "--kc") == 0) nkc = parse_list(v, kcs), i++;
-        else if (strcmp(argv[i], "--mc") == 0) nmc = parse_list(v, mcs), i++;
-        else if (strcmp(argv[i], "--nc") == 0) nnc = parse_list(v, ncs), i++;
-        else if (strcmp(argv[i], "--direct") == 0) ndir = parse_list(v, dirs), i++;
+        if (strcmp(argv[i], "--sizes") == 0) nsizes = bench_parse_list(v, sizes), i++;
+        else if (strcmp(argv[i], "--kc") == 0) nkc = bench_parse_list(v, kcs), i++;
+        else if (strcmp(argv[i], "--mc") == 0) nmc = bench_parse_list(v, mcs), i++;
+        else if (strcmp(argv[i], "--nc") == 0) nnc = bench_parse_list(v, ncs), i++;
+        else if (strcmp(argv[i], "--direct") == 0) ndir = bench_parse_list(v, dirs), i++;
         else if (strcmp(argv[i], "--kernels") == 0) names = v, i++;
         else if (strcmp(argv[i], "--budget") == 0) budget = atof(v), i++;
         else {
@@ -100,7 +80,7 @@ int main(int argc, char **argv)
     pw_matmul_ukernel cand[256];
     size_t ncand = 0;
     for (size_t u = 0; u < nuk; u++) {
-        if (!listed(names, uks[u].name) || !pw_ukernel_usable(uks[u].isa, cpu, NULL, 0)) continue;
+        if (!bench_listed(names, uks[u].name) || !pw_ukernel_usable(uks[u].isa, cpu, NULL, 0)) continue;
         for (size_t x = 0; x < (nkc ? nkc : 1); x++)
             for (size_t y = 0; y < (nmc ? nmc : 1); y++)
                 for (size_t z = 0; z < (nnc ? nnc : 1); z++)
@@ -164,19 +144,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: wrong product at n=%zu\n", pw_bench_name(bench, i), n);
                 status = 1;
             }
-            char name[64], sp[64];
-            pw_metric m, q;
-            snprintf(name, sizeof name, "g%zu", i);
-            snprintf(sp, sizeof sp, "s%zu", i);
-            if (pw_bench_publish_rate(bench, idx[i], r, name, work, "GFLOP/s") != PW_OK ||
-                pw_result_get_metric(r, name, &m) != PW_OK)
+            char rate[64], cell[64];
+            if (!bench_cells(bench, idx[i], idx[ncand], r, work, "GFLOP/s", 1, rate, sizeof rate,
+                             cell, sizeof cell))
                 continue;
-            char cell[64] = "";
-            if (i < ncand && pw_bench_publish_speedup(bench, idx[i], idx[ncand], r, sp) == PW_OK &&
-                pw_result_get_metric(r, sp, &q) == PW_OK)
-                snprintf(cell, sizeof cell, "%.3f (%.3f-%.3f)", q.value, q.lo, q.hi);
-            char rate[64];
-            snprintf(rate, sizeof rate, "%.1f (%.1f-%.1f)", m.value, m.lo, m.hi);
             if (i < ncand)
                 printf("%-16s %4zu %4zu %5zu %6.0f %5zu  %-24s %s\n", cand[i].name, cand[i].kc,
                        cand[i].mc, cand[i].nc,

@@ -478,42 +478,58 @@ tile_vnni512(const uint8_t *a0, size_t lda, size_t kq, const int8_t *panel, int3
     }
 }
 
+/* A as the 512-bit and AMX kernels read it, whole groups of `group` bytes of k per step: A
+ * itself (stride lda) when k is a multiple of group, else a copy in work (64-byte aligned,
+ * stride kp, zero-padded from k to kp).  The stride read goes to *la. */
+static const uint8_t *a_readable(const uint8_t *A, size_t lda, size_t m, size_t k, size_t kp,
+                                 size_t group, void *work, size_t *la)
+{
+    *la = lda;
+    if (k % group == 0) return A;
+    uint8_t *copy = (uint8_t *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    for (size_t i = 0; i < m; i++) {
+        memcpy(copy + i * kp, A + i * lda, k);
+        memset(copy + i * kp + k, 0, kp - k);
+    }
+    *la = kp;
+    return copy;
+}
+
+/* Rows [i0, m) of one 32-channel panel (C's columns from c), in tiles of up to 8 rows, each row
+ * count its own instantiation. */
+PW_TARGET_AVX512VNNI static void panel_vnni512(const uint8_t *a8, size_t la, size_t kq,
+                                               const int8_t *panel, int32_t *c, size_t ldc,
+                                               size_t cols, size_t i0, size_t m)
+{
+    for (size_t ib = i0; ib < m; ib += V5_MR) {
+        const uint8_t *a0 = a8 + ib * la;
+        int32_t *ct = c + ib * ldc;
+        switch (m - ib < V5_MR ? m - ib : V5_MR) {
+        case 8: tile_vnni512(a0, la, kq, panel, ct, ldc, cols, 8); break;
+        case 7: tile_vnni512(a0, la, kq, panel, ct, ldc, cols, 7); break;
+        case 6: tile_vnni512(a0, la, kq, panel, ct, ldc, cols, 6); break;
+        case 5: tile_vnni512(a0, la, kq, panel, ct, ldc, cols, 5); break;
+        case 4: tile_vnni512(a0, la, kq, panel, ct, ldc, cols, 4); break;
+        case 3: tile_vnni512(a0, la, kq, panel, ct, ldc, cols, 3); break;
+        case 2: tile_vnni512(a0, la, kq, panel, ct, ldc, cols, 2); break;
+        default: tile_vnni512(a0, la, kq, panel, ct, ldc, cols, 1); break;
+        }
+    }
+}
+
 PW_TARGET_AVX512VNNI
 static void run_vnni512(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda, int32_t *C,
                         size_t ldc, void *work)
 {
     const size_t kp = pb->kp, k = pb->k;
-    const uint8_t *a8 = A;
-    size_t la = lda;
-    if (k % 4) {
-        /* The last quad of a row would read past it: copy A, zero-padded to kp. */
-        uint8_t *copy = (uint8_t *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-        for (size_t i = 0; i < m; i++) {
-            memcpy(copy + i * kp, A + i * lda, k);
-            memset(copy + i * kp + k, 0, kp - k);
-        }
-        a8 = copy;
-        la = kp;
-    }
+    size_t la;
+    /* The last quad of a row would read past it unless k is a multiple of 4. */
+    const uint8_t *a8 = a_readable(A, lda, m, k, kp, 4, work, &la);
     const int8_t *b8 = pb->data;
     for (size_t jb = 0; jb < pb->np; jb += V5_NR) {
         const int8_t *panel = b8 + jb * kp;
         size_t cols = pb->n - jb < V5_NR ? pb->n - jb : V5_NR;
-        for (size_t ib = 0; ib < m; ib += V5_MR) {
-            size_t rows = m - ib < V5_MR ? m - ib : V5_MR;
-            const uint8_t *a0 = a8 + ib * la;
-            int32_t *c = C + ib * ldc + jb;
-            switch (rows) {
-            case 8: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 8); break;
-            case 7: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 7); break;
-            case 6: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 6); break;
-            case 5: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 5); break;
-            case 4: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 4); break;
-            case 3: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 3); break;
-            case 2: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 2); break;
-            default: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 1); break;
-            }
-        }
+        panel_vnni512(a8, la, kp / 4, panel, C + jb, ldc, cols, 0, m);
     }
 }
 
@@ -575,18 +591,9 @@ static void run_amx(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda
                     size_t ldc, void *work)
 {
     const size_t kp = pb->kp, k = pb->k, n = pb->n;
-    const uint8_t *a8 = A;
-    size_t la = lda;
-    if (k % AMX_TK) {
-        /* A tile row reads 64 bytes of k: copy A, zero-padded to kp. */
-        uint8_t *copy = (uint8_t *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-        for (size_t i = 0; i < m; i++) {
-            memcpy(copy + i * kp, A + i * lda, k);
-            memset(copy + i * kp + k, 0, kp - k);
-        }
-        a8 = copy;
-        la = kp;
-    }
+    size_t la;
+    /* A tile row reads 64 bytes of k. */
+    const uint8_t *a8 = a_readable(A, lda, m, k, kp, AMX_TK, work, &la);
     pw_amx_tilecfg cfg;
     pw_amx_tilecfg_full(&cfg);
     const size_t mt = m / AMX_TM * AMX_TM; /* rows in whole tiles; the rest on VNNI-512 */
@@ -607,21 +614,7 @@ static void run_amx(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda
         }
         /* The last m % 16 rows: the VNNI-512 microkernel on the same panel (its k loop runs
          * over the padded quads, which are zero in B). */
-        for (ib = mt; ib < m; ib += V5_MR) {
-            size_t rows = m - ib < V5_MR ? m - ib : V5_MR;
-            const uint8_t *a0 = a8 + ib * la;
-            int32_t *c = C + ib * ldc + jb;
-            switch (rows) {
-            case 8: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 8); break;
-            case 7: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 7); break;
-            case 6: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 6); break;
-            case 5: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 5); break;
-            case 4: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 4); break;
-            case 3: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 3); break;
-            case 2: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 2); break;
-            default: tile_vnni512(a0, la, kp / 4, panel, c, ldc, cols, 1); break;
-            }
-        }
+        if (mt < m) panel_vnni512(a8, la, kp / 4, panel, C + jb, ldc, cols, mt, m);
     }
     if (mt) _tile_release();
 }
