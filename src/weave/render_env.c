@@ -135,14 +135,15 @@ static void isa_row(rows *r, const json_t *env)
         }
     }
     if (open) pw_buf_putc(&r->v, ')');
-    /* Names this table does not know yet, as recorded. */
+    /* Names this table does not know yet, as recorded; the AMX tiles are the matrix row's. */
     size_t k;
     json_t *s;
     json_array_foreach(isa, k, s) {
         const char *name = json_string_value(s);
         size_t i = 0;
         while (name && i < nsets && strcmp(name, sets[i].name) != 0) i++;
-        if (name && i == nsets) pw_buf_printf(&r->v, "%s%s", r->v.len ? ", " : "", name);
+        if (name && i == nsets && strncmp(name, "amx_", 4) != 0)
+            pw_buf_printf(&r->v, "%s%s", r->v.len ? ", " : "", name);
     }
     if (!r->v.len) pw_buf_puts(&r->v, "none beyond scalar code");
     const char *widest = str_at(env, "cpu.cpuid.widest");
@@ -150,11 +151,14 @@ static void isa_row(rows *r, const json_t *env)
     else if (widest && strcmp(widest, "avx2") == 0) pw_buf_puts(&r->v, "; widest: 256-bit vectors with FMA (AVX2)");
     else if (widest) pw_buf_puts(&r->v, "; no usable AVX2+FMA: the portable kernels' level");
     const json_t *only = at(env, "cpu.cpuid.isa_cpu_only");
-    if (json_array_size(only)) {
-        pw_buf_puts(&r->v, "; the CPU also reports ");
-        json_array_foreach(only, k, s) pw_buf_printf(&r->v, "%s%s", k ? ", " : "", json_string_value(s) ? json_string_value(s) : "?");
-        pw_buf_puts(&r->v, ", which the operating system does not enable");
+    bool listed = false;
+    json_array_foreach(only, k, s) {
+        const char *name = json_string_value(s) ? json_string_value(s) : "?";
+        if (strncmp(name, "amx_", 4) == 0) continue;
+        pw_buf_printf(&r->v, "%s%s", listed ? ", " : "; the CPU also reports ", name);
+        listed = true;
     }
+    if (listed) pw_buf_puts(&r->v, ", which the operating system does not enable");
     row(r, "Vector instructions (usable)");
 }
 
@@ -177,9 +181,21 @@ static void matrix_row(rows *r, const json_t *env)
     pw_buf_puts(&r->v, "AMX tiles");
     bool i8 = has_flag(flags, "amx_int8"), bf = has_flag(flags, "amx_bf16");
     if (i8 || bf) pw_buf_printf(&r->v, " (%s%s%s)", i8 ? "INT8" : "", i8 && bf ? ", " : "", bf ? "BF16" : "");
-    pw_buf_puts(&r->v, ", as the CPU's flags list them: a library may use them, and perfweave's "
-                "amx integer kernel uses the INT8 tiles where the operating system grants them "
-                "(the notes name what each experiment ran); the vector peaks do not bound them");
+    /* Whether the OS enabled the tile state (XCR0), where the record says (cpu.cpuid). */
+    const char *state = "";
+    if (json_is_array(at(env, "cpu.cpuid.isa"))) {
+        size_t k;
+        json_t *s;
+        state = ", the operating system has not enabled their state (XCR0): nothing here can use "
+                "them";
+        json_array_foreach(at(env, "cpu.cpuid.isa"), k, s)
+            if (json_is_string(s) && strcmp(json_string_value(s), "amx_tile") == 0)
+                state = ", their state enabled by the operating system";
+    }
+    pw_buf_printf(&r->v, ", as the CPU's flags list them%s: a library may use them, and "
+                  "perfweave's amx integer kernel uses the INT8 tiles where the operating system "
+                  "grants this process their state (the notes name what each experiment ran); the "
+                  "vector peaks do not bound them", state);
     row(r, "Matrix units");
 }
 

@@ -322,6 +322,17 @@ static void test_environment_rows(void **state)
     json_object_set_new(json_object_get(env, "cpu"), "flags", json_string("fpu avx2 amx_bf16 amx_tile amx_int8"));
     rows = pw_render_environment_rows(env, after, chapters, 1);
     assert_non_null(strstr(env_value(rows, "Matrix units"), "AMX tiles (INT8, BF16)"));
+    /* The record's usable ISA list has no amx_tile: the OS has not enabled the tile state. */
+    assert_non_null(strstr(env_value(rows, "Matrix units"), "has not enabled their state"));
+    json_decref(rows);
+    /* Enabled, the tiles are named in the matrix row only, never among the vector sets (usable
+     * or CPU-only). */
+    json_t *cpuid = json_object_get(json_object_get(env, "cpu"), "cpuid");
+    json_array_append_new(json_object_get(cpuid, "isa"), json_string("amx_tile"));
+    json_array_append_new(json_object_get(cpuid, "isa_cpu_only"), json_string("amx_int8"));
+    rows = pw_render_environment_rows(env, after, chapters, 1);
+    assert_non_null(strstr(env_value(rows, "Matrix units"), "their state enabled by the operating system"));
+    assert_null(strstr(env_value(rows, "Vector instructions (usable)"), "amx"));
     json_decref(rows);
     json_object_set_new(json_object_get(env, "cpu"), "flags", json_string("fpu xamx_tile avx2"));
     rows = pw_render_environment_rows(env, after, chapters, 1);
