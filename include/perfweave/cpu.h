@@ -52,8 +52,14 @@ bool pw_cpu_usable_amx_int8(const pw_cpu_info *c);      /* AMX-TILE and AMX-INT8
  * the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) before its first
  * tile instruction, or that instruction faults.  This asks once per process (thread-safe; the
  * grant is inherited by forked children) and returns whether it was granted; when not, the
- * reason in why (whysize may be 0).  False off Linux x86. */
+ * reason in why (whysize may be 0).  False off Linux x86, and without asking where the
+ * environment sets PERFWEAVE_NO_AMX (to anything but "" or "0"): a user's way to measure this
+ * CPU as one without AMX, as ONEDNN_MAX_CPU_ISA is oneDNN's. */
 bool pw_cpu_request_amx(char *why, size_t whysize);
+/* Where the CPU has usable AMX-INT8 (pw_cpu_usable_amx_int8): {"granted": bool} plus "why" when
+ * refused, after pw_cpu_request_amx; JSON null elsewhere.  New reference (the environment
+ * record's cpu.amx, part of the result cache's software key). */
+json_t *pw_cpu_amx_json(const pw_cpu_info *c);
 
 /* The widest usable floating-point vector unit: "avx512" (16 floats), "avx2" (8 floats, with
  * FMA) or "scalar" (no usable AVX2+FMA: the portable kernels' level).  Static storage. */

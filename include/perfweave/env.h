@@ -75,7 +75,8 @@ json_t *pw_env_hardware(const json_t *env);
 bool pw_env_hardware_is_legacy(const json_t *hardware);
 /* What only makes a cached result stale: compiler name, version and flags; OpenBLAS version,
  * config and core in use; BLIS version and kernel set; oneDNN version and effective ISA; GSL
- * version; where the CBLAS symbols bind.  Returns a new reference. */
+ * version; where the CBLAS symbols bind; on CPUs with AMX, whether this process was granted the
+ * tiles (amx_granted, absent elsewhere).  Returns a new reference. */
 json_t *pw_env_software(const json_t *env);
 
 /* The stable subset of env for the result cache: { "hardware": pw_env_hardware, "software":

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__linux__) && (defined(__x86_64__) || defined(__i386__))
@@ -154,6 +155,12 @@ static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
 
 static void amx_request(void)
 {
+    const char *off = getenv("PERFWEAVE_NO_AMX");
+    if (off && *off && strcmp(off, "0") != 0) {
+        snprintf(amx_why, sizeof amx_why, "PERFWEAVE_NO_AMX is set: this run measures the CPU "
+                 "as one without AMX");
+        return;
+    }
 #ifdef PW_CPU_LINUX_X86
     enum { ARCH_GET_XCOMP_PERM = 0x1022, ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
     if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, (unsigned long)XFEATURE_XTILEDATA) != 0) {
@@ -179,6 +186,14 @@ bool pw_cpu_request_amx(char *why, size_t whysize)
     pthread_once(&amx_once, amx_request);
     if (!amx_granted && whysize) snprintf(why, whysize, "%s", amx_why);
     return amx_granted;
+}
+
+json_t *pw_cpu_amx_json(const pw_cpu_info *c)
+{
+    if (!pw_cpu_usable_amx_int8(c)) return json_null();
+    char why[200];
+    if (pw_cpu_request_amx(why, sizeof why)) return json_pack("{s:b}", "granted", 1);
+    return json_pack("{s:b, s:s}", "granted", 0, "why", why);
 }
 
 const char *pw_cpu_widest_isa(const pw_cpu_info *c)

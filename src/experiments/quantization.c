@@ -200,8 +200,8 @@ static void gemm_roofs(pw_run *run, pw_chart *gc, pw_metric *fp32, pw_metric *in
     pw_chart_hline(gc, label, int8->value);
     if (roof == PW_PEAK_AMX && vec8->lo > 0) pw_chart_hline(gc, vlabel, vec8->value);
     pw_result_note(r, "fraction_of_peak.qgemm_<kernel>.bN (and .onednn_int8.bN) divides each "
-                   "integer GEMM's GOP/s by the %s (%.3g GOP/s), the widest int8 unit this CPU "
-                   "runs; fraction_of_peak.qgemm.bN is the model's kernel.", label, int8->value);
+                   "integer GEMM's GOP/s by the %s (%.3g GOP/s), the widest int8 unit this run "
+                   "may use; fraction_of_peak.qgemm.bN is the model's kernel.", label, int8->value);
     if (vec8->lo > 0)
         pw_result_note(r, "fraction_of_vector_peak.onednn_int8.bN divides oneDNN's GOP/s by the "
                        "%s (%.3g GOP/s), the widest vector dot product (vpdpbusd) this CPU runs: "

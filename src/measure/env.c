@@ -237,6 +237,7 @@ static json_t *capture_cpu(const char *cpuinfo, bool *hv_flag)
     pw_cpu_info id;
     pw_cpu_detect(&id);
     json_object_set_new(cpu, "cpuid", pw_cpu_json(&id));
+    json_object_set_new(cpu, "amx", pw_cpu_amx_json(&id));
     json_object_set_new(cpu, "smt", capture_smt());
     return cpu;
 }
@@ -421,7 +422,7 @@ bool pw_env_hardware_is_legacy(const json_t *hardware)
 
 json_t *pw_env_software(const json_t *env)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+    json_t *sw = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                      "compiler", pick(env, "compiler", "name"),
                      "compiler_version", pick(env, "compiler", "version"),
                      "compiler_flags", pick(env, "compiler", "flags"),
@@ -434,6 +435,13 @@ json_t *pw_env_software(const json_t *env)
                      "onednn_isa", pick(env, "onednn", "isa"),
                      "gsl", pick(env, "libraries", "gsl"),
                      "cblas", pick(env, "cblas", NULL));
+    /* Whether this process may use the AMX tiles: a refused or switched-off grant runs other
+     * kernels on the same hardware.  Only where the record says (CPUs with AMX), so the keys of
+     * every other record stay what they were. */
+    json_t *amx = pick(json_object_get(env, "cpu"), "amx", "granted");
+    if (json_is_null(amx)) json_decref(amx);
+    else json_object_set_new(sw, "amx_granted", amx);
+    return sw;
 }
 
 json_t *pw_env_fingerprint(const json_t *env)

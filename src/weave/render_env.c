@@ -196,6 +196,12 @@ static void matrix_row(rows *r, const json_t *env)
                   "perfweave's amx integer kernel uses the INT8 tiles where the operating system "
                   "grants this process their state (the notes name what each experiment ran); the "
                   "vector peaks do not bound them", state);
+    /* This run's own grant (cpu.amx), where it was refused or switched off. */
+    const json_t *granted = at(env, "cpu.amx.granted");
+    if (json_is_false(granted)) {
+        const char *why = str_at(env, "cpu.amx.why");
+        pw_buf_printf(&r->v, "; this run did not use them: %s", why ? why : "the grant was refused");
+    }
     row(r, "Matrix units");
 }
 

@@ -545,6 +545,17 @@ if grep -qw amx_int8 /proc/cpuinfo && grep -q '"gops.qgemm_amx.b32"' "$tmp/quant
     expect_status 0 $s "quantization.mlp with oneDNN kept off AMX"
     expect_grep "not the AMX tiles this CPU has" "$tmp/quant-noamx.json" "a oneDNN kept off AMX is named handicapped"
     expect_grep '"why": "baseline"' "$tmp/quant-noamx.json" "claim against it undecided for the baseline reason"
+    # PERFWEAVE_NO_AMX: the same CPU measured as one without AMX (the path of every other CPU):
+    # the model's kernel is a vector one, no AMX peak or kernel, the grant recorded as refused.
+    PERFWEAVE_NO_AMX=1 "$bin" run --quick --json quantization.mlp batches=32 >"$tmp/quant-offamx.json" \
+        2>"$tmp/err12c"; s=$?
+    expect_status 0 $s "quantization.mlp with PERFWEAVE_NO_AMX"
+    expect_grep 'avx512vnni GEMM kernel' "$tmp/quant-offamx.json" "the model's kernel is avx512vnni without AMX"
+    expect_grep 'Integer kernels not run here: amx (PERFWEAVE_NO_AMX is set' "$tmp/quant-offamx.json" "the amx kernel named as not run, with why"
+    if grep -q '"peak.int8.amx"\|"gops.qgemm_amx' "$tmp/quant-offamx.json"; then
+        fail "an AMX peak or kernel was measured with PERFWEAVE_NO_AMX"
+    else ok; fi
+    expect_grep '"granted": false' "$tmp/quant-offamx.json" "the environment records the grant as refused"
 fi
 
 "$bin" run --quick --json compression.prune parts=accuracy,time finetune_epochs=0 sparsities=50 \
