@@ -922,7 +922,11 @@ static int run_quant(pw_run *run)
             }
         }
         pw_bench_record(bg, r, "gemm.");
-        if (anchor) check_int8_anchor(r, batches, nb, &vec8, pw_onednn_qmatmul_impl(go[nb - 1].qm[0]));
+        if (anchor) {
+            size_t big = 0; /* the largest batch, where a matrix unit pays most */
+            for (size_t i = 1; i < nb; i++) big = batches[i] > batches[big] ? i : big;
+            check_int8_anchor(r, batches, nb, &vec8, pw_onednn_qmatmul_impl(go[big].qm[0]));
+        }
         pw_result_note(r, "GEMM level: the three layer products of a batch, on fp32 through each "
                        "fp32 library (sgemm is the fastest of them at each batch; OpenBLAS through "
                        "sgemv at batch 1, its faster path) against the integer kernels (uint8 × "
