@@ -117,30 +117,21 @@ static void test_rule(void **state)
     assert_non_null(strstr(why, "other tasks used 50% of CPU 1 beside the experiment (0.50 s of 1.00 s"));
     assert_non_null(strstr(why, "preempted 127 times"));
 
-    /* Just below and just above each threshold. */
-    r = quiet();
-    r.child_cpu_s = r.cpu_busy_s - 0.095;
-    assert_false(pw_contention_judge(&r, NULL, 0));
-    r.child_cpu_s = r.cpu_busy_s - 0.105;
-    assert_true(pw_contention_judge(&r, NULL, 0));
-    r = quiet();
-    r.cpu_steal_s = 0.049;
-    assert_false(pw_contention_judge(&r, NULL, 0));
-    r.cpu_steal_s = 0.08;
-    assert_true(pw_contention_judge(&r, why, sizeof why));
-    assert_non_null(strstr(why, "the hypervisor took 8% of CPU 1"));
-    r = quiet();
-    r.nivcsw = 49;
-    assert_false(pw_contention_judge(&r, NULL, 0));
-    r.nivcsw = 60;
-    assert_true(pw_contention_judge(&r, why, sizeof why));
-    assert_non_null(strstr(why, "preempted 60 times"));
-    r = quiet();
-    r.others_mean = 1.9;
-    assert_false(pw_contention_judge(&r, NULL, 0));
-    r.others_mean = 2.4;
-    assert_true(pw_contention_judge(&r, why, sizeof why));
-    assert_non_null(strstr(why, "2.4 other tasks were runnable on average on 2 CPUs"));
+    /* Just below and just above each threshold: quiet, then disturbed, the reason naming it. */
+#define EDGE(field, below, above, says)                                                         \
+    do {                                                                                        \
+        r = quiet();                                                                            \
+        r.field = (below);                                                                      \
+        assert_false(pw_contention_judge(&r, NULL, 0));                                         \
+        r.field = (above);                                                                      \
+        assert_true(pw_contention_judge(&r, why, sizeof why));                                  \
+        assert_non_null(strstr(why, says));                                                     \
+    } while (0)
+    EDGE(child_cpu_s, quiet().cpu_busy_s - 0.095, quiet().cpu_busy_s - 0.105, "beside the experiment");
+    EDGE(cpu_steal_s, 0.049, 0.08, "the hypervisor took 8% of CPU 1");
+    EDGE(nivcsw, 49, 60, "preempted 60 times");
+    EDGE(others_mean, 1.9, 2.4, "2.4 other tasks were runnable on average on 2 CPUs");
+#undef EDGE
     r.samples = PW_CONTENTION_MIN_SAMPLES - 1; /* too few samples to say */
     assert_false(pw_contention_judge(&r, NULL, 0));
 

@@ -939,6 +939,21 @@ static void on_progress(void *ctx, const pw_report_progress *p)
     else snprintf(s->text + len, sizeof s->text - len, "[%zu/%zu] %s\n", p->index, p->total, p->id);
 }
 
+/* The options the driver tests share: the one chapter *chapter, rendered to HTML alone (no PDF)
+ * into outdir, messages collected in s; each test sets what it is about on top. */
+static void html_only_options(pw_report_options *o, char **chapter, const char *outdir, said *s)
+{
+    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
+    pw_report_options_default(o);
+    o->chapters = chapter;
+    o->nchapters = 1;
+    o->outdir = outdir;
+    o->formats = html_only;
+    o->pdf = false;
+    o->on_message = on_message;
+    o->ctx = s;
+}
+
 static void test_report_driver(void **state)
 {
     (void)state;
@@ -951,19 +966,11 @@ static void test_report_driver(void **state)
     pw_exec *x = fake_new("here", "cpu A", 6, &fs);
     said s = {""};
     pw_report_options o;
-    pw_report_options_default(&o);
     char *chapters[] = {chapter};
-    o.chapters = chapters;
-    o.nchapters = 1;
-    o.outdir = outdir;
-    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
-    o.formats = html_only;
-    o.pdf = false;
+    html_only_options(&o, chapters, outdir, &s);
     o.archive_root = NULL;
     o.executor = x;
-    o.on_message = on_message;
     o.on_progress = on_progress;
-    o.ctx = &s;
     pw_report_outcome out;
     assert_int_equal(pw_report_build(&o, &out), PW_ECHILD); /* written, one result in ERROR */
     /* Every job is submitted before the first waits; results attach by ticket. */
@@ -1035,18 +1042,10 @@ static void test_report_stale_and_measure(void **state)
 
     said s = {""};
     pw_report_options o;
-    pw_report_options_default(&o);
     char *chapters[] = {chapter};
-    o.chapters = chapters;
-    o.nchapters = 1;
-    o.outdir = outdir;
-    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
-    o.formats = html_only;
-    o.pdf = false;
+    html_only_options(&o, chapters, outdir, &s);
     o.cache_dir = cdir;
     o.archive_root = adir;
-    o.on_message = on_message;
-    o.ctx = &s;
     o.stale = true;
     pw_report_outcome out;
     assert_int_equal(pw_report_build(&o, &out), PW_OK);
@@ -1131,21 +1130,13 @@ static void test_report_peers(void **state)
     pw_report_peer peers[] = {{peer, "partition b"}};
     said s = {""};
     pw_report_options o;
-    pw_report_options_default(&o);
     char *chapters[] = {chapter};
-    o.chapters = chapters;
-    o.nchapters = 1;
-    o.outdir = outdir;
-    static const pw_renderer *const html_only[] = {&pw_render_html, NULL};
-    o.formats = html_only;
-    o.pdf = false;
+    html_only_options(&o, chapters, outdir, &s);
     o.archive_root = archive;
     o.executor = x;
     o.peers = peers;
     o.npeers = 1;
-    o.on_message = on_message;
     o.on_progress = on_progress;
-    o.ctx = &s;
     pw_report_outcome out;
     assert_int_equal(pw_report_build(&o, &out), PW_ECHILD);
     assert_int_equal(fs->prepared, 1);
