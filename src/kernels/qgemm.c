@@ -592,8 +592,9 @@ static void run_amx(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda
 {
     const size_t kp = pb->kp, k = pb->k, n = pb->n;
     size_t la;
-    /* A tile row reads 64 bytes of k. */
-    const uint8_t *a8 = a_readable(A, lda, m, k, kp, AMX_TK, work, &la);
+    /* A tile row reads 64 bytes of k; with fewer than 16 rows no tile is loaded, and the
+     * VNNI-512 rows read whole quads only. */
+    const uint8_t *a8 = a_readable(A, lda, m, k, kp, m >= AMX_TM ? AMX_TK : 4, work, &la);
     pw_amx_tilecfg cfg;
     pw_amx_tilecfg_full(&cfg);
     const size_t mt = m / AMX_TM * AMX_TM; /* rows in whole tiles; the rest on VNNI-512 */
@@ -612,9 +613,9 @@ static void run_amx(const pw_qgemm_b *pb, size_t m, const uint8_t *A, size_t lda
             if (two) amx_block(a8 + ib * la, la, panel, kp, C + ib * ldc + jb, ldc, cols, 1, 2);
             else amx_block(a8 + ib * la, la, panel, kp, C + ib * ldc + jb, ldc, cols, 1, 1);
         }
-        /* The last m % 16 rows: the VNNI-512 microkernel on the same panel (its k loop runs
-         * over the padded quads, which are zero in B). */
-        if (mt < m) panel_vnni512(a8, la, kp / 4, panel, C + jb, ldc, cols, mt, m);
+        /* The last m % 16 rows: the VNNI-512 microkernel on the same panel, over the quads
+         * that hold k (those past it, padding to 64, are zero in B and skipped). */
+        if (mt < m) panel_vnni512(a8, la, (k + 3) / 4, panel, C + jb, ldc, cols, mt, m);
     }
     if (mt) _tile_release();
 }
