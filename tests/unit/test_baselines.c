@@ -320,8 +320,17 @@ static void test_nt_products(void **state)
     }
 }
 
-/* oneDNN's u8s8s32 GEMM equals the integer reference exactly (operands kept within 7 bits, where
- * no ISA's intermediate 16-bit sums can saturate). */
+/* Seeded int8 operands kept within 7 bits (activations 0..127, weights -64..63), where no
+ * ISA's intermediate 16-bit sums can saturate: n of each into a or w (either may be NULL). */
+static void fill_7bit(uint64_t *x, uint8_t *a, int8_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a) a[i] = (uint8_t)((*x = *x * 6364136223846793005ull + 1) >> 57);
+        if (w) w[i] = (int8_t)((int)((*x = *x * 6364136223846793005ull + 1) >> 57) - 64);
+    }
+}
+
+/* oneDNN's u8s8s32 GEMM equals the integer reference exactly (7-bit operands, fill_7bit). */
 static void test_onednn_int8(void **state)
 {
     (void)state;
@@ -334,8 +343,8 @@ static void test_onednn_int8(void **state)
         uint8_t *a = pw_xmalloc(m * lda);
         int8_t *b = pw_xmalloc(n * ldb);
         int32_t *c = pw_xmalloc(m * ldc * sizeof *c), *ref = pw_xmalloc(m * ldc * sizeof *ref);
-        for (size_t i = 0; i < m * lda; i++) a[i] = (uint8_t)((x = x * 6364136223846793005ull + 1) >> 57);
-        for (size_t i = 0; i < n * ldb; i++) b[i] = (int8_t)((int)((x = x * 6364136223846793005ull + 1) >> 57) - 64);
+        fill_7bit(&x, a, NULL, m * lda);
+        fill_7bit(&x, NULL, b, n * ldb);
         assert_int_equal(pw_onednn_gemm_u8s8s32(m, n, k, a, lda, b, ldb, c, ldc), PW_OK);
         pw_qgemm_ref(m, n, k, a, lda, b, ldb, ref, ldc);
         for (size_t i = 0; i < m; i++)
@@ -351,8 +360,7 @@ static void test_onednn_int8(void **state)
 }
 
 /* oneDNN's int8 matmul primitive, weights reordered once, equals the integer reference exactly
- * (operands kept within 7 bits, where no ISA's intermediate 16-bit sums can saturate), and runs
- * again on new activations. */
+ * (7-bit operands, fill_7bit), and runs again on new activations. */
 static void test_onednn_qmatmul(void **state)
 {
     (void)state;
@@ -365,12 +373,12 @@ static void test_onednn_qmatmul(void **state)
         uint8_t *a = pw_xmalloc(m * k);
         int8_t *w = pw_xmalloc(n * k);
         int32_t *c = pw_xmalloc(m * n * sizeof *c), *ref = pw_xmalloc(m * n * sizeof *ref);
-        for (size_t i = 0; i < n * k; i++) w[i] = (int8_t)((int)((x = x * 6364136223846793005ull + 1) >> 57) - 64);
+        fill_7bit(&x, NULL, w, n * k);
         pw_onednn_qmatmul *q;
         assert_int_equal(pw_onednn_qmatmul_new(m, n, k, w, &q, msg, sizeof msg), PW_OK);
         assert_non_null(pw_onednn_qmatmul_impl(q));
         for (int round = 0; round < 2; round++) {
-            for (size_t i = 0; i < m * k; i++) a[i] = (uint8_t)((x = x * 6364136223846793005ull + 1) >> 57);
+            fill_7bit(&x, a, NULL, m * k);
             assert_int_equal(pw_onednn_qmatmul_run(q, a, c), PW_OK);
             pw_qgemm_ref(m, n, k, a, k, w, k, ref, n);
             for (size_t i = 0; i < m * n; i++)
