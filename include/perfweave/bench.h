@@ -34,6 +34,8 @@ typedef struct {
     size_t max_samples;        /* per variant, hard cap */
     double warmup_seconds;     /* per variant, at most; warm-up ends early once timings settle */
     uint64_t seed;             /* seed of the bootstrap and of the rounds' order (reproducible) */
+    double tail_seconds;       /* when variants limited by pw_bench_limit_rounds leave, the others
+                                  get at least this much longer, past max_seconds if need be (0) */
     int quick;                 /* set by pw_bench_config_default: named in too-few-samples reasons */
 } pw_bench_config;
 
@@ -53,6 +55,13 @@ pw_bench *pw_bench_new(const pw_bench_config *cfg);
 void pw_bench_free(pw_bench *b);
 /* Registers a variant (name copied); returns its index. */
 size_t pw_bench_add(pw_bench *b, const char *name, pw_bench_fn fn, void *arg);
+/* Variant i leaves the rotation after `rounds` rounds (raised to cfg.min_samples if below it):
+ * for a variant so slow that it would take every round's time, while the comparisons among the
+ * others need more rounds than it can afford.  Sample j of every variant still comes from round
+ * j, so pw_bench_publish_speedup, which pairs the rounds both variants took, stays paired.  The
+ * stopping rule then looks at the variants still in rotation; cfg.tail_seconds gives them time
+ * of their own once the limited ones have left.  0 removes the limit. */
+void pw_bench_limit_rounds(pw_bench *b, size_t i, size_t rounds);
 /* Calibrates, warms up and samples all variants interleaved in rounds (every variant once per
  * round, in an order drawn at random each round from cfg.seed, so reproducible) until each
  * median's interval meets the target or the budget is spent.
@@ -70,7 +79,8 @@ const double *pw_bench_cpu_samples(const pw_bench *b, size_t i, size_t *n);
 /* Iterations per sample chosen by calibration. */
 uint64_t pw_bench_iters(const pw_bench *b, size_t i);
 /* "converged" when every interval met the target, "budget" when time ran out first,
- * "max_samples" when the per-variant cap came first ("not run" before pw_bench_run). */
+ * "max_samples" when the per-variant cap came first, "rounds" when every variant had left
+ * after its pw_bench_limit_rounds ("not run" before pw_bench_run). */
 const char *pw_bench_stop_reason(const pw_bench *b);
 
 /* The publishers below mark the metric undecidable ("too_few_samples") when it rests on fewer

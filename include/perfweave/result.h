@@ -126,11 +126,12 @@ int pw_result_metric_method(pw_result *r, const char *name, const char *fmt, ...
 
 /* One set of variants timed together (one pw_bench run, bench.h), as the report's summary of
  * measurement quality reads it.  Appended to the member "bench_sets", an array of
- *   { "rounds": n, "variants": V, "stop": "converged"|"budget"|"max_samples",
+ *   { "rounds": n, "variants": V, "stop": "converged"|"budget"|"max_samples"|"rounds",
  *     "target": the median's relative 95% half-width asked for, "budget_s": s,
  *     "cv_limit": the CV above which timings count as noisy,
  *     "resolution_s": s, "overhead_s": s (the clock, as measured),
- *     "timings": [ { "name": variant, "n": samples, "cv": fraction | null,
+ *     "timings": [ { "name": variant, "n": samples (fewer than rounds when it left early),
+ *                    "cv": fraction | null,
  *                    "rel_ci": the median's relative 95% half-width reached, or null when no
  *                              interval could be formed from so few samples } ] }
  * Numbers that are not finite are stored as null. */

@@ -6,6 +6,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ typedef struct {
     double *wall, *cpu; /* seconds per iteration, one per sample */
     size_t n, cap;
     double rel_ci;      /* last median 95% half-width / median (order-statistic), or INFINITY */
+    size_t max_rounds;  /* leaves the rotation after this many rounds (0: stays to the end) */
+    double calib_wall;  /* seconds of calibration's last call, at the final iters (or -1) */
 } variant;
 
 struct pw_bench {
@@ -114,6 +117,11 @@ size_t pw_bench_add(pw_bench *b, const char *name, pw_bench_fn fn, void *arg)
     return b->nv++;
 }
 
+void pw_bench_limit_rounds(pw_bench *b, size_t i, size_t rounds)
+{
+    if (i < b->nv) b->v[i].max_rounds = rounds;
+}
+
 /* Smallest observed step of the monotonic clock and the mean cost of one reading. */
 static void characterise_clock(pw_bench *b)
 {
@@ -145,13 +153,16 @@ static void time_call(const variant *v, uint64_t iters, double *wall, double *cp
     *cpu = c1 - c0;
 }
 
-/* Grows iters until one call lasts at least the sample target (or the budget is gone). */
+/* Grows iters until one call lasts at least the sample target (or the budget is gone).  The last
+ * call ran at the final iters: its time is kept for the warm-up. */
 static void calibrate(pw_bench *b, variant *v, double deadline)
 {
     uint64_t iters = 1;
+    v->calib_wall = -1;
     for (;;) {
         double wall, cpu;
         time_call(v, iters, &wall, &cpu);
+        v->calib_wall = wall;
         if (wall >= b->sample_target || pw_now() > deadline) break;
         double grow = wall > 0 ? 1.2 * b->sample_target / wall : 100;
         if (grow < 2) grow = 2;
@@ -163,11 +174,14 @@ static void calibrate(pw_bench *b, variant *v, double deadline)
 }
 
 /* Runs calibrated samples until two successive timings agree within SETTLE_REL SETTLE_RUNS times
- * in a row, or the warm-up time is spent. */
+ * in a row, or the warm-up time is spent.  Calibration's last call, at the same iters, is the
+ * first of them: a variant whose one call outlasts the warm-up time (a scalar loop at n = 1024,
+ * 0.7 s) was warmed up by it and gets no extra untimed call. */
 static void warm_up(const pw_bench *b, const variant *v, double deadline)
 {
-    double start = pw_now(), prev = -1;
+    double prev = v->calib_wall, start = pw_now() - (prev > 0 ? prev : 0);
     int settled = 0;
+    if (prev >= b->cfg.warmup_seconds) return;
     for (int k = 0; k < WARMUP_MAX_RUNS; k++) {
         double wall, cpu;
         time_call(v, v->iters, &wall, &cpu);
@@ -203,10 +217,9 @@ static uint64_t next_random(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-/* A uniformly random permutation of 0..n-1 into order (Fisher–Yates). */
+/* A uniformly random permutation of the n entries of order, in place (Fisher–Yates). */
 static void shuffle(uint64_t *state, size_t *order, size_t n)
 {
-    for (size_t i = 0; i < n; i++) order[i] = i;
     for (size_t i = n; i > 1; i--) {
         size_t j = (size_t)(next_random(state) % i);
         size_t t = order[i - 1];
@@ -243,27 +256,56 @@ int pw_bench_run(pw_bench *b)
 
     double *scratch = pw_xmalloc(b->cfg.max_samples * sizeof *scratch);
     size_t *order = pw_xmalloc(b->nv * sizeof *order);
+    bool *active = pw_xmalloc(b->nv * sizeof *active);
+    for (size_t i = 0; i < b->nv; i++) {
+        /* A limited variant still gives the floor of rounds every published interval assumes. */
+        if (b->v[i].max_rounds && b->v[i].max_rounds < b->cfg.min_samples)
+            b->v[i].max_rounds = b->cfg.min_samples;
+        active[i] = true;
+    }
+    size_t nactive = b->nv;
     b->order_state = b->cfg.seed ^ 0x6f72646572ULL; /* "order" */
     b->rounds = 0;
     for (;;) {
-        /* One round: every variant once, in an order drawn at random for this round.  A fixed
-         * rotation (A B, B A, A B, …) lets a disturbance with a period of about two rounds (a
-         * hypervisor's time slices) hit the same variant round after round, and the per-round
-         * ratios then lean one way; with the order a fair coin per round, under "no difference"
-         * each ratio is above or below 1 with probability ½ whatever the noise, which is exactly
-         * what the order-statistic interval assumes (docs/methodology.md, bench/simulate.c). */
-        shuffle(&b->order_state, order, b->nv);
-        for (size_t k = 0; k < b->nv; k++) {
+        /* One round: every variant still in the rotation once, in an order drawn at random for
+         * this round.  A fixed rotation (A B, B A, A B, …) lets a disturbance with a period of
+         * about two rounds (a hypervisor's time slices) hit the same variant round after round,
+         * and the per-round ratios then lean one way; with the order a fair coin per round, under
+         * "no difference" each ratio is above or below 1 with probability ½ whatever the noise,
+         * which is exactly what the order-statistic interval assumes (docs/methodology.md,
+         * bench/simulate.c). */
+        size_t k = 0;
+        for (size_t i = 0; i < b->nv; i++)
+            if (active[i]) order[k++] = i;
+        shuffle(&b->order_state, order, nactive);
+        for (k = 0; k < nactive; k++) {
             variant *v = &b->v[order[k]];
             double wall, cpu;
             time_call(v, v->iters, &wall, &cpu);
             add_sample(v, wall, cpu);
         }
         b->rounds++;
-        size_t have = b->v[0].n; /* every variant has the same count after a round */
-        if (have < b->cfg.min_samples) continue;
+        if (b->rounds < b->cfg.min_samples) continue;
+        /* Limited variants leave after their rounds (sample i of every variant still comes from
+         * round i, so a ratio over the common rounds stays paired); the ones that stay get at
+         * least cfg.tail_seconds more, past the budget if need be. */
+        bool left = false;
+        for (size_t i = 0; i < b->nv; i++) {
+            if (!active[i] || !b->v[i].max_rounds || b->rounds < b->v[i].max_rounds) continue;
+            b->v[i].rel_ci = median_rel_ci(&b->v[i], scratch);
+            active[i] = false;
+            nactive--;
+            left = true;
+        }
+        if (left && b->cfg.tail_seconds > 0 && pw_now() + b->cfg.tail_seconds > deadline)
+            deadline = pw_now() + b->cfg.tail_seconds;
+        if (nactive == 0) {
+            b->stop_reason = "rounds";
+            break;
+        }
         int converged = 1;
         for (size_t i = 0; i < b->nv; i++) {
+            if (!active[i]) continue;
             b->v[i].rel_ci = median_rel_ci(&b->v[i], scratch);
             if (!(b->v[i].rel_ci <= b->cfg.target_rel_ci)) converged = 0;
         }
@@ -271,7 +313,7 @@ int pw_bench_run(pw_bench *b)
             b->stop_reason = "converged";
             break;
         }
-        if (have >= b->cfg.max_samples) {
+        if (b->rounds >= b->cfg.max_samples) {
             b->stop_reason = "max_samples";
             break;
         }
@@ -280,6 +322,7 @@ int pw_bench_run(pw_bench *b)
             break;
         }
     }
+    free(active);
     free(order);
     free(scratch);
     return PW_OK;
@@ -440,7 +483,7 @@ void pw_bench_record(const pw_bench *b, pw_result *r, const char *prefix)
     }
     /* One record per set, not a warning per variant: the report summarises them per experiment
      * (how many missed the target, the worst CV, why the set stopped) with the details folded. */
-    pw_bench_set_info set = {b->nv ? b->v[0].n : 0, b->stop_reason, b->cfg.target_rel_ci,
+    pw_bench_set_info set = {b->rounds, b->stop_reason, b->cfg.target_rel_ci,
                              b->cfg.max_seconds, NOISY_CV, b->resolution, b->overhead};
     pw_result_bench_set(r, &set, t, b->nv);
     free(t);

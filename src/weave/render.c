@@ -511,6 +511,7 @@ static const char *stop_phrase(const char *stop)
     if (strcmp(stop, "converged") == 0) return "reached the target";
     if (strcmp(stop, "budget") == 0) return "stopped on the time budget";
     if (strcmp(stop, "max_samples") == 0) return "stopped at the sample cap";
+    if (strcmp(stop, "rounds") == 0) return "ended when each timing had its rounds";
     return stop;
 }
 
@@ -551,8 +552,16 @@ static char *set_line(size_t no, const json_t *set)
     json_t *budget = json_object_get(set, "budget_s");
     if (stop && strcmp(stop, "budget") == 0 && json_is_number(budget))
         pw_buf_printf(&b, " (%.3g s)", json_number_value(budget));
+    /* Timings that left the rotation early (pw_bench_limit_rounds): their own count. */
+    json_int_t rounds = json_integer_value(json_object_get(set, "rounds"));
     size_t i, k = 0;
     json_t *t;
+    json_array_foreach(timings, i, t) {
+        json_int_t n = json_integer_value(json_object_get(t, "n"));
+        if (n <= 0 || n >= rounds) continue;
+        pw_buf_printf(&b, "%s %s %lld", k++ ? "," : "; fewer rounds:", timing_name(t), (long long)n);
+    }
+    k = 0;
     json_array_foreach(timings, i, t) {
         if (!missed(t, target)) continue;
         if (k++ == 0) {

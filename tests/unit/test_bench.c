@@ -166,6 +166,83 @@ static void test_min_samples_floor(void **state)
     free(log);
 }
 
+/* A variant limited by pw_bench_limit_rounds leaves after its rounds (never fewer than
+ * min_samples); the others go on in rounds of their own, ratios pair the common rounds, and
+ * tail_seconds keeps the others going after the budget is spent. */
+static void test_limit_rounds(void **state)
+{
+    (void)state;
+    call_log *log = pw_xcalloc(1, sizeof *log);
+    workload w[3] = {{log, 0, 0}, {log, 1, 5}, {log, 2, 0}};
+    pw_bench_config cfg = tiny();
+    cfg.max_seconds = 30; /* the loop stops on the cap, long before this */
+    pw_bench *b = pw_bench_new(&cfg);
+    for (size_t i = 0; i < 3; i++) pw_bench_add(b, "v", work, &w[i]);
+    pw_bench_limit_rounds(b, 1, 3); /* below the floor: raised to min_samples = 6 */
+    assert_int_equal(pw_bench_run(b), PW_OK);
+    assert_string_equal(pw_bench_stop_reason(b), "max_samples");
+    size_t n0, n1, n2;
+    pw_bench_samples(b, 0, &n0);
+    pw_bench_samples(b, 1, &n1);
+    pw_bench_samples(b, 2, &n2);
+    assert_int_equal(n1, 6);
+    assert_int_equal(n0, 12);
+    assert_int_equal(n2, 12);
+    /* The last 6 rounds hold variants 0 and 2 once each; the 6 before, all three. */
+    assert_true(log->n >= 2 * 6 + 3 * 6);
+    size_t tail = log->n - 2 * 6, head = tail - 3 * 6;
+    for (size_t r = 0; r < 6; r++) {
+        int seen[3] = {0, 0, 0};
+        for (size_t k = 0; k < 2; k++) seen[log->who[tail + 2 * r + k]]++;
+        assert_true(seen[0] == 1 && seen[1] == 0 && seen[2] == 1);
+        int all[3] = {0, 0, 0};
+        for (size_t k = 0; k < 3; k++) all[log->who[head + 3 * r + k]]++;
+        assert_true(all[0] == 1 && all[1] == 1 && all[2] == 1);
+    }
+    /* A ratio with the limited variant rests on the 6 rounds both took, paired. */
+    pw_result *r = pw_result_new("x", "x");
+    assert_int_equal(pw_bench_publish_speedup(b, 0, 1, r, "speedup.a_vs_b"), PW_OK);
+    assert_int_equal(pw_bench_publish_speedup(b, 0, 2, r, "speedup.a_vs_c"), PW_OK);
+    pw_metric m;
+    assert_int_equal(pw_result_get_metric(r, "speedup.a_vs_b", &m), PW_OK);
+    assert_true(m.n == 6);
+    assert_int_equal(pw_result_get_metric(r, "speedup.a_vs_c", &m), PW_OK);
+    assert_true(m.n == 12);
+    pw_result_free(r);
+    pw_bench_free(b);
+
+    /* Every variant limited: the set ends when the last one leaves. */
+    b = pw_bench_new(&cfg);
+    pw_bench_add(b, "v", work, &w[0]);
+    pw_bench_add(b, "v", work, &w[2]);
+    pw_bench_limit_rounds(b, 0, 7);
+    pw_bench_limit_rounds(b, 1, 8);
+    pw_bench_run(b);
+    assert_string_equal(pw_bench_stop_reason(b), "rounds");
+    pw_bench_samples(b, 0, &n0);
+    pw_bench_samples(b, 1, &n1);
+    assert_int_equal(n0, 7);
+    assert_int_equal(n1, 8);
+    pw_bench_free(b);
+
+    /* A spent budget stops the set at the floor; a tail lets the others go on to the cap. */
+    for (int with_tail = 0; with_tail < 2; with_tail++) {
+        pw_bench_config c = tiny();
+        c.max_seconds = 0;
+        c.tail_seconds = with_tail ? 30 : 0;
+        b = pw_bench_new(&c);
+        pw_bench_add(b, "v", work, &w[0]);
+        pw_bench_add(b, "v", work, &w[1]);
+        pw_bench_limit_rounds(b, 1, 6);
+        pw_bench_run(b);
+        pw_bench_samples(b, 0, &n0);
+        assert_int_equal(n0, with_tail ? 12 : 6);
+        assert_string_equal(pw_bench_stop_reason(b), with_tail ? "max_samples" : "budget");
+        pw_bench_free(b);
+    }
+    free(log);
+}
+
 static void test_publish(void **state)
 {
     (void)state;
@@ -326,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_interleaving),
         cmocka_unit_test(test_min_samples_floor),
+        cmocka_unit_test(test_limit_rounds),
         cmocka_unit_test(test_publish),
         cmocka_unit_test(test_sample_floor),
         cmocka_unit_test(test_clocks),

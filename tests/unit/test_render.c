@@ -380,6 +380,20 @@ static void test_precision(void **state)
     json_decref(details);
     json_decref(doc);
     json_decref(none);
+
+    /* A set whose slow timings left after the floor of rounds names them with their count. */
+    doc = json_pack("{s:[{s:i, s:s, s:f, s:f, s:f, s:[{s:s, s:i, s:f, s:f}, {s:s, s:i, s:f, s:f}]}]}",
+                    "bench_sets", "rounds", 40, "stop", "rounds", "target", 0.01, "budget_s", 4.0,
+                    "cv_limit", 0.05, "timings", "name", "ikj.n1024", "n", 20, "cv", 0.01, "rel_ci",
+                    0.004, "name", "packed.n1024", "n", 40, "cv", 0.01, "rel_ci", 0.003);
+    pw_buf_init(&b);
+    assert_true(pw_render_precision(doc, &b, &details));
+    assert_string_equal(json_string_value(json_array_get(details, 0)),
+                        "Set 1 — 2 timings, 40 rounds, ended when each timing had its rounds; fewer "
+                        "rounds: ikj.n1024 20; every median within ±1%");
+    pw_buf_release(&b);
+    json_decref(details);
+    json_decref(doc);
 }
 
 static void test_evidence(void **state)
