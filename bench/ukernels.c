@@ -5,19 +5,21 @@
  * kc / mc values given (default: the kernel's own), it times pw_matmul_packed on square
  * products of each size, interleaved with OpenBLAS in the same rounds (bench.h), after the
  * correctness gate, and prints the median GFLOP/s with its 95% interval and the ratio to
- * OpenBLAS.  The preferred kernel of each ISA (pw_matmul_ukernel.preferred in
+ * OpenBLAS (or, with --ref onednn, oneDNN's sgemm: the `library` at most sizes on AVX-512
+ * machines).  The preferred kernel of each ISA (pw_matmul_ukernel.preferred in
  * src/kernels/matmul_packed.c) should be the one that wins here; docs/kernels.md records the
  * run that chose it.
  *
  * usage: ukernels [--sizes 64,256,1024] [--kernels NAME,…|all] [--kc 192,256,…] [--mc …] [--nc …]
  *                 [--direct EDGE,…]  (direct path up to EDGE³ multiply-adds and k <= EDGE; 0: never)
- *                 [--budget SECONDS] */
+ *                 [--budget SECONDS] [--ref openblas|onednn] */
 #include <gsl/gsl_errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "perfweave/baselines.h"
 #include "perfweave/bench.h"
 #include "perfweave/common.h"
 #include "perfweave/cpu.h"
@@ -54,6 +56,7 @@ int main(int argc, char **argv)
     size_t nsizes = 3, nkc = 0, nmc = 0, nnc = 0, ndir = 0;
     const char *names = NULL;
     double budget = 3.0;
+    const char *ref = "openblas";
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
         if (strcmp(argv[i], "--sizes") == 0) nsizes = bench_parse_list(v, sizes), i++;
@@ -63,11 +66,22 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--direct") == 0) ndir = bench_parse_list(v, dirs), i++;
         else if (strcmp(argv[i], "--kernels") == 0) names = v, i++;
         else if (strcmp(argv[i], "--budget") == 0) budget = atof(v), i++;
+        else if (strcmp(argv[i], "--ref") == 0 && (!strcmp(v, "openblas") || !strcmp(v, "onednn")))
+            ref = v, i++;
         else {
             fprintf(stderr, "usage: %s [--sizes L] [--kernels NAMES|all] [--kc L] [--mc L] "
-                    "[--nc L] [--direct L] [--budget S]\n", argv[0]);
+                    "[--nc L] [--direct L] [--budget S] [--ref openblas|onednn]\n", argv[0]);
             return 1;
         }
+    }
+    pw_matmul_fn ref_fn = pw_matmul_openblas;
+    if (strcmp(ref, "onednn") == 0) {
+        char msg[256];
+        if (pw_onednn_open(msg, sizeof msg) != PW_OK) {
+            fprintf(stderr, "%s\n", msg);
+            return 1;
+        }
+        ref_fn = pw_matmul_onednn;
     }
     const pw_cpu_info *cpu = pw_cpu_host();
     printf("cpu: %s (family %u model %u), widest usable: %s; OpenBLAS core %s\n", cpu->brand,
@@ -118,7 +132,7 @@ int main(int argc, char **argv)
     if (status) goto out;
 
     printf("%-16s %4s %4s %5s %6s %5s  %-24s %s\n", "kernel", "kc", "mc", "nc", "direct", "n",
-           "GFLOP/s (95% CI)", "vs OpenBLAS");
+           "GFLOP/s (95% CI)", strcmp(ref, "onednn") ? "vs OpenBLAS" : "vs oneDNN");
     for (size_t s = 0; s < nsizes; s++) {
         size_t n = (size_t)sizes[s];
         float *a = alloc_floats(n * n), *b = alloc_floats(n * n);
@@ -131,9 +145,9 @@ int main(int argc, char **argv)
         cfg.max_seconds = budget * (double)(ncand + 1) / 2.0;
         pw_bench *bench = pw_bench_new(&cfg);
         for (size_t i = 0; i <= ncand; i++) {
-            jobs[i] = (job){i < ncand ? pw_matmul_packed : pw_matmul_openblas,
-                            i < ncand ? &ctx[i] : NULL, n, a, b, alloc_floats(n * n)};
-            idx[i] = pw_bench_add(bench, i < ncand ? cand[i].name : "openblas", run_job, &jobs[i]);
+            jobs[i] = (job){i < ncand ? pw_matmul_packed : ref_fn, i < ncand ? &ctx[i] : NULL, n,
+                            a, b, alloc_floats(n * n)};
+            idx[i] = pw_bench_add(bench, i < ncand ? cand[i].name : ref, run_job, &jobs[i]);
         }
         pw_bench_run(bench);
         pw_result *r = pw_result_new("ukernels", "ukernels");
@@ -153,7 +167,7 @@ int main(int argc, char **argv)
                        cand[i].mc, cand[i].nc,
                        cand[i].direct ? cbrt(cand[i].direct_mnk) : 0.0, n, rate, cell);
             else
-                printf("%-16s %4s %4s %5s %6s %5zu  %-24s\n", "openblas", "", "", "", "", n, rate);
+                printf("%-16s %4s %4s %5s %6s %5zu  %-24s\n", ref, "", "", "", "", n, rate);
         }
         printf("\n");
         fflush(stdout);

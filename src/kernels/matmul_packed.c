@@ -264,13 +264,20 @@ AVX512_UKERNEL(16, 1, 16)
 /* --- the table ------------------------------------------------------------------------------ */
 /* Blocksizes: kc×nr floats of B (the L1 sliver, reused by every A sliver of the block) plus one
  * mr×kc sliver of A fit the 32–48 KiB L1 of current cores; mc×kc of A (a few hundred KiB) sits
- * in any L2 of 1 MiB or more; kc×nc of B (4 MiB) in L3.  The AVX-512 candidates and their
- * blocks are ranked by `make tune-ukernels` (bench/ukernels.c); the preferred one and the
- * measurement behind the choice are in docs/kernels.md. */
+ * in any L2 of 1 MiB or more; kc×nc of B (4 MiB) in L3.  The AVX-512 kernels measured best with
+ * a block of A of one or two slivers (MC = MR or 2·MR, 16–24 KiB, kept in L1 for the whole row
+ * of slivers of B) and the kc×n panel of B read from L2 instead.  The AVX-512 candidates and
+ * their blocks are ranked by `make tune-ukernels` (bench/ukernels.c, `--ref onednn` against the
+ * usual `library`); the preferred one and the measurement behind the choice are in
+ * docs/kernels.md. */
 static const pw_matmul_ukernel ukernels[] = {
 #ifdef PW_X86_SIMD
-    {"avx512_12x32", PW_UKERNEL_AVX512, 12, 32, 256, 24, 4096, ukernel_avx512_12x2p16,
+    {"avx512_16x16", PW_UKERNEL_AVX512, 16, 16, 256, 16, 4096, ukernel_avx512_16x1p16,
      direct_avx512, 384.0 * 384 * 384, 512, 1,
+     "AVX-512: 16 zmm accumulators, 1 load of B and 16 broadcasts of A per k step; "
+     "unpacked up to 384^3"},
+    {"avx512_12x32", PW_UKERNEL_AVX512, 12, 32, 256, 24, 4096, ukernel_avx512_12x2p16,
+     direct_avx512, 384.0 * 384 * 384, 512, 0,
      "AVX-512: 24 zmm accumulators, 2 loads of B and 12 broadcasts of A per k step; "
      "unpacked up to 384^3"},
     {"avx512_14x32", PW_UKERNEL_AVX512, 14, 32, 256, 28, 4096, ukernel_avx512_14x2p16, NULL, 0,
@@ -279,8 +286,6 @@ static const pw_matmul_ukernel ukernels[] = {
      0, "AVX-512: 16 zmm accumulators, 2 loads of B and 8 broadcasts of A per k step"},
     {"avx512_6x64", PW_UKERNEL_AVX512, 6, 64, 128, 24, 4096, ukernel_avx512_6x4p16, NULL, 0, 0,
      0, "AVX-512: 24 zmm accumulators, 4 loads of B and 6 broadcasts of A per k step"},
-    {"avx512_16x16", PW_UKERNEL_AVX512, 16, 16, 256, 32, 4096, ukernel_avx512_16x1p16, NULL, 0,
-     0, 0, "AVX-512: 16 zmm accumulators, 1 load of B and 16 broadcasts of A per k step"},
     {"avx2_6x16", PW_UKERNEL_AVX2, A2_MR, A2_NR, 256, 144, 4096, ukernel_avx2, NULL, 0, 0, 1,
      "AVX2+FMA: 12 ymm accumulators, 2 loads of B and 6 broadcasts of A per k step"},
 #endif
