@@ -545,17 +545,24 @@ static char *set_line(size_t no, const json_t *set)
     double target = json_number_value(json_object_get(set, "target"));
     double limit = json_number_value(json_object_get(set, "cv_limit"));
     const char *stop = json_string_value(json_object_get(set, "stop"));
-    pw_buf_printf(&b, "Set %zu — %zu timing%s, %lld round%s, %s", no, json_array_size(timings),
-                  json_array_size(timings) == 1 ? "" : "s",
-                  (long long)json_integer_value(json_object_get(set, "rounds")),
-                  json_integer_value(json_object_get(set, "rounds")) == 1 ? "" : "s", stop_phrase(stop));
-    json_t *budget = json_object_get(set, "budget_s");
-    if (stop && strcmp(stop, "budget") == 0 && json_is_number(budget))
-        pw_buf_printf(&b, " (%.3g s)", json_number_value(budget));
-    /* Timings that left the rotation early (pw_bench_limit_rounds): their own count. */
     json_int_t rounds = json_integer_value(json_object_get(set, "rounds"));
     size_t i, k = 0;
     json_t *t;
+    /* Timings that left the rotation early (pw_bench_limit_rounds) are not what "reached the
+     * target" speaks of: the stopping rule only looked at the others. */
+    bool early = false;
+    json_array_foreach(timings, i, t) {
+        json_int_t n = json_integer_value(json_object_get(t, "n"));
+        if (n > 0 && n < rounds) early = true;
+    }
+    pw_buf_printf(&b, "Set %zu — %zu timing%s, %lld round%s, %s", no, json_array_size(timings),
+                  json_array_size(timings) == 1 ? "" : "s", (long long)rounds, rounds == 1 ? "" : "s",
+                  early && stop && strcmp(stop, "converged") == 0
+                      ? "the timings still in rotation reached the target" : stop_phrase(stop));
+    json_t *budget = json_object_get(set, "budget_s");
+    if (stop && strcmp(stop, "budget") == 0 && json_is_number(budget))
+        pw_buf_printf(&b, " (%.3g s)", json_number_value(budget));
+    /* The early ones, each with its own count. */
     json_array_foreach(timings, i, t) {
         json_int_t n = json_integer_value(json_object_get(t, "n"));
         if (n <= 0 || n >= rounds) continue;

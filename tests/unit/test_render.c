@@ -393,6 +393,19 @@ static void test_precision(void **state)
                         "rounds: ikj.n1024 20; every median within ±1%");
     pw_buf_release(&b);
     json_decref(details);
+    /* Converged with an early timing above the target: "reached the target" is not said of it. */
+    json_object_set_new(json_array_get(json_object_get(doc, "bench_sets"), 0), "stop",
+                        json_string("converged"));
+    json_object_set_new(json_array_get(json_object_get(json_array_get(json_object_get(doc, "bench_sets"), 0),
+                                                       "timings"), 0),
+                        "rel_ci", json_real(0.02));
+    pw_buf_init(&b);
+    assert_true(pw_render_precision(doc, &b, &details));
+    assert_string_equal(json_string_value(json_array_get(details, 0)),
+                        "Set 1 — 2 timings, 40 rounds, the timings still in rotation reached the "
+                        "target; fewer rounds: ikj.n1024 20; missed ±1%: ikj.n1024 ±2.0%");
+    pw_buf_release(&b);
+    json_decref(details);
     json_decref(doc);
 }
 
