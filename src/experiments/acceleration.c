@@ -250,10 +250,10 @@ static void matmul_config(pw_bench_config *cfg, bool quick, long n)
  * packed kernel are 10–50× slower than the tuned kernels: timed in every round they took the
  * whole budget, every size stopped at the 20-round floor, and the comparisons that need
  * precision — packed against the libraries, within a few percent of each other — rested on 20
- * ratios with intervals of ±2–6%.  So the slow ones leave the rotation after the floor (their own
- * comparisons keep their 20 paired rounds), the others go on, with 1 ms samples instead of 5 ms
- * (what `make bench` uses to detect 1%: a time slice of steal then spoils fewer samples, which
- * the median ignores; docs/methodology.md §11).  Where a claim on packed against `library` reads
+ * ratios with intervals of ±2–6%.  So the slow ones (slow_in_spectrum) leave the rotation after
+ * the floor (their own comparisons keep their 20 paired rounds), the others go on, with 1 ms
+ * samples instead of 5 ms (what `make bench` uses to detect 1%: a time slice of steal then spoils
+ * fewer samples, which the median ignores; docs/methodology.md §11).  Where a claim on packed against `library` reads
  * the size and the slow variants' 20 rounds take most of the budget — n = 256 (about 1 s of
  * its 2) and n = 1024 (1.4 s a round, far past its 4) — the others get a tail of their own after
  * them: 1 s (about 150 rounds) and 2 s (about 17).  At n = 512, which no such claim reads, what
@@ -301,6 +301,13 @@ static bool is_c_loop(const char *variant)
 {
     return strcmp(variant, "naive") == 0 || strcmp(variant, "ikj") == 0 ||
            strcmp(variant, "blocked") == 0;
+}
+
+/* The variants that leave the spectrum's rotation after the floor of rounds (spectrum_rounds):
+ * the C loops and the portable packed kernel, 10–50× slower than the tuned kernels. */
+static bool slow_in_spectrum(const char *variant)
+{
+    return is_c_loop(variant) || strcmp(variant, "packed_portable") == 0;
 }
 
 /* After pw_baseline_publish_library chose vars[lib] as `library` at n: fraction_of_peak.library.nN
@@ -507,7 +514,7 @@ static int run_matmul(pw_run *run)
             char name[64];
             snprintf(name, sizeof name, "%s.n%ld", vars[v].name, n);
             idx[v] = pw_bench_add(bench, name, run_job, &jobs[v]);
-            if (!quick && (is_c_loop(vars[v].name) || strcmp(vars[v].name, "packed_portable") == 0))
+            if (!quick && slow_in_spectrum(vars[v].name))
                 pw_bench_limit_rounds(bench, idx[v], cfg.min_samples);
             ran[v] = true;
         }
