@@ -65,6 +65,9 @@ int pw_write_file_atomic(const char *path, const char *data, size_t len);
 /* Creates a directory and its parents (like mkdir -p).  Returns PW_OK or PW_EIO. */
 int pw_mkdir_p(const char *path);
 
+/* The SHA-256 of the len bytes at data (nettle), as 64 lowercase hex digits and a NUL in hex. */
+void pw_sha256_hex(const void *data, size_t len, char hex[65]);
+
 /* True when a and b differ only in their numbers (runs of digits and dots): the same warning
  * with other figures. */
 bool pw_same_but_numbers(const char *a, const char *b);

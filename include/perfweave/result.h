@@ -31,6 +31,13 @@ typedef struct {
     const char *method;             /* NULL, or how the estimate and its interval were computed */
 } pw_metric;
 
+/* json_load_file(path, flags, err) without its character-at-a-time stdio reads (a locked getc
+ * per byte: two thirds of a prose-only re-render went there, reading the archive): the file is
+ * read whole, then parsed with json_loadb.  The same contract: a new reference, or NULL with
+ * *err (when given) saying why — unreadable ("unable to open PATH: reason", line -1) or invalid
+ * JSON (jansson's message, line and column). */
+json_t *pw_json_load_file(const char *path, size_t flags, json_error_t *err);
+
 /* A new, empty result for the experiment and directive id; the caller frees it. */
 pw_result *pw_result_new(const char *experiment, const char *id);
 /* Wraps a parsed document (takes a new reference to doc); NULL with *err set (static string)

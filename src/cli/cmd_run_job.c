@@ -185,7 +185,7 @@ int pw_cmd_run_job(int argc, char **argv)
         return PW_SLURM_EXIT_BADJOB;
     }
     json_error_t jerr;
-    json_t *job = json_load_file(argv[1], 0, &jerr);
+    json_t *job = pw_json_load_file(argv[1], 0, &jerr);
     if (!job) {
         fprintf(stderr, "perfweave run-job: %s: not a job file (%s)\n", argv[1], jerr.text);
         return PW_SLURM_EXIT_BADJOB;

@@ -3,6 +3,7 @@
  * opaque pointer types; they live as long as the result's document. */
 #include "perfweave/result.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -406,4 +407,23 @@ void pw_chart_vline(pw_chart *c, const char *label, double x)
 {
     json_array_append_new(json_object_get((json_t *)c, "vlines"),
                           json_pack("{s:s, s:o}", "label", label, "x", jnum(x)));
+}
+
+json_t *pw_json_load_file(const char *path, size_t flags, json_error_t *err)
+{
+    size_t len = 0;
+    char *text = pw_read_file(path, &len);
+    if (!text) {
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->line = err->column = -1;
+            snprintf(err->source, sizeof err->source, "%s", path);
+            snprintf(err->text, sizeof err->text, "unable to open %s: %s", path, strerror(errno));
+        }
+        return NULL;
+    }
+    json_t *doc = json_loadb(text, len, flags, err);
+    if (!doc && err) snprintf(err->source, sizeof err->source, "%s", path);
+    free(text);
+    return doc;
 }

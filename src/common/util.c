@@ -3,6 +3,7 @@
 #include "perfweave/common.h"
 
 #include <errno.h>
+#include <nettle/sha2.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,16 @@ out_unlink:
 out_free:
     free(tmp);
     return status;
+}
+
+void pw_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    struct sha256_ctx ctx;
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_init(&ctx);
+    sha256_update(&ctx, len, data);
+    sha256_digest(&ctx, sizeof digest, digest);
+    for (size_t i = 0; i < sizeof digest; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 }
 
 int pw_mkdir_p(const char *path)

@@ -38,7 +38,7 @@ static pw_result *from_folder(const replay_state *s, const pw_exec_job *job)
 {
     char *path = pw_xasprintf("%s/%s.json", s->path, job->id);
     json_error_t jerr;
-    json_t *doc = json_load_file(path, 0, &jerr);
+    json_t *doc = pw_json_load_file(path, 0, &jerr);
     pw_result *res = NULL;
     const char *why = NULL;
     if (doc) res = pw_result_from_json(doc, &why);
@@ -85,12 +85,12 @@ pw_exec *pw_exec_replay_new(const char *path)
     s->path = pw_xstrdup(path);
     struct stat st;
     json_error_t jerr;
-    if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) s->document = json_load_file(path, 0, &jerr);
+    if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) s->document = pw_json_load_file(path, 0, &jerr);
     if (s->document) {
         s->environment = json_incref(json_object_get(s->document, "environment"));
     } else {
         char *env = pw_xasprintf("%s/environment.json", path);
-        s->environment = json_load_file(env, 0, &jerr);
+        s->environment = pw_json_load_file(env, 0, &jerr);
         free(env);
     }
     if (!json_is_object(s->environment)) {

@@ -510,7 +510,7 @@ int pw_slurm_probe(pw_slurm_ctx *ctx, const char *partition, const char *const *
     }
     char lost[512];
     bool cancelled = wait_job(ctx, job, lost, sizeof lost);
-    json_t *report = cancelled || lost[0] ? NULL : json_load_file(job->out_path, 0, NULL);
+    json_t *report = cancelled || lost[0] ? NULL : pw_json_load_file(job->out_path, 0, NULL);
     bool keep = true;
     if (lost[0]) {
         snprintf(msg, msgsize, "Slurm did not answer about the probe job %s for %.0f s: %s",

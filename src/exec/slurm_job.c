@@ -544,7 +544,7 @@ static const char *exit_meaning(const char *exit_code)
 /* The result document at path when it is valid and is (experiment, id)'s; NULL otherwise. */
 static pw_result *read_result(const char *path, const char *experiment, const char *id)
 {
-    json_t *doc = path ? json_load_file(path, 0, NULL) : NULL;
+    json_t *doc = path ? pw_json_load_file(path, 0, NULL) : NULL;
     const char *err = NULL;
     pw_result *r = doc ? pw_result_from_json(doc, &err) : NULL;
     json_decref(doc);

@@ -35,7 +35,7 @@ static void load_documents(stale_state *s)
     s->loaded = true;
     for (size_t i = 0; i < s->npaths; i++) {
         json_error_t jerr;
-        json_t *doc = json_load_file(s->paths[i], 0, &jerr);
+        json_t *doc = pw_json_load_file(s->paths[i], 0, &jerr);
         if (doc && !json_is_array(json_object_get(doc, "results"))) {
             json_decref(doc);
             doc = NULL;

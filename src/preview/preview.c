@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "perfweave/plot.h"
+#include "perfweave/result.h"
 
 /* What a child may print that is kept for its diagnostics; the rest is only relayed. */
 #define OUTPUT_KEEP (1u << 20)
@@ -374,7 +375,7 @@ static void measure_finished(loop *l, int ws)
     }
     /* Tried: what it saved (each result with the key it was measured under), or — when it saved
      * nothing, having crashed — what it was started for, so that it is not started again and again. */
-    json_t *doc = json_load_file(l->measured_path, 0, NULL);
+    json_t *doc = pw_json_load_file(l->measured_path, 0, NULL);
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(doc, "results"), i, r) {
@@ -421,7 +422,7 @@ static void render_finished(loop *l, int ws)
     }
     /* Its outcome as data, when it wrote one and it is this render's (the file was removed
      * before it started). */
-    json_t *status = code >= 0 ? json_load_file(l->status_path, 0, NULL) : NULL;
+    json_t *status = code >= 0 ? pw_json_load_file(l->status_path, 0, NULL) : NULL;
     if (status && json_integer_value(json_object_get(status, "exit")) != code) {
         json_decref(status);
         status = NULL;

@@ -3,7 +3,6 @@
  * ever overwriting a run or accepting the same run twice (import).  Format in store.h. */
 #include "perfweave/store.h"
 
-#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +12,6 @@
 
 #define ABOUT "one archived perfweave run (raw samples, results and the environment they were " \
               "measured in); add it to an archive with: perfweave archive import FILE"
-
-static void sha256_hex(const void *data, size_t len, char hex[65])
-{
-    struct sha256_ctx ctx;
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    sha256_init(&ctx);
-    sha256_update(&ctx, len, data);
-    sha256_digest(&ctx, sizeof digest, digest);
-    for (size_t i = 0; i < sizeof digest; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-}
 
 /* The canonical text of a document (compact, keys sorted, then a newline); caller frees. */
 static char *canonical(const json_t *doc)
@@ -38,7 +27,7 @@ int pw_archive_content_hash(const json_t *run_doc, char hex[65])
 {
     char *text = canonical(run_doc);
     if (!text) return PW_EINTERNAL;
-    sha256_hex(text, strlen(text), hex);
+    pw_sha256_hex(text, strlen(text), hex);
     free(text);
     return PW_OK;
 }
@@ -81,7 +70,7 @@ int pw_archive_export(const json_t *run_doc, const char *run, pw_buf *out, char 
     }
     char hex[65];
     size_t blen = strlen(body);
-    sha256_hex(body, blen, hex);
+    pw_sha256_hex(body, blen, hex);
     json_t *header = json_pack("{s:s, s:i, s:s, s:s, s:I, s:s}", "format", PW_ARCHIVE_EXPORT_FORMAT,
                                "version", PW_ARCHIVE_EXPORT_VERSION, "run", run, "sha256", hex,
                                "bytes", (json_int_t)blen, "about", ABOUT);
@@ -195,7 +184,7 @@ int pw_archive_unpack(const void *data, size_t len, json_t **run_doc, char **run
     const char *body = nl + 1;
     size_t blen = plain.len - (size_t)(body - plain.data);
     char hex[65];
-    sha256_hex(body, blen, hex);
+    pw_sha256_hex(body, blen, hex);
     if ((json_int_t)blen != json_integer_value(bytes) || strcmp(hex, sum) != 0) {
         snprintf(msg, msgsize, "modified or damaged: the run does not match the checksum it was "
                                "exported with");

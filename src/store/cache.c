@@ -246,7 +246,7 @@ static int get_newest(pw_cache *c, const scan_match *m, json_t **result, char *w
         if (n != 2 * SHA256_DIGEST_SIZE + 5 || strcmp(e->d_name + n - 5, ".json") != 0) continue;
         char *key = pw_xstrndup(e->d_name, n - 5);
         char *path = pw_cache_path(c, key);
-        json_t *entry = json_load_file(path, 0, NULL);
+        json_t *entry = pw_json_load_file(path, 0, NULL);
         const char *stored = json_string_value(json_object_get(entry, "stored"));
         /* ISO 8601 UTC stamps order as strings; ties go to the larger key (deterministic). */
         if (entry_matches(entry, m) && stored && strlen(stored) < sizeof best_stored) {
