@@ -137,6 +137,15 @@ int pw_archive_write(const char *root, const json_t *run_doc, char **path_out);
  * A missing root gives an empty list.  Returns PW_OK or PW_EIO (root unreadable). */
 int pw_archive_list(const char *root, json_t **runs);
 
+/* Every archived run under root that loads and validates, oldest first, each read once: a new
+ * array of *n new references in *docs (caller decrefs each and frees the array; NULL when none).
+ * Each document lacks its results' raw samples, charts, tables, notes, bench sets and contention
+ * readings (what the history and matrix never read), and comes from a sidecar file cut once
+ * from the run's results.json (.slim.json beside it, rebuilt when results.json changes; runs
+ * without one get it now).  Runs that cannot be read are left out (pw_archive_list names them
+ * and why).  Returns PW_OK or PW_EIO (root unreadable); a missing root gives none. */
+int pw_archive_load_runs(const char *root, json_t ***docs, size_t *n);
+
 /* The summary object pw_archive_list gives for one loaded document (run and path omitted). */
 json_t *pw_archive_summary(const json_t *run_doc);
 

@@ -240,7 +240,7 @@ static int load_path(const char *path, json_t **doc, char *msg, size_t msgsize)
 {
     *doc = NULL;
     json_error_t jerr;
-    json_t *d = json_load_file(path, 0, &jerr);
+    json_t *d = pw_json_load_file(path, 0, &jerr);
     if (!d) {
         struct stat st;
         if (stat(path, &st) != 0) {
@@ -260,6 +260,57 @@ static int load_path(const char *path, json_t **doc, char *msg, size_t msgsize)
     return PW_OK;
 }
 
+/* The archived run without what the history, the matrix and `perfweave history` never read:
+ * each result's raw samples, charts, tables, notes, bench sets and contention readings (about
+ * two thirds of a run document).  Kept beside the run as .slim.json, stamped with the size and
+ * modification time of the results.json it was cut from, and rebuilt when those differ, so a
+ * report that reads the whole archive (every prose-only re-render does) parses a third of it. */
+#define SLIM_FILE ".slim.json"
+static const char *const slim_dropped[] = {"samples", "charts", "tables", "notes", "bench_sets", "contention"};
+
+static json_t *source_stamp(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return NULL;
+    return json_pack("{s:I, s:I, s:I}", "size", (json_int_t)st.st_size, "mtime_s", (json_int_t)st.st_mtim.tv_sec,
+                     "mtime_ns", (json_int_t)st.st_mtim.tv_nsec);
+}
+
+/* Loads run name's document as load_path does, the slim cut of it (see SLIM_FILE): from the
+ * sidecar when it matches results.json, else from results.json, writing the sidecar for next
+ * time (a read-only archive just goes without).  The same statuses and messages as load_path. */
+static int load_slim(const char *root, const char *name, json_t **doc, char *msg, size_t msgsize)
+{
+    char *path = pw_xasprintf("%s/%s/%s", root, name, PW_ARCHIVE_FILE);
+    char *side = pw_xasprintf("%s/%s/%s", root, name, SLIM_FILE);
+    json_t *stamp = source_stamp(path);
+    json_t *cached = stamp ? pw_json_load_file(side, 0, NULL) : NULL;
+    int status = PW_OK;
+    *doc = NULL;
+    if (cached && json_equal(json_object_get(cached, "source"), stamp) &&
+        pw_archive_validate(json_object_get(cached, "doc"), NULL, 0) == PW_OK) {
+        *doc = json_incref(json_object_get(cached, "doc"));
+    } else if ((status = load_path(path, doc, msg, msgsize)) == PW_OK) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(*doc, "results"), i, r)
+            for (size_t k = 0; k < sizeof slim_dropped / sizeof slim_dropped[0]; k++)
+                json_object_del(r, slim_dropped[k]);
+        if (stamp) {
+            json_t *out = json_pack("{s:O, s:O}", "source", stamp, "doc", *doc);
+            char *text = json_dumps(out, JSON_COMPACT);
+            if (text) (void)pw_write_file_atomic(side, text, strlen(text));
+            free(text);
+            json_decref(out);
+        }
+    }
+    json_decref(cached);
+    json_decref(stamp);
+    free(side);
+    free(path);
+    return status;
+}
+
 int pw_archive_list(const char *root, json_t **runs)
 {
     char **names;
@@ -273,7 +324,7 @@ int pw_archive_list(const char *root, json_t **runs)
         json_t *doc;
         char msg[512];
         json_t *entry;
-        if (load_path(path, &doc, msg, sizeof msg) == PW_OK) {
+        if (load_slim(root, names[i], &doc, msg, sizeof msg) == PW_OK) {
             entry = pw_archive_summary(doc);
             json_decref(doc);
         } else {
@@ -286,6 +337,26 @@ int pw_archive_list(const char *root, json_t **runs)
     }
     free_names(names, n);
     *runs = out;
+    return PW_OK;
+}
+
+int pw_archive_load_runs(const char *root, json_t ***docs, size_t *n)
+{
+    char **names;
+    size_t count;
+    *docs = NULL;
+    *n = 0;
+    int status = run_names(root, &names, &count);
+    if (status != PW_OK) return status;
+    for (size_t i = 0; i < count; i++) {
+        json_t *doc;
+        char msg[512];
+        if (load_slim(root, names[i], &doc, msg, sizeof msg) == PW_OK) {
+            if (!*docs) *docs = pw_xcalloc(count, sizeof **docs);
+            (*docs)[(*n)++] = doc;
+        }
+    }
+    free_names(names, count);
     return PW_OK;
 }
 

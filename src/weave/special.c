@@ -9,18 +9,9 @@
 /* Loads every archived run (oldest first); *n receives the count.  The caller decrefs each. */
 static json_t **load_archive(const pw_report *r, size_t *n)
 {
+    json_t **runs = NULL;
     *n = 0;
-    json_t *list = NULL;
-    if (!r->opt->archive_root || pw_archive_list(r->opt->archive_root, &list) != PW_OK) return NULL;
-    json_t **runs = pw_xcalloc(json_array_size(list) + 1, sizeof *runs);
-    size_t i;
-    json_t *entry;
-    json_array_foreach(list, i, entry) {
-        json_t *doc = NULL;
-        const char *name = json_string_value(json_object_get(entry, "run"));
-        if (name && pw_archive_load(r->opt->archive_root, name, &doc) == PW_OK) runs[(*n)++] = doc;
-    }
-    json_decref(list);
+    if (r->opt->archive_root) (void)pw_archive_load_runs(r->opt->archive_root, &runs, n);
     return runs;
 }
 

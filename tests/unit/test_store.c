@@ -444,6 +444,116 @@ static void test_archive_invalid(void **state)
     free(dir);
 }
 
+/* pw_archive_load_runs: each run once, without its raw samples, from a sidecar cut once and
+ * rebuilt when results.json changes; a sidecar that does not parse is ignored. */
+static void test_archive_slim(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *root = pw_xasprintf("%s/validation_results", dir);
+    json_t **docs = (json_t **)1;
+    size_t n = 9;
+    assert_int_equal(pw_archive_load_runs(root, &docs, &n), PW_OK); /* missing root: none */
+    assert_int_equal(n, 0);
+    assert_null(docs);
+
+    json_t *doc = run_doc("2026-11-29T03:04:05Z", "h");
+    json_t *r0 = json_array_get(json_object_get(doc, "results"), 0);
+    assert_non_null(json_object_get(r0, "samples"));
+    json_object_set_new(r0, "notes", json_pack("[s]", "a note"));
+    char *path = NULL;
+    assert_int_equal(pw_archive_write(root, doc, &path), PW_OK);
+    char *run = pw_xstrndup(path, strlen(path) - strlen("/results.json"));
+    char *side = pw_xasprintf("%s/.slim.json", run);
+
+    assert_int_equal(pw_archive_load_runs(root, &docs, &n), PW_OK);
+    assert_int_equal(n, 1);
+    json_t *got = json_array_get(json_object_get(docs[0], "results"), 0);
+    assert_null(json_object_get(got, "samples"));
+    assert_null(json_object_get(got, "notes"));
+    assert_true(json_equal(json_object_get(got, "metrics"), json_object_get(r0, "metrics")));
+    assert_true(json_equal(json_object_get(got, "claims"), json_object_get(r0, "claims")));
+    assert_int_equal(pw_archive_validate(docs[0], NULL, 0), PW_OK);
+    json_decref(docs[0]);
+    free(docs);
+
+    /* The sidecar is what the next load reads: edit its copy, and the edit comes back. */
+    json_t *cut = pw_json_load_file(side, 0, NULL);
+    assert_non_null(cut);
+    json_object_set_new(json_object_get(json_object_get(cut, "doc"), "environment"), "host",
+                        json_string("from the sidecar"));
+    char *text = json_dumps(cut, JSON_COMPACT);
+    assert_int_equal(pw_write_file_atomic(side, text, strlen(text)), PW_OK);
+    free(text);
+    json_decref(cut);
+    assert_int_equal(pw_archive_load_runs(root, &docs, &n), PW_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(docs[0], "environment"), "host")),
+                        "from the sidecar");
+    json_decref(docs[0]);
+    free(docs);
+
+    /* results.json rewritten (another size): the sidecar is cut again from it. */
+    json_object_set_new(json_object_get(doc, "environment"), "host", json_string("rewritten host"));
+    text = json_dumps(doc, JSON_INDENT(1));
+    assert_int_equal(pw_write_file_atomic(path, text, strlen(text)), PW_OK);
+    free(text);
+    assert_int_equal(pw_archive_load_runs(root, &docs, &n), PW_OK);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(docs[0], "environment"), "host")),
+                        "rewritten host");
+    json_decref(docs[0]);
+    free(docs);
+
+    /* A sidecar that does not parse is cut again; the listing agrees. */
+    assert_int_equal(pw_write_file_atomic(side, "{not json", 9), PW_OK);
+    assert_int_equal(pw_archive_load_runs(root, &docs, &n), PW_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(docs[0], "environment"), "host")),
+                        "rewritten host");
+    json_decref(docs[0]);
+    free(docs);
+    json_t *runs;
+    assert_int_equal(pw_archive_list(root, &runs), PW_OK);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(runs, 0), "host")), "rewritten host");
+    json_decref(runs);
+    cut = pw_json_load_file(side, 0, NULL);
+    assert_non_null(json_object_get(cut, "doc"));
+    json_decref(cut);
+
+    free(side), free(run), free(path), free(root);
+    json_decref(doc);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
+/* pw_json_load_file: json_load_file's contract, read whole. */
+static void test_json_load_file(void **state)
+{
+    (void)state;
+    char *dir = pw_test_tmpdir();
+    char *good = pw_xasprintf("%s/good.json", dir), *bad = pw_xasprintf("%s/bad.json", dir);
+    char *none = pw_xasprintf("%s/none.json", dir);
+    assert_int_equal(pw_write_file_atomic(good, "{\"a\": [1, 2.5, \"x\"]}", 20), PW_OK);
+    assert_int_equal(pw_write_file_atomic(bad, "{\"a\": 1,\n \"b\": }", 17), PW_OK);
+    json_error_t err;
+    json_t *doc = pw_json_load_file(good, 0, &err);
+    assert_non_null(doc);
+    assert_int_equal(json_array_size(json_object_get(doc, "a")), 3);
+    assert_true(json_real_value(json_array_get(json_object_get(doc, "a"), 1)) == 2.5);
+    json_decref(doc);
+    assert_null(pw_json_load_file(bad, 0, &err));
+    assert_int_equal(err.line, 2);
+    assert_string_equal(err.source, bad);
+    assert_null(pw_json_load_file(none, 0, &err));
+    assert_int_equal(err.line, -1);
+    assert_non_null(strstr(err.text, "unable to open"));
+    assert_non_null(strstr(err.text, "none.json"));
+    assert_null(pw_json_load_file(none, 0, NULL));
+    free(good), free(bad), free(none);
+    pw_test_rmtree(dir);
+    free(dir);
+}
+
 /* --- diff ----------------------------------------------------------------------------------- */
 
 static void test_direction(void **state)
@@ -699,6 +809,8 @@ int main(void)
         cmocka_unit_test(test_cache_family),
         cmocka_unit_test(test_archive_round_trip),
         cmocka_unit_test(test_archive_invalid),
+        cmocka_unit_test(test_archive_slim),
+        cmocka_unit_test(test_json_load_file),
         cmocka_unit_test(test_direction),
         cmocka_unit_test(test_diff_fixtures),
         cmocka_unit_test(test_diff_command),
