@@ -130,6 +130,25 @@ SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden
     --archive tests/fixtures/matrix/base -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
 if [ "${pages:-0}" -eq 11 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 11"; fi
+# The preamble went into a pdflatex format kept beside the aux files; a format pdflatex cannot
+# load (another TeX installation, a broken file) costs a plain pass, not the PDF, and is rebuilt;
+# report.tex still compiles on its own, without perfweave's format.
+fmt=$(ls "$tmp/fixture/.latex"/preamble-*.fmt 2>/dev/null | head -1)
+if [ -s "$fmt" ]; then ok; else fail "no preamble format in $tmp/fixture/.latex"; fi
+echo "not a format" >"$fmt"
+SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
+    --archive tests/fixtures/matrix/base -o "$tmp/fixture" tests/golden/chapters/*.md 2>"$tmp/err-fmt"; s=$?
+expect_status 2 $s "report with a broken preamble format (the fixture has one ERROR result)"
+pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
+if [ "${pages:-0}" -eq 11 ]; then ok; else fail "with a broken format the PDF has ${pages:-no} pages, expected 11"; fi
+if grep -q "pdflatex" "$tmp/err-fmt"; then fail "a broken format was reported as a pdflatex failure"; else ok; fi
+SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
+    --archive tests/fixtures/matrix/base -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
+if [ "$(head -c 12 "$fmt" 2>/dev/null)" != "not a format" ] && [ -s "$fmt" ]; then ok
+else fail "the broken preamble format was not rebuilt"; fi
+mkdir -p "$tmp/standalone" && cp -r "$tmp/fixture/report.tex" "$tmp/fixture/figures" "$tmp/standalone/"
+(cd "$tmp/standalone" && pdflatex -interaction=nonstopmode -halt-on-error report.tex >/dev/null 2>&1); s=$?
+expect_status 0 $s "report.tex compiled by a plain pdflatex"
 
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
