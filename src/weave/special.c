@@ -3,6 +3,8 @@
  * validation_results/. */
 #include "report_internal.h"
 
+#include "perfweave/exec.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,20 @@ static json_t **load_archive(const pw_report *r, size_t *n)
     json_t **runs = NULL;
     *n = 0;
     if (r->opt->archive_root) (void)pw_archive_load_runs(r->opt->archive_root, &runs, n);
+    /* A run document holds every result the run rendered, also those it took from the cache:
+     * each measurement belongs to the run that made it, not to every later run that reused it
+     * (a history would show one measurement as several runs that agree).  Documents written
+     * before results recorded their source keep every result. */
+    for (size_t i = 0; i < *n; i++) {
+        json_t *results = json_object_get(runs[i], "results");
+        for (size_t k = json_array_size(results); k-- > 0;) {
+            json_t *res = json_array_get(results, k);
+            const char *source = json_string_value(json_object_get(json_object_get(res, "run"), "source"));
+            pw_result *wrapped = source ? pw_result_from_json(res, NULL) : NULL;
+            if (wrapped && !pw_exec_measured_now(wrapped)) json_array_remove(results, k);
+            pw_result_free(wrapped);
+        }
+    }
     return runs;
 }
 
@@ -130,9 +146,19 @@ void pw_report_build_specials(pw_report *r)
         if (sb->kind == SPECIAL_HISTORY) {
             json_t *m = pw_archive_matrix(runs, nruns, sb->metric);
             json_t *rows = json_object_get(m, "rows");
+            /* x: the position among the runs that measured one of the metrics (oldest first);
+             * runs that measured none of them are left out of the chart. */
+            size_t *x = pw_xcalloc(nruns ? nruns : 1, sizeof *x), plotted = 0;
+            for (size_t j = 0; j < nruns; j++) {
+                size_t i;
+                json_t *row;
+                bool any = false;
+                json_array_foreach(rows, i, row) any = any || json_is_object(json_array_get(json_object_get(row, "cells"), j));
+                x[j] = any ? ++plotted : 0;
+            }
             pw_result *tmp = pw_result_new("history", "history");
             char *caption = sb->caption ? pw_xstrdup(sb->caption)
-                                        : pw_xasprintf("%s across %zu archived runs, oldest first", sb->metric, nruns);
+                                        : pw_xasprintf("%s across %zu archived runs, oldest first", sb->metric, plotted);
             pw_chart *chart = pw_result_chart(tmp, "history", caption, "archived run (oldest first)", "value", 0);
             free(caption);
             size_t i;
@@ -143,7 +169,7 @@ void pw_report_build_specials(pw_report *r)
                 json_t *cell;
                 json_array_foreach(json_object_get(row, "cells"), j, cell) {
                     if (!json_is_object(cell)) continue;
-                    pw_series_point(series, (double)(j + 1), json_number_value(json_object_get(cell, "value")),
+                    pw_series_point(series, (double)x[j], json_number_value(json_object_get(cell, "value")),
                                     json_number_value(json_object_get(cell, "lo")),
                                     json_number_value(json_object_get(cell, "hi")));
                 }
@@ -156,6 +182,7 @@ void pw_report_build_specials(pw_report *r)
             }
             pw_result_free(tmp);
             json_decref(m);
+            free(x);
         } else {
             matrix_block(sb, runs, nruns);
         }

@@ -186,6 +186,21 @@ the cache was faster than recomputation at this length|the cache was not faster 
 the workload really was the same everywhere|at least one process, CPU or offset gave different bits
 PAIRS
 
+# --- a history shows each measurement once: results a run took from the cache are not its own --
+mkdir -p "$tmp/hist/archive" && cp -r tests/fixtures/archive/2026110* "$tmp/hist/archive/"
+rm -f "$tmp/hist/archive"/*/.slim.json
+# The third run rendered the second run's results from the cache (as a prose-only re-render does).
+sed -i 's/"status": "ok",/"status": "ok", "run": {"source": "from cache"},/' "$tmp/hist/archive/20261103T120000Z_hosta/results.json"
+sed -i 's/"status": "ok",/"status": "ok", "run": {"source": "measured"},/' "$tmp/hist/archive/20261102T120000Z_hosta/results.json"
+printf '# History\n\n```history\nmetric: matmul.gflops.blocked.n256\n```\n' >"$tmp/hist/ch.md"
+"$bin" report -q -f html --archive "$tmp/hist/archive" -o "$tmp/hist/out" "$tmp/hist/ch.md" 2>"$tmp/hist/err"; s=$?
+expect_status 0 $s "a chapter with a history block"
+dat=$(ls "$tmp/hist/out/figures"/history-*.dat 2>/dev/null | head -1)
+points=$(grep -c '^[0-9]' "$dat" 2>/dev/null)
+if [ "${points:-0}" -eq 3 ] && [ "$(grep '^[0-9]' "$dat" | cut -d' ' -f1 | tr '\n' ' ')" = "1 2 3 " ]; then ok
+else fail "history of 4 runs, one of them from the cache: ${points:-no} points in ${dat:-no file}, expected 3 at x = 1 2 3"; fi
+expect_grep "across 3 archived runs" "$tmp/hist/out/report.html" "the caption counts the runs that measured it"
+
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
     -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
