@@ -167,7 +167,9 @@ void pw_table_row(pw_table *t, const char *const *cells);
 void pw_table_rowf(pw_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* --- charts --------------------------------------------------------------------------------- */
-enum { PW_CHART_LOGX = 1u << 0, PW_CHART_LOGY = 1u << 1, PW_CHART_BARS = 1u << 2 };
+/* PW_CHART_INTX: x takes whole values only (an index such as the archived run's position): the
+ * axis ticks whole numbers and reaches half a step past the first and the last. */
+enum { PW_CHART_LOGX = 1u << 0, PW_CHART_LOGY = 1u << 1, PW_CHART_BARS = 1u << 2, PW_CHART_INTX = 1u << 3 };
 
 /* A chart named name (used by a directive's `chart:` key).  Borrowed: lives as long as r. */
 pw_chart *pw_result_chart(pw_result *r, const char *name, const char *caption,

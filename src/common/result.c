@@ -377,6 +377,7 @@ pw_chart *pw_result_chart(pw_result *r, const char *name, const char *caption, c
                           "ylabel", ylabel ? ylabel : "", "logx", (flags & PW_CHART_LOGX) != 0,
                           "logy", (flags & PW_CHART_LOGY) != 0, "bars", (flags & PW_CHART_BARS) != 0,
                           "series", "hlines", "vlines");
+    if (flags & PW_CHART_INTX) json_object_set_new(c, "intx", json_true());
     json_array_append_new(member(r->doc, "charts", json_array), c);
     return (pw_chart *)c;
 }

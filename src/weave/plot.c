@@ -83,6 +83,24 @@ void pw_plot_script(pw_buf *b, const json_t *chart, const char *base, const char
         pw_buf_puts(b, "set logscale x 2\n");
     if (json_is_true(json_object_get(chart, "logy")) && all_positive(chart, "y") && all_positive(chart, "lo"))
         pw_buf_puts(b, "set logscale y 10\n");
+    if (json_is_true(json_object_get(chart, "intx"))) {
+        /* Whole-number x (run 1, 2, 3, …): ticks on whole numbers, at most about a dozen of
+         * them, and half a step of room at either end, so a single run is not drawn on an
+         * axis of fractions. */
+        double lo = INFINITY, hi = -INFINITY;
+        size_t si, k;
+        json_t *s, *x;
+        json_array_foreach(json_object_get(chart, "series"), si, s)
+            json_array_foreach(json_object_get(s, "x"), k, x) {
+                double xv = num(x, NAN);
+                if (isfinite(xv)) lo = xv < lo ? xv : lo, hi = xv > hi ? xv : hi;
+            }
+        if (isfinite(lo)) {
+            long step = (long)ceil((hi - lo + 1) / 12.0);
+            pw_buf_printf(b, "set xtics %ld\nset mxtics 1\nset xrange [%.10g:%.10g]\n", step > 0 ? step : 1,
+                          lo - 0.5, hi + 0.5);
+        }
+    }
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(chart, "vlines"), i, v) {

@@ -126,6 +126,13 @@ static void matrix_block(special_block *sb, json_t *const *runs, size_t nruns)
     json_decref(m);
 }
 
+/* qsort: rows of pw_archive_matrix by their metric names in natural order (strverscmp). */
+static int by_metric_name(const void *a, const void *b)
+{
+    return strverscmp(json_string_value(json_object_get(*(json_t *const *)a, "metric")),
+                      json_string_value(json_object_get(*(json_t *const *)b, "metric")));
+}
+
 /* Builds the chart or table of each history/matrix block from the archive. */
 void pw_report_build_specials(pw_report *r)
 {
@@ -159,11 +166,23 @@ void pw_report_build_specials(pw_report *r)
             pw_result *tmp = pw_result_new("history", "history");
             char *caption = sb->caption ? pw_xstrdup(sb->caption)
                                         : pw_xasprintf("%s across %zu archived runs, oldest first", sb->metric, plotted);
-            pw_chart *chart = pw_result_chart(tmp, "history", caption, "archived run (oldest first)", "value", 0);
-            free(caption);
+            /* The y axis is labelled with the metrics' unit when they share one. */
+            const char *unit = NULL;
             size_t i;
             json_t *row;
             json_array_foreach(rows, i, row) {
+                const char *u = json_string_value(json_object_get(row, "unit"));
+                unit = i == 0 ? u : (unit && u && strcmp(unit, u) == 0 ? unit : NULL);
+            }
+            pw_chart *chart = pw_result_chart(tmp, "history", caption, "archived run (oldest first)",
+                                              unit && *unit ? unit : "value", PW_CHART_INTX);
+            free(caption);
+            /* Series in natural order of their names (n32 before n128), not strcmp's. */
+            size_t nrows = json_array_size(rows);
+            json_t **sorted = pw_xcalloc(nrows ? nrows : 1, sizeof *sorted);
+            json_array_foreach(rows, i, row) sorted[i] = row;
+            qsort(sorted, nrows, sizeof *sorted, by_metric_name);
+            for (i = 0; i < nrows && (row = sorted[i]); i++) {
                 pw_series *series = pw_chart_series(chart, json_string_value(json_object_get(row, "metric")));
                 size_t j;
                 json_t *cell;
@@ -174,6 +193,7 @@ void pw_report_build_specials(pw_report *r)
                                     json_number_value(json_object_get(cell, "hi")));
                 }
             }
+            free(sorted);
             if (json_array_size(rows)) {
                 sb->object = json_incref(json_array_get(json_object_get(pw_result_json(tmp), "charts"), 0));
                 sb->stem = pw_xasprintf("history-%zu", k + 1);
