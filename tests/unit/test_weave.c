@@ -502,6 +502,31 @@ static void test_plot_script(void **state)
     assert_non_null(strstr(b.data, "noenhanced"));
     assert_non_null(strstr(b.data, "100 with lines"));
     assert_non_null(strstr(b.data, "set output 'p-g.svg'"));
+    assert_null(strstr(b.data, "set xrange"));
+    pw_buf_release(&b);
+    pw_result_free(r);
+}
+
+/* A whole-number x axis (history charts): whole ticks, half a step of room at each end, at most
+ * about a dozen ticks. */
+static void test_plot_intx(void **state)
+{
+    (void)state;
+    pw_result *r = pw_result_new("selftest.fixed", "p");
+    pw_chart *c = pw_result_chart(r, "h", "cap", "run", "×", PW_CHART_INTX);
+    pw_series_point(pw_chart_series(c, "a"), 1, 1.0, 0.9, 1.1);
+    json_t *chart = json_array_get(json_object_get(pw_result_json(r), "charts"), 0);
+    pw_buf b;
+    pw_buf_init(&b);
+    pw_plot_script(&b, chart, "p-h", "svg");
+    assert_non_null(strstr(b.data, "set xtics 1\n"));
+    assert_non_null(strstr(b.data, "set xrange [0.5:1.5]\n"));
+    pw_series *more = pw_chart_series(c, "b");
+    for (int x = 2; x <= 30; x++) pw_series_point(more, x, 1.0, NAN, NAN);
+    pw_buf_reset(&b);
+    pw_plot_script(&b, chart, "p-h", "svg");
+    assert_non_null(strstr(b.data, "set xtics 3\n"));
+    assert_non_null(strstr(b.data, "set xrange [0.5:30.5]\n"));
     pw_buf_release(&b);
     pw_result_free(r);
 }
@@ -514,7 +539,8 @@ int main(void)
         cmocka_unit_test(test_directive_good), cmocka_unit_test(test_directive_errors),
         cmocka_unit_test(test_chapter_refs),   cmocka_unit_test(test_chapter_invalid_utf8),
         cmocka_unit_test(test_format),
-        cmocka_unit_test(test_plot_script),   cmocka_unit_test(test_directive_labels),
+        cmocka_unit_test(test_plot_script),   cmocka_unit_test(test_plot_intx),
+        cmocka_unit_test(test_directive_labels),
         cmocka_unit_test(test_when_block),    cmocka_unit_test(test_when_inline),
         cmocka_unit_test(test_chapter_conditional),
     };
