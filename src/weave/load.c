@@ -4,6 +4,7 @@
  * — all before anything runs. */
 #include "report_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,7 +147,9 @@ void pw_report_load_specials(pw_report *r)
             sb->node = node;
             sb->file = ch->path;
             sb->line = cmark_node_get_start_line(node);
-            /* Body: `metric: PATTERN` and `caption: TEXT` lines. */
+            /* Body: `metric: PATTERN` and `caption: TEXT` lines; a history also takes
+             * `line: Y LABEL` lines, each a labelled horizontal reference line (a claim's
+             * threshold) at Y. */
             char *body = pw_xstrdup(cmark_node_get_literal(node));
             int lineno = sb->line;
             for (char *line = body, *next; line && *line; line = next) {
@@ -162,8 +165,21 @@ void pw_report_load_specials(pw_report *r)
                 if (!colon || !*value) pw_diag_add(&r->diag, ch->path, lineno, "expected 'key: value' in the %s block", info);
                 else if (kind >= SPECIAL_HISTORY && strcmp(line, "metric") == 0) { free(sb->metric); sb->metric = pw_xstrdup(value); }
                 else if (kind >= SPECIAL_HISTORY && strcmp(line, "caption") == 0) { free(sb->caption); sb->caption = pw_xstrdup(value); }
+                else if (kind == SPECIAL_HISTORY && strcmp(line, "line") == 0) {
+                    char *end;
+                    double y = strtod(value, &end);
+                    if (end == value || !isfinite(y) || (*end && *end != ' ' && *end != '\t')) {
+                        pw_diag_add(&r->diag, ch->path, lineno, "'line' needs a number first, then an optional label (line: 0.9 the claim's threshold)");
+                        continue;
+                    }
+                    while (*end == ' ' || *end == '\t') end++;
+                    if (!sb->lines) sb->lines = json_array();
+                    json_t *l = json_pack("{s:f, s:s%}", "y", y, "label", *end ? end : value, *end ? strlen(end) : (size_t)(end - value));
+                    json_array_append_new(sb->lines, l);
+                }
                 else pw_diag_add(&r->diag, ch->path, lineno, "unknown key '%s' in the %s block%s", line, info,
-                                 kind < SPECIAL_HISTORY ? " (it takes none)" : " (metric, caption)");
+                                 kind < SPECIAL_HISTORY ? " (it takes none)" :
+                                 kind == SPECIAL_HISTORY ? " (metric, caption, line)" : " (metric, caption)");
             }
             free(body);
             if (kind >= SPECIAL_HISTORY && !sb->metric)

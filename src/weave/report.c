@@ -156,6 +156,7 @@ static void report_release(pw_report *r)
     for (size_t k = 0; k < r->nspecials; k++) {
         free(r->specials[k].metric);
         free(r->specials[k].caption);
+        json_decref(r->specials[k].lines);
         free(r->specials[k].stem);
         free(r->specials[k].empty);
         json_decref(r->specials[k].object);

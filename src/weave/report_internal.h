@@ -31,6 +31,7 @@ typedef struct {
     int line;
     char *metric;          /* fnmatch pattern over "id.metric" */
     char *caption;
+    json_t *lines;         /* history: [ { "y", "label" } ] reference lines (`line: Y LABEL`), or NULL */
     json_t *object;        /* built chart (history) or table (matrix); NULL when nothing to show */
     json_t *notes;         /* strings shown under a matrix (software differences, runs left out), or NULL */
     char *stem;            /* figure file stem of a history chart */

@@ -177,6 +177,10 @@ void pw_report_build_specials(pw_report *r)
             pw_chart *chart = pw_result_chart(tmp, "history", caption, "archived run (oldest first)",
                                               unit && *unit ? unit : "value", PW_CHART_INTX);
             free(caption);
+            json_t *line;
+            json_array_foreach(sb->lines, i, line)
+                pw_chart_hline(chart, json_string_value(json_object_get(line, "label")),
+                               json_number_value(json_object_get(line, "y")));
             /* Series in natural order of their names (n32 before n128), not strcmp's. */
             size_t nrows = json_array_size(rows);
             json_t **sorted = pw_xcalloc(nrows ? nrows : 1, sizeof *sorted);

@@ -192,7 +192,7 @@ rm -f "$tmp/hist/archive"/*/.slim.json
 # The third run rendered the second run's results from the cache (as a prose-only re-render does).
 sed -i 's/"status": "ok",/"status": "ok", "run": {"source": "from cache"},/' "$tmp/hist/archive/20261103T120000Z_hosta/results.json"
 sed -i 's/"status": "ok",/"status": "ok", "run": {"source": "measured"},/' "$tmp/hist/archive/20261102T120000Z_hosta/results.json"
-printf '# History\n\n```history\nmetric: matmul.gflops.blocked.n256\n```\n' >"$tmp/hist/ch.md"
+printf '# History\n\n```history\nmetric: matmul.gflops.blocked.n256\nline: 8 a reference line\n```\n' >"$tmp/hist/ch.md"
 "$bin" report -q -f html --archive "$tmp/hist/archive" -o "$tmp/hist/out" "$tmp/hist/ch.md" 2>"$tmp/hist/err"; s=$?
 expect_status 0 $s "a chapter with a history block"
 dat=$(ls "$tmp/hist/out/figures"/history-*.dat 2>/dev/null | head -1)
@@ -200,6 +200,11 @@ points=$(grep -c '^[0-9]' "$dat" 2>/dev/null)
 if [ "${points:-0}" -eq 3 ] && [ "$(grep '^[0-9]' "$dat" | cut -d' ' -f1 | tr '\n' ' ')" = "1 2 3 " ]; then ok
 else fail "history of 4 runs, one of them from the cache: ${points:-no} points in ${dat:-no file}, expected 3 at x = 1 2 3"; fi
 expect_grep "across 3 archived runs" "$tmp/hist/out/report.html" "the caption counts the runs that measured it"
+expect_grep "^     8 with lines .* title 'a reference line'" "${dat%.dat}-svg.gp" "a history's reference line"
+printf '# History\n\n```history\nmetric: matmul.gflops.blocked.n256\nline: high 8\n```\n' >"$tmp/hist/bad.md"
+"$bin" report -q -f html --archive "$tmp/hist/archive" -o "$tmp/hist/out2" "$tmp/hist/bad.md" 2>"$tmp/hist/err2"; s=$?
+expect_status 1 $s "a history line without a number"
+expect_grep "bad.md:5: 'line' needs a number first" "$tmp/hist/err2" "file:line of the bad reference line"
 
 # --- the plain-text format: report.txt, printed on stdout too (the output for a CI log) -----
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/results.json \
