@@ -126,11 +126,99 @@ static void matrix_block(special_block *sb, json_t *const *runs, size_t nruns)
     json_decref(m);
 }
 
+/* The metric name of a row of pw_archive_matrix. */
+static const char *row_metric(const json_t *row)
+{
+    return json_string_value(json_object_get(row, "metric"));
+}
+
 /* qsort: rows of pw_archive_matrix by their metric names in natural order (strverscmp). */
 static int by_metric_name(const void *a, const void *b)
 {
-    return strverscmp(json_string_value(json_object_get(*(json_t *const *)a, "metric")),
-                      json_string_value(json_object_get(*(json_t *const *)b, "metric")));
+    return strverscmp(row_metric(*(json_t *const *)a), row_metric(*(json_t *const *)b));
+}
+
+/* The length of the dotted prefix every row's metric name shares, in whole components and
+ * leaving each name at least its last one: "accel-spectrum.speedup.packed_vs_library." for
+ * ….n32 and ….n1024, so the legend says n32 and n1024 and the axis the rest. */
+static size_t shared_prefix(json_t *const *rows, size_t n)
+{
+    if (n == 0) return 0;
+    const char *first = row_metric(rows[0]), *dot = strrchr(first, '.');
+    size_t len = dot ? (size_t)(dot - first) + 1 : 0;
+    for (size_t i = 1; i < n; i++)
+        while (len && strncmp(row_metric(rows[i]), first, len) != 0) {
+            len--;
+            while (len && first[len - 1] != '.') len--;
+        }
+    return len;
+}
+
+/* The chart of history block k: one series per matching metric (natural order, labelled by what
+ * follows their shared prefix), x the position among the runs that measured one of them (runs
+ * that measured none are left out), y labelled with the prefix and the unit they share, and the
+ * block's reference lines. */
+static void history_chart(special_block *sb, size_t k, json_t *const *runs, size_t nruns)
+{
+    json_t *m = pw_archive_matrix(runs, nruns, sb->metric);
+    json_t *rows = json_object_get(m, "rows");
+    size_t nrows = json_array_size(rows);
+    if (nrows == 0) {
+        sb->empty = pw_xasprintf("No archived run has a metric matching %s.", sb->metric);
+        json_decref(m);
+        return;
+    }
+    size_t i;
+    json_t *row;
+    size_t *x = pw_xcalloc(nruns ? nruns : 1, sizeof *x), plotted = 0;
+    for (size_t j = 0; j < nruns; j++) {
+        bool any = false;
+        json_array_foreach(rows, i, row) any = any || json_is_object(json_array_get(json_object_get(row, "cells"), j));
+        x[j] = any ? ++plotted : 0;
+    }
+    json_t **sorted = pw_xcalloc(nrows, sizeof *sorted);
+    json_array_foreach(rows, i, row) sorted[i] = row;
+    qsort(sorted, nrows, sizeof *sorted, by_metric_name);
+    const char *unit = NULL;
+    for (i = 0; i < nrows; i++) {
+        const char *u = json_string_value(json_object_get(sorted[i], "unit"));
+        unit = i == 0 ? u : (unit && u && strcmp(unit, u) == 0 ? unit : NULL);
+    }
+    size_t prefix = shared_prefix(sorted, nrows);
+    pw_buf ylabel;
+    pw_buf_init(&ylabel);
+    if (prefix) pw_buf_put(&ylabel, row_metric(sorted[0]), prefix - 1);
+    if (unit && *unit) pw_buf_printf(&ylabel, prefix ? " (%s)" : "%s", unit);
+    if (!ylabel.len) pw_buf_puts(&ylabel, "value");
+
+    pw_result *tmp = pw_result_new("history", "history");
+    char *caption = sb->caption ? pw_xstrdup(sb->caption)
+                                : pw_xasprintf("%s across %zu archived runs, oldest first", sb->metric, plotted);
+    pw_chart *chart = pw_result_chart(tmp, "history", caption, "archived run (oldest first)", ylabel.data,
+                                      PW_CHART_INTX);
+    free(caption);
+    pw_buf_release(&ylabel);
+    json_t *line;
+    json_array_foreach(sb->lines, i, line)
+        pw_chart_hline(chart, json_string_value(json_object_get(line, "label")),
+                       json_number_value(json_object_get(line, "y")));
+    for (i = 0; i < nrows; i++) {
+        pw_series *series = pw_chart_series(chart, row_metric(sorted[i]) + prefix);
+        size_t j;
+        json_t *cell;
+        json_array_foreach(json_object_get(sorted[i], "cells"), j, cell) {
+            if (!json_is_object(cell)) continue;
+            pw_series_point(series, (double)x[j], json_number_value(json_object_get(cell, "value")),
+                            json_number_value(json_object_get(cell, "lo")),
+                            json_number_value(json_object_get(cell, "hi")));
+        }
+    }
+    sb->object = json_incref(json_array_get(json_object_get(pw_result_json(tmp), "charts"), 0));
+    sb->stem = pw_xasprintf("history-%zu", k + 1);
+    pw_result_free(tmp);
+    free(sorted);
+    free(x);
+    json_decref(m);
 }
 
 /* Builds the chart or table of each history/matrix block from the archive. */
@@ -151,62 +239,7 @@ void pw_report_build_specials(pw_report *r)
             continue;
         }
         if (sb->kind == SPECIAL_HISTORY) {
-            json_t *m = pw_archive_matrix(runs, nruns, sb->metric);
-            json_t *rows = json_object_get(m, "rows");
-            /* x: the position among the runs that measured one of the metrics (oldest first);
-             * runs that measured none of them are left out of the chart. */
-            size_t *x = pw_xcalloc(nruns ? nruns : 1, sizeof *x), plotted = 0;
-            for (size_t j = 0; j < nruns; j++) {
-                size_t i;
-                json_t *row;
-                bool any = false;
-                json_array_foreach(rows, i, row) any = any || json_is_object(json_array_get(json_object_get(row, "cells"), j));
-                x[j] = any ? ++plotted : 0;
-            }
-            pw_result *tmp = pw_result_new("history", "history");
-            char *caption = sb->caption ? pw_xstrdup(sb->caption)
-                                        : pw_xasprintf("%s across %zu archived runs, oldest first", sb->metric, plotted);
-            /* The y axis is labelled with the metrics' unit when they share one. */
-            const char *unit = NULL;
-            size_t i;
-            json_t *row;
-            json_array_foreach(rows, i, row) {
-                const char *u = json_string_value(json_object_get(row, "unit"));
-                unit = i == 0 ? u : (unit && u && strcmp(unit, u) == 0 ? unit : NULL);
-            }
-            pw_chart *chart = pw_result_chart(tmp, "history", caption, "archived run (oldest first)",
-                                              unit && *unit ? unit : "value", PW_CHART_INTX);
-            free(caption);
-            json_t *line;
-            json_array_foreach(sb->lines, i, line)
-                pw_chart_hline(chart, json_string_value(json_object_get(line, "label")),
-                               json_number_value(json_object_get(line, "y")));
-            /* Series in natural order of their names (n32 before n128), not strcmp's. */
-            size_t nrows = json_array_size(rows);
-            json_t **sorted = pw_xcalloc(nrows ? nrows : 1, sizeof *sorted);
-            json_array_foreach(rows, i, row) sorted[i] = row;
-            qsort(sorted, nrows, sizeof *sorted, by_metric_name);
-            for (i = 0; i < nrows && (row = sorted[i]); i++) {
-                pw_series *series = pw_chart_series(chart, json_string_value(json_object_get(row, "metric")));
-                size_t j;
-                json_t *cell;
-                json_array_foreach(json_object_get(row, "cells"), j, cell) {
-                    if (!json_is_object(cell)) continue;
-                    pw_series_point(series, (double)x[j], json_number_value(json_object_get(cell, "value")),
-                                    json_number_value(json_object_get(cell, "lo")),
-                                    json_number_value(json_object_get(cell, "hi")));
-                }
-            }
-            free(sorted);
-            if (json_array_size(rows)) {
-                sb->object = json_incref(json_array_get(json_object_get(pw_result_json(tmp), "charts"), 0));
-                sb->stem = pw_xasprintf("history-%zu", k + 1);
-            } else {
-                sb->empty = pw_xasprintf("No archived run has a metric matching %s.", sb->metric);
-            }
-            pw_result_free(tmp);
-            json_decref(m);
-            free(x);
+            history_chart(sb, k, runs, nruns);
         } else {
             matrix_block(sb, runs, nruns);
         }
