@@ -172,13 +172,15 @@ ukernel_avx512_body(size_t kc, const float *restrict ap, const float *restrict b
  * register block, but A and B are read where they lie — B's rows through (masked) unaligned
  * loads, A's entries broadcast from R separate rows — so nothing is packed.  Worth it while the
  * operands sit in L1/L2 anyway and packing would be a large share of the work; the threshold is
- * the descriptor's direct_mnk.  R (the rows of this tile, <= MR) and NV are constants after
- * inlining; the last column block is masked, so nothing outside A, B or the tile of C is read
- * or written. */
+ * the descriptor's direct_mnk.  R (the rows of this tile, <= MR), NV and FULL are constants
+ * after inlining.  A block narrower than 16·NV columns (the last one) is masked, so nothing
+ * outside A, B or the tile of C is read or written; a full block (FULL, nr == 16·NV) uses plain
+ * loads and stores: with an all-ones mask the masked ones cost 3–7% at n = 96–256 on the Xeon
+ * VM when the FMAs run near their peak (docs/kernels.md). */
 PW_TARGET_AVX512 static inline __attribute__((always_inline)) void
 direct_avx512_tile(size_t k, const float *restrict a, size_t lda, const float *restrict b,
                    size_t ldb, float *restrict c, size_t ldc, size_t nr, const int R,
-                   const int NV)
+                   const int NV, const int FULL)
 {
     __m512 acc[A5_MAX_MR][A5_MAX_NV];
     __mmask16 mask[A5_MAX_NV];
@@ -195,7 +197,9 @@ direct_avx512_tile(size_t k, const float *restrict a, size_t lda, const float *r
     for (size_t p = 0; p < k; p++) {
         __m512 bv[A5_MAX_NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + p * ldb + 16 * v);
+        for (int v = 0; v < NV; v++)
+            bv[v] = FULL ? _mm512_loadu_ps(b + p * ldb + 16 * v)
+                         : _mm512_maskz_loadu_ps(mask[v], b + p * ldb + 16 * v);
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++) {
             const __m512 av = _mm512_set1_ps(a[(size_t)i * lda + p]);
@@ -206,14 +210,20 @@ direct_avx512_tile(size_t k, const float *restrict a, size_t lda, const float *r
 #pragma GCC unroll 16
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, mask[v], acc[i][v]);
+        for (int v = 0; v < NV; v++) {
+            if (FULL) _mm512_storeu_ps(c + (size_t)i * ldc + 16 * v, acc[i][v]);
+            else _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, mask[v], acc[i][v]);
+        }
 }
 
 /* One column block [j, j + nr) of C for every row: R-row tiles (R <= MR) of an MR × 16·NV
- * register block, the row remainder dispatched to a constant instantiation. */
-#define DIRECT_CASE(R) \
-    case R: direct_avx512_tile(k, a + i * k, k, b + j, n, c + i * n + j, n, nr, R, DNV); break;
+ * register block, the row remainder dispatched to a constant instantiation, full blocks to the
+ * unmasked one. */
+#define DIRECT_CASE(R)                                                                           \
+    case R:                                                                                     \
+        if (nr == 16 * DNV) direct_avx512_tile(k, a + i * k, k, b + j, n, c + i * n + j, n, nr, R, DNV, 1); \
+        else direct_avx512_tile(k, a + i * k, k, b + j, n, c + i * n + j, n, nr, R, DNV, 0);    \
+        break;
 #define DIRECT_COLUMN_BLOCK(NAME, MR, NV, CASES)                                                  \
     PW_TARGET_AVX512 static void NAME(size_t m, size_t n, size_t k, const float *restrict a,     \
                                       const float *restrict b, float *restrict c, size_t j,      \
