@@ -127,8 +127,9 @@ static void remove_old_formats(const char *keep, const char *current)
 
 /* The fixed preamble of the staged report.tex (everything up to PRELOAD_END) compiled into a
  * pdflatex format, kept in keep/ as preamble-HASH.fmt (HASH: the first 16 hex digits of the
- * preamble's SHA-256) and built here, once, when missing.  Loading the format instead of reading
- * a dozen packages took 0.4 s off each 0.95 s pass on the Xeon VM (docs/benchmarks.md).  Returns
+ * preamble's SHA-256) and built here (about 0.5 s), once, when missing.  Loading the format
+ * instead of reading a dozen packages took 0.11–0.19 s off each 0.65–1.0 s pass of the 74-page
+ * report on the Xeon VM (docs/benchmarks.md).  Returns
  * the format's path without ".fmt" (what -fmt= takes; caller frees), or NULL when report.tex has
  * no such preamble (a template of one's own) or the format cannot be built: pdflatex then reads
  * the whole file as usual, so a format is only ever a shortcut. */
