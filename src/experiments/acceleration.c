@@ -310,27 +310,36 @@ static bool slow_in_spectrum(const char *variant)
     return is_c_loop(variant) || strcmp(variant, "packed_portable") == 0;
 }
 
-/* After pw_baseline_publish_library chose vars[lib] as `library` at n: fraction_of_peak.library.nN
- * and, for each C loop that ran, speedup.library_vs_<v>.nN (from the same interleaved samples as
- * any pair; the original promises are stated as the library's speedup over the loops), each with
- * a row in the speedup table.  The sanity floor (pw_baseline_check_floor) marks these like the
- * other `library` pairs. */
+/* fraction_of_peak.library.nN, once `library` at n was chosen (pw_baseline_publish_library
+ * records the choice in extra.library) and the roof is final.  gflops.library.nN carries the
+ * chosen variant's basis but not its undecidable mark (pw_baseline_pick_fastest), so the
+ * fraction inherits from that variant too. */
+static void publish_library_fraction(pw_result *r, long n)
+{
+    char name[96], suffix[32], cell[64];
+    pw_metric m;
+    snprintf(name, sizeof name, "gflops.library.n%ld", n);
+    snprintf(suffix, sizeof suffix, "n%ld", n);
+    const json_t *extra = json_object_get(pw_result_json(r), "extra");
+    const char *chosen = json_string_value(json_object_get(json_object_get(extra, "library"), suffix));
+    if (!chosen || pw_result_get_metric(r, name, &m) != PW_OK) return;
+    publish_fraction(r, "library", n, &m, cell, sizeof cell);
+    char fname[96], gname[96];
+    snprintf(fname, sizeof fname, "fraction_of_peak.library.n%ld", n);
+    snprintf(gname, sizeof gname, "gflops.%s.n%ld", chosen, n);
+    pw_result_metric_inherit(r, fname, gname);
+}
+
+/* After pw_baseline_publish_library chose vars[lib] as `library` at n: for each C loop that ran,
+ * speedup.library_vs_<v>.nN (from the same interleaved samples as any pair; the original
+ * promises are stated as the library's speedup over the loops), each with a row in the speedup
+ * table.  The sanity floor (pw_baseline_check_floor) marks these like the other `library`
+ * pairs. */
 static void publish_library_extras(const pw_bench *bench, pw_result *r, long n,
                                    const mm_variant *vars, const bool *ran, const size_t *idx,
                                    size_t nvars, size_t lib, pw_table *st)
 {
     char name[96], cell[64];
-    pw_metric m;
-    snprintf(name, sizeof name, "gflops.library.n%ld", n);
-    if (pw_result_get_metric(r, name, &m) == PW_OK) {
-        publish_fraction(r, "library", n, &m, cell, sizeof cell);
-        /* gflops.library.nN carries the chosen variant's basis but not its undecidable mark
-         * (pw_baseline_pick_fastest), so the fraction inherits from the chosen variant too. */
-        char fname[96], gname[96];
-        snprintf(fname, sizeof fname, "fraction_of_peak.library.n%ld", n);
-        snprintf(gname, sizeof gname, "gflops.%s.n%ld", vars[lib].name, n);
-        pw_result_metric_inherit(r, fname, gname);
-    }
     for (size_t v = 0; v < nvars; v++) {
         if (!ran[v] || !is_c_loop(vars[v].name)) continue;
         snprintf(name, sizeof name, "speedup.library_vs_%s.n%ld", vars[v].name, n);
@@ -467,13 +476,6 @@ static int run_matmul(pw_run *run)
         series[v] = pw_chart_series(chart, vars[v].name);
         rseries[v] = rchart ? pw_chart_series(rchart, vars[v].name) : NULL;
     }
-    if (isfinite(ceil.roof_value)) {
-        char label[96];
-        snprintf(label, sizeof label, "%s FMA peak, 1 core", pw_ceilings_label(ceil.roof));
-        pw_chart_hline(chart, label, ceil.roof_value);
-        if (ceil.roof != PW_PEAK_AVX2 && isfinite(ceil.peak[PW_PEAK_AVX2]))
-            pw_chart_hline(chart, "AVX2 FMA peak, 1 core", ceil.peak[PW_PEAK_AVX2]);
-    }
 
     /* The speedup table, one row per size and pair whose variants both ran (long rather than
      * wide, so it fits a printed page). */
@@ -529,13 +531,6 @@ static int run_matmul(pw_run *run)
                 if (!isfinite(m.value)) continue;
                 pw_series_point(series[v], (double)n, m.value, m.lo, m.hi);
                 if (rseries[v]) pw_series_point(rseries[v], (double)n / 6.0, m.value, m.lo, m.hi);
-                char frac[32];
-                publish_fraction(r, vars[v].name, n, &m, frac, sizeof frac);
-                if (is_c_loop(vars[v].name))
-                    publish_fraction_of(r, "fraction_of_scalar_peak", "peak.fma.scalar",
-                                        vars[v].name, n, &m, NULL, 0);
-                pw_table_rowf(gt, "%ld\t%s\t%s\t%.3g (%.3g–%.3g)\t%s", n, vars[v].name,
-                              vars[v].isa, m.value, m.lo, m.hi, frac);
             }
             for (size_t p = 0; p < NPAIRS; p++) {
                 size_t f = nvars, sl = nvars;
@@ -552,7 +547,7 @@ static int run_matmul(pw_run *run)
                 pw_table_rowf(st, "%ld\t%s vs %s\t%s", n, speedup_pairs[p][0],
                               speedup_pairs[p][1], cell);
             }
-            int lib = pw_baseline_publish_library(bench, r, n, vnames, ran, idx, nvars, gt, st);
+            int lib = pw_baseline_publish_library(bench, r, n, vnames, ran, idx, nvars, NULL, st);
             if (lib >= 0)
                 publish_library_extras(bench, r, n, vars, ran, idx, nvars, (size_t)lib, st);
             char prefix[32];
@@ -563,6 +558,35 @@ static int run_matmul(pw_run *run)
         for (size_t v = 0; v < nvars; v++) free(c[v]);
         free(a);
         free(b);
+    }
+    if (status == PW_OK) {
+        /* The roof again, now that the products are timed, and only then what divides by it:
+         * every fraction of the peak, the table's last column, the chart's roof lines. */
+        pw_ceilings_recheck_roof(run, &ceil);
+        for (size_t s = 0; s < nsizes; s++) {
+            long n = sizes[s];
+            for (size_t v = 0; v < nvars; v++) {
+                char gname[96], frac[32];
+                pw_metric m;
+                snprintf(gname, sizeof gname, "gflops.%s.n%ld", vars[v].name, n);
+                if (pw_result_get_metric(r, gname, &m) != PW_OK) continue;
+                publish_fraction(r, vars[v].name, n, &m, frac, sizeof frac);
+                if (is_c_loop(vars[v].name))
+                    publish_fraction_of(r, "fraction_of_scalar_peak", "peak.fma.scalar",
+                                        vars[v].name, n, &m, NULL, 0);
+                pw_table_rowf(gt, "%ld\t%s\t%s\t%.3g (%.3g–%.3g)\t%s", n, vars[v].name,
+                              vars[v].isa, m.value, m.lo, m.hi, frac);
+            }
+            publish_library_fraction(r, n);
+            pw_baseline_library_row(r, gt, n);
+        }
+        if (isfinite(ceil.roof_value)) {
+            char label[96];
+            snprintf(label, sizeof label, "%s FMA peak, 1 core", pw_ceilings_label(ceil.roof));
+            pw_chart_hline(chart, label, ceil.roof_value);
+            if (ceil.roof != PW_PEAK_AVX2 && isfinite(ceil.peak[PW_PEAK_AVX2]))
+                pw_chart_hline(chart, "AVX2 FMA peak, 1 core", ceil.peak[PW_PEAK_AVX2]);
+        }
     }
     if (status == PW_OK && rchart) {
         double xlo = 1.0, xhi = 1.0;

@@ -38,6 +38,11 @@ int pw_baseline_publish_library(const pw_bench *b, pw_result *r, long n, const c
                                 const bool *ran, const size_t *idx, size_t nvars, pw_table *gt,
                                 pw_table *st);
 
+/* The gflops table's row for `library` at n — "n | library = X | the fastest library at this n |
+ * GFLOP/s (CI)" — from what pw_baseline_publish_library recorded in r; nothing when no library
+ * was chosen at n.  For an experiment that fills its table after all sizes were measured. */
+void pw_baseline_library_row(pw_result *r, pw_table *gt, long n);
+
 /* After every size: each library variant in vars that was measured is judged against the sanity
  * floor (pw_baseline_judge) on its best GFLOP/s among sizes >= PW_BASELINE_FLOOR_MIN_N (a tuned
  * library clears the floor at its best size, so one disturbed size cannot condemn it; the

@@ -42,10 +42,9 @@ const char *pw_ceilings_label(pw_peak_kind kind)
     }
 }
 
-/* Times one kind alone and publishes peak.<metric>; returns the median or NAN. */
-static double measure_peak(pw_run *run, pw_peak_kind kind)
+/* Times one kind alone and publishes peak.<metric> into r; returns the median or NAN. */
+static double measure_peak_into(pw_run *run, pw_result *r, pw_peak_kind kind)
 {
-    pw_result *r = pw_run_result(run);
     pw_bench_config cfg;
     pw_bench_config_default(&cfg, pw_run_quick(run));
     cfg.max_seconds = pw_run_quick(run) ? 0.1 : 0.5;
@@ -63,6 +62,50 @@ static double measure_peak(pw_run *run, pw_peak_kind kind)
         value = m.value;
     pw_bench_free(b);
     return value;
+}
+
+static double measure_peak(pw_run *run, pw_peak_kind kind)
+{
+    return measure_peak_into(run, pw_run_result(run), kind);
+}
+
+/* Publishes peak.fma as a copy of the roof's own metric (peak.<roof>). */
+static void publish_roof(pw_result *r, pw_peak_kind roof)
+{
+    pw_metric m;
+    char roofname[64];
+    snprintf(roofname, sizeof roofname, "peak.%s", pw_peak_metric(roof));
+    if (pw_result_get_metric(r, roofname, &m) == PW_OK) {
+        pw_result_metric(r, "peak.fma", m.value, m.lo, m.hi, m.unit);
+        pw_result_metric_basis(r, "peak.fma", m.n, m.cv);
+    }
+}
+
+void pw_ceilings_recheck_roof(pw_run *run, pw_ceilings *c)
+{
+    if (!isfinite(c->roof_value)) return;
+    pw_result *r = pw_run_result(run);
+    pw_result *scratch = pw_result_new("ceilings", "recheck");
+    double again = measure_peak_into(run, scratch, c->roof);
+    const char *metric = pw_peak_metric(c->roof);
+    char name[64];
+    snprintf(name, sizeof name, "peak.%s", metric);
+    bool faster = isfinite(again) && again > c->roof_value;
+    pw_result_note(r, "peak.fma (%s) was timed twice, before and after the timed products: %.4g and "
+                   "%.4g GFLOP/s; the faster window is the roof (a loop that touches no memory can "
+                   "be slowed by other work on the host, never sped up)%s",
+                   pw_peak_isa(c->roof), c->roof_value, again,
+                   isfinite(again) ? "" : " (the second window could not be timed)");
+    if (faster) {
+        json_t *mine = json_object_get(pw_result_json(r), "metrics");
+        json_t *theirs = json_object_get(json_object_get(pw_result_json(scratch), "metrics"), name);
+        if (json_is_object(mine) && json_is_object(theirs)) {
+            json_object_set_new(mine, name, json_deep_copy(theirs));
+            publish_roof(r, c->roof);
+            c->roof_value = c->peak[c->roof] = again;
+        }
+    }
+    pw_result_free(scratch);
 }
 
 /* --- triad ---------------------------------------------------------------------------------- */
@@ -179,13 +222,7 @@ int pw_ceilings_measure(pw_run *run, unsigned what, long triad_mib, pw_ceilings 
         out->peak[k] = measure_peak(run, kind);
     }
     out->roof_value = out->peak[out->roof];
-    pw_metric m;
-    char roofname[64];
-    snprintf(roofname, sizeof roofname, "peak.%s", pw_peak_metric(out->roof));
-    if (pw_result_get_metric(r, roofname, &m) == PW_OK) {
-        pw_result_metric(r, "peak.fma", m.value, m.lo, m.hi, m.unit);
-        pw_result_metric_basis(r, "peak.fma", m.n, m.cv);
-    }
+    publish_roof(r, out->roof);
     pw_buf chains;
     pw_buf_init(&chains);
     for (int k = 0; k < PW_PEAK_KINDS; k++)

@@ -40,6 +40,15 @@ typedef struct {
  * measured stays NAN and is said in a warning). */
 int pw_ceilings_measure(pw_run *run, unsigned what, long triad_mib, pw_ceilings *out);
 
+/* Times the roof (c->roof, peak.fma's width) a second time, alone, and keeps the faster of the
+ * two windows: a loop that touches no memory can only be slowed by other work on the host,
+ * never sped up, and on a shared host one 0.5 s window can fall in a busy stretch (128 against
+ * 158–167 GFLOP/s in one cold report on the Xeon VM).  Call it after an experiment's timed work,
+ * so the windows are that far apart, and before anything divides by the roof.  When the second
+ * is faster it replaces peak.<roof> and peak.fma and c->roof_value / c->peak[c->roof]; a note
+ * gives both windows either way.  No-op when the roof was not measured. */
+void pw_ceilings_recheck_roof(pw_run *run, pw_ceilings *c);
+
 /* Times the triad over three arrays of `bytes` in all (one core, the widest vectors, 24 bytes per
  * element as above) and publishes `metric` in GB/s: the rate a streaming kernel sustains over a
  * working set of that size, from wherever the machine serves it.  Returns the median, or NAN
