@@ -486,6 +486,8 @@ ok &= near(f["value"], lib["value"] / pk["value"]) and near(f["ci95"][1], lib["c
 sys.exit(0 if ok else 1)
 PY
 then ok; else fail "library_vs_*, fraction_of_peak.library or fraction_of_scalar_peak inconsistent ($tmp/lib64.json)"; fi
+# The roof was timed before and after the products; every fraction divides by the one kept.
+expect_grep 'was timed twice, before and after the timed products' "$tmp/lib64.json" "the roof's two windows in a note"
 expect_grep '"isa": "' "$tmp/libs.json" "oneDNN ISA recorded"
 
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
