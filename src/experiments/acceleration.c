@@ -311,17 +311,15 @@ static bool slow_in_spectrum(const char *variant)
 }
 
 /* fraction_of_peak.library.nN, once `library` at n was chosen (pw_baseline_publish_library
- * records the choice in extra.library) and the roof is final.  gflops.library.nN carries the
+ * records the choice: pw_baseline_library_at) and the roof is final.  gflops.library.nN carries the
  * chosen variant's basis but not its undecidable mark (pw_baseline_pick_fastest), so the
  * fraction inherits from that variant too. */
 static void publish_library_fraction(pw_result *r, long n)
 {
-    char name[96], suffix[32], cell[64];
+    char name[96], cell[64];
     pw_metric m;
     snprintf(name, sizeof name, "gflops.library.n%ld", n);
-    snprintf(suffix, sizeof suffix, "n%ld", n);
-    const json_t *extra = json_object_get(pw_result_json(r), "extra");
-    const char *chosen = json_string_value(json_object_get(json_object_get(extra, "library"), suffix));
+    const char *chosen = pw_baseline_library_at(r, n);
     if (!chosen || pw_result_get_metric(r, name, &m) != PW_OK) return;
     publish_fraction(r, "library", n, &m, cell, sizeof cell);
     char fname[96], gname[96];

@@ -97,13 +97,20 @@ int pw_baseline_publish_library(const pw_bench *b, pw_result *r, long n, const c
     return (int)best;
 }
 
+const char *pw_baseline_library_at(const pw_result *r, long n)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "n%ld", n);
+    const json_t *extra = json_object_get(pw_result_json(r), "extra");
+    return json_string_value(json_object_get(json_object_get(extra, "library"), suffix));
+}
+
 void pw_baseline_library_row(pw_result *r, pw_table *gt, long n)
 {
-    char derived[96], suffix[32];
+    char derived[96];
     snprintf(derived, sizeof derived, "gflops.library.n%ld", n);
-    snprintf(suffix, sizeof suffix, "n%ld", n);
     pw_metric bm;
-    const char *best = json_string_value(json_object_get(extra_object(r, "library"), suffix));
+    const char *best = pw_baseline_library_at(r, n);
     if (best && pw_result_get_metric(r, derived, &bm) == PW_OK)
         pw_table_rowf(gt, "%ld\tlibrary = %s\tthe fastest library at this n\t%.3g (%.3g–%.3g)",
                       n, best, bm.value, bm.lo, bm.hi);

@@ -43,6 +43,9 @@ int pw_baseline_publish_library(const pw_bench *b, pw_result *r, long n, const c
  * was chosen at n.  For an experiment that fills its table after all sizes were measured. */
 void pw_baseline_library_row(pw_result *r, pw_table *gt, long n);
 
+/* The variant pw_baseline_publish_library chose as `library` at n (borrowed from r), or NULL. */
+const char *pw_baseline_library_at(const pw_result *r, long n);
+
 /* After every size: each library variant in vars that was measured is judged against the sanity
  * floor (pw_baseline_judge) on its best GFLOP/s among sizes >= PW_BASELINE_FLOOR_MIN_N (a tuned
  * library clears the floor at its best size, so one disturbed size cannot condemn it; the
