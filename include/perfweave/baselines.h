@@ -83,7 +83,13 @@ void pw_openblas_plan_decide(const pw_cpu_info *cpu, const char *config, const c
  * Returns a new reference. */
 json_t *pw_openblas_describe(const pw_cpu_info *cpu, const char *config, const char *core,
                              const char *user, const char *marker, int threads);
-/* pw_openblas_describe for this process, plus "library": the file OpenBLAS was loaded from. */
+/* The variables of envp (an environ-style array) that tune OpenBLAS besides its core: every
+ * OPENBLAS_* (OPENBLAS_L2_SIZE, OPENBLAS_NUM_THREADS, ...) but OPENBLAS_CORETYPE, and the
+ * GotoBLAS names GOTO_* and GOTOBLAS_*, as { name: value }; an empty object when none is set.
+ * New reference. */
+json_t *pw_openblas_environment(char *const *envp);
+/* pw_openblas_describe for this process, plus "library": the file OpenBLAS was loaded from, and
+ * "environment": pw_openblas_environment of this process where it is not empty. */
 json_t *pw_openblas_json(void);
 
 /* === one CBLAS in the process ================================================================== */

@@ -20,12 +20,13 @@ typedef struct {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *usage;
+    bool measures; /* may time a library baseline: told when the user's OpenBLAS core is kept */
 } command;
 
 static const command commands[] = {
-    {"report", pw_cmd_report, "report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all] [--frozen] [CHAPTER.md...]"},
-    {"preview", pw_cmd_preview, "preview [--port N] [--host ADDR] [--quick] [-o DIR] [CHAPTER.md...]  live-reloading local server"},
-    {"run", pw_cmd_run, "run [--quick] [--json] [--no-wait] [--max-wait SECONDS] [--slurm PARTITION [--slurm-time MIN] [--slurm-dir DIR]] EXPERIMENT [key=value...]"},
+    {"report", pw_cmd_report, "report [-o DIR] [-f html,latex,pdf] [--quick] [--rerun ID|all] [--frozen] [CHAPTER.md...]", true},
+    {"preview", pw_cmd_preview, "preview [--port N] [--host ADDR] [--quick] [-o DIR] [CHAPTER.md...]  live-reloading local server", true},
+    {"run", pw_cmd_run, "run [--quick] [--json] [--no-wait] [--max-wait SECONDS] [--slurm PARTITION [--slurm-time MIN] [--slurm-dir DIR]] EXPERIMENT [key=value...]", true},
     {"list", pw_cmd_list, "list [--json]                 experiments, parameters, metric names"},
     {"stats", pw_cmd_stats, "stats [--json] [FILE|-]       summary statistics of one number per line"},
     {"compare", pw_cmd_compare, "compare [--json] A B          two samples: Welch, Mann-Whitney, ratio and difference CIs"},
@@ -34,7 +35,7 @@ static const command commands[] = {
     {"archive", pw_cmd_archive, "archive export [--root DIR] RUN > FILE | archive import [--root DIR] [--skip-present] FILE...  runs that travel"},
     {"slurm", pw_cmd_slurm, "slurm check [--dir DIR] [--json] PARTITION[,PARTITION...]  can perfweave measure there?"},
     /* Hidden: what a Slurm job runs on its node (docs/slurm.md). */
-    {"run-job", pw_cmd_run_job, NULL},
+    {"run-job", pw_cmd_run_job, NULL, true},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -52,8 +53,9 @@ static void usage(FILE *out)
  * measuring children are forked from this process without exec: the only way to a better core
  * is to run this program again with OPENBLAS_CORETYPE set, once (PW_OPENBLAS_MARKER guards
  * against a loop and tells the new image what the library had detected).  A user's own
- * OPENBLAS_CORETYPE is kept.  Returns unless it re-executes. */
-static void choose_openblas_core(char **argv)
+ * OPENBLAS_CORETYPE is kept, with a note when it is weaker than the best core and `measures`
+ * (the command may time the library).  Returns unless it re-executes. */
+static void choose_openblas_core(char **argv, bool measures)
 {
     pw_cpu_info cpu;
     pw_cpu_detect(&cpu);
@@ -71,7 +73,7 @@ static void choose_openblas_core(char **argv)
     const char *best = pw_openblas_best_core(&cpu, config);
     if (user) {
         const pw_openblas_core *b = pw_openblas_core_find(best), *c = pw_openblas_core_find(core);
-        if (b && (!c || b->rank > c->rank))
+        if (measures && b && (!c || b->rank > c->rank))
             fprintf(stderr, "perfweave: note: OPENBLAS_CORETYPE=%s from the environment is kept "
                     "(OpenBLAS runs core %s; the best core for this CPU is %s)\n", user, core,
                     best);
@@ -94,7 +96,10 @@ static void choose_openblas_core(char **argv)
 
 int main(int argc, char **argv)
 {
-    choose_openblas_core(argv);
+    bool measures = false;
+    for (size_t i = 0; argc >= 2 && i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) measures = commands[i].measures;
+    choose_openblas_core(argv, measures);
     char why[512];
     if (pw_cblas_check(why, sizeof why) != 0) {
         fprintf(stderr, "perfweave: %s\n", why);

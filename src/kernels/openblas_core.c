@@ -165,6 +165,31 @@ static const char *openblas_file(void)
     return object_of(bound("openblas_get_config"));
 }
 
+extern char **environ;
+
+/* Whether an environment variable named so (the text before '=') tunes OpenBLAS: OPENBLAS_*
+ * and the GotoBLAS names 0.3.x still reads, except OPENBLAS_CORETYPE, which the record
+ * describes as "requested". */
+static bool tunes_openblas(const char *entry)
+{
+    if (strncmp(entry, "OPENBLAS_CORETYPE=", 18) == 0) return false;
+    return strncmp(entry, "OPENBLAS_", 9) == 0 || strncmp(entry, "GOTO_", 5) == 0 ||
+           strncmp(entry, "GOTOBLAS_", 9) == 0;
+}
+
+json_t *pw_openblas_environment(char *const *envp)
+{
+    json_t *doc = json_object();
+    for (char *const *e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || !tunes_openblas(*e)) continue;
+        char *name = pw_xstrndup(*e, (size_t)(eq - *e));
+        json_object_set_new(doc, name, json_string(eq + 1));
+        free(name);
+    }
+    return doc;
+}
+
 json_t *pw_openblas_json(void)
 {
     pw_cpu_info cpu;
@@ -174,6 +199,10 @@ json_t *pw_openblas_json(void)
                                        openblas_get_num_threads());
     const char *file = openblas_file();
     json_object_set_new(doc, "library", file ? json_string(file) : json_null());
+    /* Only where something is set, so every other record keeps the keys it had. */
+    json_t *vars = pw_openblas_environment(environ);
+    if (json_object_size(vars)) json_object_set_new(doc, "environment", vars);
+    else json_decref(vars);
     return doc;
 }
 

@@ -435,6 +435,11 @@ json_t *pw_env_software(const json_t *env)
                      "onednn_isa", pick(env, "onednn", "isa"),
                      "gsl", pick(env, "libraries", "gsl"),
                      "cblas", pick(env, "cblas", NULL));
+    /* OpenBLAS's tuning variables (OPENBLAS_L2_SIZE and the like change its blocking), only
+     * where some are set, for the same reason as the AMX grant below. */
+    json_t *tuning = pick(env, "openblas", "environment");
+    if (json_is_null(tuning)) json_decref(tuning);
+    else json_object_set_new(sw, "openblas_environment", tuning);
     /* Whether this process may use the AMX tiles: a refused or switched-off grant runs other
      * kernels on the same hardware.  Only where the record says (CPUs with AMX), so the keys of
      * every other record stay what they were. */

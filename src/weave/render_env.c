@@ -4,6 +4,7 @@
  * compiler, load and steal), then the raw record it was read from.  Every field may be missing
  * (an older or replayed record, another OS): it then reads "unknown", never a guess. */
 #include "perfweave/render.h"
+#include "perfweave/baselines.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -355,11 +356,25 @@ static void openblas_core(pw_buf *b, const json_t *o)
         if (det) pw_buf_printf(b, " (the library detected %s on this CPU)", det);
     } else if (strcmp(by, "user") == 0) {
         pw_buf_printf(b, ", set by the user (OPENBLAS_CORETYPE=%s)", req ? req : "?");
+        const char *best = str_at(o, "best");
+        const pw_openblas_core *bc = pw_openblas_core_find(best), *in = pw_openblas_core_find(core);
+        if (bc && (!in || bc->rank > in->rank))
+            pw_buf_printf(b, "; perfweave would have chosen %s on this CPU", best);
     } else {
         pw_buf_printf(b, ", chosen by %s", by);
     }
     if (json_is_false(json_object_get(o, "took")) && req)
         pw_buf_printf(b, "; the requested core %s did not take", req);
+    const json_t *vars = json_object_get(o, "environment");
+    const char *name;
+    const json_t *value;
+    bool first = true;
+    json_object_foreach((json_t *)vars, name, value) {
+        if (!json_is_string(value)) continue;
+        pw_buf_printf(b, "%s%s=%s", first ? "; from the environment " : ", ", name,
+                      json_string_value(value));
+        first = false;
+    }
 }
 
 typedef struct {

@@ -455,6 +455,10 @@ case "$by" in
 esac
 if grep -q "warning" "$tmp/env.err"; then fail "core choice warned: $(cat "$tmp/env.err")"; else ok; fi
 expect_grep '"cblas_sgemm": ".*openblas' "$tmp/env.json" "cblas_sgemm binds into OpenBLAS"
+# OpenBLAS's other tuning variables are part of its record (and of the results' cache key)
+OPENBLAS_L2_SIZE=4096 GOTO_NUM_THREADS=1 "$bin" run --json selftest.fixed values=1,2,3 >"$tmp/env-l2.json" 2>/dev/null
+expect_grep '"OPENBLAS_L2_SIZE": "4096"' "$tmp/env-l2.json" "OPENBLAS_L2_SIZE recorded"
+expect_grep '"GOTO_NUM_THREADS": "1"' "$tmp/env-l2.json" "GOTO_NUM_THREADS recorded"
 
 "$bin" run --quick --json acceleration.matmul sizes=1024 variants=packed,openblas,blis,onednn >"$tmp/libs.json" 2>"$tmp/libs.err"; s=$?
 expect_status 0 $s "matmul with every library"
@@ -497,6 +501,9 @@ if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
     if [ "$(jval chosen_by "$tmp/weak.json")" = user ] && [ "$(jval core "$tmp/weak.json")" = Prescott ]; then ok
     else fail "the user's OPENBLAS_CORETYPE=Prescott was not kept and reported (chosen_by $(jval chosen_by "$tmp/weak.json"), core $(jval core "$tmp/weak.json"))"; fi
     expect_grep "OPENBLAS_CORETYPE=Prescott from the environment is kept" "$tmp/weak.err" "user's core reported"
+    # ...told only by commands that may time the library
+    printf "1\n2\n" | OPENBLAS_CORETYPE=Prescott "$bin" stats >/dev/null 2>"$tmp/weak-stats.err"
+    if [ -s "$tmp/weak-stats.err" ]; then fail "perfweave stats printed: $(cat "$tmp/weak-stats.err")"; else ok; fi
     expect_grep '"baseline_warnings"' "$tmp/weak.json" "baseline warning on a weak core"
     expect_grep 'OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak.json" "warning names the library and core"
     expect_grep '"verdict": "UNDECIDED"' "$tmp/weak.json" "claim against the weak library undecided"
