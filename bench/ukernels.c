@@ -74,6 +74,20 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* A block of 0 would never advance the driver's loops. */
+    const long *lists[3] = {kcs, mcs, ncs};
+    const size_t counts[3] = {nkc, nmc, nnc};
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            if (lists[l][i] < 1) {
+                fprintf(stderr, "%s: --kc, --mc and --nc take blocks of at least 1\n", argv[0]);
+                return 1;
+            }
+    for (size_t i = 0; i < nsizes; i++)
+        if (sizes[i] < 1) {
+            fprintf(stderr, "%s: --sizes takes sizes of at least 1\n", argv[0]);
+            return 1;
+        }
     pw_matmul_fn ref_fn = pw_matmul_openblas;
     if (strcmp(ref, "onednn") == 0) {
         char msg[256];

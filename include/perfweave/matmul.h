@@ -60,8 +60,14 @@ typedef struct {
     pw_ukernel_direct_fn direct; /* NULL: always pack */
     double direct_mnk;    /* m·n·k at or below which `direct` runs … */
     size_t direct_kmax;   /* … when k is at most this too */
-    int preferred;        /* nonzero for the one AUTO / a forced ISA selects (one per ISA) */
+    int preferred;        /* nonzero for the one AUTO / a forced ISA selects (one per ISA) … */
     const char *summary;  /* one line */
+    /* … unless the CPU is one of those another kernel of the ISA is preferred on: CPUID vendor
+     * preferred_vendor ("AuthenticAMD") and display family >= preferred_min_family.  NULL for
+     * the kernels that are not preferred on particular CPUs (as BLIS keeps one configuration per
+     * microarchitecture: each shape was chosen by measurement on one machine of that kind). */
+    const char *preferred_vendor;
+    unsigned preferred_min_family;
 } pw_matmul_ukernel;
 
 /* Every microkernel compiled into this build (the SIMD ones only on x86 without PW_NO_SIMD), in
@@ -75,6 +81,9 @@ const char *pw_ukernel_name(pw_ukernel isa);
 int pw_ukernel_from_name(const char *s, pw_ukernel *out);
 /* The ISA's preferred microkernel in this build, or NULL when it is compiled out (or AUTO). */
 const pw_matmul_ukernel *pw_matmul_ukernel_preferred(pw_ukernel isa);
+/* The ISA's microkernel for cpu: the one preferred on CPUs of its vendor and family
+ * (preferred_vendor, preferred_min_family) when there is one, else pw_matmul_ukernel_preferred. */
+const pw_matmul_ukernel *pw_matmul_ukernel_preferred_on(pw_ukernel isa, const pw_cpu_info *cpu);
 /* Whether a microkernel of isa can run on cpu in this build: compiled in, the CPU reports the
  * instructions and the operating system enabled their register state (cpu.h).  When it cannot,
  * writes the reason as a lowercase sentence into why (whysize bytes, may be 0), naming what is
@@ -82,8 +91,8 @@ const pw_matmul_ukernel *pw_matmul_ukernel_preferred(pw_ukernel isa);
 bool pw_ukernel_usable(pw_ukernel isa, const pw_cpu_info *cpu, char *why, size_t whysize);
 /* The widest ISA usable on cpu: avx512, else avx2, else portable. */
 pw_ukernel pw_ukernel_widest(const pw_cpu_info *cpu);
-/* Resolves a choice: AUTO → the preferred microkernel of pw_ukernel_widest(cpu); a forced ISA →
- * its preferred microkernel when pw_ukernel_usable says so.  A forced ISA that cannot run is
+/* Resolves a choice: AUTO → the microkernel preferred on cpu of pw_ukernel_widest(cpu); a forced
+ * ISA → its microkernel preferred on cpu when pw_ukernel_usable says so.  A forced ISA that cannot run is
  * PW_EINVAL with the reason in why ("the avx512 microkernel cannot run here: …"), never a
  * silent fallback.  PW_OK sets *out. */
 int pw_matmul_ukernel_select(pw_ukernel which, const pw_cpu_info *cpu,

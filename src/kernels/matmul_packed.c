@@ -3,7 +3,7 @@
  * microkernel streams both with unit stride from L1/L2.  The microkernels share one contract
  * (pw_ukernel_fn) and each carries its own blocksizes, read by the driver at run time, so
  * kernels of different shapes coexist (BLIS's context): AVX-512 (several register shapes, one
- * preferred), AVX2+FMA 6×16 and portable C 6×16.  The SIMD ones are compiled for their target
+ * preferred in general and one on AMD from Zen 5), AVX2+FMA 6×16 and portable C 6×16.  The SIMD ones are compiled for their target
  * only and chosen at run time from cpu.h; which one runs is decided by
  * pw_matmul_ukernel_select, which refuses — with the reason — an ISA the CPU, the OS or this
  * build cannot run. */
@@ -286,10 +286,15 @@ static const pw_matmul_ukernel ukernels[] = {
      direct_avx512, 384.0 * 384 * 384, 512, 1,
      "AVX-512: 16 zmm accumulators, 1 load of B and 16 broadcasts of A per k step; "
      "unpacked up to 384^3"},
-    {"avx512_12x32", PW_UKERNEL_AVX512, 12, 32, 256, 24, 4096, ukernel_avx512_12x2p16,
+    /* Preferred on AMD from Zen 5 (family 26): there 16×16's 17 loads per 16 FMAs held it at
+     * 0.78× oneDNN at n = 1024 whatever its blocks, and 12×32 needed the whole depth of a
+     * 1024-deep product in one pass (KC 1024: 0.95× oneDNN, against 0.88× with KC 512 and 0.78×
+     * with KC 256, where each extra pass rereads and rewrites C); docs/kernels.md. */
+    {"avx512_12x32", PW_UKERNEL_AVX512, 12, 32, 1024, 24, 1024, ukernel_avx512_12x2p16,
      direct_avx512, 384.0 * 384 * 384, 512, 0,
      "AVX-512: 24 zmm accumulators, 2 loads of B and 12 broadcasts of A per k step; "
-     "unpacked up to 384^3"},
+     "unpacked up to 384^3; preferred on AMD family 26 (Zen 5) and later",
+     "AuthenticAMD", 26},
     {"avx512_14x32", PW_UKERNEL_AVX512, 14, 32, 256, 28, 4096, ukernel_avx512_14x2p16, NULL, 0,
      0, 0, "AVX-512: 28 zmm accumulators, 2 loads of B and 14 broadcasts of A per k step"},
     {"avx512_8x32", PW_UKERNEL_AVX512, 8, 32, 256, 24, 4096, ukernel_avx512_8x2p16, NULL, 0, 0,
@@ -340,6 +345,16 @@ const pw_matmul_ukernel *pw_matmul_ukernel_preferred(pw_ukernel isa)
     for (size_t i = 0; i < NUKERNELS; i++)
         if (ukernels[i].isa == isa && ukernels[i].preferred) return &ukernels[i];
     return NULL;
+}
+
+const pw_matmul_ukernel *pw_matmul_ukernel_preferred_on(pw_ukernel isa, const pw_cpu_info *cpu)
+{
+    for (size_t i = 0; cpu && i < NUKERNELS; i++)
+        if (ukernels[i].isa == isa && ukernels[i].preferred_vendor &&
+            strcmp(ukernels[i].preferred_vendor, cpu->vendor) == 0 &&
+            cpu->family >= ukernels[i].preferred_min_family)
+            return &ukernels[i];
+    return pw_matmul_ukernel_preferred(isa);
 }
 
 /* Appends ", name" for each missing flag to a buffer. */
@@ -409,7 +424,7 @@ int pw_matmul_ukernel_select(pw_ukernel which, const pw_cpu_info *cpu,
                      reason);
         return PW_EINVAL;
     }
-    *out = pw_matmul_ukernel_preferred(isa);
+    *out = pw_matmul_ukernel_preferred_on(isa, cpu);
     return PW_OK;
 }
 

@@ -169,7 +169,8 @@ static void expect_select(const pw_cpu_info *cpu, pw_ukernel which, pw_ukernel i
     assert_string_equal(why, "");
     assert_non_null(uk);
     assert_int_equal(uk->isa, isa_expected);
-    assert_true(uk->preferred);
+    assert_true(uk->preferred || uk->preferred_vendor);
+    assert_ptr_equal(uk, pw_matmul_ukernel_preferred_on(isa_expected, cpu));
 }
 
 static void expect_refused(const pw_cpu_info *cpu, pw_ukernel which, const char *reason)
@@ -205,6 +206,35 @@ static void test_ukernel_dispatch(void **state)
     expect_select(&c, PW_UKERNEL_AVX512, PW_UKERNEL_AVX512);
     expect_select(&c, PW_UKERNEL_AVX2, PW_UKERNEL_AVX2);
     expect_select(&c, PW_UKERNEL_PORTABLE, PW_UKERNEL_PORTABLE);
+
+    /* The AVX-512 shape follows the CPU it was chosen on: the general one (an Intel Xeon, or a
+     * CPU whose vendor says nothing), the one preferred on AMD from family 26 (Zen 5) there and
+     * not on Zen 4 (family 25, not measured); other ISAs have one kernel for every CPU. */
+    const pw_matmul_ukernel *general = pw_matmul_ukernel_preferred(PW_UKERNEL_AVX512);
+    assert_true(general->preferred && !general->preferred_vendor);
+    strcpy(c.vendor, "GenuineIntel");
+    c.family = 6;
+    assert_ptr_equal(pw_matmul_ukernel_preferred_on(PW_UKERNEL_AVX512, &c), general);
+    strcpy(c.vendor, "AuthenticAMD");
+    c.family = 25;
+    assert_ptr_equal(pw_matmul_ukernel_preferred_on(PW_UKERNEL_AVX512, &c), general);
+    const pw_matmul_ukernel *zen5 = NULL;
+    for (int family = 26; family <= 27; family++) {
+        c.family = (unsigned)family;
+        const pw_matmul_ukernel *uk = pw_matmul_ukernel_preferred_on(PW_UKERNEL_AVX512, &c);
+        assert_ptr_not_equal(uk, general);
+        assert_int_equal(uk->isa, PW_UKERNEL_AVX512);
+        assert_string_equal(uk->preferred_vendor, "AuthenticAMD");
+        zen5 = uk;
+    }
+    expect_select(&c, PW_UKERNEL_AUTO, PW_UKERNEL_AVX512);
+    const pw_matmul_ukernel *chosen = NULL;
+    assert_int_equal(pw_matmul_ukernel_select(PW_UKERNEL_AVX512, &c, &chosen, NULL, 0), PW_OK);
+    assert_ptr_equal(chosen, zen5);
+    assert_ptr_equal(pw_matmul_ukernel_preferred_on(PW_UKERNEL_AVX2, &c),
+                     pw_matmul_ukernel_preferred(PW_UKERNEL_AVX2));
+    assert_ptr_equal(pw_matmul_ukernel_preferred_on(PW_UKERNEL_AVX512, NULL), general);
+    c = full_cpu();
 
     /* An AVX2-only CPU (Haswell, Zen 1–3): auto is avx2, avx512 refused for the CPU. */
     c.avx512f = c.avx512dq = c.avx512cd = c.avx512bw = c.avx512vl = c.avx512_vnni = false;
