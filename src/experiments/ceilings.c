@@ -81,31 +81,51 @@ static void publish_roof(pw_result *r, pw_peak_kind roof)
     }
 }
 
-void pw_ceilings_recheck_roof(pw_run *run, pw_ceilings *c)
+/* Times kind again into a scratch result and keeps the faster window: replaces peak.<kind> (and
+ * peak.fma when kind is the roof) and c's value when the second is faster; a note gives both. */
+static void recheck_kind(pw_run *run, pw_ceilings *c, pw_peak_kind kind)
 {
-    if (!isfinite(c->roof_value)) return;
     pw_result *r = pw_run_result(run);
     pw_result *scratch = pw_result_new("ceilings", "recheck");
-    double again = measure_peak_into(run, scratch, c->roof);
-    const char *metric = pw_peak_metric(c->roof);
+    double first = c->peak[kind], again = measure_peak_into(run, scratch, kind);
+    const bool int8 = pw_peak_is_int8(kind);
     char name[64];
-    snprintf(name, sizeof name, "peak.%s", metric);
-    bool faster = isfinite(again) && again > c->roof_value;
-    pw_result_note(r, "peak.fma (%s) was timed twice, before and after the timed products: %.4g and "
-                   "%.4g GFLOP/s; the faster window is the roof (a loop that touches no memory can "
+    snprintf(name, sizeof name, "peak.%s", pw_peak_metric(kind));
+    bool faster = isfinite(again) && again > first;
+    pw_result_note(r, "%s (%s) was timed twice, before and after the timed products: %.4g and "
+                   "%.4g %s; the faster window is the roof (a loop that touches no memory can "
                    "be slowed by other work on the host, never sped up)%s",
-                   pw_peak_isa(c->roof), c->roof_value, again,
+                   kind == c->roof ? "peak.fma" : name, pw_peak_isa(kind), first, again,
+                   int8 ? "GOP/s" : "GFLOP/s",
                    isfinite(again) ? "" : " (the second window could not be timed)");
     if (faster) {
         json_t *mine = json_object_get(pw_result_json(r), "metrics");
         json_t *theirs = json_object_get(json_object_get(pw_result_json(scratch), "metrics"), name);
         if (json_is_object(mine) && json_is_object(theirs)) {
             json_object_set_new(mine, name, json_deep_copy(theirs));
-            publish_roof(r, c->roof);
-            c->roof_value = c->peak[c->roof] = again;
+            c->peak[kind] = again;
+            if (kind == c->roof) {
+                publish_roof(r, c->roof);
+                c->roof_value = again;
+            }
         }
     }
     pw_result_free(scratch);
+}
+
+void pw_ceilings_recheck(pw_run *run, pw_ceilings *c, unsigned what)
+{
+    for (int k = 0; k < PW_PEAK_KINDS; k++) {
+        pw_peak_kind kind = (pw_peak_kind)k;
+        bool want = pw_peak_is_int8(kind) ? (what & PW_CEIL_INT8) != 0
+                                          : (what & PW_CEIL_ROOF) && kind == c->roof;
+        if (want && isfinite(c->peak[k])) recheck_kind(run, c, kind);
+    }
+}
+
+void pw_ceilings_recheck_roof(pw_run *run, pw_ceilings *c)
+{
+    pw_ceilings_recheck(run, c, PW_CEIL_ROOF);
 }
 
 /* --- triad ---------------------------------------------------------------------------------- */

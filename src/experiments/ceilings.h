@@ -48,6 +48,10 @@ int pw_ceilings_measure(pw_run *run, unsigned what, long triad_mib, pw_ceilings 
  * is faster it replaces peak.<roof> and peak.fma and c->roof_value / c->peak[c->roof]; a note
  * gives both windows either way.  No-op when the roof was not measured. */
 void pw_ceilings_recheck_roof(pw_run *run, pw_ceilings *c);
+/* The same for the roof when what has PW_CEIL_ROOF and for every int8 peak measured when it has
+ * PW_CEIL_INT8 (peak.int8.vnni256 / .vnni512 / .amx): each is timed again and the faster window
+ * kept, in c->peak[] and in the result, with a note for each. */
+void pw_ceilings_recheck(pw_run *run, pw_ceilings *c, unsigned what);
 
 /* Times the triad over three arrays of `bytes` in all (one core, the widest vectors, 24 bytes per
  * element as above) and publishes `metric` in GB/s: the rate a streaming kernel sustains over a
