@@ -92,8 +92,8 @@ bool pw_ukernel_usable(pw_ukernel isa, const pw_cpu_info *cpu, char *why, size_t
 /* The widest ISA usable on cpu: avx512, else avx2, else portable. */
 pw_ukernel pw_ukernel_widest(const pw_cpu_info *cpu);
 /* Resolves a choice: AUTO → the microkernel preferred on cpu of pw_ukernel_widest(cpu); a forced
- * ISA → its microkernel preferred on cpu when pw_ukernel_usable says so.  A forced ISA that cannot run is
- * PW_EINVAL with the reason in why ("the avx512 microkernel cannot run here: …"), never a
+ * ISA → its microkernel preferred on cpu when pw_ukernel_usable says so.  A forced ISA that
+ * cannot run is PW_EINVAL with the reason in why ("the avx512 microkernel cannot run here: …"), never a
  * silent fallback.  PW_OK sets *out. */
 int pw_matmul_ukernel_select(pw_ukernel which, const pw_cpu_info *cpu,
                              const pw_matmul_ukernel **out, char *why, size_t whysize);

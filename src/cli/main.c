@@ -96,10 +96,10 @@ static void choose_openblas_core(char **argv, bool measures)
 
 int main(int argc, char **argv)
 {
-    bool measures = false;
+    const command *cmd = NULL;
     for (size_t i = 0; argc >= 2 && i < NCOMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) measures = commands[i].measures;
-    choose_openblas_core(argv, measures);
+        if (strcmp(argv[1], commands[i].name) == 0) cmd = &commands[i];
+    choose_openblas_core(argv, cmd && cmd->measures);
     char why[512];
     if (pw_cblas_check(why, sizeof why) != 0) {
         fprintf(stderr, "perfweave: %s\n", why);
@@ -126,8 +126,7 @@ int main(int argc, char **argv)
         printf("perfweave %s (commit %s)\n", pw_version(), pw_commit());
         return PW_EXIT_OK;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    if (cmd) return cmd->fn(argc - 1, argv + 1);
     fprintf(stderr, "perfweave: unknown command '%s' (see perfweave --help)\n", argv[1]);
     return PW_EXIT_USAGE;
 }

@@ -140,14 +140,13 @@ static void gemm_roofs(pw_run *run, const pw_ceilings *cp, pw_chart *gc, pw_metr
                        pw_metric *int8, pw_metric *vec8, char *narrow, size_t narrowsize)
 {
     pw_result *r = pw_run_result(run);
-    const pw_ceilings c = *cp;
     memset(fp32, 0, sizeof *fp32);
     memset(int8, 0, sizeof *int8);
     memset(vec8, 0, sizeof *vec8);
     char label[80];
     narrow[0] = '\0';
     if (pw_result_get_metric(r, "peak.fma", fp32) == PW_OK && fp32->lo > 0) {
-        snprintf(label, sizeof label, "%s fp32 peak, 1 core", pw_ceilings_label(c.roof));
+        snprintf(label, sizeof label, "%s fp32 peak, 1 core", pw_ceilings_label(cp->roof));
         pw_chart_hline(gc, label, fp32->value);
         const char *widest = pw_cpu_widest_isa(pw_cpu_host());
         char wname[48];
@@ -157,7 +156,7 @@ static void gemm_roofs(pw_run *run, const pw_ceilings *cp, pw_chart *gc, pw_metr
             snprintf(narrow, narrowsize, "peak.fma is the %s width this build measures, narrower "
                      "than the CPU's widest unit (%s) that the libraries may use, so a fraction "
                      "of it overstates how much of the machine a library uses",
-                     pw_ceilings_label(c.roof), widest);
+                     pw_ceilings_label(cp->roof), widest);
     } else {
         fp32->lo = 0;
     }
@@ -171,8 +170,8 @@ static void gemm_roofs(pw_run *run, const pw_ceilings *cp, pw_chart *gc, pw_metr
         pw_result_note(r, "fraction_of_peak.sgemm_<library>.bN (and .sgemm.bN) divide each fp32 "
                        "library's GOP/s by peak.fma (%.3g GFLOP/s), but %s: they decide nothing.",
                        fp32->value, narrow);
-    pw_peak_kind vroof = isfinite(c.peak[PW_PEAK_VNNI512]) ? PW_PEAK_VNNI512
-                         : isfinite(c.peak[PW_PEAK_VNNI256]) ? PW_PEAK_VNNI256
+    pw_peak_kind vroof = isfinite(cp->peak[PW_PEAK_VNNI512]) ? PW_PEAK_VNNI512
+                         : isfinite(cp->peak[PW_PEAK_VNNI256]) ? PW_PEAK_VNNI256
                                                              : PW_PEAK_KINDS;
     char name[80], vlabel[80] = "";
     if (vroof != PW_PEAK_KINDS) {
@@ -184,7 +183,7 @@ static void gemm_roofs(pw_run *run, const pw_ceilings *cp, pw_chart *gc, pw_metr
     *int8 = *vec8;
     snprintf(name, sizeof name, "peak.%s", pw_peak_metric(PW_PEAK_AMX));
     pw_metric amx;
-    if (isfinite(c.peak[PW_PEAK_AMX]) && pw_result_get_metric(r, name, &amx) == PW_OK &&
+    if (isfinite(cp->peak[PW_PEAK_AMX]) && pw_result_get_metric(r, name, &amx) == PW_OK &&
         amx.lo > 0) {
         roof = PW_PEAK_AMX;
         *int8 = amx;

@@ -3,8 +3,9 @@
  * microkernel streams both with unit stride from L1/L2.  The microkernels share one contract
  * (pw_ukernel_fn) and each carries its own blocksizes, read by the driver at run time, so
  * kernels of different shapes coexist (BLIS's context): AVX-512 (several register shapes, one
- * preferred in general and one on AMD from Zen 5), AVX2+FMA 6×16 and portable C 6×16.  The SIMD ones are compiled for their target
- * only and chosen at run time from cpu.h; which one runs is decided by
+ * preferred in general and one on AMD from Zen 5), AVX2+FMA 6×16 and portable C 6×16.  The
+ * SIMD ones are compiled for their target only and chosen at run time from cpu.h; which one
+ * runs is decided by
  * pw_matmul_ukernel_select, which refuses — with the reason — an ISA the CPU, the OS or this
  * build cannot run. */
 #include <stdint.h>
