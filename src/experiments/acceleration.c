@@ -686,7 +686,7 @@ static const char *const module_sources[] = {
     "src/kernels/bandwidth.c", "src/kernels/simd.h", "src/experiments/ceilings.c",
     "src/experiments/ceilings.h", "src/kernels/baselines.c", "src/kernels/blis.c",
     "src/kernels/onednn.c", "src/kernels/openblas_core.c", "src/experiments/baseline.c",
-    "src/experiments/baseline.h", NULL};
+    "src/experiments/baseline.h", "src/measure/handicap.c", NULL};
 
 const pw_experiment pw_exp_acceleration_matmul = {
     "acceleration.matmul",

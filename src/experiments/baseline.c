@@ -13,6 +13,7 @@
 #include "perfweave/baselines.h"
 #include "perfweave/common.h"
 #include "perfweave/cpu.h"
+#include "perfweave/handicap.h"
 #include "perfweave/matmul.h"
 
 bool pw_baseline_is_library(const char *variant)
@@ -138,57 +139,6 @@ static void describe(const char *variant, lib_info *out)
     out->fma = json_is_true(json_object_get(vec, "fma"));
 }
 
-/* Splits "speedup.A_vs_B.SUFFIX" into A, B and SUFFIX (copies); false for other names. */
-static bool split_pair(const char *name, char *a, char *b, char *suffix, size_t size)
-{
-    const char *p = strncmp(name, "speedup.", 8) == 0 ? name + 8 : NULL;
-    const char *vs = p ? strstr(p, "_vs_") : NULL;
-    const char *dot = vs ? strchr(vs + 4, '.') : NULL;
-    if (!vs || (size_t)(vs - p) >= size) return false;
-    size_t bl = dot ? (size_t)(dot - (vs + 4)) : strlen(vs + 4);
-    if (bl >= size || (dot && strlen(dot + 1) >= size)) return false;
-    memcpy(a, p, (size_t)(vs - p));
-    a[vs - p] = '\0';
-    memcpy(b, vs + 4, bl);
-    b[bl] = '\0';
-    snprintf(suffix, size, "%s", dot ? dot + 1 : "");
-    return true;
-}
-
-int pw_baseline_mark(pw_result *r, const char *variant, const char *alias, const char *alias_key,
-                     const char *sentence)
-{
-    json_t *doc = pw_result_json(r);
-    const json_t *choice = alias_key ? json_object_get(json_object_get(doc, "extra"), alias_key) : NULL;
-    int marked = 0;
-    size_t count = pw_result_metric_count(r);
-    for (size_t i = 0; i < count; i++) {
-        pw_metric m;
-        if (pw_result_metric_at(r, i, &m) != PW_OK) continue;
-        char name[160], a[64], b[64], suffix[64];
-        snprintf(name, sizeof name, "%s", m.name);
-        if (!split_pair(name, a, b, suffix, sizeof a)) continue;
-        bool hit = strcmp(a, variant) == 0 || strcmp(b, variant) == 0;
-        if (!hit && alias && (strcmp(a, alias) == 0 || strcmp(b, alias) == 0)) {
-            const char *chosen = json_string_value(json_object_get(choice, suffix));
-            hit = chosen && strcmp(chosen, variant) == 0;
-        }
-        if (hit && pw_result_metric_undecidable(r, name, "baseline", "%s", sentence) == PW_OK)
-            marked++;
-    }
-    json_t *warnings = json_object_get(doc, "baseline_warnings");
-    if (!json_is_array(warnings)) {
-        warnings = json_array();
-        json_object_set_new(doc, "baseline_warnings", warnings);
-    }
-    size_t i;
-    json_t *w;
-    json_array_foreach(warnings, i, w)
-        if (strcmp(json_string_value(w), sentence) == 0) return marked;
-    json_array_append_new(warnings, json_string(sentence));
-    return marked;
-}
-
 int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
                             const long *sizes, size_t nsizes)
 {
@@ -212,6 +162,7 @@ int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
     }
     int handicapped = 0;
     json_t *libs = extra_object(r, "libraries");
+    pw_handicap_add_side(r, "library", "library");
     for (size_t v = 0; v < nvars; v++) {
         if (!pw_baseline_is_library(vars[v]) || json_object_get(libs, vars[v])) continue;
         lib_info info;
@@ -239,7 +190,8 @@ int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
         double fraction;
         if (!pw_baseline_judge(&obs, &mach, msg, sizeof msg, &fraction)) continue;
         handicapped++;
-        pw_baseline_mark(r, vars[v], "library", "library", msg);
+        pw_handicap_mark(r, vars[v], "library", "library", msg, NULL);
+        pw_handicap_judged(r, vars[v], msg);
     }
     return handicapped;
 }
@@ -253,6 +205,7 @@ int pw_baseline_check_code(pw_result *r, const char *const *vars, size_t nvars, 
     pw_baseline_machine mach = {NAN, NULL, pw_cpu_widest_isa(&cpu), pw_cpu_widest_floats(&cpu),
                                 PW_BASELINE_FLOOR};
     json_t *libs = extra_object(r, "libraries");
+    if (alias) pw_handicap_add_side(r, alias, alias_key);
     int handicapped = 0;
     for (size_t v = 0; v < nvars; v++) {
         if (!pw_baseline_is_library(vars[v])) continue;
@@ -267,7 +220,8 @@ int pw_baseline_check_code(pw_result *r, const char *const *vars, size_t nvars, 
         else json_decref(info.doc);
         if (!bad) continue;
         handicapped++;
-        pw_baseline_mark(r, vars[v], alias, alias_key, msg);
+        pw_handicap_mark(r, vars[v], alias, alias_key, msg, NULL);
+        pw_handicap_judged(r, vars[v], msg);
     }
     return handicapped;
 }

@@ -54,17 +54,22 @@ const char *pw_baseline_library_at(const pw_result *r, long n);
  * AVX2+FMA, or portable code) otherwise.  A handicapped library gets a sentence in the result's
  * "baseline_warnings" array, and every metric comparing against it — speedup.*_vs_<v>.* and
  * speedup.<v>_vs_*.*, and the `library` pairs at each size where it was the library — is marked
- * undecidable with code "baseline" and that sentence.  Records each library's description
- * (baselines.h, as this process runs it) in the result's extra "libraries".  Returns the number
- * of handicapped libraries. */
+ * undecidable with code "baseline" and that sentence (handicap.h's pw_handicap_mark); the
+ * judgement is recorded (pw_handicap_judged) for the weave to carry into every other result
+ * that compares against the same library on the same machine.  Records each library's
+ * description (baselines.h, as this process runs it) in the result's extra "libraries" and the
+ * side `library` (pw_handicap_add_side).  Returns the number of handicapped libraries. */
 int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
                             const long *sizes, size_t nsizes);
 
 /* ISA-only form of the floor for experiments that measure no peak (quantization's layer shapes
- * are too small for the measured part): each library in vars whose vector code cannot reach the
- * floor is handicapped, and the comparisons through alias at the sizes where extra[alias_key]
- * chose it are marked as by pw_baseline_mark.  Records the descriptions in extra "libraries".
- * Returns the number of handicapped libraries. */
+ * are too small for the measured part; pruning's dense passes): each library in vars whose
+ * vector code cannot reach the floor is handicapped, and its comparisons — directly, and through
+ * alias (when not NULL) at the suffixes where extra[alias_key] names it (an object suffix →
+ * variant, or one variant for all) — are marked as by pw_handicap_mark.  Records the
+ * descriptions in extra "libraries" and the side (pw_handicap_add_side), so that a judgement
+ * measured elsewhere in the report is carried here too (handicap.h), and its own judgements
+ * (pw_handicap_judged).  Returns the number of handicapped libraries. */
 int pw_baseline_check_code(pw_result *r, const char *const *vars, size_t nvars, const char *alias,
                            const char *alias_key);
 
@@ -79,12 +84,6 @@ size_t pw_baseline_fp32_libraries(const char *names[3], pw_mlp_gemm_fn fns[3], c
  * PW_OK, or PW_ERANGE with "<name> fails … at m=… n=… k=…" in msg. */
 int pw_baseline_check_nt(pw_mlp_gemm_fn fn, const char *name, size_t m, size_t n, size_t k,
                          uint64_t seed, char *msg, size_t size);
-
-/* Marks every speedup metric one of whose sides is variant (or `alias`, when non-NULL, at the
- * sizes listed in extra[alias_key] as having chosen variant) undecidable with why = "baseline"
- * and sentence; appends sentence to "baseline_warnings" once.  Returns how many were marked. */
-int pw_baseline_mark(pw_result *r, const char *variant, const char *alias, const char *alias_key,
-                     const char *sentence);
 
 /* One note naming what each library variant in vars ran: the OpenBLAS summary sentence, BLIS's
  * version and kernel set, oneDNN's version, ISA and threads. */

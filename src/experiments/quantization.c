@@ -12,6 +12,7 @@
 #include "perfweave/common.h"
 #include "perfweave/cpu.h"
 #include "perfweave/experiment.h"
+#include "perfweave/handicap.h"
 #include "perfweave/matmul.h"
 #include "perfweave/quant.h"
 #include "baseline.h"
@@ -243,7 +244,7 @@ static void check_int8_anchor(pw_result *r, const long *batches, size_t nb, cons
                                  "on this machine: at its largest batch it ran %s, not the AMX "
                                  "tiles this CPU has and this process may use, so comparisons "
                                  "against onednn are shown but decide no claim", isaname, impl);
-        pw_baseline_mark(r, "onednn", NULL, NULL, msg);
+        pw_handicap_mark(r, "onednn", NULL, NULL, msg, NULL);
         free(msg);
         json_decref(doc);
         return;
@@ -276,7 +277,7 @@ static void check_int8_anchor(pw_result *r, const long *batches, size_t nb, cons
                              "so comparisons against onednn are shown but decide no claim",
                              isaname, at, gops, 100 * best, pk->value, 100 * PW_BASELINE_FLOOR);
     json_decref(doc);
-    pw_baseline_mark(r, "onednn", NULL, NULL, msg);
+    pw_handicap_mark(r, "onednn", NULL, NULL, msg, NULL);
     free(msg);
 }
 
@@ -1080,7 +1081,7 @@ static const char *const quant_metrics[] = {
 static const char *const module_sources[] = {"src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c", "src/kernels/qgemm.c", "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
                                              "src/kernels/baselines.c", "src/kernels/blis.c", "src/kernels/onednn.c", "src/kernels/openblas_core.c",
                                              "src/experiments/baseline.c", "src/experiments/baseline.h", "src/kernels/simd.h",
-                                             "src/experiments/ceilings.c", "src/experiments/ceilings.h", NULL};
+                                             "src/experiments/ceilings.c", "src/experiments/ceilings.h", "src/measure/handicap.c", NULL};
 
 const pw_experiment pw_exp_quantization_mlp = {
     "quantization.mlp",

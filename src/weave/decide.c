@@ -1,5 +1,6 @@
 /* decide.c — what the results decide: every reference, chart and table key checked against
- * the results that came back, then the claims, chapter by chapter so that Holm's correction
+ * the results that came back, then a handicapped library judged in one result carried into
+ * every result that ran it the same way, then the claims, chapter by chapter so that Holm's correction
  * spans one module, the conditions, and which passage of conditional text each verdict
  * selects. */
 #include "report_internal.h"
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "perfweave/claims.h"
+#include "perfweave/handicap.h"
 
 /* A stand-in (exec.h) is not the directive's result: its metrics, charts and tables may not be
  * the ones the directive will have, so nothing is checked against it. */
@@ -81,12 +83,31 @@ static const char *unmeasured(const pw_directive *d)
     return reason ? reason : "not measured yet";
 }
 
+/* A library judged handicapped where its speed was measured against the machine's peak (the
+ * matmul experiment's floor) is as handicapped in every other result that ran it the same way on
+ * the same machine: the judgement is carried into those results (handicap.h), so that their
+ * comparisons against it decide no claim either and the top of the report names them too. */
+static void carry_handicaps(pw_report *r)
+{
+    for (size_t c = 0; c < r->nchapters; c++)
+        for (size_t k = 0; k < r->chapters[c]->ndirectives; k++) {
+            const pw_directive *from = r->chapters[c]->directives[k];
+            if (!from->result || pw_result_failed(from->result)) continue;
+            for (size_t c2 = 0; c2 < r->nchapters; c2++)
+                for (size_t k2 = 0; k2 < r->chapters[c2]->ndirectives; k2++) {
+                    pw_directive *to = r->chapters[c2]->directives[k2];
+                    if (to->result) pw_handicap_carry(to->result, from->result, from->id);
+                }
+        }
+}
+
 /* Claims are decided per chapter, so Holm's correction spans one module's claims (and
  * counterclaims: a counterclaim is a test like any other).  A condition only chooses prose; it is
  * decided on its own (Holm across its own points), so that adding a sentence to a chapter never
  * moves a badge, and one condition's verdict does not depend on what other conditions exist. */
 void pw_report_decide(pw_report *r)
 {
+    carry_handicaps(r);
     for (size_t c = 0; c < r->nchapters; c++) {
         pw_chapter *ch = r->chapters[c];
         for (size_t k = 0; k < ch->ndirectives; k++) {

@@ -1,9 +1,10 @@
 /* report_internal.h — private to src/weave: the state one `perfweave report` run carries from
  * stage to stage, and the stages themselves (one file each), in the order report.c calls them:
  * load.c (chapters, ids, labels, references, special blocks), obtain.c (results), decide.c
- * (checks after results, claims, conditional text), special.c (history and matrix blocks from
- * the archive), compose.c (charts, custom nodes, each document through its format's renderer,
- * render.h), publish.c (staging, results.json and the archive, pdflatex, atomic rename).
+ * (checks after results, handicapped baselines across results, claims, conditional text),
+ * special.c (history and matrix blocks from the archive), compose.c (charts, custom nodes, each
+ * document through its format's renderer, render.h), publish.c (staging, results.json and the
+ * archive, pdflatex, atomic rename).
  * Stages report through pw_report_tell and r->diag, never on stderr. */
 #ifndef PERFWEAVE_REPORT_INTERNAL_H
 #define PERFWEAVE_REPORT_INTERNAL_H

@@ -129,7 +129,7 @@ if grep -Eq '±(inf|nan)|(inf|nan)%' "$tmp/quick/report.html" "$tmp/quick/report
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
     --archive tests/fixtures/matrix/base -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
-if [ "${pages:-0}" -eq 11 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 11"; fi
+if [ "${pages:-0}" -eq 13 ]; then ok; else fail "fixture PDF has ${pages:-no} pages, expected 13"; fi
 # The preamble went into a pdflatex format kept beside the aux files; a format pdflatex cannot
 # load (another TeX installation, a broken file) costs a plain pass, not the PDF, and is rebuilt;
 # report.tex still compiles on its own, without perfweave's format.
@@ -140,7 +140,7 @@ SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden
     --archive tests/fixtures/matrix/base -o "$tmp/fixture" tests/golden/chapters/*.md 2>"$tmp/err-fmt"; s=$?
 expect_status 2 $s "report with a broken preamble format (the fixture has one ERROR result)"
 pages=$(pdfinfo "$tmp/fixture/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
-if [ "${pages:-0}" -eq 11 ]; then ok; else fail "with a broken format the PDF has ${pages:-no} pages, expected 11"; fi
+if [ "${pages:-0}" -eq 13 ]; then ok; else fail "with a broken format the PDF has ${pages:-no} pages, expected 13"; fi
 if grep -q "pdflatex" "$tmp/err-fmt"; then fail "a broken format was reported as a pdflatex failure"; else ok; fi
 SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f latex,pdf --replay tests/golden/results.json \
     --archive tests/fixtures/matrix/base -o "$tmp/fixture" tests/golden/chapters/*.md 2>/dev/null
@@ -211,8 +211,8 @@ SOURCE_DATE_EPOCH=1767225600 "$bin" report -q -f text --replay tests/golden/resu
     -o "$tmp/text" tests/golden/chapters/*.md >"$tmp/text.out" 2>"$tmp/text.err"; s=$?
 expect_status 2 $s "text report of the fixture (one ERROR result)"
 if cmp -s "$tmp/text.out" "$tmp/text/report.txt"; then ok; else fail "-f text did not print report.txt on stdout"; fi
-expect_grep "^15 claims: 6 helped, 2 did not help, 1 mixed, 4 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
-expect_grep "^verdicts: 8 PASS, 2 PARTIAL, 0 FAIL, 3 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
+expect_grep "^18 claims: 7 helped, 2 did not help, 1 mixed, 6 undecided, 2 could not be measured$" "$tmp/text.out" "text outcome counts"
+expect_grep "^verdicts: 9 PASS, 2 PARTIAL, 0 FAIL, 5 UNDECIDED, 2 ERROR$" "$tmp/text.out" "text verdict counts"
 expect_grep "^could not be measured  *When an experiment fails  *broken: mode segv  *claim: value >= 1  *ERROR  *the experiment failed" "$tmp/text.out" "text claim row"
 expect_grep "^baseline: FastLib (core Old) is a handicapped baseline" "$tmp/text.out" "text baseline warning above the claims"
 if [ -e "$tmp/text/report.html" ] || [ -e "$tmp/text/report.tex" ]; then fail "-f text wrote another format"; else ok; fi
@@ -508,6 +508,20 @@ if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
     expect_grep 'OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak.json" "warning names the library and core"
     expect_grep '"verdict": "UNDECIDED"' "$tmp/weak.json" "claim against the weak library undecided"
     expect_grep '"why": "baseline"' "$tmp/weak.json" "undecided for the baseline reason"
+    # Pruning's dense passes are that library too: CSR against them decides nothing either.
+    OPENBLAS_CORETYPE=Prescott "$bin" run --quick --json compression.prune parts=time sparsities=50,95 \
+        methods=layer finetune_epochs=0 >"$tmp/weak-prune.json" 2>/dev/null; s=$?
+    expect_status 0 $s "pruning on a forced weak core"
+    if python3 - "$tmp/weak-prune.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["metrics"]
+ok = (any("OpenBLAS (core Prescott) is a handicapped" in w for w in r.get("baseline_warnings", []))
+      and all(m[k].get("undecidable", {}).get("why") == "baseline" for k in m if k.startswith("speedup.csr_vs_dense."))
+      and not any("undecidable" in m[k] for k in m if k.startswith("speedup.structured_vs_dense.")))
+sys.exit(0 if ok else 1)
+PY
+    then ok; else fail "CSR against a Prescott OpenBLAS not marked (or structured marked) in $tmp/weak-prune.json"; fi
     # The same in a report: the warning at the top (HTML box above the contents, LaTeX after the
     # title, text before the claim table), in the experiment's box and in the claim's evidence.
     mkdir -p "$tmp/weak"
@@ -520,19 +534,35 @@ sizes: [256]
 variants: [packed, openblas]
 claim: speedup(packed, openblas) >= 1
 ```
+
+```experiment compression.prune
+id: weak-prune
+parts: [time]
+sparsities: [50, 95]
+methods: [layer]
+finetune_epochs: 0
+claim: speedup(csr, dense) > 1 where s >= 95
+```
 MD
     OPENBLAS_CORETYPE=Prescott "$bin" report -q --quick --no-cache --no-archive -f html,latex,text \
         -o "$tmp/weak/out" "$tmp/weak/ch.md" >"$tmp/weak/stdout" 2>"$tmp/weak/stderr"; s=$?
     expect_status 0 $s "report on a forced weak core"
     head=$(sed -n '1,/<nav class="toc"/p' "$tmp/weak/out/report.html")
     if printf '%s' "$head" | grep -q 'class="baseline-box"' && printf '%s' "$head" | grep -q 'OpenBLAS (core Prescott) is a handicapped baseline' \
-        && printf '%s' "$head" | grep -q 'href="#result-weak"'; then ok
+        && printf '%s' "$head" | grep -q 'href="#result-weak"' && printf '%s' "$head" | grep -q 'href="#result-weak-prune"'; then ok
     else fail "the HTML has no baseline box above the contents linking to the experiment"; fi
     expect_grep 'class="warnings blocking baseline"' "$tmp/weak/out/report.html" "baseline warning in the experiment box"
     # A disturbed measurement (a busy shared machine) blocks the point first; either reason is
     # beside the claim, and the baseline box above it regardless.
     if grep -Eq 'undecided \((handicapped baseline|disturbed measurement)\)' "$tmp/weak/out/report.html"; then ok
     else fail "no blocking reason beside the claim in $tmp/weak/out/report.html"; fi
+    if python3 - "$tmp/weak/out/results.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+r = next(x for x in doc["results"] if x["id"] == "weak-prune")
+sys.exit(0 if r["claims"][0]["verdict"] == "UNDECIDED" else 1)
+PY
+    then ok; else fail "the pruning claim against a Prescott OpenBLAS was decided ($tmp/weak/out/results.json)"; fi
     expect_grep '^\\begin{pwbaselines}' "$tmp/weak/out/report.tex" "LaTeX baseline box after the title"
     expect_grep '^baseline: OpenBLAS (core Prescott) is a handicapped baseline' "$tmp/weak/stdout" "text baseline line"
 fi

@@ -19,6 +19,7 @@
 #include "perfweave/baselines.h"
 #include "perfweave/common.h"
 #include "perfweave/cpu.h"
+#include "perfweave/handicap.h"
 #include "perfweave/matmul.h"
 #include "perfweave/quant.h"
 #include "perfweave/result.h"
@@ -577,7 +578,7 @@ static void test_mark(void **state)
     put(r, "speedup.packed_vs_library.n512", 1.1);
     put(r, "gflops.openblas.n256", 20.0);
     pw_result_set_extra(r, "library", json_pack("{s:s, s:s}", "n256", "openblas", "n512", "blis"));
-    assert_int_equal(pw_baseline_mark(r, "openblas", "library", "library", "openblas is handicapped"), 3);
+    assert_int_equal(pw_handicap_mark(r, "openblas", "library", "library", "openblas is handicapped", NULL), 3);
     assert_string_equal(why_of(r, "speedup.packed_vs_openblas.n256"), "baseline");
     assert_string_equal(why_of(r, "speedup.openblas_vs_naive.n256"), "baseline");
     assert_string_equal(why_of(r, "speedup.packed_vs_library.n256"), "baseline");
@@ -588,7 +589,7 @@ static void test_mark(void **state)
     pw_result_get_metric(r, "speedup.packed_vs_openblas.n256", &m);
     assert_string_equal(m.undecidable_reason, "openblas is handicapped");
     /* The sentence is listed once however often it is marked. */
-    pw_baseline_mark(r, "openblas", NULL, NULL, "openblas is handicapped");
+    pw_handicap_mark(r, "openblas", NULL, NULL, "openblas is handicapped", NULL);
     json_t *w = json_object_get(pw_result_json(r), "baseline_warnings");
     assert_int_equal(json_array_size(w), 1);
     assert_string_equal(json_string_value(json_array_get(w, 0)), "openblas is handicapped");
@@ -616,7 +617,13 @@ static void test_check_floor(void **state)
     assert_int_equal(json_array_size(w), 1);
     assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "BLIS (kernel set "));
     assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "10% of the single-core"));
-    assert_non_null(json_object_get(json_object_get(json_object_get(doc, "extra"), "libraries"), "blis"));
+    json_t *extra = json_object_get(doc, "extra");
+    assert_non_null(json_object_get(json_object_get(extra, "libraries"), "blis"));
+    /* The judgement is recorded for the weave to carry, and so is the side `library`. */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(extra, "handicapped"), "blis")),
+                        json_string_value(json_array_get(w, 0)));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(extra, "baseline_sides"), "library")),
+                        "library");
     pw_result_free(r);
     /* A library measured close to the peak is not flagged (unless its code could not reach the
      * floor at all, which BLIS's kernel sets on x86 with FMA never are). */
@@ -647,6 +654,83 @@ static void test_check_floor(void **state)
     assert_non_null(strstr(json_string_value(json_array_get(json_object_get(pw_result_json(r), "baseline_warnings"), 0)),
                            "30 GFLOP/s at n = 256"));
     pw_result_free(r);
+}
+
+/* A result that compares against OpenBLAS (a pruning experiment: CSR against "dense", which is
+ * OpenBLAS at every sparsity; structured against dense too, but both sides are the library).
+ * core and model vary the description and the machine. */
+static pw_result *prune_fixture(const char *core, const char *model)
+{
+    pw_result *r = pw_result_new("compression.prune", "prune");
+    put(r, "speedup.csr_vs_dense.s50", 0.5);
+    put(r, "speedup.csr_vs_dense.s95", 1.5);
+    put(r, "speedup.structured_vs_dense.n50", 1.9);
+    put(r, "time.dense", 2.0);
+    pw_result_set_extra(r, "libraries", json_pack("{s:{s:s, s:s, s:s}}", "openblas", "version",
+                                                  "0.3.21", "core", core, "library", "/lib/x.so"));
+    pw_result_set_extra(r, "dense_library", json_pack("{s:s, s:s}", "s50", "openblas", "s95", "openblas"));
+    pw_handicap_add_side(r, "dense", "dense_library");
+    json_object_set_new(pw_result_json(r), "environment", json_pack("{s:{s:s}}", "cpu", "model", model));
+    return r;
+}
+
+/* The judgement of one result (the matmul experiment measured OpenBLAS far below the peak)
+ * carried into another that ran the same library on the same machine, and only then. */
+static void test_carry(void **state)
+{
+    (void)state;
+    pw_result *from = prune_fixture("Haswell", "Xeon A");
+    json_object_del(json_object_get(pw_result_json(from), "extra"), "baseline_sides");
+    put(from, "speedup.packed_vs_openblas.n1024", 1.4);
+    const char *sentence = "OpenBLAS (core Haswell) is a handicapped baseline on this machine";
+    pw_handicap_mark(from, "openblas", NULL, NULL, sentence, NULL);
+    pw_handicap_judged(from, "openblas", sentence);
+
+    pw_result *to = prune_fixture("Haswell", "Xeon A");
+    /* A point already undecidable keeps its own reason. */
+    pw_result_metric_undecidable(to, "speedup.csr_vs_dense.s95", "disturbed", "busy");
+    assert_int_equal(pw_handicap_carry(to, from, "accel-spectrum"), 1);
+    assert_string_equal(why_of(to, "speedup.csr_vs_dense.s50"), "baseline");
+    assert_string_equal(why_of(to, "speedup.csr_vs_dense.s95"), "disturbed");
+    assert_null(why_of(to, "speedup.structured_vs_dense.n50"));
+    assert_null(why_of(to, "time.dense"));
+    pw_metric m;
+    pw_result_get_metric(to, "speedup.csr_vs_dense.s50", &m);
+    assert_non_null(strstr(m.undecidable_reason, sentence));
+    assert_non_null(strstr(m.undecidable_reason, "measured in experiment accel-spectrum"));
+    /* The top of the report lists the same sentence for both experiments (deduplicated). */
+    json_t *w = json_object_get(pw_result_json(to), "baseline_warnings");
+    assert_int_equal(json_array_size(w), 1);
+    assert_string_equal(json_string_value(json_array_get(w, 0)), sentence);
+    /* Carrying twice changes nothing; a result never carries into itself. */
+    assert_int_equal(pw_handicap_carry(to, from, "accel-spectrum"), 0);
+    assert_int_equal(json_array_size(json_object_get(pw_result_json(to), "baseline_warnings")), 1);
+    assert_int_equal(pw_handicap_carry(from, from, "accel-spectrum"), 0);
+    pw_result_free(to);
+
+    /* Another core, another machine, or no record of the library: nothing is carried. */
+    static const char *const other[][2] = {{"SkylakeX", "Xeon A"}, {"Haswell", "Xeon B"}};
+    for (size_t i = 0; i < 2; i++) {
+        to = prune_fixture(other[i][0], other[i][1]);
+        assert_false(pw_handicap_same_library(to, from, "openblas"));
+        assert_int_equal(pw_handicap_carry(to, from, "accel-spectrum"), 0);
+        assert_null(why_of(to, "speedup.csr_vs_dense.s50"));
+        assert_null(json_object_get(pw_result_json(to), "baseline_warnings"));
+        pw_result_free(to);
+    }
+    to = prune_fixture("Haswell", "Xeon A");
+    json_object_del(json_object_get(pw_result_json(to), "extra"), "libraries");
+    assert_int_equal(pw_handicap_carry(to, from, "accel-spectrum"), 0);
+    pw_result_free(to);
+    assert_false(pw_handicap_same_library(from, from, "blis"));
+
+    /* A side recorded as one variant for every suffix (a string): the structured pair too. */
+    to = prune_fixture("Haswell", "Xeon A");
+    pw_result_set_extra(to, "dense_library", json_string("openblas"));
+    assert_int_equal(pw_handicap_carry(to, from, "accel-spectrum"), 3);
+    assert_string_equal(why_of(to, "speedup.structured_vs_dense.n50"), "baseline");
+    pw_result_free(to);
+    pw_result_free(from);
 }
 
 /* Deliberately wrong: transposes the wrong operand (computes A·B with B read as k × n). */
@@ -725,6 +809,12 @@ static void test_check_code(void **state)
     if (expect) assert_string_equal(why, "baseline");
     else assert_null(why);
     assert_null(why_of(r, "speedup.int8_vs_fp32.b256"));
+    /* The side and the description are recorded for the weave; so is a judgement made here. */
+    json_t *extra = json_object_get(pw_result_json(r), "extra");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(extra, "baseline_sides"), "fp32")),
+                        "fp32");
+    assert_non_null(json_object_get(json_object_get(extra, "libraries"), "openblas"));
+    assert_int_equal(json_object_get(json_object_get(extra, "handicapped"), "openblas") != NULL, expect);
     pw_result_free(r);
 }
 
@@ -748,6 +838,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_floor_rule),
         cmocka_unit_test(test_mark),
         cmocka_unit_test(test_check_floor),
+        cmocka_unit_test(test_carry),
         cmocka_unit_test(test_check_nt_and_fp32_libraries),
         cmocka_unit_test(test_pick_fastest),
         cmocka_unit_test(test_check_code),
