@@ -55,8 +55,10 @@ bool pw_handicap_same_library(const pw_result *a, const pw_result *b, const char
  * from judged handicapped and to did not, when pw_handicap_same_library(to, from, variant), each
  * comparison of to against variant (directly or through its recorded sides) that is not already
  * marked undecidable for another reason is marked "baseline", with from's sentence and where it
- * was measured; from's sentence joins to's "baseline_warnings".  A result never carries into
- * itself.  Returns how many comparisons were marked. */
+ * was measured; when to has any comparison against variant (marked now or before), from's
+ * sentence joins to's "baseline_warnings" (a library measured only as a candidate that was never
+ * chosen leaves no warning).  A result never carries into itself.  Returns how many comparisons
+ * were marked. */
 int pw_handicap_carry(pw_result *to, const pw_result *from, const char *from_id);
 
 #endif

@@ -68,10 +68,11 @@ static void add_warning(pw_result *r, const char *sentence)
 }
 
 /* The marking itself: sides[0..nsides) are (side, key) pairs; keep leaves metrics that are
- * marked already. */
+ * marked already.  *hits (when not NULL) counts the comparisons against variant, marked or not. */
 static int mark(pw_result *r, const char *variant, const char *const (*sides)[2], size_t nsides,
-                bool keep, const char *reason)
+                bool keep, const char *reason, int *hits)
 {
+    if (hits) *hits = 0;
     const json_t *extra = json_object_get(pw_result_json(r), "extra");
     int marked = 0;
     size_t count = pw_result_metric_count(r);
@@ -87,7 +88,9 @@ static int mark(pw_result *r, const char *variant, const char *const (*sides)[2]
             if (strcmp(a, side) == 0 || strcmp(b, side) == 0)
                 hit = side_is(json_object_get(extra, sides[s][1]), suffix, variant);
         }
-        if (!hit || (keep && m.undecidable_why)) continue;
+        if (!hit) continue;
+        if (hits) ++*hits;
+        if (keep && m.undecidable_why) continue;
         if (pw_result_metric_undecidable(r, name, "baseline", "%s", reason) == PW_OK) marked++;
     }
     return marked;
@@ -97,7 +100,7 @@ int pw_handicap_mark(pw_result *r, const char *variant, const char *side, const 
                      const char *reason, const char *warning)
 {
     const char *pair[1][2] = {{side, key ? key : side}};
-    int marked = mark(r, variant, (const char *const (*)[2])pair, side ? 1 : 0, false, reason);
+    int marked = mark(r, variant, (const char *const (*)[2])pair, side ? 1 : 0, false, reason, NULL);
     add_warning(r, warning ? warning : reason);
     return marked;
 }
@@ -164,9 +167,12 @@ int pw_handicap_carry(pw_result *to, const pw_result *from, const char *from_id)
                                     "library the same way on the same machine)",
                                     json_string_value(sentence),
                                     from_id && *from_id ? from_id : "another");
-        marked += mark(to, variant, (const char *const (*)[2])pairs, nsides, true, reason);
+        int hits;
+        marked += mark(to, variant, (const char *const (*)[2])pairs, nsides, true, reason, &hits);
         free(reason);
-        add_warning(to, json_string_value(sentence));
+        /* A result that only measured the library as a candidate it did not choose has no
+         * comparison against it: nothing to warn about there. */
+        if (hits) add_warning(to, json_string_value(sentence));
     }
     free(pairs);
     return marked;

@@ -723,6 +723,13 @@ static void test_carry(void **state)
     assert_int_equal(pw_handicap_carry(to, from, "accel-spectrum"), 0);
     pw_result_free(to);
     assert_false(pw_handicap_same_library(from, from, "blis"));
+    /* The library measured as a candidate but never the side of a comparison: no warning. */
+    to = prune_fixture("Haswell", "Xeon A");
+    pw_result_set_extra(to, "dense_library", json_pack("{s:s, s:s}", "s50", "blis", "s95", "onednn"));
+    assert_true(pw_handicap_same_library(to, from, "openblas"));
+    assert_int_equal(pw_handicap_carry(to, from, "accel-spectrum"), 0);
+    assert_null(json_object_get(pw_result_json(to), "baseline_warnings"));
+    pw_result_free(to);
 
     /* A side recorded as one variant for every suffix (a string): the structured pair too. */
     to = prune_fixture("Haswell", "Xeon A");
