@@ -16,12 +16,15 @@
  *                           is against the library that extra[key] names: one variant for
  *                           every S (a string), or { S: variant } (an object).  Comparisons
  *                           whose A or B is the variant's own name need no entry.
+ *   extra "baseline_metrics": { metric: variant } — other metrics that rest on a comparison
+ *                           with the library (a score computed from its speedup)
  *   extra "handicapped":    { variant: sentence } — judged handicapped in this result: by its
  *                           measured speed against the machine's peak, or by what its vector
  *                           code can reach at best (a result that judged a library itself
  *                           takes no other result's judgement of it)
  *   "baseline_warnings":    [ sentence ] — what the report lists at the top for this result
- * A comparison is a metric named speedup.A_vs_B.S (S may be empty). */
+ * A comparison is a metric named speedup.A_vs_B.S (S may be empty), or one that extra
+ * "baseline_metrics" names. */
 #ifndef PERFWEAVE_HANDICAP_H
 #define PERFWEAVE_HANDICAP_H
 
@@ -40,6 +43,9 @@ int pw_handicap_mark(pw_result *r, const char *variant, const char *side, const 
 /* Records that r's comparisons through side are against the library extra[key] names (above).
  * Recording a side twice keeps one entry. */
 void pw_handicap_add_side(pw_result *r, const char *side, const char *key);
+
+/* Records that metric of r rests on a comparison with variant (above). */
+void pw_handicap_add_metric(pw_result *r, const char *metric, const char *variant);
 
 /* Records variant as judged handicapped in r, with the judgement's sentence (the one
  * pw_handicap_mark put beside the comparisons). */

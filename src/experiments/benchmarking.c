@@ -21,6 +21,7 @@
 #include "perfweave/bench.h"
 #include "perfweave/common.h"
 #include "perfweave/experiment.h"
+#include "perfweave/handicap.h"
 #include "perfweave/matmul.h"
 #include "perfweave/mlp.h"
 #include "perfweave/quant.h"
@@ -28,6 +29,7 @@
 #include "perfweave/sparse.h"
 #include "perfweave/stats.h"
 #include "perfweave/transformer.h"
+#include "baseline.h"
 #include "mnistexp.h"
 
 #define MAXN 32
@@ -770,6 +772,20 @@ static int event_score(pw_run *run, ev_sub *subs, size_t ns, long runs,
                    "only the variation among the runs taken: when every pair agrees it is [1, 1]), "
                    "tau.min the smallest observed", runs, cfg->max_seconds);
     free(scores);
+    /* A library submission is checked like every library baseline (baseline.h): where its code
+     * cannot reach half of the machine's peak, or the acceleration chapter measured it below
+     * that (carried by the weave, handicap.h), its speedup and its score decide no claim and
+     * the report names it beside this event's rankings. */
+    const char *libs[8];
+    size_t nl = 0;
+    for (size_t i = 0; i < ns; i++)
+        if (pw_baseline_is_library(subs[i].name)) {
+            char name[96];
+            snprintf(name, sizeof name, "score.%s", subs[i].name);
+            pw_handicap_add_metric(r, name, subs[i].name);
+            libs[nl++] = subs[i].name;
+        }
+    if (nl) pw_baseline_check_code(r, libs, nl, NULL, NULL);
     return PW_OK;
 }
 
@@ -1240,10 +1256,19 @@ static const pw_param_spec events_params[] = {
      "mlp event: accuracy gate, percentage points below the baseline"},
     {"steps", PW_PARAM_INT, "32", 1, 248, NULL, "decoding event: tokens generated"},
 };
+/* The events also check their library submissions (baseline.h). */
+static const char *const events_sources[] = {
+    "src/kernels/matmul.c", "src/kernels/matmul_packed.c", "src/kernels/peak.c",
+    "src/kernels/mnist.c", "src/kernels/mlp.c", "src/experiments/mnistexp.c", "src/kernels/quant.c",
+    "src/kernels/qgemm.c", "src/kernels/prune.c", "src/kernels/sparse.c",
+    "src/kernels/transformer.c", "src/kernels/tensor_alloc.c", "src/kernels/baselines.c",
+    "src/kernels/openblas_core.c", "src/experiments/baseline.c", "src/experiments/baseline.h",
+    "src/measure/handicap.c", NULL};
+
 const pw_experiment pw_exp_benchmarking_events = {
     "benchmarking.events",
     "TinyMLPerf-style events (matmul, mlp, decoding): geometric-mean score with an accuracy gate, "
     "ranking stability",
     events_params, sizeof events_params / sizeof events_params[0], events_metrics, run_events,
-    module_sources,
+    events_sources,
 };

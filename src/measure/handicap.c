@@ -74,6 +74,7 @@ static int mark(pw_result *r, const char *variant, const char *const (*sides)[2]
 {
     if (hits) *hits = 0;
     const json_t *extra = json_object_get(pw_result_json(r), "extra");
+    const json_t *named = json_object_get(extra, "baseline_metrics");
     int marked = 0;
     size_t count = pw_result_metric_count(r);
     for (size_t i = 0; i < count; i++) {
@@ -81,9 +82,11 @@ static int mark(pw_result *r, const char *variant, const char *const (*sides)[2]
         if (pw_result_metric_at(r, i, &m) != PW_OK) continue;
         char name[160], a[64], b[64], suffix[64];
         snprintf(name, sizeof name, "%s", m.name);
-        if (!split_pair(name, a, b, suffix, sizeof a)) continue;
-        bool hit = strcmp(a, variant) == 0 || strcmp(b, variant) == 0;
-        for (size_t s = 0; s < nsides && !hit; s++) {
+        const char *on = json_string_value(json_object_get(named, name));
+        bool pair = split_pair(name, a, b, suffix, sizeof a);
+        bool hit = on ? strcmp(on, variant) == 0
+                      : pair && (strcmp(a, variant) == 0 || strcmp(b, variant) == 0);
+        for (size_t s = 0; pair && s < nsides && !hit; s++) {
             const char *side = sides[s][0];
             if (strcmp(a, side) == 0 || strcmp(b, side) == 0)
                 hit = side_is(json_object_get(extra, sides[s][1]), suffix, variant);
@@ -108,6 +111,11 @@ int pw_handicap_mark(pw_result *r, const char *variant, const char *side, const 
 void pw_handicap_add_side(pw_result *r, const char *side, const char *key)
 {
     json_object_set_new(extra_object(r, "baseline_sides"), side, json_string(key ? key : side));
+}
+
+void pw_handicap_add_metric(pw_result *r, const char *metric, const char *variant)
+{
+    json_object_set_new(extra_object(r, "baseline_metrics"), metric, json_string(variant));
 }
 
 void pw_handicap_judged(pw_result *r, const char *variant, const char *sentence)

@@ -522,6 +522,17 @@ ok = (any("OpenBLAS (core Prescott) is a handicapped" in w for w in r.get("basel
 sys.exit(0 if ok else 1)
 PY
     then ok; else fail "CSR against a Prescott OpenBLAS not marked (or structured marked) in $tmp/weak-prune.json"; fi
+    # ...and so is the matmul event's OpenBLAS submission: its speedup and score decide nothing.
+    OPENBLAS_CORETYPE=Prescott "$bin" run --quick --json benchmarking.events event=matmul n=64 runs=2 \
+        >"$tmp/weak-event.json" 2>/dev/null; s=$?
+    expect_status 0 $s "the matmul event on a forced weak core"
+    if python3 - "$tmp/weak-event.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["metrics"]
+why = lambda k: m[k].get("undecidable", {}).get("why")
+sys.exit(0 if why("score.openblas") == why("speedup.openblas_vs_naive") == "baseline" and why("score.packed") is None else 1)
+PY
+    then ok; else fail "the event's Prescott OpenBLAS score or speedup not marked, or packed's marked ($tmp/weak-event.json)"; fi
     # The same in a report: the warning at the top (HTML box above the contents, LaTeX after the
     # title, text before the claim table), in the experiment's box and in the claim's evidence.
     mkdir -p "$tmp/weak"

@@ -577,8 +577,14 @@ static void test_mark(void **state)
     put(r, "speedup.packed_vs_library.n256", 3.0);
     put(r, "speedup.packed_vs_library.n512", 1.1);
     put(r, "gflops.openblas.n256", 20.0);
+    put(r, "score.openblas", 3.0);
+    put(r, "score.packed", 3.0);
     pw_result_set_extra(r, "library", json_pack("{s:s, s:s}", "n256", "openblas", "n512", "blis"));
-    assert_int_equal(pw_handicap_mark(r, "openblas", "library", "library", "openblas is handicapped", NULL), 3);
+    /* A metric that is not a pair but rests on one (an event's score of the library). */
+    pw_handicap_add_metric(r, "score.openblas", "openblas");
+    assert_int_equal(pw_handicap_mark(r, "openblas", "library", "library", "openblas is handicapped", NULL), 4);
+    assert_string_equal(why_of(r, "score.openblas"), "baseline");
+    assert_null(why_of(r, "score.packed"));
     assert_string_equal(why_of(r, "speedup.packed_vs_openblas.n256"), "baseline");
     assert_string_equal(why_of(r, "speedup.openblas_vs_naive.n256"), "baseline");
     assert_string_equal(why_of(r, "speedup.packed_vs_library.n256"), "baseline");
