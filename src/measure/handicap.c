@@ -153,7 +153,7 @@ int pw_handicap_carry(pw_result *to, const pw_result *from, const char *from_id)
     const json_t *judged = extra_get(from, "handicapped");
     if (to == from || !judged || pw_result_failed(to)) return 0;
     const json_t *own = extra_get(to, "handicapped");
-    /* The sides to recorded, as (side, key) pairs. */
+    /* The sides recorded in to, as (side, key) pairs. */
     const json_t *sides = extra_get(to, "baseline_sides");
     size_t nsides = 0;
     const char *(*pairs)[2] = pw_xmalloc((json_object_size(sides) + 1) * sizeof *pairs);
