@@ -35,10 +35,10 @@
 /* Marks every comparison of r against variant — those whose A or B is variant, and, when side
  * is not NULL, those whose A or B is side at the suffixes where extra[key] names variant (key
  * defaults to side) — undecidable with code "baseline" and reason (result.h), replacing any
- * earlier mark; appends warning (reason when NULL) to r's "baseline_warnings" unless it is there
- * already.  Returns how many comparisons were marked. */
+ * earlier mark; appends reason to r's "baseline_warnings" unless it is there already.  Returns
+ * how many comparisons were marked. */
 int pw_handicap_mark(pw_result *r, const char *variant, const char *side, const char *key,
-                     const char *reason, const char *warning);
+                     const char *reason);
 
 /* Records that r's comparisons through side are against the library extra[key] names (above).
  * Recording a side twice keeps one entry. */

@@ -190,7 +190,7 @@ int pw_baseline_check_floor(pw_result *r, const char *const *vars, size_t nvars,
         double fraction;
         if (!pw_baseline_judge(&obs, &mach, msg, sizeof msg, &fraction)) continue;
         handicapped++;
-        pw_handicap_mark(r, vars[v], "library", "library", msg, NULL);
+        pw_handicap_mark(r, vars[v], "library", "library", msg);
         pw_handicap_judged(r, vars[v], msg);
     }
     return handicapped;
@@ -220,7 +220,7 @@ int pw_baseline_check_code(pw_result *r, const char *const *vars, size_t nvars, 
         else json_decref(info.doc);
         if (!bad) continue;
         handicapped++;
-        pw_handicap_mark(r, vars[v], alias, alias_key, msg, NULL);
+        pw_handicap_mark(r, vars[v], alias, alias_key, msg);
         pw_handicap_judged(r, vars[v], msg);
     }
     return handicapped;

@@ -244,7 +244,7 @@ static void check_int8_anchor(pw_result *r, const long *batches, size_t nb, cons
                                  "on this machine: at its largest batch it ran %s, not the AMX "
                                  "tiles this CPU has and this process may use, so comparisons "
                                  "against onednn are shown but decide no claim", isaname, impl);
-        pw_handicap_mark(r, "onednn", NULL, NULL, msg, NULL);
+        pw_handicap_mark(r, "onednn", NULL, NULL, msg);
         free(msg);
         json_decref(doc);
         return;
@@ -277,7 +277,7 @@ static void check_int8_anchor(pw_result *r, const long *batches, size_t nb, cons
                              "so comparisons against onednn are shown but decide no claim",
                              isaname, at, gops, 100 * best, pk->value, 100 * PW_BASELINE_FLOOR);
     json_decref(doc);
-    pw_handicap_mark(r, "onednn", NULL, NULL, msg, NULL);
+    pw_handicap_mark(r, "onednn", NULL, NULL, msg);
     free(msg);
 }
 

@@ -100,11 +100,11 @@ static int mark(pw_result *r, const char *variant, const char *const (*sides)[2]
 }
 
 int pw_handicap_mark(pw_result *r, const char *variant, const char *side, const char *key,
-                     const char *reason, const char *warning)
+                     const char *reason)
 {
     const char *pair[1][2] = {{side, key ? key : side}};
     int marked = mark(r, variant, (const char *const (*)[2])pair, side ? 1 : 0, false, reason, NULL);
-    add_warning(r, warning ? warning : reason);
+    add_warning(r, reason);
     return marked;
 }
 

@@ -582,7 +582,7 @@ static void test_mark(void **state)
     pw_result_set_extra(r, "library", json_pack("{s:s, s:s}", "n256", "openblas", "n512", "blis"));
     /* A metric that is not a pair but rests on one (an event's score of the library). */
     pw_handicap_add_metric(r, "score.openblas", "openblas");
-    assert_int_equal(pw_handicap_mark(r, "openblas", "library", "library", "openblas is handicapped", NULL), 4);
+    assert_int_equal(pw_handicap_mark(r, "openblas", "library", "library", "openblas is handicapped"), 4);
     assert_string_equal(why_of(r, "score.openblas"), "baseline");
     assert_null(why_of(r, "score.packed"));
     assert_string_equal(why_of(r, "speedup.packed_vs_openblas.n256"), "baseline");
@@ -595,7 +595,7 @@ static void test_mark(void **state)
     pw_result_get_metric(r, "speedup.packed_vs_openblas.n256", &m);
     assert_string_equal(m.undecidable_reason, "openblas is handicapped");
     /* The sentence is listed once however often it is marked. */
-    pw_handicap_mark(r, "openblas", NULL, NULL, "openblas is handicapped", NULL);
+    pw_handicap_mark(r, "openblas", NULL, NULL, "openblas is handicapped");
     json_t *w = json_object_get(pw_result_json(r), "baseline_warnings");
     assert_int_equal(json_array_size(w), 1);
     assert_string_equal(json_string_value(json_array_get(w, 0)), "openblas is handicapped");
@@ -689,7 +689,7 @@ static void test_carry(void **state)
     json_object_del(json_object_get(pw_result_json(from), "extra"), "baseline_sides");
     put(from, "speedup.packed_vs_openblas.n1024", 1.4);
     const char *sentence = "OpenBLAS (core Haswell) is a handicapped baseline on this machine";
-    pw_handicap_mark(from, "openblas", NULL, NULL, sentence, NULL);
+    pw_handicap_mark(from, "openblas", NULL, NULL, sentence);
     pw_handicap_judged(from, "openblas", sentence);
 
     pw_result *to = prune_fixture("Haswell", "Xeon A");
